@@ -1,0 +1,443 @@
+"""Typed configuration for a geoplan study area, read from one TOML file.
+
+The TOML file is validated up front: unknown keys, wrong types, bad values and missing
+input files are reported as one-line :class:`~geoplan.errors.ConfigError` messages that
+name the setting. Code downstream receives frozen dataclasses, never raw dicts.
+
+Path rules
+----------
+* ``[paths] data_root`` is resolved against the folder of the config file. It may use
+  environment variables with defaults, e.g. ``"${GEOPLAN_DATA:-../../shared/data/yangpu-demo}"``.
+* Input files (OSM, facilities, areas, census ...) are resolved against ``data_root``
+  unless absolute.
+* Output folders are resolved against the current working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geoplan.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+#: Highway values a pedestrian may use (OSM ``highway=*``). Motorways and their links,
+#: construction, proposed, raceways and bus guideways are excluded.
+DEFAULT_WALKABLE_HIGHWAYS: tuple[str, ...] = (
+    "footway", "pedestrian", "path", "steps", "living_street", "residential", "service",
+    "unclassified", "tertiary", "tertiary_link", "secondary", "secondary_link", "primary",
+    "primary_link", "trunk", "trunk_link", "track", "cycleway", "corridor", "road",
+    "platform", "elevator",
+)
+
+COORDINATE_SYSTEMS = ("wgs84", "gcj02", "bd09")
+AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid")
+LANGUAGES = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """Name and titles of the study area."""
+
+    name: str
+    title_zh: str = ""
+    title_en: str = ""
+    district_code: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkSource:
+    """Where the walking network comes from: local OSM XML files or a download.
+
+    Exactly one of ``osm_files``, ``place``, ``polygon`` or ``bbox`` is set.
+    ``bbox`` is ``[west, south, east, north]`` in WGS84 degrees.
+    """
+
+    osm_files: tuple[Path, ...] = ()
+    place: str | None = None
+    polygon: Path | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+    @property
+    def is_download(self) -> bool:
+        """True when the network is downloaded with osmnx rather than read from files."""
+        return not self.osm_files
+
+
+@dataclass(frozen=True)
+class WalkingProfile:
+    """How older people walk: speed, penalties and which ways are walkable."""
+
+    speed_kmh: float = 3.6
+    steps_factor: float = 2.0
+    walkable_highways: tuple[str, ...] = DEFAULT_WALKABLE_HIGHWAYS
+    snap_max_m: float = 300.0
+
+    @property
+    def speed_mps(self) -> float:
+        """Walking speed in metres per second."""
+        return self.speed_kmh / 3.6
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Catchment thresholds and the definition of a complete service circle."""
+
+    thresholds_min: tuple[float, ...] = (5.0, 10.0, 15.0)
+    circle_minutes: float = 15.0
+    required_types: tuple[str, ...] = ()
+    walk_in_m: float = 40.0
+    seed: int = 20240930
+
+    @property
+    def max_minutes(self) -> float:
+        """Largest time any step needs (largest threshold or circle time)."""
+        return max((*self.thresholds_min, self.circle_minutes))
+
+
+@dataclass(frozen=True)
+class FacilityLayer:
+    """One facility table: file, columns and coordinate system."""
+
+    path: Path
+    type: str
+    label: str = ""
+    x: str | None = "lon"
+    y: str | None = "lat"
+    crs: str = "wgs84"
+    name_column: str | None = "name"
+    address_column: str | None = None
+    street_column: str | None = None
+    capacity_column: str | None = None
+    sheet: str | None = None
+    encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class Areas:
+    """Analysis areas: a committee polygon file, OSM residential compounds, or a grid."""
+
+    source: str = "compounds+grid"
+    path: Path | None = None
+    code_column: str = "code"
+    name_column: str = "name"
+    street_code_column: str | None = None
+    street_name_column: str | None = None
+    elderly60_column: str | None = None
+    elderly80_column: str | None = None
+    grid_size_m: float = 300.0
+    min_compound_m2: float = 2000.0
+    streets_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Population:
+    """How elderly counts are estimated where committee counts are missing."""
+
+    census_file: Path | None = None
+    district_code: str | None = None
+    share_60: float | None = None
+    share_80: float | None = None
+    m2_per_resident: float = 36.0
+    default_levels: float = 6.0
+    default_far: float = 1.8
+    min_building_m2: float = 30.0
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where results go and in which language tables are labelled."""
+
+    dir: Path
+    maps_dir: Path
+    cache_dir: Path
+    lang: str = "zh"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A complete, validated study-area configuration."""
+
+    study_area: StudyArea
+    network: NetworkSource
+    walking: WalkingProfile
+    analysis: Analysis
+    facilities: tuple[FacilityLayer, ...]
+    areas: Areas
+    population: Population
+    output: Output
+    data_root: Path
+    source_file: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def facility_types(self) -> tuple[str, ...]:
+        """Facility type keys in config order, without repeats."""
+        return tuple(dict.fromkeys(layer.type for layer in self.facilities))
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(value: str, where: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in os.environ and os.environ[name]:
+            return os.environ[name]
+        if default is None:
+            raise ConfigError(f"{where}: environment variable {name} is not set and has no "
+                              f"default; set it or write '${{{name}:-DEFAULT}}'")
+        return default
+
+    return _ENV.sub(repl, value)
+
+
+def _coerce(value: Any, tp: Any, where: str, base: Path | None) -> Any:
+    """Check ``value`` against type hint ``tp`` and convert (paths, tuples, floats)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where, base)
+    if tp is Path:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: expected a file path (text), got {value!r}")
+        p = Path(_expand(value, where)).expanduser()
+        return p if p.is_absolute() or base is None else (base / p)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{where}[{i}]", base) for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+        return tuple(_coerce(v, a, f"{where}[{i}]", base)
+                     for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return value
+    if tp is str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # codes such as 310110 written without quotes
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {where}")  # programming error
+
+
+def _build(cls: type, data: Any, where: str, base: Path | None,
+           skip: tuple[str, ...] = (), extra: dict[str, Any] | None = None) -> Any:
+    """Build dataclass ``cls`` from a TOML table, rejecting unknown keys."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{where}] must be a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"[{where}] unknown key '{unknown[0]}'; allowed keys: "
+                          f"{', '.join(names)}")
+    kwargs: dict[str, Any] = dict(extra or {})
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _coerce(data[f.name], hints[f.name], f"{where}.{f.name}", base)
+        elif (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+              and f.name not in kwargs):
+            raise ConfigError(f"[{where}] missing required key '{f.name}'")
+    return cls(**kwargs)
+
+
+_TOP_KEYS = ("study_area", "paths", "network", "walking", "analysis", "facilities", "areas",
+             "population", "output")
+
+
+def _require_file(path: Path | None, where: str) -> None:
+    if path is not None and not path.is_file():
+        raise ConfigError(f"{where}: file not found: {path} (check the path and data_root)")
+
+
+def _validate(cfg: Config) -> None:
+    from geoplan.sources.facility_types import FACILITY_TYPES  # noqa: PLC0415 (leaf module)
+
+    net = cfg.network
+    chosen = [k for k, v in (("osm_files", net.osm_files), ("place", net.place),
+                             ("polygon", net.polygon), ("bbox", net.bbox)) if v]
+    if len(chosen) != 1:
+        raise ConfigError("[network] set exactly one of osm_files, place, polygon, bbox "
+                          f"(found: {', '.join(chosen) or 'none'})")
+    for i, p in enumerate(net.osm_files):
+        _require_file(p, f"network.osm_files[{i}]")
+    _require_file(net.polygon, "network.polygon")
+    if net.bbox is not None:
+        w, s, e, n = net.bbox
+        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+            raise ConfigError("network.bbox must be [west, south, east, north] in degrees with "
+                              f"west < east and south < north, got {list(net.bbox)}")
+    wk = cfg.walking
+    if not 0.5 <= wk.speed_kmh <= 10:
+        raise ConfigError(f"walking.speed_kmh = {wk.speed_kmh} is implausible; use 0.5-10 "
+                          "(3.6 km/h is the usual planning value for older people)")
+    if wk.steps_factor < 1:
+        raise ConfigError("walking.steps_factor must be >= 1 (a time multiplier for steps)")
+    if wk.snap_max_m <= 0:
+        raise ConfigError("walking.snap_max_m must be positive (metres)")
+    an = cfg.analysis
+    if not an.thresholds_min or any(t <= 0 or t > 120 for t in an.thresholds_min):
+        raise ConfigError("analysis.thresholds_min must list minutes between 0 and 120, "
+                          f"got {list(an.thresholds_min)}")
+    if not 0 < an.circle_minutes <= 120:
+        raise ConfigError("analysis.circle_minutes must be between 0 and 120")
+    if not cfg.facilities:
+        raise ConfigError("no [[facilities]] layer configured; add at least one")
+    for i, layer in enumerate(cfg.facilities):
+        where = f"facilities[{i}]"
+        if layer.type not in FACILITY_TYPES:
+            raise ConfigError(f"{where}.type = '{layer.type}' is not a known facility type; "
+                              f"use one of {', '.join(FACILITY_TYPES)}")
+        crs = layer.crs.lower()
+        if crs not in COORDINATE_SYSTEMS and not re.fullmatch(r"epsg:\d{4,6}", crs):
+            raise ConfigError(f"{where}.crs = '{layer.crs}': use wgs84, gcj02, bd09 or "
+                              "an EPSG code such as 'EPSG:32651'")
+        _require_file(layer.path, f"{where}.path")
+    for t in an.required_types:
+        if t not in cfg.facility_types:
+            raise ConfigError(f"analysis.required_types lists '{t}' but no [[facilities]] "
+                              f"layer has that type (types: {', '.join(cfg.facility_types)})")
+    ar = cfg.areas
+    if ar.source not in AREA_SOURCES:
+        raise ConfigError(f"areas.source = '{ar.source}': use one of {', '.join(AREA_SOURCES)}")
+    if ar.source == "file" and ar.path is None:
+        raise ConfigError("areas.source = 'file' needs areas.path (a polygon file)")
+    _require_file(ar.path, "areas.path")
+    _require_file(ar.streets_file, "areas.streets_file")
+    if ar.grid_size_m < 50:
+        raise ConfigError("areas.grid_size_m must be at least 50 metres")
+    pop = cfg.population
+    _require_file(pop.census_file, "population.census_file")
+    if pop.census_file is not None and not pop.district_code and pop.share_60 is None:
+        raise ConfigError("population.census_file needs population.district_code "
+                          "(e.g. '310110' for Yangpu)")
+    for key in ("share_60", "share_80"):
+        v = getattr(pop, key)
+        if v is not None and not 0 <= v <= 1:
+            raise ConfigError(f"population.{key} = {v} must be a share between 0 and 1")
+    if pop.m2_per_resident <= 0 or pop.default_levels <= 0 or pop.default_far <= 0:
+        raise ConfigError("population.m2_per_resident, default_levels and default_far must "
+                          "be positive")
+    if cfg.output.lang not in LANGUAGES:
+        raise ConfigError(f"output.lang = '{cfg.output.lang}': use 'zh' or 'en'")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a study-area TOML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    Config
+        The validated configuration.
+
+    Raises
+    ------
+    ConfigError
+        With a one-line message naming the bad setting.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return config_from_dict(raw, base_dir=path.parent.resolve(), source_file=path.resolve())
+
+
+def config_from_dict(raw: dict[str, Any], base_dir: Path,
+                     source_file: Path | None = None) -> Config:
+    """Build a validated :class:`Config` from a parsed TOML mapping.
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed TOML document.
+    base_dir : Path
+        Folder that ``paths.data_root`` is relative to (the config file's folder).
+    source_file : Path, optional
+        The config file, recorded in the manifest.
+    """
+    unknown = sorted(set(raw) - set(_TOP_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(_TOP_KEYS)}")
+    if "study_area" not in raw:
+        raise ConfigError("missing section [study_area] (with at least name = \"...\")")
+    study = _build(StudyArea, raw["study_area"], "study_area", None)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", study.name):
+        raise ConfigError(f"study_area.name = '{study.name}': use letters, digits, '-', '_' "
+                          "(it names the output folder)")
+    paths = raw.get("paths", {})
+    if not isinstance(paths, dict) or set(paths) - {"data_root"}:
+        raise ConfigError("[paths] allows only data_root")
+    root_text = paths.get("data_root", "${GEOPLAN_DATA:-.}")
+    if not isinstance(root_text, str):
+        raise ConfigError("paths.data_root must be text (a folder path)")
+    data_root = Path(_expand(root_text, "paths.data_root")).expanduser()
+    if not data_root.is_absolute():
+        data_root = (base_dir / data_root).resolve()
+    if not data_root.is_dir():
+        raise ConfigError(f"paths.data_root: folder not found: {data_root} (set GEOPLAN_DATA "
+                          "or data_root to the folder holding the input data)")
+
+    network = _build(NetworkSource, raw.get("network", {}), "network", data_root)
+    walking = _build(WalkingProfile, raw.get("walking", {}), "walking", None)
+    analysis = _build(Analysis, raw.get("analysis", {}), "analysis", None)
+    layers = raw.get("facilities", [])
+    if not isinstance(layers, list):
+        raise ConfigError("facilities must be an array of tables: write [[facilities]]")
+    facilities = []
+    for i, layer in enumerate(layers):
+        fl = _build(FacilityLayer, layer, f"facilities[{i}]", data_root)
+        if not fl.label:
+            fl = dataclasses.replace(fl, label=fl.path.stem)
+        facilities.append(fl)
+    areas = _build(Areas, raw.get("areas", {}), "areas", data_root)
+    population = _build(Population, raw.get("population", {}), "population", data_root)
+    out_raw = dict(raw.get("output", {}))
+    if not isinstance(out_raw, dict):
+        raise ConfigError("[output] must be a table")
+    defaults = {"dir": f"data/processed/{study.name}", "maps_dir": "maps",
+                "cache_dir": "data/processed/cache"}
+    for k, v in defaults.items():
+        out_raw.setdefault(k, v)
+    output = _build(Output, out_raw, "output", Path.cwd())
+    cfg = Config(study_area=study, network=network, walking=walking, analysis=analysis,
+                 facilities=tuple(facilities), areas=areas, population=population,
+                 output=output, data_root=data_root, source_file=source_file, raw=raw)
+    _validate(cfg)
+    return cfg
