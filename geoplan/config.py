@@ -113,6 +113,7 @@ class FacilityLayer:
     path: Path
     type: str
     label: str = ""
+    has_coordinates: bool = True
     x: str | None = "lon"
     y: str | None = "lat"
     crs: str = "wgs84"
