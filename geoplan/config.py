@@ -194,7 +194,7 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 def _expand(value: str, where: str) -> str:
     def repl(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
-        if name in os.environ and os.environ[name]:
+        if os.environ.get(name):
             return os.environ[name]
         if default is None:
             raise ConfigError(f"{where}: environment variable {name} is not set and has no "
@@ -279,7 +279,7 @@ def _require_file(path: Path | None, where: str) -> None:
 
 
 def _validate(cfg: Config) -> None:
-    from geoplan.sources.facility_types import FACILITY_TYPES  # noqa: PLC0415 (leaf module)
+    from geoplan.sources.facility_types import FACILITY_TYPES
 
     net = cfg.network
     chosen = [k for k, v in (("osm_files", net.osm_files), ("place", net.place),

@@ -7,6 +7,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 
@@ -52,7 +53,139 @@ class WalkNetwork:
             self._tree = shapely.STRtree(self.edges.geometry.values)
         return self._tree
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_tree"] = None  # rebuilt on demand; GEOS trees are not pickled
+        return state
+
     def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return ``(u, v, time_s)`` arrays of the undirected edges."""
         return (self.edges["u"].to_numpy(np.int64), self.edges["v"].to_numpy(np.int64),
                 self.edges["time_s"].to_numpy(np.float64))
+
+
+#: Values of ``foot``/``access`` that close a way to pedestrians (unless ``foot`` opens it).
+_CLOSED = {"no", "private"}
+_OPEN = {"yes", "designated", "permissive", "official"}
+
+
+def _first(value: Any) -> str:
+    """First value of an OSM tag that may be a list after merging; '' when missing."""
+    if isinstance(value, list):
+        return str(value[0]) if value else ""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _walkable_mask(edges: gpd.GeoDataFrame, walkable: tuple[str, ...]) -> np.ndarray:
+    hw = edges["highway"].map(_first) if "highway" in edges else None
+    if hw is None:
+        return np.zeros(len(edges), dtype=bool)
+    ok = hw.isin(set(walkable)).to_numpy()
+    foot = edges["foot"].map(_first) if "foot" in edges else hw.map(lambda _: "")
+    access = edges["access"].map(_first) if "access" in edges else hw.map(lambda _: "")
+    closed = (foot.isin(_CLOSED) | (access.isin(_CLOSED) & ~foot.isin(_OPEN))).to_numpy()
+    return ok & ~closed
+
+
+def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
+                       walkable: tuple[str, ...], *, min_share: float = 0.5) -> WalkNetwork:
+    """Prepare a walking network from a raw (unsimplified, WGS84) osmnx graph.
+
+    Steps: keep walkable ways (``highway`` in ``walkable`` and not closed by
+    ``foot``/``access``); keep the largest connected part and report what was dropped;
+    simplify; project to the local UTM zone; make undirected; compute edge times from
+    length, speed and the steps penalty.
+
+    Parameters
+    ----------
+    graph : networkx.MultiDiGraph
+        Raw graph as returned by :func:`geoplan.sources.osm.graph_from_osm_files`.
+    speed_mps : float
+        Walking speed in metres per second.
+    steps_factor : float
+        Time multiplier for ``highway=steps``.
+    walkable : tuple of str
+        Walkable ``highway`` values.
+    min_share : float, default 0.5
+        Smallest share of walkable way length the largest connected part must hold;
+        below it the network is considered disconnected and an error is raised.
+
+    Returns
+    -------
+    WalkNetwork
+
+    Raises
+    ------
+    NetworkError
+        If no walkable way remains or the network falls apart into pieces.
+    """
+    import networkx as nx
+    import osmnx as ox
+
+    from geoplan.errors import NetworkError
+
+    report: dict[str, Any] = {"raw_nodes": graph.number_of_nodes(),
+                              "raw_edges": graph.number_of_edges()}
+    if graph.number_of_edges() == 0:
+        raise NetworkError("the OSM source holds no ways; check the file or the download area")
+    edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=False)
+    keep = _walkable_mask(edges, walkable)
+    g = graph.copy()
+    g.remove_edges_from(edges.index[~keep].tolist())
+    g.remove_nodes_from(list(nx.isolates(g)))
+    report["non_walkable_edges_dropped"] = int((~keep).sum())
+    if g.number_of_edges() == 0:
+        raise NetworkError("no walkable way in the OSM source (checked highway=* against "
+                           "walking.walkable_highways); is this a street network?")
+    # Edge times before simplification so that steps keep their own penalty.
+    hw = nx.get_edge_attributes(g, "highway")
+    length = nx.get_edge_attributes(g, "length")
+    times = {k: length[k] / speed_mps * (steps_factor if _first(hw.get(k)) == "steps" else 1.0)
+             for k in length}
+    nx.set_edge_attributes(g, times, "time_s")
+
+    comps = sorted(nx.weakly_connected_components(g), key=len, reverse=True)
+    total_len = sum(length[k] for k in g.edges(keys=True)) / 2.0
+    main = g.subgraph(comps[0]).copy()
+    main_len = sum(d["length"] for _, _, d in main.edges(data=True)) / 2.0
+    report.update(components=len(comps), dropped_components=len(comps) - 1,
+                  dropped_nodes=sum(len(c) for c in comps[1:]),
+                  dropped_length_m=round(float(total_len - main_len), 1),
+                  kept_length_share=round(float(main_len / total_len), 4) if total_len else 0.0)
+    if total_len and main_len / total_len < min_share:
+        raise NetworkError(f"the walking network is disconnected: its largest part holds only "
+                           f"{main_len / total_len:.0%} of {total_len / 1000:.1f} km of ways in "
+                           f"{len(comps)} parts; use OSM extracts that adjoin or one larger area")
+    main = ox.simplify_graph(main, edge_attr_aggs={"length": sum, "time_s": sum})
+    main = ox.project_graph(main)
+    und = ox.convert.to_undirected(main)
+    nodes, edges = ox.graph_to_gdfs(und, fill_edge_geometry=True)
+    crs = nodes.crs
+    pos = pd.Series(np.arange(len(nodes)), index=nodes.index)
+    u = pos.loc[edges.index.get_level_values(0)].to_numpy()
+    v = pos.loc[edges.index.get_level_values(1)].to_numpy()
+    geom = edges.geometry.to_numpy()
+    # osmnx may store an undirected edge's geometry running v->u; orient every line u->v.
+    start = shapely.get_point(geom, 0)
+    upt = shapely.points(nodes["x"].to_numpy()[u], nodes["y"].to_numpy()[u])
+    vpt = shapely.points(nodes["x"].to_numpy()[v], nodes["y"].to_numpy()[v])
+    flip = shapely.distance(start, vpt) < shapely.distance(start, upt)
+    geom = np.where(flip, shapely.reverse(geom), geom)
+    length_m = shapely.length(geom)
+    time_s = edges["time_s"].to_numpy(np.float64)
+    out_edges = gpd.GeoDataFrame({
+        "u": u.astype(np.int64), "v": v.astype(np.int64),
+        "osm_u": edges.index.get_level_values(0).to_numpy(),
+        "osm_v": edges.index.get_level_values(1).to_numpy(),
+        "length_m": length_m, "time_s": time_s,
+        "highway": edges["highway"].map(_first).to_numpy(),
+        "name": edges["name"].map(_first).to_numpy() if "name" in edges else "",
+    }, geometry=geom, crs=crs)
+    out_nodes = gpd.GeoDataFrame({"osmid": nodes.index.to_numpy(),
+                                  "x": nodes["x"].to_numpy(), "y": nodes["y"].to_numpy()},
+                                 geometry=nodes.geometry.to_numpy(), crs=crs)
+    report.update(nodes=len(out_nodes), edges=len(out_edges),
+                  length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs))
+    return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, report=report)

@@ -1,0 +1,177 @@
+"""OpenStreetMap input: local XML exports (one or several, merged) or an osmnx download.
+
+Everything OSM-specific that the rest of geoplan needs comes from here: the raw street
+graph, building and residential-landuse features, and the study-area boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import osmnx as ox
+import pandas as pd
+import shapely
+
+from geoplan.config import NetworkSource
+from geoplan.errors import InputDataError, NetworkError
+
+log = logging.getLogger(__name__)
+
+#: Way tags kept on graph edges (osmnx keeps a short default list).
+WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway", "sidewalk",
+            "bridge", "tunnel", "indoor", "level")
+
+_BOUNDS = re.compile(rb"<bounds\s+([^>]*)/?>")
+_ATTR = re.compile(rb'(minlat|minlon|maxlat|maxlon)\s*=\s*"([-0-9.]+)"')
+
+
+def _configure_osmnx(cache_dir: Path | None = None) -> None:
+    ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, *WAY_TAGS]))
+    ox.settings.log_console = False
+    if cache_dir is not None:
+        ox.settings.use_cache = True
+        ox.settings.cache_folder = str(cache_dir / "osmnx-http")
+
+
+def check_osm_file(path: Path) -> shapely.Polygon | None:
+    """Check that ``path`` is an OSM XML file and return its header bounds, if any.
+
+    Raises
+    ------
+    InputDataError
+        If the file is missing, unreadable or not OSM XML.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read OSM file ({exc.strerror})") from None
+    if b"<osm" not in head:
+        raise InputDataError(f"{path}: not an OpenStreetMap XML file (no <osm> element); export "
+                             "it from openstreetmap.org or use network.place/bbox to download")
+    m = _BOUNDS.search(head)
+    if not m:
+        return None
+    attrs = {k.decode(): float(v) for k, v in _ATTR.findall(m.group(1))}
+    if len(attrs) != 4:
+        return None
+    return shapely.box(attrs["minlon"], attrs["minlat"], attrs["maxlon"], attrs["maxlat"])
+
+
+def graph_from_osm_files(paths: tuple[Path, ...]) -> nx.MultiDiGraph:
+    """Read and merge the street graphs of several OSM XML files (unsimplified, WGS84).
+
+    Nodes shared between files (same OSM id) are merged, so adjoining exports join up.
+    """
+    _configure_osmnx()
+    graphs = []
+    for p in paths:
+        check_osm_file(p)
+        try:
+            g = ox.graph_from_xml(p, bidirectional=True, simplify=False, retain_all=True)
+        except Exception as exc:  # osmnx/xml errors on malformed files
+            raise InputDataError(f"{p}: cannot parse OSM XML ({type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        graphs.append(g)
+    g = nx.compose_all(graphs) if len(graphs) > 1 else graphs[0]
+    g.graph["crs"] = "epsg:4326"
+    return g
+
+
+def _download_polygon(source: NetworkSource, buffer_m: float = 0.0) -> shapely.Geometry:
+    if source.place:
+        try:
+            gdf = ox.geocode_to_gdf(source.place)
+        except Exception as exc:
+            raise NetworkError(f"network.place = '{source.place}': geocoding failed "
+                               f"({type(exc).__name__}); check the name or use bbox") from None
+        poly = gdf.geometry.union_all()
+    elif source.polygon is not None:
+        gdf = gpd.read_file(source.polygon)
+        if gdf.crs is None:
+            raise InputDataError(f"{source.polygon}: polygon file has no CRS; save it with one")
+        poly = gdf.to_crs(4326).geometry.union_all()
+    else:
+        assert source.bbox is not None
+        poly = shapely.box(*source.bbox)
+    return poly
+
+
+def graph_from_download(source: NetworkSource, walkable: tuple[str, ...],
+                        cache_dir: Path) -> nx.MultiDiGraph:
+    """Download the walkable street graph of a place, polygon or bbox with osmnx.
+
+    osmnx caches the HTTP responses under ``cache_dir``, so a second run is offline.
+    """
+    _configure_osmnx(cache_dir)
+    poly = _download_polygon(source)
+    flt = f'["highway"~"^({"|".join(sorted(walkable))})$"]'
+    try:
+        g = ox.graph_from_polygon(poly, custom_filter=flt, simplify=False, retain_all=True,
+                                  truncate_by_edge=True)
+    except Exception as exc:
+        raise NetworkError(f"network download failed ({type(exc).__name__}: {exc}); check the "
+                           "internet connection or use local osm_files") from None
+    return g
+
+
+def study_boundary(source: NetworkSource) -> shapely.Geometry:
+    """The study area (WGS84): union of the OSM files' header bounds or the download area."""
+    if source.osm_files:
+        boxes = [b for b in (check_osm_file(p) for p in source.osm_files) if b is not None]
+        if boxes:
+            return shapely.union_all(boxes)
+        return shapely.Polygon()  # no header: the caller falls back to the network extent
+    return _download_polygon(source)
+
+
+def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
+    """Buildings and residential landuse polygons (WGS84) from the OSM source.
+
+    Returns
+    -------
+    GeoDataFrame
+        Columns ``osm_id``, ``building``, ``building_levels`` (text, may be empty),
+        ``landuse``, ``name`` and polygon ``geometry``.
+    """
+    tags: dict[str, bool | str | list[str]] = {"building": True, "landuse": ["residential"]}
+    frames = []
+    if source.osm_files:
+        _configure_osmnx()
+        for p in source.osm_files:
+            try:
+                frames.append(ox.features_from_xml(p, tags=tags))
+            except Exception as exc:
+                raise InputDataError(f"{p}: cannot read buildings/landuse "
+                                     f"({type(exc).__name__})") from None
+    else:
+        _configure_osmnx(cache_dir)
+        try:
+            frames.append(ox.features_from_polygon(_download_polygon(source), tags=tags))
+        except Exception as exc:  # osmnx raises when nothing matches
+            log.warning("no buildings or residential areas downloaded (%s)", exc)
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return gpd.GeoDataFrame({"osm_id": [], "building": [], "building_levels": [],
+                                 "landuse": [], "name": []}, geometry=[], crs=4326)
+    f = pd.concat(frames)
+    f = f[~f.index.duplicated(keep="first")]
+    f = f[f.geom_type.isin(["Polygon", "MultiPolygon"])]
+    out = gpd.GeoDataFrame({
+        "osm_id": [f"{e}/{i}" for e, i in f.index],
+        "building": _col(f, "building"),
+        "building_levels": _col(f, "building:levels"),
+        "landuse": _col(f, "landuse"),
+        "name": _col(f, "name"),
+    }, geometry=f.geometry.to_numpy(), crs=4326)
+    return out.reset_index(drop=True)
+
+
+def _col(df: pd.DataFrame, name: str) -> list[str]:
+    if name not in df.columns:
+        return [""] * len(df)
+    return df[name].astype("object").where(df[name].notna(), "").astype(str).tolist()
