@@ -1,0 +1,349 @@
+"""The main job: from the config to coverage per area, with every output written.
+
+:func:`analyse` computes (no files written); :func:`write_outputs` writes the GeoPackage,
+tables, map and manifest through a staging folder, so an interrupted or failed run leaves
+no half-written file; :func:`run` does both.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoplan.analysis.coverage import rollup, score_areas
+from geoplan.config import Config
+from geoplan.errors import InputDataError
+from geoplan.network.prepare import prepare_network
+from geoplan.network.snapping import SnappedPoints, snap_points
+from geoplan.network.walkgraph import WalkNetwork
+from geoplan.outputs.manifest import RunManifest
+from geoplan.reach.csr import ReachGraph
+from geoplan.reach.engine import nearest_time, node_reach
+from geoplan.reach.isochrones import isochrones, merge_isochrones
+from geoplan.sources import osm
+from geoplan.sources.areas import (
+    areas_from_file,
+    compound_areas,
+    grid_cells,
+)
+from geoplan.sources.crs import to_wgs84
+from geoplan.sources.facilities import FacilityLoad, flag_outside, load_facilities, move_to_issues
+from geoplan.sources.population import (
+    build_demand,
+    elderly_shares,
+    grid_for_uncovered,
+    residential_buildings,
+)
+
+log = logging.getLogger(__name__)
+
+#: Nearest-facility times are searched up to this many minutes (or twice the largest
+#: threshold, if more), so medians and 90th percentiles stay informative beyond 15 min.
+NEAREST_SEARCH_MIN = 60.0
+#: A WGS84 layer whose median distance to the network exceeds this is checked for GCJ-02.
+DATUM_CHECK_M = 100.0
+
+
+@dataclass
+class RunResult:
+    """Everything a run computed (metric CRS unless stated)."""
+
+    config: Config
+    network: WalkNetwork
+    boundary: shapely.Geometry
+    facilities: gpd.GeoDataFrame
+    issues: pd.DataFrame
+    demand: gpd.GeoDataFrame
+    areas: gpd.GeoDataFrame
+    streets: pd.DataFrame
+    summary: pd.DataFrame
+    isochrones: gpd.GeoDataFrame
+    isochrones_by_type: gpd.GeoDataFrame
+    shares_source: str
+    manifest: RunManifest
+    notes: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _step(manifest: RunManifest, index: int, total: int, name: str) -> Iterator[None]:
+    log.info("[%d/%d] %s ...", index, total, name)
+    t0 = time.perf_counter()
+    with manifest.step(name):
+        yield
+    dt = time.perf_counter() - t0
+    log.info("[%d/%d] %s done in %.1f s", index, total, name, dt)
+
+
+def _check_datum(load: FacilityLoad, snapped_m: np.ndarray, net: WalkNetwork,
+                 cfg: Config) -> list[str]:
+    """Warn when a layer declared WGS84 sits much closer to the streets as GCJ-02."""
+    warnings = []
+    pts = load.points
+    for layer in cfg.facilities:
+        if layer.crs.lower() != "wgs84":
+            continue
+        sel = (pts["layer"] == layer.label).to_numpy()
+        if sel.sum() < 3 or np.median(snapped_m[sel]) < DATUM_CHECK_M:
+            continue
+        lon, lat = to_wgs84(pts["lon_src"].to_numpy()[sel], pts["lat_src"].to_numpy()[sel],
+                            "gcj02")
+        alt = gpd.GeoSeries(shapely.points(lon, lat), crs=4326).to_crs(net.crs).to_numpy()
+        _, dist = net.edge_tree.query_nearest(alt, return_distance=True)
+        med, med_alt = float(np.median(snapped_m[sel])), float(np.median(dist))
+        if med_alt < med / 2:
+            msg = (f"facility layer '{layer.label}' ({layer.path.name}) is declared WGS84 but its "
+                   f"points lie a median {med:.0f} m from the nearest walkable way; read as "
+                   f"GCJ-02 they would lie {med_alt:.0f} m away. The coordinates are probably "
+                   "GCJ-02 (Amap/Tencent): set crs = \"gcj02\" for this layer")
+            log.warning(msg)
+            warnings.append(msg)
+    return warnings
+
+
+def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
+                ) -> tuple[gpd.GeoDataFrame, SnappedPoints, pd.DataFrame, list[str]]:
+    load = load_facilities(cfg.facilities)
+    if len(load.points) == 0:
+        raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
+                             "see the reported rows and fix the coordinates")
+    load = flag_outside(load, boundary_wgs)
+    pts = load.points.to_crs(net.crs)
+    snapped = snap_points(net, pts.geometry.to_numpy(), cfg.walking.speed_mps)
+    notes = _check_datum(load, snapped.off_m, net, cfg)
+    far = snapped.off_m > cfg.walking.snap_max_m
+    if far.any():
+        detail = [f"{d:.0f} m from the nearest walkable way (limit "
+                  f"{cfg.walking.snap_max_m:.0f} m); check the location" for d in
+                  snapped.off_m[far]]
+        # Kept in the analysis (the off-network walk is counted) but reported.
+        load = move_to_issues(load, far, "far_from_network", detail, action="kept")
+        pts = load.points.to_crs(net.crs)
+    pts = pts.copy()
+    pts["snap_m"] = snapped.off_m
+    return pts, snapped, load.issues, notes
+
+
+def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry
+                      ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str]:
+    feats = osm.features(cfg.network, cfg.output.cache_dir).to_crs(net.crs)
+    compounds = compound_areas(feats, boundary, cfg.areas.min_compound_m2)
+    src = cfg.areas.source
+    if src == "file":
+        areas = areas_from_file(cfg.areas, net.crs)
+        areas = areas[shapely.intersects(areas.geometry.to_numpy(), boundary)]
+        if len(areas) == 0:
+            raise InputDataError(f"{cfg.areas.path}: no area overlaps the study area; check the "
+                                 "file's CRS and extent")
+        areas = areas.reset_index(drop=True)
+    elif src == "compounds":
+        areas = compounds
+    else:
+        grid = grid_cells(boundary, cfg.areas.grid_size_m, net.crs)
+        if src == "grid":
+            areas = grid
+        else:  # compounds+grid: compounds, plus grid cells for homes outside compounds
+            homes = residential_buildings(feats, compounds, cfg.population)
+            inside = shapely.within(homes.geometry.to_numpy(), boundary)
+            cells = grid_for_uncovered(homes.geometry.to_numpy()[inside], compounds, grid)
+            areas = pd.concat([compounds, cells], ignore_index=True)
+            areas = gpd.GeoDataFrame(areas, geometry="geometry", crs=net.crs)
+    if len(areas) == 0:
+        raise InputDataError(f"areas.source = '{src}' gives no analysis area in the study area "
+                             "(no residential compounds mapped?); try source = \"grid\"")
+    need_shares = areas["elderly_60"].isna().any()
+    shares = elderly_shares(cfg.population) if need_shares else None
+    demand = build_demand(feats, areas, compounds, boundary, cfg.population, shares)
+    if len(demand) == 0:
+        raise InputDataError("no residential building or compound found in the study area to "
+                             "carry the elderly population; check the OSM source")
+    return areas, demand, shares.source if shares else "committee counts"
+
+
+def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
+    """Run the whole analysis in memory.
+
+    Parameters
+    ----------
+    cfg : Config
+        The validated configuration.
+    use_cache : bool, default True
+        Use the prepared-network cache.
+
+    Returns
+    -------
+    RunResult
+    """
+    manifest = RunManifest(config=cfg.raw, seed=cfg.analysis.seed)
+    if cfg.source_file:
+        manifest.add_input(cfg.source_file, "config")
+    for p in cfg.network.osm_files:
+        manifest.add_input(p, "osm")
+    for layer in cfg.facilities:
+        manifest.add_input(layer.path, f"facilities:{layer.type}")
+    for p, role in ((cfg.areas.path, "areas"), (cfg.areas.streets_file, "streets"),
+                    (cfg.population.census_file, "census")):
+        if p is not None:
+            manifest.add_input(p, role)
+    total = 6
+    with _step(manifest, 1, total, "walking network"):
+        net, cached = prepare_network(cfg, use_cache=use_cache)
+        log.info("network: %d nodes, %d edges, %.1f km%s", net.n_nodes, net.n_edges,
+                 net.report.get("length_km", 0), " (cached)" if cached else "")
+        if net.report.get("dropped_components"):
+            log.info("dropped %d small disconnected parts (%d nodes, %.0f m of ways)",
+                     net.report["dropped_components"], net.report["dropped_nodes"],
+                     net.report["dropped_length_m"])
+    boundary_wgs = osm.study_boundary(cfg.network)
+    if boundary_wgs.is_empty:
+        boundary_wgs = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(
+            net.edges.geometry.to_numpy()))], crs=net.crs).to_crs(4326).iloc[0]
+    boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
+
+    with _step(manifest, 2, total, "facilities"):
+        fac, fac_snap, issues, notes = _facilities(cfg, net, boundary_wgs)
+        log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
+    with _step(manifest, 3, total, "areas and demand"):
+        areas, demand, shares_source = _areas_and_demand(cfg, net, boundary)
+        log.info("areas: %d; demand points: %d carrying %.0f people aged 60+ (%s)",
+                 len(areas), len(demand), demand["elderly_60"].sum(), shares_source)
+
+    graph = ReachGraph.from_network(net)
+    an = cfg.analysis
+    types = cfg.facility_types
+    with _step(manifest, 4, total, "nearest-facility times"):
+        dem_snap = snap_points(net, demand.geometry.to_numpy(), cfg.walking.speed_mps)
+        demand["snap_m"] = dem_snap.off_m
+        cutoff = 60.0 * max(NEAREST_SEARCH_MIN, 2 * an.max_minutes)
+        times_min: dict[str, np.ndarray] = {}
+        fac_types = fac["type"].to_numpy()
+        for t in types:
+            sel = np.flatnonzero(fac_types == t)
+            if len(sel) == 0:
+                times_min[t] = np.full(len(demand), np.inf)
+                continue
+            tt, nearest = nearest_time(graph, fac_snap.subset(sel), dem_snap, cutoff)
+            times_min[t] = tt / 60.0
+            demand[f"{t}_time_min"] = np.where(np.isfinite(tt), tt / 60.0, np.nan)
+            demand[f"{t}_nearest"] = np.where(nearest >= 0,
+                                              fac["fid"].to_numpy()[sel][np.maximum(nearest, 0)],
+                                              "")
+    with _step(manifest, 5, total, "isochrones"):
+        thresholds_s = [60.0 * m for m in an.thresholds_min]
+        nt = node_reach(graph, fac_snap, max(thresholds_s))
+        iso = isochrones(net, fac_snap, nt, thresholds_s, walk_in_m=an.walk_in_m,
+                         source_ids=fac["fid"].to_numpy())
+        iso = iso.merge(fac[["fid", "type"]], left_on="source", right_on="fid", how="left")
+        iso = iso.drop(columns=["source"])
+        iso_type = merge_isochrones(iso, iso["type"].to_numpy()).rename(
+            columns={"group": "type"})
+    with _step(manifest, 6, total, "coverage and gaps"):
+        required = an.required_types or types
+        w60 = demand["elderly_60"].to_numpy(np.float64)
+        w80 = demand["elderly_80"].to_numpy(np.float64)
+        apos = demand["area_pos"].to_numpy()
+        scored = score_areas(areas.drop(columns="geometry"), apos, w60, w80, times_min,
+                             an.thresholds_min, an.circle_minutes, required)
+        est = np.ones(len(areas), dtype=bool)
+        est_pts = demand.groupby("area_pos")["pop_estimated"].any()
+        est[est_pts.index.to_numpy()] = est_pts.to_numpy()
+        est &= areas["elderly_60"].isna().to_numpy()
+        scored["pop_estimated"] = est
+        areas_out = gpd.GeoDataFrame(scored, geometry=areas.geometry.to_numpy(), crs=net.crs)
+        has_street = (areas["street_code"].astype(str) != "").any()
+        if has_street:
+            streets = rollup(areas[["street_code", "street_name"]].astype(str), apos, w60, w80,
+                             times_min, an.thresholds_min, an.circle_minutes, required)
+        else:
+            streets = pd.DataFrame()
+        whole = pd.DataFrame({"study_area": [cfg.study_area.name]}).iloc[
+            np.zeros(len(areas), dtype=np.int64)].reset_index(drop=True)
+        summary = rollup(whole, apos, w60, w80, times_min, an.thresholds_min,
+                         an.circle_minutes, required)
+        summary["pop_estimated"] = bool(est.any())
+    manifest.set_counts(
+        network_nodes=net.n_nodes, network_edges=net.n_edges,
+        network_length_km=net.report.get("length_km"), network_cached=cached,
+        facilities=len(fac), facility_rows_reported=len(issues), areas=len(areas),
+        demand_points=len(demand), elderly_60=round(float(w60.sum()), 1),
+        elderly_80=round(float(w80.sum()), 1),
+        circle_share=round(float(summary["circle_share"].iloc[0]), 4),
+        network_report=net.report,
+    )
+    notes = [*notes, f"Elderly estimate source: {shares_source}"]
+    return RunResult(config=cfg, network=net, boundary=boundary, facilities=fac, issues=issues,
+                     demand=demand, areas=areas_out, streets=streets, summary=summary,
+                     isochrones=iso, isochrones_by_type=iso_type, shares_source=shares_source,
+                     manifest=manifest, notes=notes)
+
+
+def output_paths(cfg: Config) -> dict[str, Any]:
+    """Where :func:`write_outputs` puts each file."""
+    name = cfg.study_area.name
+    return {"gpkg": cfg.output.dir / f"{name}-coverage.gpkg",
+            "tables": cfg.output.dir / f"{name}-areas",
+            "manifest": cfg.output.dir / "manifest.json",
+            "map": cfg.output.maps_dir / f"{name}-coverage.html"}
+
+
+def write_outputs(result: RunResult) -> dict[str, Any]:
+    """Write GeoPackage, area tables (CSV, XLSX), folium map and manifest atomically."""
+    from geoplan.outputs.atomic import StagedOutputs  # noqa: PLC0415
+    from geoplan.outputs.gpkg import write_geopackage  # noqa: PLC0415
+    from geoplan.outputs.tables import write_area_tables  # noqa: PLC0415
+    from geoplan.outputs.webmap import build_map, save_map  # noqa: PLC0415
+
+    cfg = result.config
+    paths = output_paths(cfg)
+    lang = cfg.output.lang
+    circle = cfg.analysis.circle_minutes
+    areas_wgs = result.areas.to_crs(4326)
+    fac_wgs = result.facilities.to_crs(4326)
+    iso_wgs = result.isochrones.to_crs(4326)
+    iso_type_wgs = result.isochrones_by_type.to_crs(4326)
+    dem_wgs = result.demand.drop(columns=["area_pos"]).to_crs(4326)
+    edges_wgs = result.network.edges[["u", "v", "length_m", "time_s", "highway", "name",
+                                      "geometry"]].to_crs(4326)
+    t0 = time.perf_counter()
+    with StagedOutputs({"data": cfg.output.dir, "maps": cfg.output.maps_dir}) as staged:
+        rel = {k: p.name for k, p in paths.items()}
+        write_geopackage(staged.path("data", rel["gpkg"]), {
+            "areas": areas_wgs, "demand_points": dem_wgs, "facilities": fac_wgs,
+            "isochrones": iso_wgs, "isochrones_by_type": iso_type_wgs,
+            "walk_network": edges_wgs, "issues": result.issues,
+            "streets": result.streets, "summary": result.summary,
+        })
+        notes = [*result.notes,
+                 "© OpenStreetMap contributors, ODbL 1.0 (street network, buildings)"]
+        write_area_tables(staged, ("data", rel["tables"]), {
+            "areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
+            "summary": result.summary, "facilities": fac_wgs.drop(columns="geometry"),
+            "issues": result.issues}, lang=lang, circle_minutes=circle, notes=notes)
+        title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
+            or cfg.study_area.name
+        m = build_map(areas_wgs, fac_wgs, iso_type_wgs, isochrones=None, lang=lang,
+                      title=title, score="circle_share", circle_minutes=circle,
+                      boundary=gpd.GeoSeries([result.boundary], crs=result.network.crs)
+                      .to_crs(4326).iloc[0])
+        save_map(m, staged.path("maps", rel["map"]))
+        result.manifest.timings_extra = {"write_outputs_s": round(time.perf_counter() - t0, 3)}
+        for key in ("gpkg", "map"):
+            result.manifest.add_output(staged.path("data" if key != "map" else "maps",
+                                                   rel[key]), final=paths[key])
+        result.manifest.write(staged.path("data", rel["manifest"]))
+    return paths
+
+
+def run(cfg: Config, *, use_cache: bool = True) -> RunResult:
+    """Analyse and write every output; see :func:`analyse` and :func:`write_outputs`."""
+    result = analyse(cfg, use_cache=use_cache)
+    write_outputs(result)
+    return result

@@ -1,0 +1,173 @@
+"""Analysis areas: residents' committees from a polygon file, OSM residential compounds
+(小区, ``landuse=residential``), or a regular grid.
+
+Every area frame has the columns ``area_id``, ``area_kind`` (``committee``,
+``compound`` or ``grid``), ``code``, ``name``, ``street_code``, ``street_name``,
+``elderly_60`` and ``elderly_80`` (NaN when the source gives no count) and polygon
+``geometry`` in the network's metric CRS.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoplan.config import Areas
+from geoplan.errors import InputDataError
+from geoplan.sources.tables import read_table
+
+log = logging.getLogger(__name__)
+
+AREA_COLUMNS = ["area_id", "area_kind", "code", "name", "street_code", "street_name",
+                "elderly_60", "elderly_80"]
+
+
+def _numeric(series: pd.Series, path: Path, column: str) -> np.ndarray:
+    text = series.astype("object").where(series.notna(), "").astype(str).str.strip()
+    values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+    bad = (text != "") & values.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputDataError(f"{path}: column '{column}' row {row + 2} is not a number "
+                             f"({text.iloc[row]!r}); fix the value or leave it blank")
+    if (values < 0).any():
+        row = int(np.flatnonzero((values < 0).to_numpy())[0])
+        raise InputDataError(f"{path}: column '{column}' row {row + 2} is negative")
+    return values.to_numpy(np.float64)
+
+
+def street_names(path: Path | None) -> dict[str, str]:
+    """Map street codes to names from an admin table (columns ``code``, ``name``)."""
+    if path is None:
+        return {}
+    df = read_table(path)
+    if not {"code", "name"} <= set(df.columns):
+        raise InputDataError(f"{path}: a streets table needs columns 'code' and 'name' "
+                             f"(found: {', '.join(map(str, df.columns))})")
+    return dict(zip(df["code"].astype(str), df["name"].astype(str), strict=True))
+
+
+def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
+    """Read committee (or other) polygons with code, name, street and elderly counts.
+
+    Raises
+    ------
+    InputDataError
+        File without a CRS, missing columns, duplicate codes, non-polygon geometry.
+    """
+    assert spec.path is not None
+    gdf = read_table(spec.path)
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputDataError(f"{spec.path}: areas.path must be a polygon file (GeoPackage, "
+                             "GeoJSON or Shapefile), not a table")
+    wanted = {"areas.code_column": spec.code_column, "areas.name_column": spec.name_column,
+              "areas.street_code_column": spec.street_code_column,
+              "areas.street_name_column": spec.street_name_column,
+              "areas.elderly60_column": spec.elderly60_column,
+              "areas.elderly80_column": spec.elderly80_column}
+    for setting, col in wanted.items():
+        if col and col not in gdf.columns:
+            have = ", ".join(str(c) for c in gdf.columns if c != "geometry")
+            raise InputDataError(f"{spec.path}: column '{col}' not found (set {setting}; "
+                                 f"columns are: {have})")
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        raise InputDataError(f"{spec.path}: areas must be polygons "
+                             f"(found {', '.join(sorted(set(gdf.geom_type)))})")
+    codes = gdf[spec.code_column].astype(str).str.strip()
+    dup = codes[codes.duplicated(keep=False)]
+    if len(dup):
+        raise InputDataError(f"{spec.path}: duplicate area code '{dup.iloc[0]}' "
+                             f"({dup.duplicated().sum() + 1} rows); area codes must be unique")
+    names = street_names(spec.streets_file)
+    street = (gdf[spec.street_code_column].astype(str).str.strip()
+              if spec.street_code_column else pd.Series("", index=gdf.index))
+    if spec.street_name_column:
+        sname = gdf[spec.street_name_column].astype(str).str.strip()
+    else:
+        sname = street.map(names).fillna("")
+    e60 = (_numeric(gdf[spec.elderly60_column], spec.path, spec.elderly60_column)
+           if spec.elderly60_column else np.full(len(gdf), np.nan))
+    e80 = (_numeric(gdf[spec.elderly80_column], spec.path, spec.elderly80_column)
+           if spec.elderly80_column else np.full(len(gdf), np.nan))
+    out = gpd.GeoDataFrame({
+        "area_id": codes.to_numpy(), "area_kind": "committee", "code": codes.to_numpy(),
+        "name": gdf[spec.name_column].astype(str).str.strip().to_numpy(),
+        "street_code": street.to_numpy(), "street_name": sname.to_numpy(),
+        "elderly_60": e60, "elderly_80": e80,
+    }, geometry=gdf.geometry.to_numpy(), crs=gdf.crs).to_crs(crs)
+    out["geometry"] = shapely.make_valid(out.geometry.to_numpy())
+    return out.reset_index(drop=True)
+
+
+def compound_areas(features: gpd.GeoDataFrame, boundary: shapely.Geometry,
+                   min_area_m2: float) -> gpd.GeoDataFrame:
+    """Residential compounds (``landuse=residential``) inside the study boundary.
+
+    Parameters
+    ----------
+    features : GeoDataFrame
+        OSM features in a metric CRS (see :func:`geoplan.sources.osm.features`).
+    boundary : shapely geometry
+        Study boundary in the same CRS.
+    min_area_m2 : float
+        Smaller landuse polygons are ignored (slivers, single courtyards).
+    """
+    lu = features[features["landuse"] == "residential"]
+    geom = shapely.make_valid(lu.geometry.to_numpy())
+    inside = shapely.intersects(geom, boundary) if len(lu) else np.zeros(0, dtype=bool)
+    geom = shapely.intersection(geom[inside], boundary)
+    lu = lu[inside]
+    big = shapely.area(geom) >= min_area_m2
+    lu, geom = lu[big], geom[big]
+    order = np.argsort(lu["osm_id"].to_numpy(), kind="stable")
+    lu, geom = lu.iloc[order], geom[order]
+    n = len(lu)
+    out = gpd.GeoDataFrame({
+        "area_id": [f"C{i + 1:04d}" for i in range(n)], "area_kind": "compound",
+        "code": lu["osm_id"].to_numpy(), "name": lu["name"].to_numpy(),
+        "street_code": "", "street_name": "",
+        "elderly_60": np.nan, "elderly_80": np.nan,
+    }, geometry=geom, crs=features.crs)
+    return out.reset_index(drop=True)
+
+
+def grid_cells(boundary: shapely.Geometry, size_m: float, crs: object) -> gpd.GeoDataFrame:
+    """Square cells of ``size_m`` covering ``boundary`` (clipped to it), row-major ids."""
+    x0, y0, x1, y1 = boundary.bounds
+    nx_, ny_ = int(np.ceil((x1 - x0) / size_m)), int(np.ceil((y1 - y0) / size_m))
+    cols, rows = np.meshgrid(np.arange(nx_), np.arange(ny_))
+    cols, rows = cols.ravel(), rows.ravel()
+    cells = shapely.box(x0 + cols * size_m, y0 + rows * size_m,
+                        x0 + (cols + 1) * size_m, y0 + (rows + 1) * size_m)
+    clipped = shapely.intersection(cells, boundary)
+    keep = ~shapely.is_empty(clipped)
+    ids = [f"G{r:03d}-{c:03d}" for r, c in zip(rows[keep], cols[keep], strict=True)]
+    return gpd.GeoDataFrame({
+        "area_id": ids, "area_kind": "grid", "code": ids, "name": ids,
+        "street_code": "", "street_name": "", "elderly_60": np.nan, "elderly_80": np.nan,
+    }, geometry=clipped[keep], crs=crs)
+
+
+def assign_points(points: np.ndarray, areas: gpd.GeoDataFrame) -> np.ndarray:
+    """Position in ``areas`` of the area containing each point (-1 when none).
+
+    A point inside several overlapping areas goes to the first of them in frame order,
+    so the result is deterministic.
+    """
+    out = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0 or len(areas) == 0:
+        return out
+    tree = shapely.STRtree(areas.geometry.to_numpy())
+    pi, ai = tree.query(points, predicate="within")
+    order = np.lexsort((ai, pi))
+    pi, ai = pi[order], ai[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    out[pi[first]] = ai[first]
+    return out

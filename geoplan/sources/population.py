@@ -1,0 +1,274 @@
+"""Demand: residential buildings (or filler points) carrying an elderly estimate.
+
+Where committee counts exist they are spread over the residential floor area inside
+each committee. Without them, residents are estimated from floor area
+(``population.m2_per_resident``) and the district's census shares of 60+ and 80+
+residents; every such figure is flagged ``pop_estimated`` and labelled an estimate in
+the outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoplan.config import Population
+from geoplan.errors import InputDataError
+from geoplan.sources.areas import assign_points
+from geoplan.sources.tables import read_table
+
+log = logging.getLogger(__name__)
+
+#: Building values that are homes.
+RESIDENTIAL = frozenset({"residential", "apartments", "house", "dormitory", "detached",
+                         "terrace", "semidetached_house", "bungalow", "flats"})
+#: Building values that are certainly not homes, even inside a residential compound.
+NON_RESIDENTIAL = frozenset({
+    "university", "school", "college", "kindergarten", "commercial", "retail", "office",
+    "industrial", "hospital", "church", "temple", "mosque", "chapel", "cathedral", "stadium",
+    "hotel", "warehouse", "garage", "garages", "parking", "public", "civic", "government",
+    "train_station", "transportation", "service", "roof", "construction", "sports_hall",
+    "shed", "kiosk", "hut", "toilets", "greenhouse", "carport", "manufacture", "supermarket",
+    "bridge", "gatehouse", "pavilion", "sports_centre", "library", "museum", "fire_station",
+})
+#: Spacing of filler points in compounds (or committees) without mapped homes, metres.
+FILL_SPACING_M = 40.0
+
+
+@dataclass(frozen=True)
+class ElderlyShares:
+    """Shares of residents aged 60+ and 80+, and where they come from."""
+
+    share_60: float
+    share_80: float
+    source: str
+
+
+def elderly_shares(pop: Population) -> ElderlyShares:
+    """Elderly shares from the config or the district census table.
+
+    Raises
+    ------
+    InputDataError
+        If the census file lacks the district or the needed columns.
+    """
+    if pop.share_60 is not None:
+        s80 = pop.share_80 if pop.share_80 is not None else pop.share_60 * 0.16
+        return ElderlyShares(pop.share_60, s80, "config")
+    if pop.census_file is None:
+        raise InputDataError("population: set share_60 (and share_80) or census_file with "
+                             "district_code to estimate the elderly without committee counts")
+    df = read_table(pop.census_file)
+    need = {"adcode", "pop_total", "pop_60plus", "pop_80plus"}
+    if not need <= set(df.columns):
+        raise InputDataError(f"{pop.census_file}: census table needs columns "
+                             f"{', '.join(sorted(need))}")
+    row = df[df["adcode"].astype(str).str.strip() == str(pop.district_code)]
+    if row.empty:
+        raise InputDataError(f"{pop.census_file}: no row for district_code "
+                             f"{pop.district_code}; check population.district_code")
+    total = float(row["pop_total"].iloc[0])
+    s60 = float(row["pop_60plus"].iloc[0]) / total
+    s80 = float(row["pop_80plus"].iloc[0]) / total
+    name = str(row["district"].iloc[0]) if "district" in row else pop.district_code
+    return ElderlyShares(s60, s80, f"2020 census, {name} ({pop.district_code})")
+
+
+def _levels(text: pd.Series, default: float) -> np.ndarray:
+    first = text.astype(str).str.extract(r"(\d+(?:\.\d+)?)", expand=False)
+    lv = pd.to_numeric(first, errors="coerce").to_numpy(np.float64)
+    lv[~(lv > 0) | (lv > 120)] = default
+    return lv
+
+
+def residential_buildings(features: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame,
+                          pop: Population) -> gpd.GeoDataFrame:
+    """Homes among OSM buildings, with footprint, levels and floor area.
+
+    A building is a home if its ``building`` tag says so, or if it is a generic
+    ``building=yes`` (or an unlisted value) standing inside a residential compound.
+    """
+    b = features[features["building"] != ""]
+    btype = b["building"].str.lower()
+    geom = b.geometry.to_numpy()
+    rep = shapely.point_on_surface(geom)
+    in_compound = assign_points(rep, compounds) >= 0 if len(compounds) else np.zeros(
+        len(b), dtype=bool)
+    is_home = btype.isin(RESIDENTIAL).to_numpy() | (
+        ~btype.isin(NON_RESIDENTIAL).to_numpy() & ~btype.isin(RESIDENTIAL).to_numpy()
+        & in_compound)
+    footprint = shapely.area(geom)
+    keep = is_home & (footprint >= pop.min_building_m2)
+    levels = _levels(b["building_levels"], pop.default_levels)
+    levels_known = b["building_levels"].str.match(r"^\s*\d", na=False).to_numpy()
+    out = gpd.GeoDataFrame({
+        "osm_id": b["osm_id"].to_numpy()[keep], "building": btype.to_numpy()[keep],
+        "footprint_m2": footprint[keep], "levels": levels[keep],
+        "levels_known": levels_known[keep],
+        "floor_area_m2": footprint[keep] * levels[keep],
+    }, geometry=rep[keep], crs=features.crs)
+    return out.reset_index(drop=True)
+
+
+def fill_points(polygons: np.ndarray, spacing: float = FILL_SPACING_M
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Regular points inside each polygon (at least one: its representative point).
+
+    Returns
+    -------
+    points : ndarray of Point
+    owner : ndarray of int64
+        Position of the polygon each point belongs to.
+    """
+    if len(polygons) == 0:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
+    b = shapely.bounds(polygons)
+    nx_ = np.maximum(1, np.ceil((b[:, 2] - b[:, 0]) / spacing)).astype(np.int64)
+    ny_ = np.maximum(1, np.ceil((b[:, 3] - b[:, 1]) / spacing)).astype(np.int64)
+    counts = nx_ * ny_
+    owner = np.repeat(np.arange(len(polygons)), counts)
+    k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    ix, iy = k % nx_[owner], k // nx_[owner]
+    x = b[owner, 0] + (ix + 0.5) * spacing
+    y = b[owner, 1] + (iy + 0.5) * spacing
+    pts = shapely.points(x, y)
+    inside = shapely.contains_xy(polygons[owner], x, y)
+    pts, owner = pts[inside], owner[inside]
+    missing = np.setdiff1d(np.arange(len(polygons)), owner)
+    if len(missing):
+        pts = np.concatenate([pts, shapely.point_on_surface(polygons[missing])])
+        owner = np.concatenate([owner, missing])
+    order = np.argsort(owner, kind="stable")
+    return pts[order], owner[order]
+
+
+def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
+                 compounds: gpd.GeoDataFrame, boundary: shapely.Geometry,
+                 pop: Population, shares: ElderlyShares | None) -> gpd.GeoDataFrame:
+    """Demand points with elderly counts, assigned to analysis areas.
+
+    Parameters
+    ----------
+    features : GeoDataFrame
+        OSM buildings and landuse in the metric CRS.
+    areas : GeoDataFrame
+        Analysis areas (committees, compounds and/or grid cells) in the same CRS. Areas
+        with ``elderly_60`` given (committee counts) have them spread by floor area.
+    compounds : GeoDataFrame
+        Residential compounds (used to classify generic buildings and to fill
+        compounds that have no mapped homes).
+    boundary : shapely geometry
+        Study boundary; demand outside it is left out.
+    pop : Population
+        Estimation settings.
+    shares : ElderlyShares or None
+        Census shares for areas without counts (None when every area has counts).
+
+    Returns
+    -------
+    GeoDataFrame
+        Columns ``demand_id``, ``area_pos`` (position in ``areas``), ``area_id``,
+        ``source`` (building / compound / area), ``floor_area_m2``, ``elderly_60``,
+        ``elderly_80``, ``pop_estimated``; point geometry.
+    """
+    homes = residential_buildings(features, compounds, pop)
+    homes = homes[shapely.within(homes.geometry.to_numpy(), boundary)]
+    pts = [homes.geometry.to_numpy()]
+    floor = [homes["floor_area_m2"].to_numpy()]
+    source = [np.full(len(homes), "building", dtype=object)]
+    # Compounds with no mapped home: filler points carrying area x default FAR.
+    if len(compounds):
+        has_home = np.zeros(len(compounds), dtype=bool)
+        owner = assign_points(homes.geometry.to_numpy(), compounds)
+        has_home[owner[owner >= 0]] = True
+        empty = compounds.geometry.to_numpy()[~has_home]
+        fp, fo = fill_points(empty)
+        n_per = np.bincount(fo, minlength=len(empty))
+        pts.append(fp)
+        floor.append(shapely.area(empty)[fo] * pop.default_far / n_per[fo])
+        source.append(np.full(len(fp), "compound", dtype=object))
+    points = np.concatenate(pts)
+    floor_area = np.concatenate(floor).astype(np.float64)
+    src = np.concatenate(source)
+    area_pos = assign_points(points, areas)
+
+    # Areas with committee counts but no homes inside get filler points too.
+    counts_given = areas["elderly_60"].notna().to_numpy()
+    covered = np.zeros(len(areas), dtype=bool)
+    covered[area_pos[area_pos >= 0]] = True
+    lacking = np.flatnonzero(counts_given & ~covered & (areas["elderly_60"].fillna(0) > 0))
+    if len(lacking):
+        fp, fo = fill_points(areas.geometry.to_numpy()[lacking])
+        points = np.concatenate([points, fp])
+        floor_area = np.concatenate([floor_area, np.ones(len(fp))])
+        src = np.concatenate([src, np.full(len(fp), "area", dtype=object)])
+        area_pos = np.concatenate([area_pos, lacking[fo]])
+        log.info("%d areas with elderly counts have no mapped homes; their counts are spread "
+                 "over %d evenly spaced points", len(lacking), len(fp))
+    outside = area_pos < 0
+    if outside.any():
+        log.info("%d demand points lie outside every analysis area and are left out",
+                 int(outside.sum()))
+    points, floor_area, src, area_pos = (points[~outside], floor_area[~outside],
+                                         src[~outside], area_pos[~outside])
+
+    e60 = np.zeros(len(points))
+    e80 = np.zeros(len(points))
+    estimated = np.ones(len(points), dtype=bool)
+    given = counts_given[area_pos]
+    if given.any():
+        # Spread committee counts by floor-area share inside each committee.
+        tot = np.bincount(area_pos[given], weights=floor_area[given], minlength=len(areas))
+        w = floor_area[given] / tot[area_pos[given]]
+        a60 = areas["elderly_60"].to_numpy(np.float64)
+        a80 = areas["elderly_80"].to_numpy(np.float64)
+        e60[given] = w * a60[area_pos[given]]
+        known80 = ~np.isnan(a80[area_pos[given]])
+        e80_given = np.where(known80, w * np.nan_to_num(a80[area_pos[given]]), np.nan)
+        e80[given] = e80_given
+        estimated[given] = False
+        if (~known80).any():
+            if shares is None:
+                e80[given] = np.nan_to_num(e80_given)
+            else:
+                ratio = shares.share_80 / shares.share_60
+                e80[given] = np.where(known80, e80_given, e60[given] * ratio)
+    rest = ~given
+    if rest.any():
+        if shares is None:
+            raise InputDataError("population: some areas have no elderly counts; set "
+                                 "population.census_file/district_code or share_60")
+        residents = floor_area[rest] / pop.m2_per_resident
+        e60[rest] = residents * shares.share_60
+        e80[rest] = residents * shares.share_80
+    order = np.lexsort((shapely.get_x(points), shapely.get_y(points), area_pos))
+    out = gpd.GeoDataFrame({
+        "demand_id": np.arange(1, len(points) + 1),
+        "area_pos": area_pos[order],
+        "area_id": areas["area_id"].to_numpy()[area_pos[order]],
+        "source": src[order],
+        "floor_area_m2": np.where(src[order] == "area", np.nan, floor_area[order]),
+        "elderly_60": e60[order], "elderly_80": e80[order],
+        "pop_estimated": estimated[order],
+    }, geometry=points[order], crs=areas.crs)
+    return out
+
+
+def grid_for_uncovered(points: np.ndarray, compounds: gpd.GeoDataFrame,
+                       grid: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Grid cells holding points that fall in no compound, minus the compounds' space."""
+    outside = assign_points(points, compounds) < 0 if len(compounds) else np.ones(
+        len(points), dtype=bool)
+    cell = assign_points(points[outside], grid)
+    used = np.unique(cell[cell >= 0])
+    cells = grid.iloc[used].copy()
+    if len(compounds):
+        cells["geometry"] = shapely.difference(cells.geometry.to_numpy(),
+                                               shapely.union_all(compounds.geometry.to_numpy()))
+    return cells[~cells.geometry.is_empty].reset_index(drop=True)
+
