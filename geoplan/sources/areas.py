@@ -27,8 +27,13 @@ AREA_COLUMNS = ["area_id", "area_kind", "code", "name", "street_code", "street_n
                 "elderly_60", "elderly_80"]
 
 
+def _text(series: pd.Series) -> pd.Series:
+    """Column as stripped text, missing values as ''."""
+    return series.astype("object").where(series.notna(), "").astype(str).str.strip()
+
+
 def _numeric(series: pd.Series, path: Path, column: str) -> np.ndarray:
-    text = series.astype("object").where(series.notna(), "").astype(str).str.strip()
+    text = _text(series)
     values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
     bad = (text != "") & values.isna()
     if bad.any():
@@ -49,7 +54,7 @@ def street_names(path: Path | None) -> dict[str, str]:
     if not {"code", "name"} <= set(df.columns):
         raise InputDataError(f"{path}: a streets table needs columns 'code' and 'name' "
                              f"(found: {', '.join(map(str, df.columns))})")
-    return dict(zip(df["code"].astype(str), df["name"].astype(str), strict=True))
+    return dict(zip(_text(df["code"]), _text(df["name"]), strict=True))
 
 
 def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
@@ -79,16 +84,16 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
     if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         raise InputDataError(f"{spec.path}: areas must be polygons "
                              f"(found {', '.join(sorted(set(gdf.geom_type)))})")
-    codes = gdf[spec.code_column].astype(str).str.strip()
+    codes = _text(gdf[spec.code_column])
     dup = codes[codes.duplicated(keep=False)]
     if len(dup):
         raise InputDataError(f"{spec.path}: duplicate area code '{dup.iloc[0]}' "
                              f"({dup.duplicated().sum() + 1} rows); area codes must be unique")
     names = street_names(spec.streets_file)
-    street = (gdf[spec.street_code_column].astype(str).str.strip()
+    street = (_text(gdf[spec.street_code_column])
               if spec.street_code_column else pd.Series("", index=gdf.index))
     if spec.street_name_column:
-        sname = gdf[spec.street_name_column].astype(str).str.strip()
+        sname = _text(gdf[spec.street_name_column])
     else:
         sname = street.map(names).fillna("")
     e60 = (_numeric(gdf[spec.elderly60_column], spec.path, spec.elderly60_column)
@@ -97,7 +102,7 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
            if spec.elderly80_column else np.full(len(gdf), np.nan))
     out = gpd.GeoDataFrame({
         "area_id": codes.to_numpy(), "area_kind": "committee", "code": codes.to_numpy(),
-        "name": gdf[spec.name_column].astype(str).str.strip().to_numpy(),
+        "name": _text(gdf[spec.name_column]).to_numpy(),
         "street_code": street.to_numpy(), "street_name": sname.to_numpy(),
         "elderly_60": e60, "elderly_80": e80,
     }, geometry=gdf.geometry.to_numpy(), crs=gdf.crs).to_crs(crs)

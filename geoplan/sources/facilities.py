@@ -1,0 +1,586 @@
+"""Load facility tables (canteens, day-care centres ...) into WGS84 points.
+
+Each configured :class:`~geoplan.config.FacilityLayer` is read with
+:func:`~geoplan.sources.tables.read_table`, its coordinates are checked and converted to
+WGS84 (:func:`~geoplan.sources.crs.to_wgs84`), and every row that cannot be used is
+reported in an issues table rather than dropped silently:
+
+======================== ========= =====================================================
+problem                  action    when
+======================== ========= =====================================================
+missing_coordinates      dropped   x or y blank, empty geometry, or a layer without
+                                   coordinates (``has_coordinates = false``, to geocode)
+unparseable_coordinates  dropped   x or y is not a number (a few rows; if most rows fail
+                                   the column is wrong and an error is raised instead)
+unparseable_capacity     kept      capacity is not a number; it becomes unknown (NaN)
+duplicate                dropped   same name within 30 m of an earlier row of the same
+                                   facility type (any layer); the first is kept
+outside_study_area       dropped   :func:`flag_outside`
+======================== ========= =====================================================
+
+Problems that make a whole file unusable (missing column, non-numeric or swapped
+coordinate columns, values out of range) raise :class:`~geoplan.errors.InputDataError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import ArrayLike, NDArray
+
+from geoplan.config import FacilityLayer
+from geoplan.errors import InputDataError
+from geoplan.sources.crs import is_geographic, to_wgs84
+from geoplan.sources.tables import read_table, require_columns
+
+__all__ = [
+    "DUPLICATE_RADIUS_M",
+    "ISSUE_COLUMNS",
+    "POINT_COLUMNS",
+    "FacilityLoad",
+    "flag_outside",
+    "load_facilities",
+    "load_facility_layer",
+    "move_to_issues",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns of :attr:`FacilityLoad.points`, in order.
+POINT_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "capacity",
+                 "source_row", "lon_src", "lat_src", "geometry")
+#: Columns of :attr:`FacilityLoad.issues`, in order.
+ISSUE_COLUMNS = ("layer", "file", "row", "name", "problem", "detail", "action")
+#: Two rows with the same name closer than this (metres) are one facility.
+DUPLICATE_RADIUS_M = 30.0
+
+_EARTH_R = 6371008.8
+
+
+@dataclass
+class FacilityLoad:
+    """Facilities ready for analysis plus the rows that were not used.
+
+    Attributes
+    ----------
+    points : geopandas.GeoDataFrame
+        EPSG:4326 points with columns :data:`POINT_COLUMNS`: ``fid`` ("<label>:<row>"),
+        ``layer`` (label), ``type``, ``name``, ``address``, ``street``, ``capacity``
+        (float, NaN when unknown), ``source_row`` (the row number as seen in Excel, header
+        = row 1; for GIS files the 1-based feature number), ``lon_src``, ``lat_src``
+        (coordinates as given in the file) and ``geometry`` (WGS84).
+    issues : pandas.DataFrame
+        One row per problem, columns :data:`ISSUE_COLUMNS`.
+    files : dict of str to str
+        Source file of each layer label (used to fill ``issues.file``).
+    """
+
+    points: gpd.GeoDataFrame
+    issues: pd.DataFrame
+    files: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _empty_points() -> gpd.GeoDataFrame:
+    data: dict[str, pd.Series] = {
+        c: pd.Series([], dtype=object) for c in POINT_COLUMNS if c != "geometry"}
+    for c in ("capacity", "lon_src", "lat_src"):
+        data[c] = pd.Series([], dtype=np.float64)
+    data["source_row"] = pd.Series([], dtype=np.int64)
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+                            crs="EPSG:4326")
+
+
+def _empty_issues() -> pd.DataFrame:
+    data = {c: pd.Series([], dtype=object) for c in ISSUE_COLUMNS}
+    data["row"] = pd.Series([], dtype=np.int64)
+    return pd.DataFrame(data)
+
+
+def _issue_frame(layer: str, file: str, rows: ArrayLike, names: ArrayLike, problem: str,
+                 detail: pd.Series | str, action: str) -> pd.DataFrame:
+    rows_a = np.asarray(rows, dtype=np.int64)
+    n = rows_a.size
+    det = (np.full(n, detail, dtype=object) if isinstance(detail, str)
+           else np.asarray(detail, dtype=object))
+    return pd.DataFrame({
+        "layer": np.full(n, layer, dtype=object),
+        "file": np.full(n, file, dtype=object),
+        "row": rows_a,
+        "name": np.asarray(names, dtype=object),
+        "problem": np.full(n, problem, dtype=object),
+        "detail": det,
+        "action": np.full(n, action, dtype=object),
+    })
+
+
+def _concat_issues(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty_issues()
+    out = pd.concat(frames, ignore_index=True)
+    out["row"] = out["row"].astype(np.int64)
+    return out[list(ISSUE_COLUMNS)]
+
+
+def _concat_points(frames: Sequence[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty_points()
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
+
+
+def _log_issues(issues: pd.DataFrame) -> None:
+    """One warning per (layer, problem) with a count and the first example."""
+    if issues.empty:
+        return
+    first = issues.groupby(["layer", "problem"], sort=False).head(1)
+    counts = issues.groupby(["layer", "problem"], sort=False).size()
+    for rec in first.itertuples(index=False):  # one line per group, not per row
+        n = int(counts[(rec.layer, rec.problem)])
+        name = "" if pd.isna(rec.name) else f" '{rec.name}'"
+        log.warning("facilities '%s' (%s): %d row%s %s, %s (e.g. row %d%s: %s)", rec.layer,
+                    rec.file, n, "" if n == 1 else "s", rec.problem, rec.action, rec.row,
+                    name, rec.detail)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Strings with surrounding spaces trimmed; blank and missing cells are NaN."""
+    obj = values.astype(object)
+    missing = obj.isna()
+    txt = obj.where(missing, obj.astype(str).str.strip())
+    return txt.mask(missing | (txt == ""))
+
+
+def _numbers(values: pd.Series, *, thousands: bool = False) -> NDArray[np.float64]:
+    """Parse numbers (full-width digits allowed); anything else becomes NaN."""
+    txt = _text(values)
+    ok = txt.notna()
+    norm = txt[ok].astype(str).str.normalize("NFKC").str.strip()
+    if thousands:
+        norm = norm.str.replace(",", "", regex=False)
+    out = np.full(len(values), np.nan)
+    parsed = pd.to_numeric(norm, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    out[ok.to_numpy()] = parsed
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike,
+                 lat2: ArrayLike) -> NDArray[np.float64]:
+    lo1, la1, lo2, la2 = (np.radians(np.asarray(v, dtype=np.float64))
+                          for v in (lon1, lat1, lon2, lat2))
+    h = (np.sin((la2 - la1) / 2) ** 2
+         + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2)
+    return 2 * _EARTH_R * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+class _Where:
+    """Names the file and settings of one layer in messages."""
+
+    def __init__(self, layer: FacilityLayer, index: int | None) -> None:
+        self.file = str(layer.path)
+        self.label = layer.label or layer.path.stem
+        self.index = index
+
+    def setting(self, key: str) -> str:
+        if self.index is None:
+            return f"{key} of the [[facilities]] layer '{self.label}'"
+        return f"facilities[{self.index}].{key}"
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _check_numeric_column(raw: pd.Series, parsed: NDArray[np.float64], column: str,
+                          key: str, rows: NDArray[np.int64], where: _Where) -> None:
+    nonblank = raw.notna().to_numpy()
+    if not nonblank.any():
+        raise InputDataError(
+            f"column '{column}' in {where.file} is empty in every row; if the file has no "
+            f"coordinates set {where.setting('has_coordinates')} = false, otherwise point "
+            f"{where.setting(key)} at the {'longitude' if key == 'x' else 'latitude'} column")
+    bad = nonblank & np.isnan(parsed)
+    if bad.sum() > 0.5 * nonblank.sum():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(
+            f"column '{column}' in {where.file} is not numeric (e.g. row {rows[i]}: "
+            f"'{raw.iloc[i]}'); point {where.setting(key)} at the "
+            f"{'longitude' if key == 'x' else 'latitude'} column")
+
+
+def _check_lonlat(x: NDArray[np.float64], y: NDArray[np.float64], rows: NDArray[np.int64],
+                  xcol: str, ycol: str, where: _Where) -> None:
+    """Raise on swapped columns and on values outside the valid degree ranges."""
+    if x.size == 0:
+        return
+    ax, ay = np.abs(x), np.abs(y)
+    lat_lon = (ay > 90) & (ay <= 180) & (ax <= 90)
+    china_swapped = (x >= 15) & (x <= 55) & (y >= 70) & (y <= 140)
+    swapped = lat_lon | china_swapped
+    if swapped.mean() > 0.5:
+        i = int(np.flatnonzero(swapped)[0])
+        raise InputDataError(
+            f"{where.file}: columns '{xcol}' (x) and '{ycol}' (y) appear swapped (e.g. row "
+            f"{rows[i]}: x={_fmt(x[i])} looks like a latitude, y={_fmt(y[i])} like a "
+            f"longitude); exchange {where.setting('x')} and {where.setting('y')}")
+    bad = (ax > 180) | (ay > 90)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        hint = " (x and y look swapped in this row)" if swapped[i] else ""
+        raise InputDataError(
+            f"{where.file} row {rows[i]}: longitude {_fmt(x[i])} / latitude {_fmt(y[i])} is "
+            f"out of range (|lon| <= 180, |lat| <= 90){hint}; {int(bad.sum())} row(s) "
+            "affected, fix the values in the file")
+
+
+def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]:
+    """Rows whose name repeats within :data:`DUPLICATE_RADIUS_M` of an earlier same-type row."""
+    n = len(points)
+    mask = np.zeros(n, dtype=bool)
+    detail = pd.Series(np.full(n, "", dtype=object), index=points.index)
+    if n < 2:
+        return mask, detail
+    key = _text(points["name"])
+    key = key.where(key.isna(), key.astype(str).str.normalize("NFKC")
+                    .str.replace(r"\s+", "", regex=True))
+    frame = pd.DataFrame({
+        "pos": np.arange(n), "type": points["type"].to_numpy(), "key": key.to_numpy(),
+        "lon": shapely.get_x(points.geometry.values), "lat": shapely.get_y(points.geometry.values),
+        "fid": points["fid"].to_numpy()})
+    frame = frame[frame["key"].notna()]
+    pairs = frame.merge(frame, on=["type", "key"], suffixes=("_a", "_b"))
+    pairs = pairs[pairs["pos_a"] < pairs["pos_b"]]
+    if pairs.empty:
+        return mask, detail
+    dist = _haversine_m(pairs["lon_a"], pairs["lat_a"], pairs["lon_b"], pairs["lat_b"])
+    close = pairs.assign(dist=dist)[dist <= DUPLICATE_RADIUS_M]
+    close = close.sort_values(["pos_b", "pos_a"]).drop_duplicates("pos_b")
+    if close.empty:
+        return mask, detail
+    pos = close["pos_b"].to_numpy()
+    mask[pos] = True
+    text = ("same name as " + close["fid_a"].astype(str) + ", "
+            + close["dist"].round().astype(int).astype(str)
+            + " m away; the first is kept (check whether they are separate facilities)")
+    detail.iloc[pos] = text.to_numpy()
+    return mask, detail
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> FacilityLoad:
+    """Read one facility table and convert its coordinates to WGS84 points.
+
+    Parameters
+    ----------
+    layer : FacilityLayer
+        File, columns and coordinate system of the layer.
+    index : int, optional
+        Position of the layer in the config, used to name settings in messages
+        (``facilities[index].x``).
+
+    Returns
+    -------
+    FacilityLoad
+        Points and issues of this layer (duplicates within the layer already removed).
+
+    Raises
+    ------
+    InputDataError
+        If a configured column is missing, a coordinate column is empty or not numeric,
+        x and y look swapped, coordinates are out of range, or the file has no data rows.
+    """
+    where = _Where(layer, index)
+    label, file = where.label, where.file
+    table = read_table(layer.path, sheet=layer.sheet, encoding=layer.encoding)
+    is_geo = isinstance(table, gpd.GeoDataFrame)
+    wanted = {"name_column": layer.name_column, "address_column": layer.address_column,
+              "street_column": layer.street_column, "capacity_column": layer.capacity_column}
+    if layer.has_coordinates and not is_geo:
+        for key in ("x", "y"):
+            if not getattr(layer, key):
+                raise InputDataError(
+                    f"{file}: {where.setting(key)} is not set; name the "
+                    f"{'longitude' if key == 'x' else 'latitude'} column, or set "
+                    f"{where.setting('has_coordinates')} = false")
+        wanted = {"x": layer.x, "y": layer.y, **wanted}
+    require_columns(table, {where.setting(k): v for k, v in wanted.items()}, file)
+
+    rows = np.arange(len(table), dtype=np.int64) + (1 if is_geo else 2)
+    attrs = table.drop(columns="geometry") if is_geo else table
+    blank = attrs.isna().all(axis=1).to_numpy() if attrs.shape[1] else np.zeros(len(table), bool)
+    if is_geo:
+        blank = blank & (table.geometry.isna().to_numpy() | table.geometry.is_empty.to_numpy())
+    if blank.any():
+        log.debug("facilities '%s' (%s): skipped %d blank rows", label, file, int(blank.sum()))
+    keep = ~blank
+    table, rows = table[keep].reset_index(drop=True), rows[keep]
+    if len(table) == 0:
+        raise InputDataError(f"{file}: no data rows; the file has a header but no facilities")
+
+    def column(col: str | None) -> pd.Series:
+        if col is None:
+            return pd.Series(np.full(len(table), np.nan, dtype=object))
+        return _text(table[col]).reset_index(drop=True)
+
+    names, addresses, streets = (column(layer.name_column), column(layer.address_column),
+                                 column(layer.street_column))
+    issue_frames: list[pd.DataFrame] = []
+
+    if not layer.has_coordinates:
+        detail = ("no coordinates in the source (has_coordinates = false); geocode the "
+                  "address" + (": " + addresses).fillna(""))
+        issues = _issue_frame(label, file, rows, names, "missing_coordinates", detail,
+                              "dropped")
+        _log_issues(issues)
+        return FacilityLoad(_empty_points(), issues, {label: file})
+
+    # capacity: unknown (NaN) unless it is a non-negative number
+    if layer.capacity_column is not None:
+        cap_raw = column(layer.capacity_column)
+        capacity = _numbers(cap_raw, thousands=True)
+        capacity[capacity < 0] = np.nan
+        bad_cap = cap_raw.notna().to_numpy() & np.isnan(capacity)
+        issue_frames.append(_issue_frame(
+            label, file, rows[bad_cap], names[bad_cap], "unparseable_capacity",
+            "capacity '" + cap_raw[bad_cap].astype(str)
+            + "' is not a number; treated as unknown (fix it to count capacity)", "kept"))
+    else:
+        capacity = np.full(len(table), np.nan)
+
+    if is_geo:
+        geom = table.geometry
+        empty = (geom.isna() | geom.is_empty).to_numpy()
+        issue_frames.append(_issue_frame(label, file, rows[empty], names[empty],
+                                         "missing_coordinates", "the feature has no geometry",
+                                         "dropped"))
+        ok = ~empty
+        src = geom[ok]
+        not_point = (src.geom_type != "Point").to_numpy()
+        if not_point.any():
+            log.warning("facilities '%s' (%s): %d features are not points; using a point "
+                        "inside each shape", label, file, int(not_point.sum()))
+            src = src.representative_point()
+        x_src, y_src = shapely.get_x(src.values), shapely.get_y(src.values)
+        wgs = gpd.GeoSeries(src.values, crs=table.crs).to_crs("EPSG:4326")
+        lon, lat = shapely.get_x(wgs.values), shapely.get_y(wgs.values)
+        if layer.crs.strip().lower() in ("gcj02", "bd09"):
+            lon, lat = to_wgs84(lon, lat, layer.crs)  # Chinese web-map data labelled 4326
+        _check_lonlat(lon, lat, rows[ok], "geometry x", "geometry y", where)
+    else:
+        assert layer.x is not None and layer.y is not None  # checked above
+        x_raw, y_raw = column(layer.x), column(layer.y)
+        x_num, y_num = _numbers(x_raw), _numbers(y_raw)
+        _check_numeric_column(x_raw, x_num, layer.x, "x", rows, where)
+        _check_numeric_column(y_raw, y_num, layer.y, "y", rows, where)
+        x_blank, y_blank = x_raw.isna().to_numpy(), y_raw.isna().to_numpy()
+        missing = x_blank | y_blank
+        which = np.where(x_blank & y_blank, f"'{layer.x}' and '{layer.y}' are blank",
+                         np.where(x_blank, f"'{layer.x}' is blank", f"'{layer.y}' is blank"))
+        issue_frames.append(_issue_frame(
+            label, file, rows[missing], names[missing], "missing_coordinates",
+            pd.Series(which[missing]) + "; add the coordinates or geocode the address",
+            "dropped"))
+        unparse = ~missing & (np.isnan(x_num) | np.isnan(y_num))
+        issue_frames.append(_issue_frame(
+            label, file, rows[unparse], names[unparse], "unparseable_coordinates",
+            f"'{layer.x}'='" + x_raw[unparse].astype(str) + f"', '{layer.y}'='"
+            + y_raw[unparse].astype(str) + "' is not a number; fix the value", "dropped"))
+        ok = ~missing & ~unparse
+        x_src, y_src = x_num[ok], y_num[ok]
+        if is_geographic(layer.crs):
+            _check_lonlat(x_src, y_src, rows[ok], layer.x, layer.y, where)
+        lon, lat = to_wgs84(x_src, y_src, layer.crs)
+        bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputDataError(
+                f"{file} row {rows[ok][i]}: x={_fmt(x_src[i])}, y={_fmt(y_src[i])} cannot be "
+                f"converted from {layer.crs} to longitude/latitude; check "
+                f"{where.setting('crs')} and the x/y columns")
+
+    n_ok = int(ok.sum())
+    points = gpd.GeoDataFrame({
+        "fid": (f"{label}:" + pd.Series(rows[ok], dtype=np.int64).astype(str)).to_numpy(
+            dtype=object),
+        "layer": np.full(n_ok, label, dtype=object),
+        "type": np.full(n_ok, layer.type, dtype=object),
+        "name": names[ok].to_numpy(dtype=object),
+        "address": addresses[ok].to_numpy(dtype=object),
+        "street": streets[ok].to_numpy(dtype=object),
+        "capacity": capacity[ok],
+        "source_row": rows[ok],
+        "lon_src": np.asarray(x_src, dtype=np.float64),
+        "lat_src": np.asarray(y_src, dtype=np.float64),
+    }, geometry=shapely.points(lon, lat), crs="EPSG:4326")
+    issues = _concat_issues(issue_frames)
+    if len(issues):
+        issues = issues.sort_values("row", kind="stable", ignore_index=True)
+    _log_issues(issues)
+    load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file})
+    dup, detail = _duplicates(load.points)
+    if dup.any():
+        load = move_to_issues(load, dup, "duplicate", detail)
+    return load
+
+
+def load_facilities(layers: Sequence[FacilityLayer]) -> FacilityLoad:
+    """Load all facility layers and drop duplicates across layers of the same type.
+
+    Parameters
+    ----------
+    layers : sequence of FacilityLayer
+        The configured layers, in config order.
+
+    Returns
+    -------
+    FacilityLoad
+        All points (``fid`` unique) and all issues, layer by layer.
+
+    Raises
+    ------
+    InputDataError
+        As :func:`load_facility_layer`, or if two layers share a label.
+    """
+    labels = [layer.label or layer.path.stem for layer in layers]
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        if label in seen:
+            raise InputDataError(
+                f"{layers[i].path}: facility layers {seen[label]} and {i} are both labelled "
+                f"'{label}'; set facilities[{i}].label to a distinct name")
+        seen[label] = i
+    loads = [load_facility_layer(layer, index=i) for i, layer in enumerate(layers)]
+    files: dict[str, str] = {}
+    for ld in loads:
+        files.update(ld.files)
+    load = FacilityLoad(_concat_points([ld.points for ld in loads]),
+                        _concat_issues([ld.issues for ld in loads]), files)
+    dup, detail = _duplicates(load.points)
+    if dup.any():
+        load = move_to_issues(load, dup, "duplicate", detail)
+    return load
+
+
+def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str,
+                   detail: pd.Series | Sequence[str] | str,
+                   action: str = "dropped") -> FacilityLoad:
+    """Record the masked points as issues and (for ``action="dropped"``) remove them.
+
+    Parameters
+    ----------
+    load : FacilityLoad
+        Points and issues so far; not modified.
+    mask : array_like of bool or pandas.Series
+        True for the points concerned, aligned with ``load.points`` (a Series is aligned
+        by index, missing entries count as False).
+    problem : str
+        Problem key, e.g. ``"far_from_network"``.
+    detail : pandas.Series, sequence of str or str
+        Explanation: a Series aligned with ``load.points`` by index; a sequence with one
+        entry per point or one per masked point (in order); or one text for all.
+    action : str, default "dropped"
+        What happens to the points. Only ``"dropped"`` removes them; any other action
+        (e.g. ``"kept"``) only records the issue.
+
+    Returns
+    -------
+    FacilityLoad
+        A new load; the points' index is reset.
+    """
+    pts = load.points
+    if isinstance(mask, pd.Series):
+        m = mask.reindex(pts.index, fill_value=False).to_numpy(dtype=bool)
+    else:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != (len(pts),):
+            raise ValueError(f"mask has shape {m.shape}, expected ({len(pts)},)")
+    if not m.any():
+        return load
+    det: pd.Series | str
+    if isinstance(detail, pd.Series):
+        det = detail.reindex(pts.index)[m].astype(object).fillna("")
+    elif isinstance(detail, str):
+        det = detail
+    else:
+        arr = np.asarray(detail, dtype=object)
+        if arr.shape == (len(pts),):
+            arr = arr[m]
+        elif arr.shape != (int(m.sum()),):
+            raise ValueError(f"detail has {arr.size} entries; expected {len(pts)} (one per "
+                             f"point) or {int(m.sum())} (one per masked point)")
+        det = pd.Series(arr)
+    sel = pts[m]
+    new = _issue_frame("", "", sel["source_row"], sel["name"], problem, det, action)
+    new["layer"] = sel["layer"].to_numpy(dtype=object)
+    new["file"] = sel["layer"].map(load.files).fillna("").to_numpy(dtype=object)
+    _log_issues(new)
+    points = pts[~m] if action == "dropped" else pts
+    points = gpd.GeoDataFrame(points.reset_index(drop=True), geometry="geometry",
+                              crs="EPSG:4326")
+    return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files))
+
+
+def flag_outside(load: FacilityLoad, boundary_wgs84: shapely.Geometry) -> FacilityLoad:
+    """Move facilities outside the study area to the issues (``outside_study_area``).
+
+    Parameters
+    ----------
+    load : FacilityLoad
+        Points in WGS84.
+    boundary_wgs84 : shapely.Geometry
+        The study-area polygon in WGS84 degrees. Points on the boundary count as inside.
+
+    Returns
+    -------
+    FacilityLoad
+        A new load without the outside points.
+
+    Raises
+    ------
+    InputDataError
+        If every facility lies outside the area: then the coordinates (swapped x/y, wrong
+        ``crs``) or the area are wrong, not the facilities.
+    """
+    pts = load.points
+    if len(pts) == 0:
+        return load
+    geoms = pts.geometry.values
+    inside = shapely.covers(boundary_wgs84, geoms)
+    if not inside.any():
+        fx0, fy0, fx1, fy1 = shapely.total_bounds(geoms)
+        ax0, ay0, ax1, ay1 = shapely.bounds(boundary_wgs84)
+        layers = ", ".join(dict.fromkeys(pts["layer"].astype(str)))
+        raise InputDataError(
+            f"all {len(pts)} facilities (layers: {layers}) lie outside the study area: they "
+            f"span lon {fx0:.4f}..{fx1:.4f}, lat {fy0:.4f}..{fy1:.4f}, the area spans lon "
+            f"{ax0:.4f}..{ax1:.4f}, lat {ay0:.4f}..{ay1:.4f}; check for swapped x/y columns "
+            "or a wrong crs setting (wgs84/gcj02/bd09 shifts are a few hundred metres)")
+    # distance in metres on a local equirectangular projection (a rough figure for people)
+    lat0 = float(np.mean(shapely.bounds(boundary_wgs84)[[1, 3]]))
+    scale = np.array([111_320.0 * np.cos(np.radians(lat0)), 110_574.0])
+
+    def to_m(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        return xy * scale
+
+    dist = shapely.distance(shapely.transform(boundary_wgs84, to_m),
+                            shapely.transform(geoms, to_m))
+    text = ("about " + pd.Series(np.round(dist).astype(np.int64)).astype(str)
+            + " m outside the study area; check its coordinates if it should be inside")
+    detail = pd.Series(text.to_numpy(dtype=object), index=pts.index)
+    return move_to_issues(load, ~inside, "outside_study_area", detail)
