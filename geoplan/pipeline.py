@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 #: threshold, if more), so medians and 90th percentiles stay informative beyond 15 min.
 NEAREST_SEARCH_MIN = 60.0
 #: A WGS84 layer whose median distance to the network exceeds this is checked for GCJ-02.
-DATUM_CHECK_M = 100.0
+DATUM_CHECK_M = 25.0
 
 
 @dataclass
@@ -99,7 +99,7 @@ def _check_datum(load: FacilityLoad, snapped_m: np.ndarray, net: WalkNetwork,
         alt = gpd.GeoSeries(shapely.points(lon, lat), crs=4326).to_crs(net.crs).to_numpy()
         _, dist = net.edge_tree.query_nearest(alt, return_distance=True)
         med, med_alt = float(np.median(snapped_m[sel])), float(np.median(dist))
-        if med_alt < med / 2:
+        if med_alt < med / 3:
             msg = (f"facility layer '{layer.label}' ({layer.path.name}) is declared WGS84 but its "
                    f"points lie a median {med:.0f} m from the nearest walkable way; read as "
                    f"GCJ-02 they would lie {med_alt:.0f} m away. The coordinates are probably "
@@ -115,7 +115,11 @@ def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
                              "see the reported rows and fix the coordinates")
-    load = flag_outside(load, boundary_wgs)
+    # Facilities just outside the study area still serve residents inside it: keep those
+    # within snap_max_m of the boundary (the network reaches a little beyond it).
+    reach_area = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).buffer(
+        cfg.walking.snap_max_m).to_crs(4326).iloc[0]
+    load = flag_outside(load, reach_area)
     pts = load.points.to_crs(net.crs)
     snapped = snap_points(net, pts.geometry.to_numpy(), cfg.walking.speed_mps)
     notes = _check_datum(load, snapped.off_m, net, cfg)
@@ -182,7 +186,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     -------
     RunResult
     """
-    manifest = RunManifest(config=cfg.raw, seed=cfg.analysis.seed)
+    manifest = RunManifest(config=cfg, seed=cfg.analysis.seed, command="run")
     if cfg.source_file:
         manifest.add_input(cfg.source_file, "config")
     for p in cfg.network.osm_files:
@@ -312,33 +316,34 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
     dem_wgs = result.demand.drop(columns=["area_pos"]).to_crs(4326)
     edges_wgs = result.network.edges[["u", "v", "length_m", "time_s", "highway", "name",
                                       "geometry"]].to_crs(4326)
-    t0 = time.perf_counter()
+    manifest = result.manifest
     with StagedOutputs({"data": cfg.output.dir, "maps": cfg.output.maps_dir}) as staged:
         rel = {k: p.name for k, p in paths.items()}
-        write_geopackage(staged.path("data", rel["gpkg"]), {
-            "areas": areas_wgs, "demand_points": dem_wgs, "facilities": fac_wgs,
-            "isochrones": iso_wgs, "isochrones_by_type": iso_type_wgs,
-            "walk_network": edges_wgs, "issues": result.issues,
-            "streets": result.streets, "summary": result.summary,
-        })
-        notes = [*result.notes,
-                 "© OpenStreetMap contributors, ODbL 1.0 (street network, buildings)"]
-        write_area_tables(staged, ("data", rel["tables"]), {
-            "areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
-            "summary": result.summary, "facilities": fac_wgs.drop(columns="geometry"),
-            "issues": result.issues}, lang=lang, circle_minutes=circle, notes=notes)
-        title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
-            or cfg.study_area.name
-        m = build_map(areas_wgs, fac_wgs, iso_type_wgs, isochrones=None, lang=lang,
-                      title=title, score="circle_share", circle_minutes=circle,
-                      boundary=gpd.GeoSeries([result.boundary], crs=result.network.crs)
-                      .to_crs(4326).iloc[0])
-        save_map(m, staged.path("maps", rel["map"]))
-        result.manifest.timings_extra = {"write_outputs_s": round(time.perf_counter() - t0, 3)}
-        for key in ("gpkg", "map"):
-            result.manifest.add_output(staged.path("data" if key != "map" else "maps",
-                                                   rel[key]), final=paths[key])
-        result.manifest.write(staged.path("data", rel["manifest"]))
+        with manifest.step("write outputs"):
+            write_geopackage(staged.path("data", rel["gpkg"]), {
+                "areas": areas_wgs, "demand_points": dem_wgs, "facilities": fac_wgs,
+                "isochrones": iso_wgs, "isochrones_by_type": iso_type_wgs,
+                "walk_network": edges_wgs, "issues": result.issues,
+                "streets": result.streets if len(result.streets) else None,
+                "summary": result.summary,
+            })
+            tables = write_area_tables(staged, ("data", rel["tables"]), {
+                "areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
+                "summary": result.summary, "facilities": fac_wgs.drop(columns="geometry"),
+                "issues": result.issues}, lang=lang, circle_minutes=circle, notes=result.notes)
+            title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
+                or cfg.study_area.name
+            boundary = gpd.GeoSeries([result.boundary], crs=result.network.crs).to_crs(4326)
+            m = build_map(areas_wgs, fac_wgs, iso_type_wgs, isochrones=iso_wgs, lang=lang,
+                          title=title, score="circle_share", circle_minutes=circle,
+                          boundary=boundary.iloc[0], types=list(cfg.facility_types))
+            save_map(m, staged.path("maps", rel["map"]))
+        manifest.add_output(staged.path("data", rel["gpkg"]), final=paths["gpkg"])
+        for kind in ("csv", "xlsx"):
+            manifest.add_output(tables[kind], final=paths["tables"].with_suffix(f".{kind}"))
+        manifest.add_output(staged.path("maps", rel["map"]), final=paths["map"])
+        manifest.finish()
+        manifest.write(staged.path("data", rel["manifest"]))
     return paths
 
 

@@ -1,0 +1,131 @@
+"""All spatial results in one GeoPackage for QGIS.
+
+Layers (ASCII names): ``areas``, ``streets`` and ``summary`` (attribute tables without
+geometry), ``demand_points``, ``facilities``, ``isochrones``, ``isochrones_by_type``,
+``walk_network``, ``issues`` (attribute table). Columns keep their English keys so QGIS
+expressions stay simple; booleans are written as 0/1 integers. Empty layers are written
+with their schema (and a geometry type guessed from the layer name), so a QGIS project
+that expects them still opens.
+
+The file is built under a temporary name in the same folder and moved into place at the
+end, so a failed write never leaves a partial GeoPackage behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+log = logging.getLogger(__name__)
+
+#: Geometry types used when a layer is empty (nothing to infer them from).
+EMPTY_GEOMETRY_TYPES: dict[str, str] = {
+    "areas": "MultiPolygon",
+    "demand_points": "Point",
+    "facilities": "Point",
+    "isochrones": "MultiPolygon",
+    "isochrones_by_type": "MultiPolygon",
+    "walk_network": "LineString",
+    "candidates": "Point",
+    "selected_sites": "Point",
+}
+
+# The GeoPackage driver names its feature-id column "fid" by default, which clashes with
+# geoplan's facility ``fid`` column; use a distinct name.
+_LAYER_OPTIONS = {"FID": "gpkg_fid"}
+_LAYER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _prepare(df: pd.DataFrame) -> pd.DataFrame:
+    """Make a frame GeoPackage-friendly: str column names, bool → int, mixed → str.
+
+    Object columns holding only numbers (with gaps) become numeric columns.
+    """
+    out = df.copy()
+    out.columns = [str(c) for c in out.columns]
+    geom_col = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
+    for col in out.columns:
+        if col == geom_col:
+            continue
+        s = out[col]
+        if pd.api.types.is_bool_dtype(s):
+            out[col] = s.astype("Int64") if s.hasnans else s.astype("int64")
+        elif s.dtype == object:
+            values = s.dropna()
+            if len(values) and values.map(lambda v: isinstance(v, bool)).all():
+                out[col] = s.map(lambda v: None if pd.isna(v) else int(v)).astype("Int64")
+            elif len(values) and values.map(lambda v: isinstance(v, int | float)).all():
+                out[col] = pd.to_numeric(s)
+            elif len(values) and not values.map(lambda v: isinstance(v, str)).all():
+                out[col] = s.map(lambda v: None if pd.isna(v) else str(v)).astype(object)
+    return out
+
+
+def write_geopackage(path: str | os.PathLike[str],
+                     layers: Mapping[str, pd.DataFrame | None]) -> dict[str, int]:
+    """Write several layers into one GeoPackage, replacing the file atomically.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The ``.gpkg`` file to create (an existing file is replaced).
+    layers : mapping of str to (Geo)DataFrame or None
+        Layer name → data. GeoDataFrames become spatial layers; plain DataFrames become
+        attribute tables (no geometry). ``None`` skips the layer with a logged note.
+        Layer names must be ASCII identifiers (letters, digits, ``_``).
+
+    Returns
+    -------
+    dict of str to int
+        Written layer names and their row counts, in writing order.
+
+    Raises
+    ------
+    ValueError
+        If a layer name is not an ASCII identifier.
+    """
+    final = Path(path)
+    for name in layers:
+        if not _LAYER_NAME.match(str(name)):
+            raise ValueError(f"GeoPackage layer name must be an ASCII identifier: {name!r}")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.stem}.{secrets.token_hex(4)}.tmp.gpkg")
+    written: dict[str, int] = {}
+    try:
+        for name, df in layers.items():
+            if df is None:
+                log.info("GeoPackage: layer %s skipped (no data)", name)
+                continue
+            data = _prepare(df)
+            kwargs: dict[str, object] = {}
+            if isinstance(data, gpd.GeoDataFrame):
+                if data.crs is None:
+                    log.warning("GeoPackage: layer %s has no CRS; written without one", name)
+                if len(data) == 0:
+                    kwargs["geometry_type"] = EMPTY_GEOMETRY_TYPES.get(name, "Unknown")
+                    log.info("GeoPackage: layer %s is empty; writing its schema only", name)
+            else:
+                data = pd.DataFrame(data)
+            pyogrio.write_dataframe(data, tmp, layer=str(name), driver="GPKG",
+                                    layer_options=_LAYER_OPTIONS, **kwargs)
+            written[str(name)] = len(data)
+        if not written:
+            log.warning("GeoPackage %s not written: no layers", final)
+            return written
+        os.replace(tmp, final)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal"),
+                         tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+    log.info("wrote %s: %s", final.name, ", ".join(f"{k} ({v})" for k, v in written.items()))
+    return written

@@ -1,0 +1,344 @@
+"""User-facing labels for output columns and coded values, in Chinese (default) and English.
+
+Column names inside geoplan are short English keys (``canteen_share_15``). Tables and maps
+for planners show them as labels with units, e.g.
+
+* ``canteen_share_15`` → ``长者食堂/社区助餐点15分钟覆盖率（60岁以上）`` /
+  ``Elder canteen / meal point: share of 60+ within 15 min``
+* ``circle_share`` → ``15分钟服务圈完整率`` / ``Complete 15-min service circle: share of 60+``
+
+Per-type columns are recognised by pattern (``<type>_share_<M>``, ``<type>_share80_<M>``,
+``<type>_median_min``, ``<type>_p90_min``, ``<type>_uncovered_60``, ``<type>_time_min``)
+where ``<type>`` is a key of :data:`~geoplan.sources.facility_types.FACILITY_TYPES`.
+The circle time is a setting, so functions take ``circle_minutes``. Unknown columns and
+unknown coded values pass through unchanged.
+
+Population figures that were spread from higher-level totals rather than counted are
+marked with :func:`estimate_note` ("估算" / "estimate").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pandas as pd
+
+from geoplan.sources.facility_types import FACILITY_TYPES
+
+LANGS = ("zh", "en")
+
+#: Column kinds used for formatting: share (0..1, shown as percent), minutes, persons,
+#: metres, count, rank, flag, text.
+KIND_SHARE = "share"
+KIND_MINUTES = "minutes"
+KIND_PERSONS = "persons"
+KIND_METRES = "metres"
+KIND_COUNT = "count"
+KIND_TEXT = "text"
+
+_ESTIMATE = {"zh": "估算", "en": "estimate"}
+
+# column -> (zh, en, kind); "{c}" is replaced by the circle minutes.
+_STATIC: dict[str, tuple[str, str, str]] = {
+    # areas
+    "area_id": ("区域编号", "Area ID", KIND_TEXT),
+    "area_kind": ("区域类型", "Area kind", KIND_TEXT),
+    "code": ("代码", "Code", KIND_TEXT),
+    "name": ("名称", "Name", KIND_TEXT),
+    "street_code": ("街道代码", "Street code", KIND_TEXT),
+    "street_name": ("街道", "Street", KIND_TEXT),
+    "elderly_60": ("60岁以上老人（人）", "Residents 60+ (persons)", KIND_PERSONS),
+    "elderly_80": ("80岁以上老人（人）", "Residents 80+ (persons)", KIND_PERSONS),
+    "pop_estimated": ("人口数据", "Population figures", KIND_TEXT),
+    "n_demand_points": ("需求点数（个）", "Demand points (count)", KIND_COUNT),
+    "n_areas": ("区域数（个）", "Areas (count)", KIND_COUNT),
+    "circle_share": ("{c}分钟服务圈完整率", "Complete {c}-min service circle: share of 60+",
+                     KIND_SHARE),
+    "circle_share80": ("{c}分钟服务圈完整率（80岁以上）",
+                       "Complete {c}-min service circle: share of 80+", KIND_SHARE),
+    "uncovered_60": ("{c}分钟服务圈外60岁以上老人（人）",
+                     "60+ outside the complete {c}-min circle (persons)", KIND_PERSONS),
+    "uncovered_80": ("{c}分钟服务圈外80岁以上老人（人）",
+                     "80+ outside the complete {c}-min circle (persons)", KIND_PERSONS),
+    "gap_rank": ("缺口排名（1=最差）", "Gap rank (1 = worst)", KIND_COUNT),
+    # demand points
+    "demand_id": ("需求点编号", "Demand point ID", KIND_TEXT),
+    "floor_area_m2": ("建筑面积（平方米）", "Floor area (m²)", KIND_METRES),
+    "source": ("需求点来源", "Demand point source", KIND_TEXT),
+    # facilities
+    "fid": ("设施编号", "Facility ID", KIND_TEXT),
+    "layer": ("数据图层", "Data layer", KIND_TEXT),
+    "type": ("设施类型", "Facility type", KIND_TEXT),
+    "address": ("地址", "Address", KIND_TEXT),
+    "street": ("所属街道", "Street", KIND_TEXT),
+    "capacity": ("容量", "Capacity", KIND_COUNT),
+    "snap_m": ("距步行路网（米）", "Distance to walking network (m)", KIND_METRES),
+    # isochrones
+    "threshold_min": ("步行时间阈值（分钟）", "Walking time threshold (min)", KIND_MINUTES),
+    # issues
+    "file": ("文件", "File", KIND_TEXT),
+    "row": ("行号", "Row", KIND_COUNT),
+    "problem": ("问题", "Problem", KIND_TEXT),
+    "detail": ("详情", "Detail", KIND_TEXT),
+    "action": ("处理方式", "Action taken", KIND_TEXT),
+    # network edges
+    "u": ("起点节点", "From node", KIND_TEXT),
+    "v": ("终点节点", "To node", KIND_TEXT),
+    "length_m": ("长度（米）", "Length (m)", KIND_METRES),
+    "time_s": ("步行时间（秒）", "Walking time (s)", KIND_COUNT),
+    "highway": ("道路类型（OSM highway）", "Road type (OSM highway)", KIND_TEXT),
+    "geometry": ("几何", "Geometry", KIND_TEXT),
+}
+
+_NUM = r"(?P<m>\d+(?:[.p]\d+)?)"
+_TYPE_KEYS = "|".join(sorted((re.escape(k) for k in FACILITY_TYPES), key=len, reverse=True))
+_PATTERNS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_share_{_NUM}$"),
+     "{t}{m}分钟覆盖率（60岁以上）", "{t}: share of 60+ within {m} min", KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_share80_{_NUM}$"),
+     "{t}{m}分钟覆盖率（80岁以上）", "{t}: share of 80+ within {m} min", KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_median_min$"),
+     "{t}步行时间中位数（分钟）", "{t}: median walking time (min)", KIND_MINUTES),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_p90_min$"),
+     "{t}步行时间90%分位数（分钟）", "{t}: 90th percentile walking time (min)", KIND_MINUTES),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_uncovered_60$"),
+     "{t}{c}分钟外60岁以上老人（人）", "{t}: 60+ beyond {c} min (persons)", KIND_PERSONS),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_uncovered_80$"),
+     "{t}{c}分钟外80岁以上老人（人）", "{t}: 80+ beyond {c} min (persons)", KIND_PERSONS),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_time_min$"),
+     "{t}步行时间（分钟）", "{t}: walking time (min)", KIND_MINUTES),
+)
+
+#: Value labels of coded columns: column -> code -> (zh, en).
+AREA_KINDS: dict[str, tuple[str, str]] = {
+    "committee": ("居委会", "Residents' committee"),
+    "compound": ("小区", "Residential compound"),
+    "grid": ("网格", "Grid cell"),
+}
+DEMAND_SOURCES: dict[str, tuple[str, str]] = {
+    "building": ("建筑", "Building"),
+    "compound": ("小区", "Residential compound"),
+    "grid": ("网格", "Grid cell"),
+    "committee": ("居委会", "Residents' committee"),
+}
+#: Problem codes of the data-issues table (geoplan.sources.facilities, the pipeline, and
+#: codes other sources may use). Unknown codes are shown as they are.
+PROBLEMS: dict[str, tuple[str, str]] = {
+    "missing_coordinates": ("缺少坐标", "Missing coordinates"),
+    "unparseable_coordinates": ("坐标无法识别", "Coordinates not readable"),
+    "bad_coordinates": ("坐标无效", "Invalid coordinates"),
+    "outside_study_area": ("位于研究范围外", "Outside the study area"),
+    "duplicate": ("重复记录", "Duplicate record"),
+    "missing_name": ("缺少名称", "Missing name"),
+    "unknown_type": ("设施类型未知", "Unknown facility type"),
+    "unparseable_capacity": ("容量无法识别", "Capacity not readable"),
+    "bad_capacity": ("容量无法识别", "Capacity not readable"),
+    "far_from_network": ("距步行路网过远", "Too far from the walking network"),
+    "not_reachable": ("无法步行到达", "Not reachable on foot"),
+    "missing_population": ("缺少人口数据", "Missing population figures"),
+    "bad_population": ("人口数据无效", "Invalid population figures"),
+    "invalid_geometry": ("几何图形无效", "Invalid geometry"),
+    "empty_geometry": ("几何图形为空", "Empty geometry"),
+    "missing_code": ("缺少代码", "Missing code"),
+    "unmatched_street": ("街道无法匹配", "Street not matched"),
+    "no_demand": ("无需求点", "No demand points"),
+    "encoding": ("文字编码问题", "Text encoding problem"),
+}
+#: Action codes of the data-issues table.
+ACTIONS: dict[str, tuple[str, str]] = {
+    "dropped": ("已剔除", "Dropped"),
+    "kept": ("保留", "Kept"),
+    "snapped": ("已就近接入路网", "Snapped to the network"),
+    "repaired": ("已修复", "Repaired"),
+    "merged": ("已合并", "Merged"),
+    "estimated": ("已估算", "Estimated"),
+    "defaulted": ("采用默认值", "Default used"),
+    "converted": ("已转换坐标", "Coordinates converted"),
+    "ignored": ("已忽略", "Ignored"),
+    "check": ("请人工核查", "Please check"),
+}
+_FLAG = {True: ("估算", "estimate"), False: ("统计", "reported")}
+
+_VALUE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "area_kind": AREA_KINDS,
+    "source": DEMAND_SOURCES,
+    "problem": PROBLEMS,
+    "action": ACTIONS,
+    "type": {k: (t.name_zh, t.name_en) for k, t in FACILITY_TYPES.items()},
+}
+
+#: Sheet / layer display names: key -> (zh, en).
+SHEET_NAMES: dict[str, tuple[str, str]] = {
+    "areas": ("区域指标", "Areas"),
+    "streets": ("街道汇总", "Streets"),
+    "summary": ("全区汇总", "Summary"),
+    "facilities": ("设施", "Facilities"),
+    "demand": ("需求点", "Demand points"),
+    "issues": ("数据问题", "Data issues"),
+    "notes": ("说明", "Notes"),
+}
+
+
+def _check_lang(lang: str) -> int:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+    return LANGS.index(lang)
+
+
+def format_minutes(minutes: float | str) -> str:
+    """Format a minute value for labels: ``15.0`` → ``"15"``, ``7.5`` → ``"7.5"``.
+
+    Column suffixes such as ``"7p5"`` are read as 7.5.
+    """
+    if isinstance(minutes, str):
+        minutes = float(minutes.replace("p", "."))
+    if float(minutes).is_integer():
+        return str(int(minutes))
+    return f"{minutes:g}"
+
+
+def _match(col: str) -> tuple[tuple[str, str, str], dict[str, str]] | None:
+    if col in _STATIC:
+        return _STATIC[col], {}
+    for pattern, zh, en, kind in _PATTERNS:
+        m = pattern.match(col)
+        if m:
+            return (zh, en, kind), m.groupdict()
+    return None
+
+
+def column_kind(col: str) -> str | None:
+    """Kind of a known column (``"share"``, ``"minutes"``, ``"persons"`` ...), else None."""
+    found = _match(col)
+    return found[0][2] if found else None
+
+
+def is_share_column(col: str) -> bool:
+    """True for columns holding a share between 0 and 1 (shown as percent)."""
+    return column_kind(col) == KIND_SHARE
+
+
+def column_label(col: str, lang: str = "zh", circle_minutes: float = 15) -> str:
+    """Display label of an output column, with units.
+
+    Parameters
+    ----------
+    col : str
+        Column key, e.g. ``"canteen_share_15"``.
+    lang : {"zh", "en"}
+        Label language.
+    circle_minutes : float
+        Walking time of the service circle, used in ``circle_share`` and
+        ``*_uncovered_60`` labels.
+
+    Returns
+    -------
+    str
+        The label; unknown columns are returned unchanged.
+    """
+    i = _check_lang(lang)
+    found = _match(col)
+    if found is None:
+        return col
+    (zh, en, _kind), groups = found
+    fields = {"c": format_minutes(circle_minutes)}
+    if "t" in groups:
+        fields["t"] = FACILITY_TYPES[groups["t"]].name(lang)
+    if groups.get("m") is not None:
+        fields["m"] = format_minutes(groups["m"])
+    return (zh, en)[i].format(**fields)
+
+
+def estimate_note(lang: str = "zh") -> str:
+    """The marker for estimated population figures: ``"估算"`` or ``"estimate"``."""
+    return _ESTIMATE[LANGS[_check_lang(lang)]]
+
+
+def with_estimate(text: str, estimated: bool, lang: str = "zh") -> str:
+    """Append the estimate marker to ``text`` when ``estimated`` is true.
+
+    ``with_estimate("1,234", True)`` → ``"1,234（估算）"``; English: ``"1,234 (estimate)"``.
+    """
+    if not estimated:
+        return text
+    note = estimate_note(lang)
+    return f"{text}（{note}）" if lang == "zh" else f"{text} ({note})"
+
+
+def value_label(col: str, value: Any, lang: str = "zh") -> Any:
+    """Display label of a coded value (area kind, source, facility type, problem, action).
+
+    ``pop_estimated`` flags become ``"估算"``/``"统计"`` (``"estimate"``/``"reported"``).
+    Unknown columns and codes, and missing values, are returned unchanged.
+    """
+    i = _check_lang(lang)
+    if col == "pop_estimated":
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return value
+        try:
+            return _FLAG[bool(value)][i]
+        except (TypeError, ValueError):
+            return value
+    table = _VALUE_COLUMNS.get(col)
+    if table is None or not isinstance(value, str):
+        return value
+    pair = table.get(value)
+    return pair[i] if pair else value
+
+
+def value_labels(col: str, lang: str = "zh") -> dict[Any, str]:
+    """All known value labels of a coded column as ``{code: label}`` (empty if none)."""
+    i = _check_lang(lang)
+    if col == "pop_estimated":
+        return {k: v[i] for k, v in _FLAG.items()}
+    return {k: v[i] for k, v in _VALUE_COLUMNS.get(col, {}).items()}
+
+
+def sheet_name(key: str, lang: str = "zh") -> str:
+    """Localised sheet name for a table key (``areas``, ``streets`` ...); else the key."""
+    i = _check_lang(lang)
+    pair = SHEET_NAMES.get(key)
+    return pair[i] if pair else key
+
+
+def label_frame(df: pd.DataFrame, lang: str = "zh", circle_minutes: float = 15,
+                values: bool = True) -> pd.DataFrame:
+    """Return a copy of ``df`` with display column labels (and value labels).
+
+    Parameters
+    ----------
+    df : DataFrame
+        A geoplan table (areas, streets, demand, facilities, issues ...).
+    lang : {"zh", "en"}
+        Label language.
+    circle_minutes : float
+        Walking time of the service circle.
+    values : bool
+        Also translate coded values (area kind, facility type, problem, action, the
+        ``pop_estimated`` flag). Default True.
+
+    Returns
+    -------
+    DataFrame
+        A relabelled copy; unknown columns keep their names. If two columns would get
+        the same label, the later one keeps its key in brackets to stay unique.
+    """
+    _check_lang(lang)
+    out = df.copy()
+    if values:
+        for col in out.columns:
+            if col in _VALUE_COLUMNS or col == "pop_estimated":
+                if isinstance(out[col], pd.DataFrame):  # duplicated column names
+                    continue
+                out[col] = out[col].map(lambda v, c=col: value_label(c, v, lang)).astype(object)
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for col in out.columns:
+        label = column_label(str(col), lang, circle_minutes)
+        if label in used:
+            label = f"{label} [{col}]"
+        used.add(label)
+        mapping[col] = label
+    return out.rename(columns=mapping)

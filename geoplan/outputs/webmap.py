@@ -1,0 +1,518 @@
+"""Interactive coverage map (folium / Leaflet) for the report.
+
+The map shows, as layers a planner can switch on and off:
+
+* the analysis areas (residents' committees, compounds or grid cells) coloured by a share
+  column (default: completeness of the service circle) with fixed classes 0-20-40-60-80-100 %
+  on a colour-blind-safe ColorBrewer ramp, a legend, and a tooltip with the name, the
+  number of residents 60+ (marked "估算"/"estimate" where spread from totals) and the share;
+* one marker layer per facility type, coloured as in the facility-type registry, with a
+  popup (name, type, address, street, capacity, distance to the walking network);
+* one walking-time layer per facility type and threshold (only the circle time is shown
+  at first; larger thresholds are drawn lighter);
+* optionally the study-area boundary and per-facility catchments.
+
+Folium gives every element a random id; :func:`build_map` renumbers them so the same
+inputs always give byte-identical HTML (diff-able outputs, stable manifest hashes).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import branca.colormap as cm
+import folium
+import geopandas as gpd
+import pandas as pd
+import shapely
+from branca.element import Element
+
+from geoplan.errors import GeoplanError
+from geoplan.outputs.atomic import atomic_write
+from geoplan.outputs.labels import (
+    column_label,
+    format_minutes,
+    is_share_column,
+    value_label,
+    with_estimate,
+)
+from geoplan.sources.facility_types import FACILITY_TYPES
+
+#: Class breaks of the choropleth (shares).
+SCORE_BREAKS: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+#: ColorBrewer YlOrRd (5 classes, colour-blind safe), reversed: gaps are dark red.
+SCORE_COLOURS: tuple[str, ...] = ("#bd0026", "#f03b20", "#fd8d3c", "#fecc5c", "#ffffb2")
+NO_DATA_COLOUR = "#bdbdbd"
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTR = ('© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+            "contributors")
+_DEFAULT_CENTRE = (31.2304, 121.4737)  # Shanghai People's Square, used only for empty maps
+
+_TEXT = {
+    "zh": {
+        "none": "（无）", "areas": "区域", "facilities": "设施", "catchment": "{m}分钟步行范围",
+        "per_facility": "各设施{m}分钟步行范围", "boundary": "研究范围", "name": "名称",
+        "street": "街道", "elderly": "60岁以上老人", "type": "类型", "address": "地址",
+        "capacity": "容量", "snap": "距步行路网", "metres": "{v}米", "persons": "{v}人",
+        "no_elderly": "无老年人口", "grey": "灰色 = 无老年人口", "legend": "设施类型",
+        "unknown": "未知",
+    },
+    "en": {
+        "none": " (none)", "areas": "Areas", "facilities": "Facilities",
+        "catchment": "{m}-min walk", "per_facility": "{m}-min walk per facility",
+        "boundary": "Study area", "name": "Name", "street": "Street", "elderly": "Residents 60+",
+        "type": "Type", "address": "Address", "capacity": "Capacity",
+        "snap": "Distance to walking network", "metres": "{v} m", "persons": "{v}",
+        "no_elderly": "no older residents", "grey": "grey = no older residents",
+        "legend": "Facility types", "unknown": "unknown",
+    },
+}
+
+
+def _t(lang: str, key: str, **kw: Any) -> str:
+    return _TEXT[lang][key].format(**kw)
+
+
+def _type_name(key: str, lang: str) -> str:
+    ft = FACILITY_TYPES.get(key)
+    return ft.name(lang) if ft else str(key)
+
+
+def _type_colour(key: str) -> str:
+    ft = FACILITY_TYPES.get(key)
+    return ft.color if ft else "#555555"
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fmt_number(value: Any, digits: int = 0) -> str:
+    if _missing(value):
+        return "–"
+    try:
+        return f"{float(value):,.{digits}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _fmt_share(value: Any) -> str:
+    return "–" if _missing(value) else f"{float(value) * 100:.1f}%"
+
+
+def score_columns(areas: pd.DataFrame) -> list[str]:
+    """Columns of ``areas`` that can colour the map (shares between 0 and 1)."""
+    return [str(c) for c in areas.columns if is_share_column(str(c))]
+
+
+def score_colormap(caption: str) -> cm.StepColormap:
+    """The fixed-class legend for shares, in percent, with ``caption`` as its title.
+
+    The legend is drawn in percent (0-100) so its ticks read 0, 20 ... 100; area colours
+    are computed from the shares (0..1) with the same breaks.
+    """
+    index = [round(b * 100) for b in SCORE_BREAKS]
+    return cm.StepColormap(list(SCORE_COLOURS), index=index, vmin=0, vmax=100,
+                           caption=caption, tick_labels=index)
+
+
+def _score_colour(value: Any) -> str:
+    if _missing(value):
+        return NO_DATA_COLOUR
+    v = min(max(float(value), 0.0), 1.0)
+    for i, upper in enumerate(SCORE_BREAKS[1:]):
+        if v < upper or i == len(SCORE_COLOURS) - 1:
+            return SCORE_COLOURS[i]
+    return SCORE_COLOURS[-1]  # pragma: no cover
+
+
+def _empty(gdf: pd.DataFrame | None) -> bool:
+    return gdf is None or len(gdf) == 0
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        return gdf.to_crs(4326)
+    return gdf
+
+
+def _thresholds(isochrones_by_type: pd.DataFrame | None, circle_minutes: float) -> list[float]:
+    found: set[float] = {float(circle_minutes)}
+    if not _empty(isochrones_by_type) and "threshold_min" in isochrones_by_type.columns:
+        found |= {float(t) for t in isochrones_by_type["threshold_min"].dropna()}
+    return sorted(found)
+
+
+def _types(facilities: pd.DataFrame | None, isochrones_by_type: pd.DataFrame | None,
+           types: Sequence[str] | None) -> list[str]:
+    if types is not None:
+        return list(dict.fromkeys(types))
+    found: set[str] = set()
+    for df in (facilities, isochrones_by_type):
+        if not _empty(df) and "type" in df.columns:
+            found |= {str(t) for t in df["type"].dropna()}
+    order = list(FACILITY_TYPES)
+    return sorted(found, key=lambda k: (order.index(k) if k in order else len(order), k))
+
+
+def _popup_html(row: pd.Series, lang: str) -> str:
+    ft = FACILITY_TYPES.get(str(row.get("type")))
+    unit = (ft.capacity_unit_zh if lang == "zh" else ft.capacity_unit_en) if ft else ""
+    rows: list[tuple[str, str]] = [
+        (_t(lang, "type"), _type_name(str(row.get("type")), lang)),
+        (_t(lang, "address"), "" if _missing(row.get("address")) else str(row.get("address"))),
+        (_t(lang, "street"), "" if _missing(row.get("street")) else str(row.get("street"))),
+    ]
+    cap = row.get("capacity")
+    if not _missing(cap):
+        sep = "" if lang == "zh" else " "
+        rows.append((_t(lang, "capacity"), f"{_fmt_number(cap)}{sep}{unit}".strip()))
+    snap = row.get("snap_m")
+    if not _missing(snap):
+        rows.append((_t(lang, "snap"), _t(lang, "metres", v=_fmt_number(snap))))
+    name = "" if _missing(row.get("name")) else str(row.get("name"))
+    cells = "".join(f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
+                    f"<td>{html.escape(v)}</td></tr>" for k, v in rows if v)
+    return f"<b>{html.escape(name)}</b><table>{cells}</table>"
+
+
+def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame | None, types: list[str],
+                    lang: str) -> None:
+    if not types:
+        folium.FeatureGroup(name=_t(lang, "facilities") + _t(lang, "none")).add_to(m)
+        return
+    data = None if _empty(facilities) else _to_wgs84(facilities)
+    for key in types:
+        rows = None if data is None else data[data["type"].astype(str) == key]
+        label = _type_name(key, lang)
+        if rows is None or len(rows) == 0:
+            folium.FeatureGroup(name=label + _t(lang, "none")).add_to(m)
+            continue
+        fg = folium.FeatureGroup(name=f"{label} ({len(rows)})")
+        colour = _type_colour(key)
+        for _, row in rows.iterrows():
+            geom = row.geometry
+            if geom is None or geom.is_empty:
+                continue
+            pt = geom if geom.geom_type == "Point" else geom.representative_point()
+            name = "" if _missing(row.get("name")) else str(row.get("name"))
+            folium.CircleMarker(
+                location=(round(pt.y, 7), round(pt.x, 7)), radius=6, color="#222222", weight=1,
+                fill=True, fill_color=colour, fill_opacity=0.95,
+                popup=folium.Popup(_popup_html(row, lang), max_width=320),
+                tooltip=html.escape(name) or None,
+            ).add_to(fg)
+        fg.add_to(m)
+
+
+def _isochrone_style(colour: str, opacity: float) -> Any:
+    def style(_feature: dict[str, Any]) -> dict[str, Any]:
+        return {"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": opacity,
+                "opacity": 0.6}
+
+    return style
+
+
+def _add_isochrones(m: folium.Map, isochrones_by_type: gpd.GeoDataFrame | None,
+                    types: list[str], thresholds: list[float], circle_minutes: float,
+                    lang: str) -> None:
+    data = None if _empty(isochrones_by_type) else _to_wgs84(isochrones_by_type)
+    n = len(thresholds)
+    for key in types:
+        colour = _type_colour(key)
+        for i, minutes in enumerate(thresholds):
+            opacity = 0.35 - (0.25 * i / (n - 1) if n > 1 else 0.0)
+            label = f"{_type_name(key, lang)} · " + _t(lang, "catchment",
+                                                         m=format_minutes(minutes))
+            show = math.isclose(minutes, float(circle_minutes))
+            rows = None
+            if data is not None:
+                sel = (data["type"].astype(str) == key) & \
+                      (data["threshold_min"].astype(float).sub(minutes).abs() < 1e-9)
+                rows = data.loc[sel, ["geometry"]]
+                rows = rows[~rows.geometry.is_empty & rows.geometry.notna()]
+            if rows is None or len(rows) == 0:
+                folium.FeatureGroup(name=label + _t(lang, "none"), show=False).add_to(m)
+                continue
+            fg = folium.FeatureGroup(name=label, show=show)
+            folium.GeoJson(rows.to_json(drop_id=True), name=label,
+                           style_function=_isochrone_style(colour, round(opacity, 3)),
+                           control=False).add_to(fg)
+            fg.add_to(m)
+
+
+def _add_per_facility(m: folium.Map, isochrones: gpd.GeoDataFrame | None, types: list[str],
+                      circle_minutes: float, lang: str) -> None:
+    data = None if _empty(isochrones) else _to_wgs84(isochrones)
+    title = _t(lang, "per_facility", m=format_minutes(circle_minutes))
+    for key in types:
+        label = f"{_type_name(key, lang)} · {title}"
+        rows = None
+        if data is not None:
+            sel = (data["type"].astype(str) == key) & \
+                  (data["threshold_min"].astype(float).sub(float(circle_minutes)).abs() < 1e-9)
+            rows = data.loc[sel, ["geometry"]]
+        if rows is None or len(rows) == 0:
+            folium.FeatureGroup(name=label + _t(lang, "none"), show=False).add_to(m)
+            continue
+        colour = _type_colour(key)
+        fg = folium.FeatureGroup(name=label, show=False)
+        folium.GeoJson(rows.to_json(drop_id=True), name=label, control=False,
+                       style_function=lambda _f, c=colour: {"color": c, "weight": 1,
+                                                            "fillOpacity": 0.0}).add_to(fg)
+        fg.add_to(m)
+
+
+def _area_style(feature: dict[str, Any]) -> dict[str, Any]:
+    return {"fillColor": feature["properties"]["_fill"], "color": "#555555", "weight": 0.6,
+            "fillOpacity": 0.7}
+
+
+def _add_areas(m: folium.Map, areas: gpd.GeoDataFrame, score: str, circle_minutes: float,
+               lang: str) -> None:
+    label = column_label(score, lang, circle_minutes)
+    if _empty(areas):
+        folium.FeatureGroup(name=_t(lang, "areas") + _t(lang, "none")).add_to(m)
+        return
+    data = _to_wgs84(areas)
+    data = data[data.geometry.notna() & ~data.geometry.is_empty]
+    est = (data["pop_estimated"].fillna(False).astype(bool) if "pop_estimated" in data
+           else pd.Series(False, index=data.index))
+    props = pd.DataFrame(index=data.index)
+    name = data["name"] if "name" in data else data.get("area_id", pd.Series("", index=data.index))
+    kind = data["area_kind"] if "area_kind" in data else pd.Series("", index=data.index)
+    open_, close = ("（", "）") if lang == "zh" else (" (", ")")
+    props["f_name"] = [
+        f"{'' if _missing(n) else n}" + (f"{open_}{value_label('area_kind', k, lang)}{close}"
+                                         if not _missing(k) and k else "")
+        for n, k in zip(name, kind, strict=True)]
+    props["f_street"] = (data["street_name"].fillna("").astype(str) if "street_name" in data
+                         else "")
+    elderly = data["elderly_60"] if "elderly_60" in data else pd.Series(float("nan"),
+                                                                         index=data.index)
+    props["f_elderly"] = [with_estimate(_t(lang, "persons", v=_fmt_number(v)), bool(e), lang)
+                          for v, e in zip(elderly, est, strict=True)]
+    props["f_score"] = [_fmt_share(v) if not _missing(v) else _t(lang, "no_elderly")
+                        for v in data[score]]
+    props["_fill"] = [_score_colour(v) for v in data[score]]
+    gj = gpd.GeoDataFrame(props, geometry=data.geometry.values, crs=4326)
+    fields = ["f_name", "f_street", "f_elderly", "f_score"]
+    aliases = [_t(lang, "name"), _t(lang, "street"), _t(lang, "elderly"), label]
+    if not props["f_street"].astype(bool).any():
+        fields.pop(1)
+        aliases.pop(1)
+    fg = folium.FeatureGroup(name=f"{_t(lang, 'areas')}: {label}")
+    folium.GeoJson(
+        gj.to_json(drop_id=True), name=label, control=False, style_function=_area_style,
+        highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+    ).add_to(fg)
+    fg.add_to(m)
+
+
+def _boundary_frame(boundary: Any) -> gpd.GeoDataFrame | None:
+    """Boundary as a WGS84 GeoDataFrame (a bare shapely geometry is taken as WGS84)."""
+    if boundary is None:
+        return None
+    if isinstance(boundary, gpd.GeoDataFrame):
+        gdf = boundary
+    elif isinstance(boundary, gpd.GeoSeries):
+        gdf = gpd.GeoDataFrame(geometry=boundary)
+    elif isinstance(boundary, shapely.Geometry):
+        gdf = gpd.GeoDataFrame(geometry=[boundary], crs=4326)
+    else:
+        raise TypeError(f"boundary must be a GeoDataFrame, GeoSeries or shapely geometry, "
+                        f"got {type(boundary).__name__}")
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    return _to_wgs84(gdf)[["geometry"]] if len(gdf) else None
+
+
+def _add_boundary(m: folium.Map, gdf: gpd.GeoDataFrame, lang: str) -> None:
+    fg = folium.FeatureGroup(name=_t(lang, "boundary"))
+    folium.GeoJson(gdf.to_json(drop_id=True), control=False,
+                   style_function=lambda _f: {"color": "#000000", "weight": 2,
+                                              "dashArray": "6 4", "fillOpacity": 0.0}).add_to(fg)
+    fg.add_to(m)
+
+
+def _type_legend(types: list[str], lang: str) -> Element:
+    items = "".join(
+        f"<div><span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
+        f"background:{_type_colour(k)};border:1px solid #222;margin-right:4px'></span>"
+        f"{html.escape(_type_name(k, lang))}</div>" for k in types)
+    return Element(
+        "<div class='geoplan-legend' style='position:fixed;bottom:24px;left:10px;z-index:900;"
+        "background:rgba(255,255,255,0.9);padding:6px 8px;font-size:12px;border-radius:4px;"
+        f"box-shadow:0 0 4px rgba(0,0,0,0.3)'><b>{html.escape(_t(lang, 'legend'))}</b>"
+        f"{items}</div>")
+
+
+def _bounds(frames: Iterable[gpd.GeoDataFrame | gpd.GeoSeries | None]
+            ) -> tuple[float, float, float, float] | None:
+    boxes = []
+    for f in frames:
+        if f is None or len(f) == 0:
+            continue
+        g = f if f.crs is None or f.crs.equals("EPSG:4326") else f.to_crs(4326)
+        b = g.total_bounds
+        if all(math.isfinite(x) for x in b):
+            boxes.append(b)
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _renumber(root: Element) -> None:
+    """Give every element in the tree a deterministic id (folium ids are random).
+
+    Children stored under their (random) name are re-keyed under the new name; children
+    added with an explicit name keep it.
+    """
+    counter = 0
+    seen: set[int] = set()
+
+    def walk(el: Element) -> None:
+        nonlocal counter
+        if id(el) in seen:
+            return
+        seen.add(id(el))
+        el._id = f"{counter:05d}"
+        counter += 1
+        for attr in ("header", "html", "script"):
+            sub = el.__dict__.get(attr)
+            if isinstance(sub, Element):
+                walk(sub)
+        children = [(key, child, key == child.get_name()) for key, child in el._children.items()]
+        for _, child, _derived in children:
+            walk(child)
+        el._children.clear()
+        for key, child, derived in children:
+            el._children[child.get_name() if derived else key] = child
+
+    walk(root)
+
+
+def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
+              isochrones_by_type: gpd.GeoDataFrame | None,
+              isochrones: gpd.GeoDataFrame | None = None, lang: str = "zh",
+              title: str | None = None, score: str = "circle_share",
+              circle_minutes: float = 15,
+              boundary: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | None = None,
+              types: Sequence[str] | None = None) -> folium.Map:
+    """Build the interactive coverage map.
+
+    Parameters
+    ----------
+    areas : GeoDataFrame
+        Analysis areas with the share column ``score`` (and ``name``, ``elderly_60``,
+        ``pop_estimated``, ``street_name`` for the tooltip).
+    facilities : GeoDataFrame or None
+        Facility points (``type``, ``name``, ``address``, ``street``, ``capacity``,
+        ``snap_m``).
+    isochrones_by_type : GeoDataFrame or None
+        Merged walking-time polygons per ``type`` and ``threshold_min``.
+    isochrones : GeoDataFrame, optional
+        Per-facility polygons (``fid``, ``type``, ``threshold_min``); those at the circle
+        time are added as hidden outline layers.
+    lang : {"zh", "en"}
+        Label language.
+    title : str, optional
+        Page and map title; default the score label.
+    score : str
+        Share column that colours the areas (0..1), e.g. ``"circle_share"`` or
+        ``"canteen_share_15"``.
+    circle_minutes : float
+        Walking time of the service circle; its catchment layers are shown at start.
+    boundary : GeoDataFrame, GeoSeries or shapely geometry, optional
+        Study-area outline (a bare geometry must be in WGS84).
+    types : sequence of str, optional
+        Facility types to show (config order); default the types found in the data.
+        A type without facilities gets an empty layer named "…（无）" / "… (none)".
+
+    Returns
+    -------
+    folium.Map
+        The map; element ids are deterministic.
+
+    Raises
+    ------
+    GeoplanError
+        If ``score`` is not a share column of ``areas``.
+    """
+    if lang not in _TEXT:
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+    available = score_columns(areas)
+    if score not in available:
+        raise GeoplanError(f"unknown map score column '{score}'; available score columns: "
+                           f"{', '.join(available) or '(none)'}")
+    label = column_label(score, lang, circle_minutes)
+    title = title or label
+
+    m = folium.Map(location=_DEFAULT_CENTRE, zoom_start=12, tiles=None, control_scale=True,
+                   prefer_canvas=True)
+    folium.TileLayer(tiles=OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19,
+                     control=False).add_to(m)
+    root = m.get_root()
+    root.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
+    root.html.add_child(Element(
+        "<div class='geoplan-title' style='position:fixed;top:10px;left:60px;z-index:900;"
+        "background:rgba(255,255,255,0.9);padding:4px 10px;font-size:16px;font-weight:bold;"
+        f"border-radius:4px'>{html.escape(title)}</div>"), name="geoplan_title")
+
+    type_keys = _types(facilities, isochrones_by_type, types)
+    _add_areas(m, areas, score, circle_minutes, lang)
+    _add_isochrones(m, isochrones_by_type, type_keys,
+                    _thresholds(isochrones_by_type, circle_minutes), circle_minutes, lang)
+    if isochrones is not None:
+        _add_per_facility(m, isochrones, type_keys, circle_minutes, lang)
+    boundary_gdf = _boundary_frame(boundary)
+    if boundary_gdf is not None:
+        _add_boundary(m, boundary_gdf, lang)
+    _add_facilities(m, facilities, type_keys, lang)
+
+    colormap = score_colormap(f"{label}（%；{_t(lang, 'grey')}）" if lang == "zh"
+                              else f"{label} (%; {_t(lang, 'grey')})")
+    colormap.add_to(m)
+    if type_keys:
+        root.html.add_child(_type_legend(type_keys, lang), name="geoplan_type_legend")
+    folium.LayerControl(collapsed=False).add_to(m)
+
+    box = _bounds([areas, facilities, boundary_gdf])
+    if box is not None:
+        west, south, east, north = (round(v, 7) for v in box)
+        m.fit_bounds([[south, west], [north, east]])
+    _renumber(root)
+    return m
+
+
+def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
+    """Write the map as one HTML file, atomically.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map from :func:`build_map`.
+    path : str or PathLike
+        Target ``.html`` file.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    final = Path(path)
+    text = m.get_root().render()
+    with atomic_write(final, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return final
