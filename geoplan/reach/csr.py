@@ -1,0 +1,76 @@
+"""The walking graph as CSR arrays, the form the compiled reach kernels work on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from geoplan.network.walkgraph import WalkNetwork
+
+
+@dataclass(frozen=True)
+class ReachGraph:
+    """An undirected graph in compressed sparse row form.
+
+    Attributes
+    ----------
+    indptr : ndarray of int64
+        Row pointers (length ``n_nodes + 1``).
+    indices : ndarray of int64
+        Neighbour of each arc.
+    weights : ndarray of float64
+        Travel time of each arc, seconds.
+    n_nodes : int
+        Number of nodes.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    n_nodes: int
+
+    @classmethod
+    def from_edges(cls, u: np.ndarray, v: np.ndarray, w: np.ndarray, n_nodes: int) -> ReachGraph:
+        """Build from undirected edges; each becomes two arcs, parallel arcs keep the minimum.
+
+        Parameters
+        ----------
+        u, v : ndarray of int
+            Edge end nodes (0-based).
+        w : ndarray of float
+            Edge travel times (non-negative).
+        n_nodes : int
+            Number of nodes.
+        """
+        u = np.asarray(u, dtype=np.int64)
+        v = np.asarray(v, dtype=np.int64)
+        w = np.asarray(w, dtype=np.float64)
+        if len(w) and (w.min() < 0 or not np.isfinite(w).all()):
+            raise ValueError("edge times must be finite and non-negative")
+        loops = u == v  # self-loops never shorten a path
+        u, v, w = u[~loops], v[~loops], w[~loops]
+        rows = np.concatenate([u, v])
+        cols = np.concatenate([v, u])
+        data = np.concatenate([w, w])
+        # keep the cheapest of parallel arcs: sort by (row, col, weight), take the first
+        order = np.lexsort((data, cols, rows))
+        rows, cols, data = rows[order], cols[order], data[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        rows, cols, data = rows[first], cols[first], data[first]
+        indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_nodes), out=indptr[1:])
+        return cls(indptr=indptr, indices=cols.astype(np.int64), weights=data, n_nodes=n_nodes)
+
+    @classmethod
+    def from_network(cls, net: WalkNetwork) -> ReachGraph:
+        """Build from a prepared :class:`~geoplan.network.walkgraph.WalkNetwork`."""
+        u, v, w = net.edge_arrays()
+        return cls.from_edges(u, v, w, net.n_nodes)
+
+    def to_scipy(self) -> sp.csr_matrix:
+        """The graph as a scipy CSR matrix (for scipy.sparse.csgraph)."""
+        return sp.csr_matrix((self.weights, self.indices, self.indptr),
+                             shape=(self.n_nodes, self.n_nodes))
