@@ -35,12 +35,12 @@ def _setup_logging(verbosity: int) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from geoplan.config import load_config  # noqa: PLC0415 (keep --help fast)
-    from geoplan.pipeline import output_paths, run  # noqa: PLC0415
+    from geoplan.config import load_config
+    from geoplan.pipeline import output_paths, run
 
     cfg = load_config(args.config)
     if args.lang:
-        import dataclasses  # noqa: PLC0415
+        import dataclasses
 
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
     t0 = time.perf_counter()
@@ -58,9 +58,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from geoplan.config import load_config  # noqa: PLC0415
-    from geoplan.network.prepare import prepare_network  # noqa: PLC0415
-    from geoplan.sources.osm import features  # noqa: PLC0415
+    from geoplan.config import load_config
+    from geoplan.network.prepare import prepare_network
+    from geoplan.sources.osm import features
 
     cfg = load_config(args.config)
     net, cached = prepare_network(cfg)

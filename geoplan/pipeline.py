@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 #: threshold, if more), so medians and 90th percentiles stay informative beyond 15 min.
 NEAREST_SEARCH_MIN = 60.0
 #: A WGS84 layer whose median distance to the network exceeds this is checked for GCJ-02.
-DATUM_CHECK_M = 25.0
+DATUM_CHECK_M = 15.0
 
 
 @dataclass
@@ -300,10 +300,10 @@ def output_paths(cfg: Config) -> dict[str, Any]:
 
 def write_outputs(result: RunResult) -> dict[str, Any]:
     """Write GeoPackage, area tables (CSV, XLSX), folium map and manifest atomically."""
-    from geoplan.outputs.atomic import StagedOutputs  # noqa: PLC0415
-    from geoplan.outputs.gpkg import write_geopackage  # noqa: PLC0415
-    from geoplan.outputs.tables import write_area_tables  # noqa: PLC0415
-    from geoplan.outputs.webmap import build_map, save_map  # noqa: PLC0415
+    from geoplan.outputs.atomic import StagedOutputs
+    from geoplan.outputs.gpkg import write_geopackage
+    from geoplan.outputs.tables import write_area_tables
+    from geoplan.outputs.webmap import build_map, save_map
 
     cfg = result.config
     paths = output_paths(cfg)

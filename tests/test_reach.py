@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import networkx as nx
@@ -56,7 +57,7 @@ def _augmented(u, v, w, n, pts: dict[str, SnappedPoints]) -> nx.Graph:
             continue
         chain = [(0.0, int(a)), *sorted(on_edge.get(e, []), key=lambda x: x[0]),
                  (1.0, int(b))]
-        for (f0, n0), (f1, n1) in zip(chain[:-1], chain[1:], strict=True):
+        for (f0, n0), (f1, n1) in itertools.pairwise(chain):
             wt = (f1 - f0) * c
             if n0 == n1:
                 continue
@@ -135,7 +136,8 @@ def test_point_reach_and_nearest_match_augmented_networkx(seed: int) -> None:
     for s in range(ns):
         ref = nx.single_source_dijkstra_path_length(aug, ("s", s), cutoff=cutoff)
         row = mask.getrow(s)
-        assert set(row.indices.tolist()) == {k[1] for k in ref if isinstance(k, tuple) and len(k) == 2 and k[0] == "t"}
+        expected = {k[1] for k in ref if isinstance(k, tuple) and len(k) == 2 and k[0] == "t"}
+        assert set(row.indices.tolist()) == expected
         for t in row.indices:
             assert pr[s, t] == pytest.approx(ref[("t", int(t))], rel=1e-12, abs=1e-9)
     times, near = nearest_time(g, src, tgt, cutoff)

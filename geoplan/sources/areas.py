@@ -95,7 +95,7 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
     if spec.street_name_column:
         sname = _text(gdf[spec.street_name_column])
     else:
-        sname = street.map(names).fillna("")
+        sname = street.map(lambda c: names.get(c, ""))
     e60 = (_numeric(gdf[spec.elderly60_column], spec.path, spec.elderly60_column)
            if spec.elderly60_column else np.full(len(gdf), np.nan))
     e80 = (_numeric(gdf[spec.elderly80_column], spec.path, spec.elderly80_column)

@@ -81,7 +81,7 @@ def elderly_shares(pop: Population) -> ElderlyShares:
 
 def _levels(text: pd.Series, default: float) -> np.ndarray:
     first = text.astype(str).str.extract(r"(\d+(?:\.\d+)?)", expand=False)
-    lv = pd.to_numeric(first, errors="coerce").to_numpy(np.float64)
+    lv = pd.to_numeric(first, errors="coerce").to_numpy(np.float64, copy=True)
     lv[~(lv > 0) | (lv > 120)] = default
     return lv
 

@@ -1,0 +1,110 @@
+"""End to end on the real Yangpu demo data: the README's main job, checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+
+from geoplan.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    text = (REPO / "examples" / "yangpu-wujiaochang.toml").read_text(encoding="utf-8")
+    text = text.replace("${GEOPLAN_DATA:-../../shared/data/yangpu-demo}", str(demo_dir))
+    text = text.replace('[output]\nlang = "zh"',
+                        f'[output]\nlang = "zh"\ndir = "{out}/data"\nmaps_dir = "{out}/maps"\n'
+                        f'cache_dir = "{out}/cache"')
+    cfg = out / "demo.toml"
+    cfg.write_text(text, encoding="utf-8")
+    assert main(["run", str(cfg)]) == 0
+    return out
+
+
+def test_outputs_exist_and_agree(demo_run: Path) -> None:
+    data = demo_run / "data"
+    gpkg = data / "yangpu-wujiaochang-coverage.gpkg"
+    layers = {name for name, _ in pyogrio.list_layers(gpkg)}
+    assert {"areas", "demand_points", "facilities", "isochrones", "isochrones_by_type",
+            "walk_network", "issues", "summary"} <= layers
+    areas = gpd.read_file(gpkg, layer="areas")
+    demand = gpd.read_file(gpkg, layer="demand_points")
+    summary = pyogrio.read_dataframe(gpkg, layer="summary")
+    # the area table adds up to the study-area summary
+    assert areas["elderly_60"].sum() == pytest.approx(summary["elderly_60"].iloc[0], rel=1e-9)
+    assert demand["elderly_60"].sum() == pytest.approx(areas["elderly_60"].sum(), rel=1e-9)
+    covered = (areas["circle_share"].fillna(0) * areas["elderly_60"]).sum()
+    assert covered / areas["elderly_60"].sum() == pytest.approx(
+        summary["circle_share"].iloc[0], rel=1e-9)
+    # every estimate is labelled as one (no committee counts in the demo)
+    assert areas["pop_estimated"].astype(bool).all()
+    assert set(areas["area_kind"]) <= {"compound", "grid"}
+    ranks = areas["gap_rank"].dropna().astype(int).sort_values().to_numpy()
+    assert (ranks == np.arange(1, len(ranks) + 1)).all()
+    # shares are nested by threshold
+    for a, b in (("canteen_share_5", "canteen_share_10"), ("canteen_share_10",
+                                                           "canteen_share_15")):
+        ok = areas[a].notna()
+        assert (areas.loc[ok, a] <= areas.loc[ok, b] + 1e-12).all()
+    # demand times agree with the 15-minute share
+    t = demand["canteen_time_min"].to_numpy()
+    share = np.nansum(demand["elderly_60"].to_numpy() * (t <= 15)) / demand["elderly_60"].sum()
+    assert share == pytest.approx(summary["canteen_share_15"].iloc[0], rel=1e-9)
+
+
+def test_demo_figures_are_plausible(demo_run: Path) -> None:
+    gpkg = demo_run / "data" / "yangpu-wujiaochang-coverage.gpkg"
+    fac = gpd.read_file(gpkg, layer="facilities")
+    issues = pyogrio.read_dataframe(gpkg, layer="issues")
+    # 43 geocoded + 4 without coordinates: every row is placed or reported
+    assert len(fac) + (issues["action"] == "dropped").sum() == 47
+    assert (issues["problem"] == "missing_coordinates").sum() == 4
+    assert (issues["problem"] == "outside_study_area").sum() == 47 - 4 - len(fac)
+    assert 3 <= len(fac) <= 15
+    assert (fac["snap_m"] < 150).all()  # GCJ-02 converted: canteens sit on streets
+    summary = pyogrio.read_dataframe(gpkg, layer="summary")
+    e60 = summary["elderly_60"].iloc[0]
+    # ~20 km2 of dense Yangpu at ~20,000 residents/km2 x 31.8 % -> order 1e4-1e5 aged 60+
+    assert 10_000 < e60 < 200_000
+    assert 0 < summary["canteen_share_15"].iloc[0] < 1
+
+
+def test_tables_and_manifest(demo_run: Path) -> None:
+    data = demo_run / "data"
+    csv = data / "yangpu-wujiaochang-areas.csv"
+    assert csv.read_bytes()[:3] == b"\xef\xbb\xbf"
+    df = pd.read_csv(csv, encoding="utf-8-sig")
+    assert any("15分钟" in c for c in df.columns)
+    wb = openpyxl.load_workbook(data / "yangpu-wujiaochang-areas.xlsx")
+    assert wb.worksheets[0].freeze_panes == "A2"
+    m = json.loads((data / "manifest.json").read_text(encoding="utf-8"))
+    roles = {i["role"] for i in m["inputs"]}
+    assert {"config", "osm", "facilities:canteen", "census"} <= roles
+    assert all(len(i["sha256"]) == 64 for i in m["inputs"])
+    assert {o["path"].rsplit("/", 1)[-1] for o in m["outputs"]} >= {
+        "yangpu-wujiaochang-coverage.gpkg", "yangpu-wujiaochang-coverage.html"}
+    assert m["counts"]["facilities"] >= 3
+    html = (demo_run / "maps" / "yangpu-wujiaochang-coverage.html").read_text(encoding="utf-8")
+    assert "OpenStreetMap" in html and "长者食堂" in html
+    assert not list(data.glob(".staging*"))
+
+
+def test_second_run_uses_network_cache(demo_run: Path) -> None:
+    m = json.loads((demo_run / "data" / "manifest.json").read_text(encoding="utf-8"))
+    assert m["counts"]["network_cached"] is False
+    assert main(["run", str(demo_run / "demo.toml")]) == 0
+    m2 = json.loads((demo_run / "data" / "manifest.json").read_text(encoding="utf-8"))
+    assert m2["counts"]["network_cached"] is True
+    # deterministic: the same figures
+    assert m2["counts"]["circle_share"] == m["counts"]["circle_share"]
+    assert m2["counts"]["elderly_60"] == m["counts"]["elderly_60"]
