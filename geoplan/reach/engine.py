@@ -47,7 +47,7 @@ def _incidence(keys: np.ndarray, n_keys: int, *values: np.ndarray) -> tuple[np.n
 
 def _run_blocks(graph: ReachGraph, sources: SnappedPoints | None, src: tuple, cutoff: float,
                 n_targets: int, node_inc: tuple, edge_inc: tuple, edge_time: np.ndarray,
-                n_src: int, threads: int | None) -> sp.csr_matrix:
+                n_src: int, threads: int | None, identity: bool = False) -> sp.csr_matrix:
     src_ptr, seed_n, seed_t = src
     if sources is None:
         src_edge = np.full(n_src, -1, dtype=np.int64)
@@ -62,7 +62,7 @@ def _run_blocks(graph: ReachGraph, sources: SnappedPoints | None, src: tuple, cu
         return reach_block(graph.indptr, graph.indices, graph.weights, graph.n_nodes, src_ptr,
                            seed_n, seed_t, src_edge, src_frac, src_off, int(bounds[i]),
                            int(bounds[i + 1]), float(cutoff), n_targets, *node_inc,
-                           *edge_inc, edge_time)
+                           *edge_inc, edge_time, identity)
 
     # The kernel releases the GIL (nogil), so threads run blocks truly in parallel;
     # results are concatenated in block order, so the output does not depend on threads.
@@ -86,14 +86,16 @@ def node_reach(graph: ReachGraph, sources: SnappedPoints, cutoff_s: float, *,
     Returns
     -------
     scipy.sparse.csr_matrix
-        Shape ``(len(sources), graph.n_nodes)``; explicit zeros are meaningful.
+        Shape ``(len(sources), graph.n_nodes)``; explicit zeros are meaningful. Column
+        indices within a row are in the order nodes were reached (not sorted; call
+        ``sort_indices()`` if needed).
     """
     n = graph.n_nodes
     node_inc = (np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64), np.zeros(n))
     empty_i = np.zeros(0, dtype=np.int64)
     edge_inc = (np.zeros(2, dtype=np.int64), empty_i, np.zeros(0), np.zeros(0))
     return _run_blocks(graph, None, _seeds(sources), cutoff_s, n, node_inc, edge_inc,
-                       np.zeros(1), len(sources), threads)
+                       np.zeros(1), len(sources), threads, identity=True)
 
 
 def _target_incidence(graph: ReachGraph, targets: SnappedPoints,

@@ -22,46 +22,67 @@ from numba import njit
 
 @njit(cache=True, nogil=True, inline="always")
 def _push(heap_t: np.ndarray, heap_n: np.ndarray, size: int, t: float, n: int) -> int:
+    # sift up with a hole (one write per level instead of a swap)
     i = size
-    heap_t[i] = t
-    heap_n[i] = n
     while i > 0:
         p = (i - 1) >> 1
-        if heap_t[p] <= heap_t[i]:
+        if heap_t[p] <= t:
             break
-        heap_t[p], heap_t[i] = heap_t[i], heap_t[p]
-        heap_n[p], heap_n[i] = heap_n[i], heap_n[p]
+        heap_t[i] = heap_t[p]
+        heap_n[i] = heap_n[p]
         i = p
+    heap_t[i] = t
+    heap_n[i] = n
     return size + 1
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _pop(heap_t: np.ndarray, heap_n: np.ndarray, size: int) -> int:
+    # remove the root: sift the last element down from the root with a hole
     size -= 1
-    heap_t[0] = heap_t[size]
-    heap_n[0] = heap_n[size]
+    t = heap_t[size]
+    n = heap_n[size]
     i = 0
     while True:
-        lo = 2 * i + 1
-        if lo >= size:
+        c = 2 * i + 1
+        if c >= size:
             break
-        if lo + 1 < size and heap_t[lo + 1] < heap_t[lo]:
-            lo += 1
-        if heap_t[i] <= heap_t[lo]:
+        if c + 1 < size and heap_t[c + 1] < heap_t[c]:
+            c += 1
+        if t <= heap_t[c]:
             break
-        heap_t[lo], heap_t[i] = heap_t[i], heap_t[lo]
-        heap_n[lo], heap_n[i] = heap_n[i], heap_n[lo]
-        i = lo
+        heap_t[i] = heap_t[c]
+        heap_n[i] = heap_n[c]
+        i = c
+    heap_t[i] = t
+    heap_n[i] = n
     return size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sift_up(heap_t, heap_n, pos, i, t, node):
+    while i > 0:
+        p = (i - 1) >> 1
+        if heap_t[p] <= t:
+            break
+        heap_t[i] = heap_t[p]
+        heap_n[i] = heap_n[p]
+        pos[heap_n[i]] = i
+        i = p
+    heap_t[i] = t
+    heap_n[i] = node
+    pos[node] = i
 
 
 @njit(cache=True, nogil=True)
 def _search(indptr, indices, weights, seeds_n, seeds_t, cutoff, dist, touched, heap_t,
-            heap_n):
+            heap_n, pos):
     """Bounded Dijkstra from several seeds. Returns how many nodes were touched.
 
-    ``dist`` must be +inf everywhere on entry; touched nodes hold their final time on
-    exit (the caller resets them). Lazy deletion: stale heap entries are skipped.
+    An indexed binary heap with decrease-key (``pos[node]`` = heap slot) keeps the heap
+    no larger than the search frontier. ``dist`` must be +inf on entry; touched nodes
+    hold their final time on exit (the caller resets ``dist`` for them; ``pos`` needs
+    no reset because it is only read for nodes already in the heap).
     """
     n_touched = 0
     size = 0
@@ -72,14 +93,35 @@ def _search(indptr, indices, weights, seeds_n, seeds_t, cutoff, dist, touched, h
             if dist[s] == np.inf:
                 touched[n_touched] = s
                 n_touched += 1
+                i = size
+                size += 1
+            else:
+                i = pos[s]
             dist[s] = t
-            size = _push(heap_t, heap_n, size, t, s)
+            _sift_up(heap_t, heap_n, pos, i, t, s)
     while size > 0:
         t = heap_t[0]
         u = heap_n[0]
-        size = _pop(heap_t, heap_n, size)
-        if t > dist[u]:
-            continue
+        size -= 1
+        if size > 0:  # move the last element to the root and sift it down
+            lt = heap_t[size]
+            ln = heap_n[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and heap_t[c + 1] < heap_t[c]:
+                    c += 1
+                if lt <= heap_t[c]:
+                    break
+                heap_t[i] = heap_t[c]
+                heap_n[i] = heap_n[c]
+                pos[heap_n[i]] = i
+                i = c
+            heap_t[i] = lt
+            heap_n[i] = ln
+            pos[ln] = i
         for a in range(indptr[u], indptr[u + 1]):
             v = indices[a]
             nt = t + weights[a]
@@ -87,18 +129,24 @@ def _search(indptr, indices, weights, seeds_n, seeds_t, cutoff, dist, touched, h
                 if dist[v] == np.inf:
                     touched[n_touched] = v
                     n_touched += 1
+                    i = size
+                    size += 1
+                else:
+                    i = pos[v]
                 dist[v] = nt
-                if size >= heap_t.shape[0]:  # cannot happen with the sizes used; guard
-                    return -1
-                size = _push(heap_t, heap_n, size, nt, v)
+                _sift_up(heap_t, heap_n, pos, i, nt, v)
     return n_touched
 
 
 @njit(cache=True, nogil=True)
 def reach_block(indptr, indices, weights, n_nodes, src_ptr, seed_n, seed_t, src_edge,
                 src_frac, src_off, s0, s1, cutoff, n_targets, node_ptr, node_tgt, node_off,
-                edge_ptr, edge_tgt, edge_frac, edge_off, edge_time):
+                edge_ptr, edge_tgt, edge_frac, edge_off, edge_time, identity):
     """Times from sources ``s0..s1-1`` to all targets within ``cutoff`` (sparse rows).
+
+    With ``identity`` the targets are the graph nodes themselves (the incidence arrays
+    are ignored) and each row lists nodes in the order they were first reached; otherwise
+    target ids are ascending within each row.
 
     Returns
     -------
@@ -111,9 +159,9 @@ def reach_block(indptr, indices, weights, n_nodes, src_ptr, seed_n, seed_t, src_
     """
     dist = np.full(n_nodes, np.inf)
     touched = np.empty(n_nodes, dtype=np.int64)
-    cap = indices.shape[0] + seed_n.shape[0] + 1
-    heap_t = np.empty(cap, dtype=np.float64)
-    heap_n = np.empty(cap, dtype=np.int64)
+    heap_t = np.empty(n_nodes, dtype=np.float64)
+    heap_n = np.empty(n_nodes, dtype=np.int64)
+    slot = np.empty(n_nodes, dtype=np.int64)
     best = np.full(n_targets, np.inf)
     hit = np.empty(n_targets, dtype=np.int64)
     counts = np.zeros(s1 - s0, dtype=np.int64)
@@ -124,7 +172,24 @@ def reach_block(indptr, indices, weights, n_nodes, src_ptr, seed_n, seed_t, src_
     for s in range(s0, s1):
         a, b = src_ptr[s], src_ptr[s + 1]
         nt = _search(indptr, indices, weights, seed_n[a:b], seed_t[a:b], cutoff, dist,
-                     touched, heap_t, heap_n)
+                     touched, heap_t, heap_n, slot)
+        if identity:
+            if pos + nt > out_cap:
+                while pos + nt > out_cap:
+                    out_cap *= 2
+                nt_ = np.empty(out_cap, dtype=np.int64)
+                nv_ = np.empty(out_cap, dtype=np.float64)
+                nt_[:pos] = out_t[:pos]
+                nv_[:pos] = out_v[:pos]
+                out_t, out_v = nt_, nv_
+            for k in range(nt):
+                node = touched[k]
+                out_t[pos + k] = node
+                out_v[pos + k] = dist[node]
+                dist[node] = np.inf
+            pos += nt
+            counts[s - s0] = nt
+            continue
         nh = 0
         for k in range(nt):
             node = touched[k]
