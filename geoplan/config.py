@@ -121,6 +121,11 @@ class FacilityLayer:
     address_column: str | None = None
     street_column: str | None = None
     capacity_column: str | None = None
+    beds_column: str | None = None
+    nursing_beds_column: str | None = None
+    floor_area_column: str | None = None
+    public_column: str | None = None
+    public_values: tuple[str, ...] = ("公办", "公建公营", "public", "yes", "true", "1", "是")
     sheet: str | None = None
     encoding: str | None = None
 

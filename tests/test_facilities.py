@@ -313,3 +313,25 @@ def test_move_to_issues_generic(tmp_path):
     assert b.issues["detail"].tolist() == ["d1", "d2"]
     with pytest.raises(ValueError):
         move_to_issues(load, mask, "x", ["d1"])
+
+
+def test_beds_floor_area_and_public_attributes(tmp_path) -> None:
+    from geoplan.config import FacilityLayer
+    from geoplan.sources.facilities import load_facility_layer
+
+    p = tmp_path / "homes.csv"
+    p.write_text("名称,经度,纬度,床位,面积,性质\n"
+                 "甲养老院,121.50,31.29,120,\"3,500\",公办\n"
+                 "乙养老院,121.51,31.29,约80,900,民办\n"
+                 "丙养老院,121.52,31.29,,1200,\n", encoding="gbk")
+    layer = FacilityLayer(path=p, type="care_home", x="经度", y="纬度", name_column="名称",
+                          beds_column="床位", floor_area_column="面积",
+                          public_column="性质")
+    load = load_facility_layer(layer)
+    pts = load.points
+    assert pts["beds"].tolist()[0] == 120
+    assert np.isnan(pts["beds"].tolist()[1]) and np.isnan(pts["beds"].tolist()[2])
+    assert pts["floor_area_m2"].tolist() == [3500, 900, 1200]
+    assert pts["public"].tolist()[:2] == [1.0, 0.0] and np.isnan(pts["public"].iloc[2])
+    assert np.isnan(pts["capacity"]).all()
+    assert load.issues["problem"].tolist() == ["unparseable_beds"]

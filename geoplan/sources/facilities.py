@@ -12,7 +12,8 @@ missing_coordinates      dropped   x or y blank, empty geometry, or a layer with
                                    coordinates (``has_coordinates = false``, to geocode)
 unparseable_coordinates  dropped   x or y is not a number (a few rows; if most rows fail
                                    the column is wrong and an error is raised instead)
-unparseable_capacity     kept      capacity is not a number; it becomes unknown (NaN)
+unparseable_<attribute>  kept      capacity, beds, nursing_beds or floor_area_m2 is not a
+                                   number; it becomes unknown (NaN), never 0
 duplicate                dropped   same name within 30 m of an earlier row of the same
                                    facility type (any layer); the first is kept
 outside_study_area       dropped   :func:`flag_outside`
@@ -53,8 +54,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Columns of :attr:`FacilityLoad.points`, in order.
-POINT_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "capacity",
-                 "source_row", "lon_src", "lat_src", "geometry")
+POINT_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "capacity", "beds",
+                 "nursing_beds", "floor_area_m2", "public", "source_row", "lon_src", "lat_src",
+                 "geometry")
+#: Numeric attributes: point column -> FacilityLayer setting naming the source column.
+NUMERIC_ATTRIBUTES = {"capacity": "capacity_column", "beds": "beds_column",
+                      "nursing_beds": "nursing_beds_column",
+                      "floor_area_m2": "floor_area_column"}
 #: Columns of :attr:`FacilityLoad.issues`, in order.
 ISSUE_COLUMNS = ("layer", "file", "row", "name", "problem", "detail", "action")
 #: Two rows with the same name closer than this (metres) are one facility.
@@ -92,7 +98,7 @@ class FacilityLoad:
 def _empty_points() -> gpd.GeoDataFrame:
     data: dict[str, pd.Series] = {
         c: pd.Series([], dtype=object) for c in POINT_COLUMNS if c != "geometry"}
-    for c in ("capacity", "lon_src", "lat_src"):
+    for c in (*NUMERIC_ATTRIBUTES, "public", "lon_src", "lat_src"):
         data[c] = pd.Series([], dtype=np.float64)
     data["source_row"] = pd.Series([], dtype=np.int64)
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs="EPSG:4326"),
@@ -310,7 +316,8 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     table = read_table(layer.path, sheet=layer.sheet, encoding=layer.encoding)
     is_geo = isinstance(table, gpd.GeoDataFrame)
     wanted = {"name_column": layer.name_column, "address_column": layer.address_column,
-              "street_column": layer.street_column, "capacity_column": layer.capacity_column}
+              "street_column": layer.street_column, "public_column": layer.public_column,
+              **{key: getattr(layer, key) for key in NUMERIC_ATTRIBUTES.values()}}
     if layer.has_coordinates and not is_geo:
         for key in ("x", "y"):
             if not getattr(layer, key):
@@ -350,18 +357,30 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         _log_issues(issues)
         return FacilityLoad(_empty_points(), issues, {label: file})
 
-    # capacity: unknown (NaN) unless it is a non-negative number
-    if layer.capacity_column is not None:
-        cap_raw = column(layer.capacity_column)
-        capacity = _numbers(cap_raw, thousands=True)
-        capacity[capacity < 0] = np.nan
-        bad_cap = cap_raw.notna().to_numpy() & np.isnan(capacity)
+    # capacity, beds, floor area: unknown (NaN) unless a non-negative number, never 0
+    numeric: dict[str, np.ndarray] = {}
+    for attr, key in NUMERIC_ATTRIBUTES.items():
+        col = getattr(layer, key)
+        if col is None:
+            numeric[attr] = np.full(len(table), np.nan)
+            continue
+        raw = column(col)
+        values = _numbers(raw, thousands=True)
+        values[values < 0] = np.nan
+        bad = raw.notna().to_numpy() & np.isnan(values)
         issue_frames.append(_issue_frame(
-            label, file, rows[bad_cap], names[bad_cap], "unparseable_capacity",
-            "capacity '" + cap_raw[bad_cap].astype(str)
-            + "' is not a number; treated as unknown (fix it to count capacity)", "kept"))
+            label, file, rows[bad], names[bad], f"unparseable_{attr}",
+            f"{attr} '" + raw[bad].astype(str)
+            + "' is not a number; treated as unknown (fix it to count it)", "kept"))
+        numeric[attr] = values
+    # public (公办) or not: 1.0 / 0.0, NaN when the column is absent or the cell blank
+    if layer.public_column is not None:
+        raw = column(layer.public_column)
+        yes = {v.strip().lower() for v in layer.public_values}
+        public = np.where(raw.isna(), np.nan,
+                          raw.fillna("").str.strip().str.lower().isin(yes).astype(float))
     else:
-        capacity = np.full(len(table), np.nan)
+        public = np.full(len(table), np.nan)
 
     if is_geo:
         geom = table.geometry
@@ -423,7 +442,8 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         "name": names[ok].to_numpy(dtype=object),
         "address": addresses[ok].to_numpy(dtype=object),
         "street": streets[ok].to_numpy(dtype=object),
-        "capacity": capacity[ok],
+        **{attr: values[ok] for attr, values in numeric.items()},
+        "public": public[ok],
         "source_row": rows[ok],
         "lon_src": np.asarray(x_src, dtype=np.float64),
         "lat_src": np.asarray(y_src, dtype=np.float64),
