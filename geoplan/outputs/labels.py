@@ -76,7 +76,6 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "capacity": ("容量", "Capacity", KIND_COUNT),
     "beds": ("床位数（张）", "Beds", KIND_COUNT),
     "nursing_beds": ("护理床位数（张）", "Nursing beds", KIND_COUNT),
-    "floor_area_m2": ("建筑面积（平方米）", "Floor area (m²)", KIND_COUNT),
     "public": ("公办", "Public (公办)", KIND_TEXT),
     "snap_m": ("距步行路网（米）", "Distance to walking network (m)", KIND_METRES),
     # isochrones
