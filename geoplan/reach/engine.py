@@ -56,7 +56,8 @@ def _run_blocks(graph: ReachGraph, sources: SnappedPoints | None, src: tuple, cu
     else:
         src_edge, src_frac, src_off = sources.edge, sources.frac, sources.off_s
     threads = threads or min(os.cpu_count() or 1, 8)
-    bounds = np.linspace(0, n_src, num=min(max(n_src, 1), threads * 4) + 1).astype(np.int64)
+    # two blocks per thread: balances load while keeping per-block workspace set-up small
+    bounds = np.linspace(0, n_src, num=min(max(n_src, 1), threads * 2) + 1).astype(np.int64)
 
     def work(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return reach_block(graph.indptr, graph.indices, graph.weights, graph.n_nodes, src_ptr,

@@ -164,8 +164,9 @@ def reach_block(indptr, indices, weights, n_nodes, src_ptr, seed_n, seed_t, src_
     heap_t = np.empty(n_nodes, dtype=np.float64)
     heap_n = np.empty(n_nodes, dtype=np.int64)
     slot = np.empty(n_nodes, dtype=np.int64)
-    best = np.full(n_targets, np.inf)
-    hit = np.empty(n_targets, dtype=np.int64)
+    n_scratch = 1 if identity else n_targets  # per-target scratch not needed for nodes
+    best = np.full(n_scratch, np.inf)
+    hit = np.empty(n_scratch, dtype=np.int64)
     counts = np.zeros(s1 - s0, dtype=np.int64)
     out_cap = 1024
     out_t = np.empty(out_cap, dtype=np.int64)
