@@ -11,10 +11,10 @@ import hashlib
 import json
 import logging
 import pickle
-from pathlib import Path
 
 from geoplan import __version__
 from geoplan.config import Config
+from geoplan.hashing import sha256_file
 from geoplan.network.walkgraph import WalkNetwork, build_walk_network
 from geoplan.sources import osm
 
@@ -24,24 +24,15 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 2
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def network_cache_key(cfg: Config) -> str:
     """Hash of everything that determines the prepared network."""
     net, walk = cfg.network, cfg.walking
     payload = {
         "format": CACHE_FORMAT,
         "geoplan": __version__,
-        "files": [file_sha256(p) for p in net.osm_files],
+        "files": [sha256_file(p) for p in net.osm_files],
         "place": net.place,
-        "polygon": file_sha256(net.polygon) if net.polygon else None,
+        "polygon": sha256_file(net.polygon) if net.polygon else None,
         "bbox": list(net.bbox) if net.bbox else None,
         "speed_kmh": walk.speed_kmh,
         "steps_factor": walk.steps_factor,

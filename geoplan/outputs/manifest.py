@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import importlib.metadata
 import json
 import math
@@ -25,6 +24,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import geoplan
+from geoplan.hashing import sha256_file
 from geoplan.outputs.atomic import atomic_write
 
 #: Import name → distribution name of the packages whose versions are recorded.
@@ -46,16 +46,6 @@ PACKAGES: dict[str, str] = {
     "highspy": "highspy",
     "matplotlib": "matplotlib",
 }
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file as hex, read in 1 MiB chunks (large files are fine)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def package_versions() -> dict[str, str]:
