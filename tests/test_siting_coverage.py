@@ -1,0 +1,149 @@
+"""MCLP and LSCP: exact answers equal spopt's on the same cost matrix; heuristic and bounds."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pulp
+import pytest
+from spopt.locate import LSCP as SpoptLSCP
+from spopt.locate import MCLP as SpoptMCLP
+
+from geoplan.errors import InputDataError
+from geoplan.siting.coverage import LSCP, MCLP
+from geoplan.siting.problem import SitingProblem
+from tests.siting_instances import random_instance
+
+SOLVER = pulp.HiGHS(msg=False) if pulp.HiGHS().available() else pulp.PULP_CBC_CMD(msg=False)
+
+
+def _spopt_mclp(tc, te, w, cutoff, p):
+    cost = np.vstack([tc, te]).T  # spopt: demand × facility
+    pre = np.r_[np.zeros(len(tc), dtype=int), np.ones(len(te), dtype=int)]
+    model = SpoptMCLP.from_cost_matrix(cost, w, cutoff, p_facilities=p + len(te),
+                                       predefined_facilities_arr=pre if len(te) else None)
+    model = model.solve(SOLVER)
+    return pulp.value(model.problem.objective)
+
+
+@pytest.mark.parametrize("seed,k_existing,p", [(1, 0, 3), (2, 0, 5), (3, 2, 3), (4, 3, 4)])
+def test_mclp_exact_equals_spopt(seed, k_existing, p):
+    prob, tc, te = random_instance(seed, k_existing=k_existing)
+    res = MCLP(prob, p=p, cutoff=15).solve("exact")
+    ref = _spopt_mclp(tc, te, prob.weights, 15, p)
+    assert res.status == "optimal"
+    assert res.info["covered_total"] == pytest.approx(ref, abs=1e-6)
+    assert len(res.selected) <= p
+
+
+def _brute_mclp(tc, te, w, cutoff, p):
+    cov_e = (te <= cutoff).any(axis=0) if len(te) else np.zeros(tc.shape[1], dtype=bool)
+    best = 0.0
+    for s in itertools.combinations(range(len(tc)), p):
+        cov = cov_e | (tc[list(s)] <= cutoff).any(axis=0)
+        best = max(best, float(w[cov].sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_mclp_heuristic_and_bound_bracket_brute_force(seed):
+    prob, tc, te = random_instance(seed, n=80, m=12, k_existing=1)
+    opt = _brute_mclp(tc, te, prob.weights, 15, 3)
+    heur = MCLP(prob, p=3, cutoff=15).solve("heuristic")
+    base = heur.info["covered_existing"]
+    assert heur.info["covered_total"] <= opt + 1e-9
+    assert heur.bound + base >= opt - 1e-6  # the Lagrangian bound is a true upper bound
+    assert heur.gap is not None and heur.gap >= 0
+    exact = MCLP(prob, p=3, cutoff=15).solve("exact")
+    assert exact.info["covered_total"] == pytest.approx(opt)
+
+
+def test_mclp_marginals_add_up_and_order():
+    prob, _, _ = random_instance(11, n=120, m=25, k_existing=1)
+    res = MCLP(prob, p=5, cutoff=15).solve("exact")
+    assert res.marginal.sum() == pytest.approx(res.objective)
+    assert np.all(np.diff(res.marginal) <= 1e-9)  # greedy order: non-increasing gains
+    assert len(set(res.selected.tolist())) == len(res.selected)
+
+
+def test_mclp_budget_and_spacing_respected():
+    prob, _, _ = random_instance(12, n=100, m=20)
+    prob.candidate_cost = np.arange(1, 21, dtype=float)
+    res = MCLP(prob, p=6, cutoff=15, budget=20.0).solve("exact")
+    assert prob.candidate_cost[res.selected].sum() <= 20.0 + 1e-9
+    heur = MCLP(prob, p=6, cutoff=15, budget=20.0).solve("heuristic")
+    assert prob.candidate_cost[heur.selected].sum() <= 20.0 + 1e-9
+    assert heur.objective <= res.objective + 1e-9
+    pairs = np.array([[a, b] for a in range(20) for b in range(a + 1, 20) if (a + b) % 3 == 0])
+    for method in ("exact", "heuristic"):
+        r = MCLP(prob, p=5, cutoff=15, conflicts=pairs).solve(method)
+        s = set(r.selected.tolist())
+        assert not any(a in s and b in s for a, b in pairs)
+
+
+def test_mclp_more_sites_than_candidates_is_an_error():
+    prob, _, _ = random_instance(1, m=4)
+    with pytest.raises(InputDataError, match="only 4 candidate"):
+        MCLP(prob, p=7, cutoff=15)
+
+
+def _spopt_lscp(tc, cutoff):
+    reach = (tc <= cutoff).any(axis=0)
+    model = SpoptLSCP.from_cost_matrix(tc[:, reach].T, cutoff).solve(SOLVER)
+    return pulp.value(model.problem.objective)
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_lscp_full_cover_equals_spopt(seed):
+    prob, tc, _ = random_instance(seed, n=80, m=30)
+    res = LSCP(prob, target=1.0, cutoff=15).solve("exact")
+    ref = _spopt_lscp(tc, 15)
+    assert res.objective == pytest.approx(ref)
+    assert res.status == "optimal"
+    # every reachable point is covered; unreachable ones are reported, not an error
+    unreach = ~(tc <= 15).any(axis=0)
+    assert res.info["unreachable_points"] == int(unreach.sum())
+    assert res.info["share"] == pytest.approx(res.info["best_share"])
+
+
+def test_lscp_partial_target_against_brute_force():
+    prob, tc, te = random_instance(31, n=70, m=12, k_existing=1)
+    total = prob.weights.sum()
+    target = 0.8
+    res = LSCP(prob, target=target, cutoff=15).solve("exact")
+    cov_e = (te <= 15).any(axis=0)
+    best_k = None
+    for k in range(0, 13):
+        for s in itertools.combinations(range(12), k):
+            cov = cov_e | (tc[list(s)] <= 15).any(axis=0) if k else cov_e
+            if prob.weights[cov].sum() >= target * total - 1e-9:
+                best_k = k
+                break
+        if best_k is not None:
+            break
+    if best_k is None:  # unreachable target: the model covers everything it can
+        assert res.warnings and "cannot be reached" in res.warnings[0]
+    else:
+        assert res.objective == best_k
+        assert res.info["share"] >= target - 1e-9
+    heur = LSCP(prob, target=target, cutoff=15).solve("heuristic")
+    assert heur.objective >= res.objective
+    assert heur.bound <= res.objective
+
+
+def test_lscp_unreachable_target_states_best_share():
+    prob, _, _ = random_instance(41, n=60, m=3)
+    res = LSCP(prob, target=1.0, cutoff=5).solve("exact")
+    assert res.info["best_share"] < 1
+    assert "best achievable share" in res.warnings[0]
+    assert res.info["share"] == pytest.approx(res.info["best_share"])
+
+
+def test_explicit_zero_time_counts_as_covered():
+    import scipy.sparse as sp
+    t = sp.csr_matrix((np.array([0.0, 20.0]), (np.array([0, 1]), np.array([0, 1]))),
+                      shape=(2, 2))
+    prob = SitingProblem(weights=np.array([5.0, 7.0]), times=t)
+    res = MCLP(prob, p=1, cutoff=15).solve("exact")
+    assert res.objective == 5.0 and res.selected.tolist() == [0]
