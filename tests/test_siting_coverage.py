@@ -147,3 +147,14 @@ def test_explicit_zero_time_counts_as_covered():
     prob = SitingProblem(weights=np.array([5.0, 7.0]), times=t)
     res = MCLP(prob, p=1, cutoff=15).solve("exact")
     assert res.objective == 5.0 and res.selected.tolist() == [0]
+
+
+@pytest.mark.parametrize("seed,p", [(51, 6), (52, 10)])
+def test_mclp_reduced_cost_fixing_keeps_the_optimum(seed, p):
+    """Larger instance where the Lagrangian fixes most candidates: still spopt's optimum."""
+    prob, tc, te = random_instance(seed, n=400, m=80, k_existing=2, size=6000)
+    res = MCLP(prob, p=p, cutoff=15).solve("exact", mip_gap=0.0)
+    ref = _spopt_mclp(tc, te, prob.weights, 15, p)
+    assert res.info["covered_total"] == pytest.approx(ref, abs=1e-6)
+    heur = MCLP(prob, p=p, cutoff=15).solve("heuristic")
+    assert heur.bound >= res.objective - 1e-6

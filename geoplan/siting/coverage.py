@@ -22,7 +22,7 @@ from geoplan.siting.greedy import (
     Feasibility,
     greedy_cover,
     interchange,
-    lagrangian_bound,
+    lagrangian,
     order_by_value,
 )
 from geoplan.siting.highs import solve_milp
@@ -179,26 +179,41 @@ class MCLP:
                 chosen = alt
         chosen = interchange(red.a, red.w, chosen, feas)
         heur_val = _value(red.a, red.w, chosen)
+        lag = lagrangian(red.a, red.w, self.p, lower=heur_val,
+                         cost=self.problem.candidate_cost, budget=self.budget)
+        if lag.best_value > heur_val + 1e-9 and self.conflicts is None:
+            alt = interchange(red.a, red.w, lag.best_set, feas)
+            if _value(red.a, red.w, alt) > heur_val:
+                chosen, heur_val = alt, _value(red.a, red.w, alt)
+        bound = max(lag.bound, heur_val)
         if method == "auto":
             method = "exact" if red.a.nnz <= AUTO_EXACT_MAX_NNZ else "heuristic"
         warnings: list[str] = []
-        if method == "heuristic":
-            bound = lagrangian_bound(red.a, red.w, self.p, lower=heur_val,
-                                     cost=self.problem.candidate_cost, budget=self.budget)
-            bound = max(bound, heur_val)
-            obj, status = heur_val, "heuristic"
-            gap = relative_gap(obj, bound, maximise=True)
-        elif method == "exact":
-            sol = self._milp(red, chosen, time_limit, mip_gap, seed, threads)
-            if sol.x is not None and sol.objective >= heur_val - 1e-9:
-                chosen = np.flatnonzero(sol.x[:m] > 0.5)
-            obj = _value(red.a, red.w, chosen)
-            bound = max(float(sol.bound), obj)
-            status = "optimal" if sol.status == "optimal" else "time_limit"
+        obj, status = heur_val, "heuristic"
+        if method == "exact":
+            if bound - heur_val <= 1e-9 * max(1.0, bound):
+                status = "optimal"  # the Lagrangian bound proves the heuristic optimal
+                red.info["proved_by"] = "lagrangian bound"
+            else:
+                # Reduced-cost fixing: a candidate whose every solution is bounded by the
+                # incumbent cannot improve on it, so the MILP leaves it out.
+                keep = lag.if_open > heur_val + 1e-9 * max(1.0, heur_val)
+                keep[chosen] = True
+                red.info["candidates_in_milp"] = int(keep.sum())
+                sol, cand = self._milp(red, np.flatnonzero(keep), chosen, time_limit, mip_gap,
+                                       seed, threads)
+                if sol.x is not None and _value(red.a, red.w, cand) >= heur_val - 1e-9:
+                    chosen = cand
+                obj = _value(red.a, red.w, chosen)
+                bound = min(bound, max(float(sol.bound), obj))
+                status = "optimal" if sol.status == "optimal" else "time_limit"
+                red.info["milp_nodes"] = sol.nodes
             gap = relative_gap(obj, bound, maximise=True)
             if status == "time_limit":
                 warnings.append(f"solver time limit ({time_limit:.0f} s) reached: best solution "
                                 f"returned, within {100 * (gap or 0):.2f} % of the optimum")
+        elif method == "heuristic":
+            gap = relative_gap(obj, bound, maximise=True)
         else:
             raise ValueError(f"unknown method {method!r}")
         sel, marg = order_by_value(red.a, red.w, chosen)
@@ -218,25 +233,40 @@ class MCLP:
                             bound=bound, gap=gap, status=status,
                             seconds=time.perf_counter() - t0, info=info, warnings=warnings)
 
-    def _milp(self, red: _Reduced, start: np.ndarray, time_limit: float, mip_gap: float,
-              seed: int, threads: int | None):
-        m, g = red.a.shape
-        at = sp.csr_matrix(red.a.T, dtype=np.float64)
+    def _milp(self, red: _Reduced, keep: np.ndarray, start: np.ndarray, time_limit: float,
+              mip_gap: float, seed: int, threads: int | None):
+        """MILP over the candidates ``keep``; returns the solution and the chosen positions."""
+        sub = sp.csr_matrix(red.a[keep])
+        hit = np.zeros(sub.shape[1], dtype=bool)
+        hit[sub.indices] = True
+        sub_a, wg, _ = merge_identical_columns(sp.csr_matrix(sub[:, np.flatnonzero(hit)]),
+                                               red.w[hit])
+        red.info["groups_in_milp"] = int(sub_a.shape[1])
+        m, g = sub_a.shape
+        at = sp.csr_matrix(sub_a.T, dtype=np.float64)
         # Row i: y_i - sum_j a_ij x_j <= 0, columns [x (m) | y (g)].
         cover_rows = sp.hstack([-at, sp.identity(g, format="csr")], format="csr")
-        side, lo, hi = _side_rows(m, g, self.p, self.problem.candidate_cost, self.budget,
-                                  self.conflicts)
+        cost = None if self.problem.candidate_cost is None else self.problem.candidate_cost[keep]
+        conflicts = None
+        if self.conflicts is not None and len(self.conflicts):
+            pos = np.full(red.a.shape[0], -1)
+            pos[keep] = np.arange(len(keep))
+            cp = pos[np.asarray(self.conflicts)]
+            conflicts = cp[(cp >= 0).all(axis=1)]
+        side, lo, hi = _side_rows(m, g, self.p, cost, self.budget, conflicts)
         a = sp.vstack([cover_rows, *side], format="csr")
         row_lo = np.concatenate([np.full(g, -np.inf), *lo])
         row_hi = np.concatenate([np.zeros(g), *hi])
-        c = np.concatenate([np.zeros(m), red.w])
+        c = np.concatenate([np.zeros(m), wg])
         integer = np.concatenate([np.ones(m, dtype=bool), np.zeros(g, dtype=bool)])
         x0 = np.zeros(m + g)
-        x0[start] = 1.0
+        x0[np.searchsorted(keep, start)] = 1.0
         x0[m:] = np.minimum(1.0, np.asarray(at @ x0[:m]).ravel())
-        return solve_milp(c, a, row_lo, row_hi, np.zeros(m + g), np.ones(m + g), integer,
-                          maximise=True, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
-                          threads=threads, start=x0)
+        sol = solve_milp(c, a, row_lo, row_hi, np.zeros(m + g), np.ones(m + g), integer,
+                         maximise=True, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
+                         threads=threads, start=x0)
+        chosen = keep[np.flatnonzero(sol.x[:m] > 0.5)] if sol.x is not None else start
+        return sol, chosen
 
 
 def _value(a: sp.csr_matrix, w: np.ndarray, chosen: np.ndarray) -> float:

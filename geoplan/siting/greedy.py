@@ -181,15 +181,41 @@ def order_by_value(a: sp.csr_matrix, w: np.ndarray, chosen: np.ndarray, *,
     return np.asarray(chosen)[order], gains
 
 
-def lagrangian_bound(a: sp.csr_matrix, w: np.ndarray, p: int, *, lower: float,
-                     cost: np.ndarray | None = None, budget: float | None = None,
-                     iterations: int = 400, tol: float = 1e-4) -> float:
-    """Upper bound on maximal coverage by Lagrangian relaxation of the coverage rows.
+@dataclass
+class Lagrangian:
+    """Outcome of :func:`lagrangian`.
+
+    Attributes
+    ----------
+    bound : float
+        Best (smallest) upper bound on the coverage optimum.
+    if_open : ndarray (m,)
+        Per candidate, an upper bound on every solution that opens it (``inf`` when not
+        computed). A candidate with ``if_open <= incumbent`` can be fixed closed.
+    best_set : ndarray of int64
+        Best feasible site set met among the Lagrangian solutions (count constraint only).
+    best_value : float
+        Its coverage.
+    """
+
+    bound: float
+    if_open: np.ndarray
+    best_set: np.ndarray
+    best_value: float
+
+
+def lagrangian(a: sp.csr_matrix, w: np.ndarray, p: int, *, lower: float,
+               cost: np.ndarray | None = None, budget: float | None = None,
+               iterations: int = 400, tol: float = 1e-4) -> Lagrangian:
+    """Lagrangian relaxation of maximal coverage: upper bound, reduced-cost fixing, primal sets.
 
     Relaxing ``y_i <= sum_j a_ij x_j`` with multipliers ``lam_i >= 0`` gives
     ``L(lam) = sum_i max(0, w_i - lam_i) + max_x sum_j (A lam)_j x_j`` over the site
     constraints (at most ``p`` sites; with a budget, the fractional knapsack, also an upper
-    bound). Subgradient descent with Polyak steps toward the heuristic's value ``lower``.
+    bound). Subgradient descent with Polyak steps toward the incumbent ``lower``. Without a
+    budget, opening candidate ``j`` is bounded by ``L - v_(p) + v_j`` (``v = A lam``), which
+    is tracked for reduced-cost fixing, and each relaxed site set is evaluated as a primal
+    solution.
 
     Parameters
     ----------
@@ -202,26 +228,30 @@ def lagrangian_bound(a: sp.csr_matrix, w: np.ndarray, p: int, *, lower: float,
         Budget constraint.
     iterations : int
     tol : float
-        Stop when the bound is within ``tol`` (relative) of ``lower``.
+        Stop when the bound is within ``tol`` (relative) of the incumbent.
 
     Returns
     -------
-    float
-        The best (smallest) bound found.
+    Lagrangian
     """
+    m = a.shape[0]
     af = a.astype(np.float64)
     aft = sp.csr_matrix(af.T)
     lam = w.copy()
     best = np.inf
     theta = 1.0
     stall = 0
+    if_open = np.full(m, np.inf)
+    best_set = np.zeros(0, dtype=np.int64)
+    best_value = -np.inf
+    use_budget = budget is not None and cost is not None
 
     def site_part(v: np.ndarray) -> tuple[float, np.ndarray]:
         x = np.zeros(len(v))
         pos = np.flatnonzero(v > 0)
         if len(pos) == 0:
             return 0.0, x
-        if budget is not None and cost is not None:
+        if use_budget:
             ratio = v[pos] / np.maximum(cost[pos], EPS)
             order = pos[np.argsort(-ratio, kind="stable")]
             cum = np.cumsum(cost[order])
@@ -242,11 +272,23 @@ def lagrangian_bound(a: sp.csr_matrix, w: np.ndarray, p: int, *, lower: float,
         x[top] = 1.0
         return float(v[top].sum()), x
 
-    for _ in range(iterations):
+    for it in range(iterations):
         v = np.asarray(af @ lam).ravel()
         sv, x = site_part(v)
         yv = w > lam
         val = float(np.where(yv, w - lam, 0.0).sum()) + sv
+        if not use_budget:
+            chosen = np.flatnonzero(x > 0.5)
+            vp = float(v[chosen].min()) if len(chosen) == p else 0.0
+            np.minimum(if_open, np.where(x > 0.5, val, val - vp + np.maximum(v, 0.0)),
+                       out=if_open)
+            if it % 5 == 0 and len(chosen):
+                hit = np.zeros(a.shape[1], dtype=bool)
+                hit[a[chosen].indices] = True
+                cv = float(w[hit].sum())
+                if cv > best_value:
+                    best_value, best_set = cv, chosen
+                    lower = max(lower, cv)
         if val < best - 1e-12 * max(1.0, abs(best) if np.isfinite(best) else 1.0):
             best = val
             stall = 0
@@ -263,4 +305,13 @@ def lagrangian_bound(a: sp.csr_matrix, w: np.ndarray, p: int, *, lower: float,
             break
         step = theta * (val - lower) / norm
         lam = np.clip(lam - step * g, 0.0, w)
-    return float(best)
+    return Lagrangian(bound=float(best), if_open=if_open, best_set=best_set,
+                      best_value=float(best_value))
+
+
+def lagrangian_bound(a: sp.csr_matrix, w: np.ndarray, p: int, *, lower: float,
+                     cost: np.ndarray | None = None, budget: float | None = None,
+                     iterations: int = 400, tol: float = 1e-4) -> float:
+    """Upper bound on maximal coverage (see :func:`lagrangian`)."""
+    return lagrangian(a, w, p, lower=lower, cost=cost, budget=budget, iterations=iterations,
+                      tol=tol).bound
