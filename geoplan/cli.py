@@ -1,4 +1,4 @@
-"""Command-line interface: ``geoplan run CONFIG``, ``geoplan fetch CONFIG``.
+"""Command-line interface: ``geoplan run``, ``geoplan site``, ``geoplan fetch``.
 
 Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.pipeline`.
 Input problems (:class:`~geoplan.errors.GeoplanError`) are printed as one line with a
@@ -71,6 +71,61 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_site(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from geoplan.config import Candidates, Scenario, load_config, validate_scenario
+    from geoplan.pipeline import analyse
+    from geoplan.siting_pipeline import site, write_siting_outputs
+
+    cfg = load_config(args.config)
+    if args.lang:
+        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
+    overrides = {"model": args.model, "type": args.type, "new": args.new,
+                 "target": args.target, "cutoff_min": args.cutoff, "capacity": args.capacity,
+                 "method": args.method, "time_limit_s": args.time_limit,
+                 "weight": args.weight}
+    names = list(args.scenario or [])
+    known = {s.name for s in cfg.scenarios}
+    if names and names[0] not in known and args.model and (args.type or args.model == "multi"):
+        # An ad-hoc scenario from the command line (candidates: uncovered-demand clusters
+        # and a 200 m network grid unless the config has a scenario to copy them from).
+        base = cfg.scenarios[0].candidates if cfg.scenarios else Candidates(clusters=30,
+                                                                             grid_m=200.0)
+        sc = Scenario(name=names[0], model=args.model, type=args.type or "",
+                      new=args.new or 0, candidates=base)
+        sc = dataclasses.replace(sc, **{k: v for k, v in overrides.items() if v is not None})
+        validate_scenario(sc)
+        cfg = dataclasses.replace(cfg, scenarios=(*cfg.scenarios, sc))
+    t0 = time.perf_counter()
+    run = analyse(cfg, use_cache=not args.no_cache)
+    run.manifest.command = "site"
+    outcomes = site(cfg, run, names, overrides)
+    written = write_siting_outputs(run, outcomes)
+    for oc, paths in zip(outcomes, written, strict=True):
+        s = oc.summary
+        gap = "n/a" if oc.gap is None else f"{100 * oc.gap:.3f} %"
+        print(f"scenario {oc.scenario.name} ({oc.scenario.model}, {s['method']}): "
+              f"{s['objective_name']} {oc.objective:,.1f}; status {oc.status}; gap {gap}")
+        for o in oc.outcomes:
+            r = o.result
+            after = r.info.get("covered_total")
+            tot = r.info.get("total_weight") or 0
+            share = f"; covered {after / tot:.1%} after" if after is not None and tot else ""
+            print(f"  {o.type}: {len(r.selected)} new sites within {o.cutoff:g} min{share}")
+            for _, row in o.sites.head(10).iterrows():
+                print(f"    {int(row['rank']):>2}. {row['cid']:<10} {str(row['name'])[:30]:<30} "
+                      f"+{row['marginal']:,.0f}")
+        for w in oc.warnings:
+            print(f"  warning: {w}")
+        for key in ("gpkg", "tables", "map"):
+            p = paths[key]
+            shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
+            print(f"  {key:7s} {shown}")
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     p = argparse.ArgumentParser(
@@ -101,6 +156,29 @@ def build_parser() -> argparse.ArgumentParser:
                                    "or bbox sources), so later runs work offline.")
     f.add_argument("config", help="study-area TOML file")
     f.set_defaults(func=_cmd_fetch)
+    st = sub.add_parser(
+        "site", parents=[common], help="propose sites for new facilities ([[scenarios]])",
+        description="Run the coverage analysis, then solve the siting scenarios of the config "
+                    "(MCLP, LSCP, p-median, capacitated, multi-type 1+N) and write proposed "
+                    "sites, coverage curve, before/after tables, GeoPackage and map. Options "
+                    "override the scenario's settings.")
+    st.add_argument("config", help="study-area TOML file with [[scenarios]]")
+    st.add_argument("--scenario", action="append", metavar="NAME",
+                    help="run only this scenario (repeatable); with --model and --type a new "
+                         "ad-hoc scenario of this name")
+    st.add_argument("--model", choices=("mclp", "lscp", "pmedian", "cmclp", "multi"))
+    st.add_argument("--type", help="facility type key, e.g. canteen, day_care")
+    st.add_argument("--new", type=int, help="number of new sites")
+    st.add_argument("--target", type=float, help="LSCP coverage target share, e.g. 0.95")
+    st.add_argument("--cutoff", type=float, help="catchment in walking minutes")
+    st.add_argument("--capacity", type=float, help="places per new site (cmclp)")
+    st.add_argument("--method", choices=("auto", "exact", "heuristic"))
+    st.add_argument("--time-limit", type=float, help="solver time limit, seconds")
+    st.add_argument("--weight", choices=("elderly_60", "elderly_80"),
+                    help="demand weight (default elderly_60)")
+    st.add_argument("--no-cache", action="store_true", help="rebuild the network, ignore cache")
+    st.add_argument("--lang", choices=("zh", "en"), help="table and map language")
+    st.set_defaults(func=_cmd_site)
     return p
 
 

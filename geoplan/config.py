@@ -171,6 +171,89 @@ class Output:
     lang: str = "zh"
 
 
+SITING_MODELS = ("mclp", "lscp", "pmedian", "cmclp", "multi")
+SITING_METHODS = ("auto", "exact", "heuristic")
+DEMAND_WEIGHTS = ("elderly_60", "elderly_80")
+#: OSM ``building=*`` values taken as non-residential candidate buildings by default.
+CANDIDATE_BUILDINGS: tuple[str, ...] = (
+    "commercial", "retail", "office", "public", "civic", "government", "community_centre",
+    "kindergarten", "service", "warehouse",
+)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Where candidate sites for new facilities come from (any combination).
+
+    ``file``: points or polygons (CSV with x/y columns, GeoJSON, GPKG); polygons are
+    represented by a point inside them. ``clusters``: that many k-means centres of the
+    demand left uncovered (weighted by elderly). ``buildings``: street-facing
+    non-residential OSM buildings. ``grid_m``: one network node per grid cell of this size.
+    Candidates within ``exclude_existing_m`` of an existing facility of the same type are
+    never proposed.
+    """
+
+    file: Path | None = None
+    x: str | None = "lon"
+    y: str | None = "lat"
+    crs: str = "wgs84"
+    name_column: str | None = "name"
+    cost_column: str | None = None
+    capacity_column: str | None = None
+    sheet: str | None = None
+    encoding: str | None = None
+    clusters: int = 0
+    buildings: bool = False
+    building_values: tuple[str, ...] = CANDIDATE_BUILDINGS
+    street_facing_m: float = 30.0
+    grid_m: float = 0.0
+    exclude_existing_m: float = 50.0
+
+
+@dataclass(frozen=True)
+class TypeCount:
+    """One facility type's part of a multi-type scenario."""
+
+    type: str
+    new: int
+    cutoff_min: float | None = None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Link1N:
+    """The 1+N rule: each new ``station`` within ``max_min`` of a ``centre``."""
+
+    station: str
+    centre: str
+    max_min: float = 15.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named siting question: which model, how many sites or which target, candidates."""
+
+    name: str
+    model: str
+    type: str = ""
+    new: int = 0
+    target: float = 0.95
+    cutoff_min: float | None = None
+    capacity: float | None = None
+    existing_capacity: float | None = None
+    weight: str = "elderly_60"
+    method: str = "auto"
+    time_limit_s: float = 300.0
+    mip_gap: float = 1e-4
+    budget: float | None = None
+    min_spacing_m: float | None = None
+    penalty_min: float | None = None
+    curve_max: int = 0
+    candidates: Candidates = field(default_factory=Candidates)
+    plans: tuple[TypeCount, ...] = ()
+    link: Link1N | None = None
+
+
 @dataclass(frozen=True)
 class Config:
     """A complete, validated study-area configuration."""
@@ -184,6 +267,7 @@ class Config:
     population: Population
     output: Output
     data_root: Path
+    scenarios: tuple[Scenario, ...] = ()
     source_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -275,7 +359,7 @@ def _build(cls: type, data: Any, where: str, base: Path | None,
 
 
 _TOP_KEYS = ("study_area", "paths", "network", "walking", "analysis", "facilities", "areas",
-             "population", "output")
+             "population", "output", "scenarios")
 
 
 def _require_file(path: Path | None, where: str) -> None:
@@ -353,6 +437,103 @@ def _validate(cfg: Config) -> None:
                           "be positive")
     if cfg.output.lang not in LANGUAGES:
         raise ConfigError(f"output.lang = '{cfg.output.lang}': use 'zh' or 'en'")
+    for i, sc in enumerate(cfg.scenarios):
+        validate_scenario(sc, f"scenarios[{i}] ('{sc.name}')")
+
+
+def _scenarios(items: Any, data_root: Path) -> tuple[Scenario, ...]:
+    if not isinstance(items, list):
+        raise ConfigError("scenarios must be an array of tables: write [[scenarios]]")
+    out = []
+    for i, item in enumerate(items):
+        where = f"scenarios[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"[{where}] must be a table")
+        extra: dict[str, Any] = {}
+        cand = item.get("candidates", {})
+        extra["candidates"] = _build(Candidates, cand, f"{where}.candidates", data_root)
+        plans = item.get("plans", [])
+        if not isinstance(plans, list):
+            raise ConfigError(f"{where}.plans must be an array of tables: [[scenarios.plans]]")
+        extra["plans"] = tuple(_build(TypeCount, p, f"{where}.plans[{k}]", None)
+                               for k, p in enumerate(plans))
+        if "link" in item:
+            extra["link"] = _build(Link1N, item["link"], f"{where}.link", None)
+        flat = {k: v for k, v in item.items() if k not in ("candidates", "plans", "link")}
+        out.append(_build(Scenario, flat, where, None, skip=("candidates", "plans", "link"),
+                          extra=extra))
+    names = [s.name for s in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"scenario name '{dup[0]}' is used twice; give each scenario its own "
+                          "name")
+    return tuple(out)
+
+
+def validate_scenario(sc: Scenario, where: str = "") -> None:
+    """Check a scenario's settings (also after command-line overrides).
+
+    Raises
+    ------
+    ConfigError
+        With a one-line message naming the setting.
+    """
+    from geoplan.sources.facility_types import FACILITY_TYPES
+
+    where = where or f"scenario '{sc.name}'"
+    if sc.model not in SITING_MODELS:
+        raise ConfigError(f"{where}: model = '{sc.model}'; use one of {', '.join(SITING_MODELS)}")
+    if sc.method not in SITING_METHODS:
+        raise ConfigError(f"{where}: method = '{sc.method}'; use one of "
+                          f"{', '.join(SITING_METHODS)}")
+    if sc.weight not in DEMAND_WEIGHTS:
+        raise ConfigError(f"{where}: weight = '{sc.weight}'; use elderly_60 or elderly_80")
+    types_ = [p.type for p in sc.plans] if sc.model == "multi" else [sc.type]
+    for t in types_:
+        if t not in FACILITY_TYPES:
+            raise ConfigError(f"{where}: facility type '{t}' is not known; use one of "
+                              f"{', '.join(FACILITY_TYPES)}")
+    if sc.model == "multi":
+        if len(sc.plans) < 1:
+            raise ConfigError(f"{where}: model = 'multi' needs [[scenarios.plans]] entries "
+                              "(type, new, cutoff_min)")
+        if any(p.new < 1 for p in sc.plans):
+            raise ConfigError(f"{where}: every plan needs new >= 1")
+        if sc.link is not None:
+            for t in (sc.link.station, sc.link.centre):
+                if t not in types_:
+                    raise ConfigError(f"{where}: link names type '{t}', which no plan of this "
+                                      f"scenario has (plans: {', '.join(types_)})")
+    elif sc.model in ("mclp", "pmedian", "cmclp") and sc.new < 1:
+        raise ConfigError(f"{where}: set new = <number of new sites> (at least 1) for model "
+                          f"'{sc.model}'")
+    if sc.model == "lscp" and not 0 < sc.target <= 1:
+        raise ConfigError(f"{where}: target = {sc.target} must be a share in (0, 1], "
+                          "e.g. 0.95 for 95 %")
+    if sc.model == "cmclp":
+        if sc.capacity is None:
+            raise ConfigError(f"{where}: model 'cmclp' needs capacity = <persons per new site>")
+        if sc.capacity < 1:
+            raise ConfigError(f"{where}: capacity = {sc.capacity:g} is below one person; give "
+                              "the places per site (e.g. 40)")
+    for key in ("cutoff_min", "min_spacing_m", "budget", "penalty_min"):
+        v = getattr(sc, key)
+        if v is not None and v <= 0:
+            raise ConfigError(f"{where}: {key} must be positive")
+    if sc.time_limit_s <= 0 or not 0 <= sc.mip_gap < 1:
+        raise ConfigError(f"{where}: time_limit_s must be positive and mip_gap in [0, 1)")
+    c = sc.candidates
+    if c.file is None and c.clusters <= 0 and not c.buildings and c.grid_m <= 0:
+        raise ConfigError(f"{where}: no candidate sites: set candidates.file, "
+                          "candidates.clusters, candidates.buildings or candidates.grid_m")
+    _require_file(c.file, f"{where}.candidates.file")
+    crs = c.crs.lower()
+    if crs not in COORDINATE_SYSTEMS and not re.fullmatch(r"epsg:\d{4,6}", crs):
+        raise ConfigError(f"{where}.candidates.crs = '{c.crs}': use wgs84, gcj02, bd09 or an "
+                          "EPSG code")
+    if c.grid_m < 0 or c.clusters < 0 or c.exclude_existing_m < 0:
+        raise ConfigError(f"{where}.candidates: grid_m, clusters and exclude_existing_m must "
+                          "not be negative")
 
 
 def load_config(path: str | Path) -> Config:
@@ -442,8 +623,10 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     for k, v in defaults.items():
         out_raw.setdefault(k, v)
     output = _build(Output, out_raw, "output", Path.cwd())
+    scenarios = _scenarios(raw.get("scenarios", []), data_root)
     cfg = Config(study_area=study, network=network, walking=walking, analysis=analysis,
                  facilities=tuple(facilities), areas=areas, population=population,
-                 output=output, data_root=data_root, source_file=source_file, raw=raw)
+                 output=output, data_root=data_root, scenarios=scenarios,
+                 source_file=source_file, raw=raw)
     _validate(cfg)
     return cfg

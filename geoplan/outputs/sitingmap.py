@@ -1,0 +1,126 @@
+"""The siting map: the coverage map plus proposed sites, their catchments and after-coverage.
+
+Proposed sites are numbered badges (rank order) in a colour no facility type uses, with a
+popup giving rank, name, candidate source, residents gained and the share covered after
+adding it. Areas are shown twice, before and after (switchable layers).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from geoplan.outputs.labels import value_label
+from geoplan.outputs.webmap import (
+    _add_areas,
+    _fmt_number,
+    _fmt_share,
+    _missing,
+    _renumber,
+    _type_name,
+    build_map,
+)
+
+PROPOSED_COLOUR = "#6a00a8"
+_TXT = {
+    "zh": {"sites": "建议新增{t}（{n}处）", "catchment": "新增{t}{m}分钟步行范围",
+           "rank": "建议顺序", "origin": "候选点来源", "gain": "新增覆盖老人",
+           "after": "累计覆盖率", "persons": "{v}人", "after_layer": "规划后"},
+    "en": {"sites": "Proposed {t} ({n})", "catchment": "Proposed {t}: {m}-min walk",
+           "rank": "Rank", "origin": "Candidate source", "gain": "Older residents gained",
+           "after": "Share covered after", "persons": "{v}", "after_layer": "after"},
+}
+
+
+def _popup(row: pd.Series, lang: str) -> str:
+    t = _TXT[lang]
+    rows = [(t["rank"], str(int(row["rank"]))),
+            (t["origin"], str(value_label("origin", row.get("origin"), lang))),
+            (t["gain"], t["persons"].format(v=_fmt_number(row.get("marginal"))))]
+    if not _missing(row.get("share_after")):
+        rows.append((t["after"], _fmt_share(row["share_after"])))
+    cells = "".join(f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
+                    f"<td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f"<b>{html.escape(str(row.get('name', '')))}</b><table>{cells}</table>"
+
+
+def add_proposed_sites(m: folium.Map, sites: gpd.GeoDataFrame, type_key: str,
+                       lang: str) -> None:
+    """Numbered badges for proposed sites (rank order) in their own layer."""
+    data = sites.to_crs(4326)
+    fg = folium.FeatureGroup(name=_TXT[lang]["sites"].format(t=_type_name(type_key, lang),
+                                                               n=len(data)))
+    for _, row in data.iterrows():
+        pt = row.geometry
+        badge = (f"<div style='background:{PROPOSED_COLOUR};color:#fff;border:2px solid #fff;"
+                 "border-radius:4px;font:bold 12px sans-serif;text-align:center;"
+                 f"line-height:18px;width:22px;height:18px;box-shadow:0 0 3px #000'>"
+                 f"{int(row['rank'])}</div>")
+        folium.Marker(location=(round(pt.y, 7), round(pt.x, 7)),
+                      icon=folium.DivIcon(html=badge, icon_size=(26, 22), icon_anchor=(13, 11)),
+                      popup=folium.Popup(_popup(row, lang), max_width=320),
+                      tooltip=html.escape(f"{int(row['rank'])}. {row.get('name', '')}"),
+                      ).add_to(fg)
+    fg.add_to(m)
+
+
+def add_catchments(m: folium.Map, polygons: gpd.GeoDataFrame, type_key: str, minutes: float,
+                   lang: str) -> None:
+    """Dashed outlines of the proposed sites' walking catchments."""
+    data = polygons.to_crs(4326)
+    data = data[~shapely.is_empty(data.geometry.to_numpy())]
+    name = _TXT[lang]["catchment"].format(t=_type_name(type_key, lang), m=f"{minutes:g}")
+    fg = folium.FeatureGroup(name=name)
+    if len(data):
+        folium.GeoJson(
+            gpd.GeoDataFrame(geometry=data.geometry.to_numpy(), crs=4326).to_json(drop_id=True),
+            style_function=lambda _f: {"color": PROPOSED_COLOUR, "weight": 2,
+                                       "dashArray": "6 4", "fillColor": PROPOSED_COLOUR,
+                                       "fillOpacity": 0.08},
+        ).add_to(fg)
+    fg.add_to(m)
+
+
+def build_siting_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+                     isochrones_by_type: gpd.GeoDataFrame,
+                     proposed: Sequence[tuple[str, float, gpd.GeoDataFrame, gpd.GeoDataFrame]],
+                     *, lang: str, title: str, boundary: shapely.Geometry | None,
+                     types: Sequence[str]) -> folium.Map:
+    """Coverage map coloured by the share covered before, with after-layers on top.
+
+    Parameters
+    ----------
+    areas : GeoDataFrame (WGS84)
+        Areas with ``share_before`` and ``share_after`` (or ``<type>_share_*``).
+    facilities, isochrones_by_type : GeoDataFrame (WGS84)
+        Existing facilities and their merged catchments.
+    proposed : sequence of (type, minutes, sites, catchments)
+        Per planned type: ranked proposed sites and their catchment polygons.
+    lang, title, boundary, types
+        As for :func:`geoplan.outputs.webmap.build_map`.
+    """
+    multi = len(proposed) > 1
+    first = proposed[0][0]
+    before = f"{first}_share_before" if multi else "share_before"
+    m = build_map(areas, facilities, isochrones_by_type, lang=lang, title=title, score=before,
+                  boundary=boundary, types=list(types))
+    for type_key, _, _, _ in proposed:
+        col = f"{type_key}_share_after" if multi else "share_after"
+        _add_areas(m, areas, col, 15, lang)
+    for type_key, minutes, sites, catch in proposed:
+        add_catchments(m, catch, type_key, minutes, lang)
+        add_proposed_sites(m, sites, type_key, lang)
+    # The layer control must come after every layer in the page script: move it last.
+    for key, child in list(m._children.items()):
+        if isinstance(child, folium.LayerControl):
+            del m._children[key]
+            m.add_child(child, name=key)
+    _renumber(m.get_root())
+    return m
+
+
