@@ -158,3 +158,14 @@ def test_mclp_reduced_cost_fixing_keeps_the_optimum(seed, p):
     assert res.info["covered_total"] == pytest.approx(ref, abs=1e-6)
     heur = MCLP(prob, p=p, cutoff=15).solve("heuristic")
     assert heur.bound >= res.objective - 1e-6
+
+
+def test_mask_within_handles_empty_rows_and_zeros():
+    import scipy.sparse as sp
+
+    from geoplan.siting.problem import mask_within
+    t = sp.csr_matrix((np.array([0.0, 7.0, 3.0]), np.array([1, 2, 0]), np.array([0, 0, 2, 3, 3])),
+                      shape=(4, 3))
+    m = mask_within(t, 5.0)
+    assert m.toarray().tolist() == [[False] * 3, [False, True, False], [True, False, False],
+                                    [False] * 3]

@@ -169,6 +169,10 @@ class MCLP:
         """
         t0 = time.perf_counter()
         red = reduce_coverage(self.problem, self.cutoff)
+        if red.a.nnz == 0:
+            raise InputDataError(
+                f"no candidate site reaches any older resident left uncovered within "
+                f"{self.cutoff:g} min; add candidates nearer the gaps or raise the cutoff")
         m = red.a.shape[0]
         feas = self._feasibility(m)
         use_ratio = self.budget is not None
@@ -361,6 +365,9 @@ class LSCP:
                     chosen = cand
             bound = max(lb, float(np.ceil(sol.bound - 1e-6)))
             status = "optimal" if sol.status == "optimal" else "time_limit"
+            if status == "time_limit":
+                warnings.append(f"solver time limit ({time_limit:.0f} s) reached: best solution "
+                                f"has {len(chosen)} sites; at least {bound:.0f} are needed")
         elif method == "exact":
             status = "optimal"
         elif method != "heuristic":

@@ -29,11 +29,8 @@ def _as_csr(m: sp.spmatrix | sp.sparray, shape: tuple[int, int], name: str) -> s
 def mask_within(times: sp.csr_matrix, cutoff: float) -> sp.csr_matrix:
     """Boolean CSR of the stored entries with time <= ``cutoff`` (explicit zeros count)."""
     keep = times.data <= cutoff + 1e-9
-    counts = np.add.reduceat(keep, times.indptr[:-1]) if times.nnz else np.zeros(
-        times.shape[0], dtype=np.int64)
-    # reduceat gives wrong values for empty rows; fix them up.
-    empty = np.diff(times.indptr) == 0
-    counts = np.where(empty, 0, counts)
+    rows = np.repeat(np.arange(times.shape[0]), np.diff(times.indptr))
+    counts = np.bincount(rows[keep], minlength=times.shape[0])
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     out = sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool), times.indices[keep], indptr),
                         shape=times.shape)

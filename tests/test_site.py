@@ -1,0 +1,160 @@
+"""`geoplan site` end to end on the real demo data, and its bad-input messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pyogrio
+import pytest
+
+from geoplan.cli import main
+from tests.test_cli_errors import make_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _demo_config(demo_dir: Path, out: Path) -> Path:
+    text = (REPO / "examples" / "yangpu-wujiaochang.toml").read_text(encoding="utf-8")
+    text = text.replace("${GEOPLAN_DATA:-../../shared/data/yangpu-demo}", str(demo_dir))
+    text = text.replace('[output]\nlang = "zh"',
+                        f'[output]\nlang = "zh"\ndir = "{out}/data"\nmaps_dir = "{out}/maps"\n'
+                        f'cache_dir = "{out}/cache"')
+    cfg = out / "demo.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def site_run(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    cfg = _demo_config(demo_dir, out)
+    assert main(["site", str(cfg), "--scenario", "canteens-7", "--scenario", "stations-95",
+                 "-q"]) == 0
+    return out
+
+
+def test_mclp_outputs(site_run: Path) -> None:
+    gpkg = site_run / "data" / "siting" / "yangpu-wujiaochang-site-canteens-7.gpkg"
+    layers = {name for name, _ in pyogrio.list_layers(gpkg)}
+    assert {"proposed_sites", "catchments", "areas", "coverage_curve", "candidates",
+            "scenario"} <= layers
+    sites = gpd.read_file(gpkg, layer="proposed_sites")
+    assert list(sites["rank"]) == list(range(1, 8))
+    assert np.all(np.diff(sites["marginal"].to_numpy()) <= 1e-6)
+    areas = gpd.read_file(gpkg, layer="areas")
+    scen = gpd.read_file(gpkg, layer="scenario")
+    gained = areas["covered_after"].sum() - areas["covered_before"].sum()
+    assert gained == pytest.approx(scen["objective"].iloc[0], rel=1e-6)
+    assert gained == pytest.approx(sites["marginal"].sum(), rel=1e-6)
+    assert (areas["covered_after"] >= areas["covered_before"] - 1e-9).all()
+    assert scen["status"].iloc[0] == "optimal"
+    # new canteens are never proposed at an existing one
+    fac = gpd.read_file(site_run / "data" / "siting" /
+                        "yangpu-wujiaochang-site-canteens-7.gpkg", layer="candidates")
+    assert len(fac) >= 7
+    curve = gpd.read_file(gpkg, layer="coverage_curve")
+    assert np.all(np.diff(curve["share"].to_numpy()) >= -1e-12)
+    wb = openpyxl.load_workbook(gpkg.with_suffix(".xlsx"), read_only=True)
+    assert {"建议选址", "覆盖曲线", "区域前后对比", "候选点", "说明"} <= set(wb.sheetnames)
+    html = (site_run / "maps" / "yangpu-wujiaochang-site-canteens-7.html").read_text("utf-8")
+    esc = [json.dumps(t)[1:-1] for t in ("建议新增", "规划后")]  # layer names are JSON-escaped
+    assert "建议顺序" in html and all(e in html for e in esc)
+    assert html.count("L.divIcon") >= 7
+
+
+def test_lscp_reaches_target(site_run: Path) -> None:
+    gpkg = site_run / "data" / "siting" / "yangpu-wujiaochang-site-stations-95.gpkg"
+    scen = gpd.read_file(gpkg, layer="scenario")
+    assert scen["share"].iloc[0] >= 0.95 - 1e-9
+    sites = gpd.read_file(gpkg, layer="proposed_sites")
+    assert len(sites) == scen["objective"].iloc[0]
+    assert scen["status"].iloc[0] == "optimal"
+
+
+def test_command_line_override(demo_dir: Path, tmp_path: Path) -> None:
+    cfg = _demo_config(demo_dir, tmp_path)
+    assert main(["site", str(cfg), "--scenario", "canteens-7", "--new", "3", "-q"]) == 0
+    sites = gpd.read_file(tmp_path / "data" / "siting" /
+                          "yangpu-wujiaochang-site-canteens-7.gpkg", layer="proposed_sites")
+    assert len(sites) == 3
+
+
+SCEN = """
+[[scenarios]]
+name = "s"
+model = "@MODEL@"
+type = "canteen"
+new = @NEW@
+@EXTRA@
+[scenarios.candidates]
+@CAND@
+"""
+
+
+def _site_config(tmp_path: Path, demo_dir: Path, model: str = "mclp", new: int = 2,
+                 extra: str = "", cand: str = "grid_m = 300") -> Path:
+    cfg = make_config(tmp_path, demo_dir)
+    text = SCEN.replace("@MODEL@", model).replace("@NEW@", str(new)).replace(
+        "@EXTRA@", extra).replace("@CAND@", cand)
+    cfg.write_text(cfg.read_text(encoding="utf-8") + text, encoding="utf-8")
+    return cfg
+
+
+def _bad(cfg: Path, capsys: pytest.CaptureFixture[str], match: str) -> None:
+    code = main(["site", str(cfg), "-q"])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if "geoplan: error:" in ln]
+    assert code != 0 and len(lines) == 1, err
+    assert "Traceback" not in err
+    assert match in lines[0], lines[0]
+    out = cfg.parent / "out"
+    written = [p for p in out.rglob("*") if p.is_file() and "cache" not in p.parts] \
+        if out.exists() else []
+    assert written == [], written
+
+
+def _cands(tmp_path: Path, rows: list[tuple[float, float]]) -> Path:
+    p = tmp_path / "cands.csv"
+    p.write_text("name,lon,lat\n" + "".join(f"c{i},{x},{y}\n" for i, (x, y) in
+                                            enumerate(rows)), encoding="utf-8")
+    return p
+
+
+def test_more_sites_than_candidates(tmp_path, demo_dir, capsys):
+    f = _cands(tmp_path, [(121.4950, 31.2850), (121.5000, 31.2830)])
+    cfg = _site_config(tmp_path, demo_dir, new=5, cand=f'file = "{f}"')
+    _bad(cfg, capsys, "only 2 candidate sites")
+
+
+def test_candidate_file_outside_study_area(tmp_path, demo_dir, capsys):
+    f = _cands(tmp_path, [(120.1, 30.2), (120.2, 30.3)])
+    cfg = _site_config(tmp_path, demo_dir, cand=f'file = "{f}"')
+    _bad(cfg, capsys, "none of the 2 candidate sites lies in the study area")
+
+
+def test_capacity_below_one_person(tmp_path, demo_dir, capsys):
+    cfg = _site_config(tmp_path, demo_dir, model="cmclp", extra="capacity = 0.5")
+    _bad(cfg, capsys, "below one person")
+
+
+def test_no_candidate_reaches_uncovered_demand(tmp_path, demo_dir, capsys):
+    cfg = _site_config(tmp_path, demo_dir, extra="cutoff_min = 0.05")
+    _bad(cfg, capsys, "no candidate site reaches any older resident")
+
+
+def test_unknown_model(tmp_path, demo_dir, capsys):
+    cfg = _site_config(tmp_path, demo_dir, model="mlcp")
+    _bad(cfg, capsys, "model = 'mlcp'")
+
+
+def test_unreachable_target_says_best_share(tmp_path, demo_dir, capsys):
+    f = _cands(tmp_path, [(121.4950, 31.2850)])
+    cfg = _site_config(tmp_path, demo_dir, model="lscp", extra="target = 1.0\ncutoff_min = 5",
+                       cand=f'file = "{f}"')
+    assert main(["site", str(cfg), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "cannot be reached: the best achievable share is" in out
