@@ -347,7 +347,9 @@ def run_scenario(ctx: _Context, sc: Scenario) -> ScenarioOutcome:
             if sub.nnz:
                 np.minimum.at(t_after, sub.indices, sub.data)
             extra = {"wtime_before": w * t_before, "wtime_after": w * t_after}
-        sites = _ranked_sites(cands, res, float(w[before].sum()), total, sc.type, sc.model)
+        base = float(res.info["served_existing"]) if sc.model == "cmclp" else float(
+            w[before].sum())
+        sites = _ranked_sites(cands, res, base, total, sc.type, sc.model)
         outcomes.append(TypeOutcome(sc.type, cut, res, sites, cands.sites, before, after,
                                     c_snap.subset(res.selected)))
         curve_max = max(sc.curve_max, 2 * max(sc.new, len(res.selected)), 10)
