@@ -37,7 +37,9 @@ def solve_milp(c: np.ndarray, a: sp.csr_matrix, row_lo: np.ndarray, row_hi: np.n
                col_lo: np.ndarray, col_hi: np.ndarray, integer: np.ndarray, *,
                maximise: bool, time_limit: float = 300.0, mip_gap: float = 1e-4,
                seed: int = 0, threads: int | None = None, start: np.ndarray | None = None,
-               offset: float = 0.0, verbose: bool = False) -> MilpSolution:
+               offset: float = 0.0, verbose: bool = False,
+               mip_abs_gap: float | None = None,
+               options: dict[str, bool | int | float | str] | None = None) -> MilpSolution:
     """Solve ``max/min c·x`` s.t. ``row_lo <= A x <= row_hi``, bounds and integrality.
 
     Parameters
@@ -66,6 +68,13 @@ def solve_milp(c: np.ndarray, a: sp.csr_matrix, row_lo: np.ndarray, row_hi: np.n
         Constant added to the objective.
     verbose : bool
         Show the HiGHS log.
+    mip_abs_gap : float, optional
+        Absolute gap at which HiGHS stops (``mip_abs_gap``; HiGHS default when not given).
+        With integer objective values, a value just below 1 stops exactly when the
+        incumbent is proven optimal.
+    options : dict, optional
+        Further HiGHS options by name (e.g. ``{"mip_heuristic_effort": 0.0}`` when a
+        strong start is given), set last.
 
     Returns
     -------
@@ -79,6 +88,11 @@ def solve_milp(c: np.ndarray, a: sp.csr_matrix, row_lo: np.ndarray, row_hi: np.n
     h.setOptionValue("random_seed", int(seed))
     if threads is not None:
         h.setOptionValue("threads", int(threads))
+    if mip_abs_gap is not None:
+        h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
+    for name, value in (options or {}).items():
+        if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
+            raise ValueError(f"HiGHS rejected option {name}={value!r}")
     a = sp.csr_matrix(a)
     a.sort_indices()
     lp = highspy.HighsLp()
