@@ -116,6 +116,9 @@ def _cmd_site(args: argparse.Namespace) -> int:
             for _, row in o.sites.head(10).iterrows():
                 print(f"    {int(row['rank']):>2}. {row['cid']:<10} {str(row['name'])[:30]:<30} "
                       f"+{row['marginal']:,.0f}")
+        if s.get("mean_min_after") is not None:
+            print(f"  mean walk to the nearest {oc.scenario.type}: {s['mean_min_before']:.1f} min "
+                  f"before, {s['mean_min_after']:.1f} min after (capped at the penalty time)")
         for w in oc.warnings:
             print(f"  warning: {w}")
         for key in ("gpkg", "tables", "map"):
