@@ -19,14 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def demo_run(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.test_site import demo_config
+
     out = tmp_path_factory.mktemp("demo")
-    text = (REPO / "examples" / "yangpu-wujiaochang.toml").read_text(encoding="utf-8")
-    text = text.replace("${GEOPLAN_DATA:-../../shared/data/yangpu-demo}", str(demo_dir))
-    text = text.replace('[output]\nlang = "zh"',
-                        f'[output]\nlang = "zh"\ndir = "{out}/data"\nmaps_dir = "{out}/maps"\n'
-                        f'cache_dir = "{out}/cache"')
-    cfg = out / "demo.toml"
-    cfg.write_text(text, encoding="utf-8")
+    cfg = demo_config(demo_dir, out)
     assert main(["run", str(cfg)]) == 0
     return out
 

@@ -17,7 +17,8 @@ from tests.test_cli_errors import make_config
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _demo_config(demo_dir: Path, out: Path) -> Path:
+def demo_config(demo_dir: Path, out: Path) -> Path:
+    """The example config with the demo data and outputs under ``out``."""
     text = (REPO / "examples" / "yangpu-wujiaochang.toml").read_text(encoding="utf-8")
     text = text.replace("${GEOPLAN_DATA:-../../shared/data/yangpu-demo}", str(demo_dir))
     text = text.replace('[output]\nlang = "zh"',
@@ -31,7 +32,7 @@ def _demo_config(demo_dir: Path, out: Path) -> Path:
 @pytest.fixture(scope="module")
 def site_run(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    cfg = _demo_config(demo_dir, out)
+    cfg = demo_config(demo_dir, out)
     assert main(["site", str(cfg), "--scenario", "canteens-7", "--scenario", "stations-95",
                  "-q"]) == 0
     return out
@@ -76,7 +77,7 @@ def test_lscp_reaches_target(site_run: Path) -> None:
 
 
 def test_command_line_override(demo_dir: Path, tmp_path: Path) -> None:
-    cfg = _demo_config(demo_dir, tmp_path)
+    cfg = demo_config(demo_dir, tmp_path)
     assert main(["site", str(cfg), "--scenario", "canteens-7", "--new", "3", "-q"]) == 0
     sites = gpd.read_file(tmp_path / "data" / "siting" /
                           "yangpu-wujiaochang-site-canteens-7.gpkg", layer="proposed_sites")
