@@ -40,15 +40,23 @@ log = logging.getLogger(__name__)
 
 #: Penalty for an unreached demand point, as a multiple of the largest stored time.
 DEFAULT_PENALTY_FACTOR = 2.0
-#: HiGHS options for the radius MILP: the heuristic start is already near-optimal, so the
-#: primal heuristics (sub-MIPs) of HiGHS rarely pay; measured on OR-Library pmed16.
-HIGHS_OPTIONS: dict[str, float | bool] = {
+#: HiGHS options for the radius MILP, measured on the OR-Library instances with small p
+#: (their LP gap needs branching): the heuristic start is already near-optimal, so HiGHS's
+#: primal heuristics (sub-MIPs) rarely pay; the interior-point method solves the degenerate
+#: root LP about twice as fast as dual simplex; and trusting pseudocosts at once instead of
+#: strong branching each candidate 8 times cut pmed35 from 62 s to 22 s.
+HIGHS_OPTIONS: dict[str, float | bool | int | str] = {
     "mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False,
     "mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False,
     "mip_heuristic_run_zi_round": False, "mip_heuristic_run_shifting": False,
-    "mip_heuristic_run_feasibility_jump": False}
+    "mip_heuristic_run_feasibility_jump": False, "mip_lp_solver": "ipm",
+    "mip_pscost_minreliable": 0}
 #: Subgradient iterations without a better bound before the step size halves.
 LAGRANGIAN_STALL = 30
+#: Rounds of candidate fixing and re-bounding before the MILP, and the subgradient
+#: iterations of each re-bounding.
+FIX_ROUNDS = 4
+FIX_LAGRANGIAN_ITERATIONS = 1000
 #: VNS iterations between two looks at the clock.
 VNS_CHUNK = 50
 #: Largest candidate × p table of swap scores the heuristic keeps (8 bytes an entry).
@@ -162,8 +170,8 @@ class _Search:
         self.mark = np.zeros(n, dtype=np.int64)
         self.stamp = 1
         # splitmix64 state, seeded by a fixed mix of the user seed
-        self.rng = np.array([np.uint64(seed) * np.uint64(0x2545F4914F6CDD1D)
-                             + np.uint64(0x632BE59BD9B4E019)], dtype=np.uint64)
+        mixed = (int(seed) * 0x2545F4914F6CDD1D + 0x632BE59BD9B4E019) % (1 << 64)
+        self.rng = np.array([mixed], dtype=np.uint64)
         scale = float(np.sum(inst.w * inst.cap)) if n else 1.0
         self.tol = 1e-9 * max(1.0, scale)
 
@@ -207,6 +215,7 @@ class _HeuristicOutcome:
     bound: float  # Lagrangian bound, rounded up when the objective is integral
     lb_in: np.ndarray  # per candidate: bound on solutions that open it
     lb_out: np.ndarray  # per candidate: bound on solutions that keep it closed
+    lam: np.ndarray  # multipliers of the best bound
     info: dict
 
 
@@ -235,7 +244,7 @@ def _heuristic(inst: _Instance, p: int, seed: int, deadline: float, starts: int,
     if p == 0 or inst.n_cand == 0:
         inf = np.full(inst.n_cand, np.inf)
         return _HeuristicOutcome(np.zeros(0, dtype=np.int64), total_cap, total_cap, inf, inf,
-                                 {})
+                                 inst.w * inst.cap, {})
     s = _Search(inst, p, seed)
     best_sel = np.zeros(p, dtype=np.int64)
     best_cost = np.inf
@@ -288,21 +297,34 @@ def _heuristic(inst: _Instance, p: int, seed: int, deadline: float, starts: int,
             done += n
             info["vns_improvements"] += imp
         info["vns_iterations"] = done
-    return _HeuristicOutcome(np.sort(best_sel), float(best_cost), lag, lb_in, lb_out, info)
+    return _HeuristicOutcome(np.sort(best_sel), float(best_cost), lag, lb_in, lb_out, lam,
+                             info)
 
 
 def _round_bound(bound: float, integral: bool) -> float:
-    """With integral objective values, any bound can be rounded up."""
+    """With integral objective values, any bound can be rounded up (a relative 1e-9 of
+    slack absorbs rounding errors in the bound's sum)."""
     if integral and np.isfinite(bound):
-        return float(np.ceil(bound - 1e-6 * max(1.0, abs(bound)) * 1e-3))
+        return float(np.ceil(bound - 1e-9 * max(1.0, abs(bound))))
     return bound
+
+
+def _round_bounds(bounds: np.ndarray, integral: bool) -> np.ndarray:
+    """:func:`_round_bound` for an array."""
+    if not integral:
+        return bounds
+    fin = np.isfinite(bounds)
+    out = bounds.copy()
+    out[fin] = np.ceil(bounds[fin] - 1e-9 * np.maximum(1.0, np.abs(bounds[fin])))
+    return out
 
 
 # --------------------------------------------------------------------------- MILP
 
 
 def _radius_milp(inst: _Instance, p: int, start: np.ndarray | None, time_limit: float,
-                 mip_gap: float, seed: int, threads: int | None, verbose: bool = False):
+                 mip_gap: float, seed: int, threads: int | None, verbose: bool = False,
+                 serve_by: np.ndarray | None = None):
     """Solve the instance exactly with HiGHS in the chained radius formulation.
 
     For client ``i`` with distinct times ``D_1 < … < D_K`` below its cap ``D_{K+1}``, a
@@ -310,9 +332,16 @@ def _radius_milp(inst: _Instance, p: int, start: np.ndarray | None, time_limit: 
     ``z_k - z_{k-1} + Σ_{j: t_ij = D_k} x_j >= 0`` (``z_0 = 1``) and the objective
     ``Σ_i w_i (D_1 + Σ_k (D_{k+1} - D_k) z_k)`` give the same LP bound as the cumulative
     rows ``z_k + Σ_{j: t_ij <= D_k} x_j >= 1`` of Elloumi (2010) with each pair stored
-    once. Returns ``(open candidates or None, MilpSolution, sizes)``.
+    once.
+
+    ``serve_by`` (per client, ``inf`` = none) restricts the model to solutions that serve
+    the client within that time: its farther levels are dropped and ``z`` at that time is
+    fixed to 0. Returns ``(open candidates or None, MilpSolution, sizes)``.
     """
     w, cap, cand, cli, t = inst.w, inst.cap, inst.cand, inst.cli, inst.t
+    if serve_by is not None:
+        keep = t <= serve_by[cli]
+        cand, cli, t = cand[keep], cli[keep], t[keep]
     m = inst.n_cand
     # pairs are sorted by (client, time): a new level starts where either changes
     new_level = np.ones(len(t), dtype=bool)
@@ -339,12 +368,14 @@ def _radius_milp(inst: _Instance, p: int, start: np.ndarray | None, time_limit: 
                            np.arange(m)])
     vals = np.concatenate([np.ones(len(t)), np.ones(n_lev), -np.ones(int((~first).sum())),
                            np.ones(m)])
-    a = sp.csr_matrix((vals, (rows, cols)), shape=(n_lev + 1, m + n_lev))
     row_lo = np.concatenate([first.astype(np.float64), [p]])
+    a = sp.csr_matrix((vals, (rows, cols)), shape=(n_lev + 1, m + n_lev))
     row_hi = np.concatenate([np.full(n_lev, np.inf), [p]])
     c = np.concatenate([np.zeros(m), cost_z])
     col_lo = np.zeros(m + n_lev)
     col_hi = np.ones(m + n_lev)
+    if serve_by is not None:
+        col_hi[m:][last & (lev_d == serve_by[lev_cli])] = 0.0
     integer = np.concatenate([np.ones(m, dtype=bool), np.zeros(n_lev, dtype=bool)])
     x0 = None
     if start is not None:
@@ -364,6 +395,128 @@ def _radius_milp(inst: _Instance, p: int, start: np.ndarray | None, time_limit: 
                      options=HIGHS_OPTIONS)
     sel = None if sol.x is None else np.nonzero(sol.x[:m] > 0.5)[0]
     return sel, sol, sizes
+
+
+@dataclass
+class _ExactOutcome:
+    sel: np.ndarray
+    cost: float
+    bound: float
+    status: str
+    info: dict
+    warnings: list[str]
+
+
+def _fix_rounds(inst: _Instance, p: int, sel: np.ndarray, ub: float, h: _HeuristicOutcome,
+                rounds: int, lagrangian_iterations: int):
+    """Fix candidates by Lagrangian bounds, re-bound the reduced problem, and repeat.
+
+    A candidate is fixed closed (open) when every solution that opens (closes) it has a
+    Lagrangian bound of at least ``ub``: no such solution beats the incumbent. Fixings
+    that the incumbent violates are skipped, so it stays feasible. Returns the free and
+    fixed-open candidates, the reduced instance and its multipliers, and the smallest
+    bound over the excluded solutions.
+    """
+    integral = inst.integral()
+    tol = 1e-9 * max(1.0, abs(ub))
+    free = np.arange(inst.n_cand)
+    fixed_open = np.zeros(0, dtype=np.int64)
+    excluded = np.inf
+    lb_in, lb_out, lam = h.lb_in, h.lb_out, h.lam
+    sub = inst
+    is_open = np.zeros(inst.n_cand, dtype=bool)
+    is_open[sel] = True
+    for _ in range(rounds):
+        thr_in = _round_bounds(lb_in, integral)
+        thr_out = _round_bounds(lb_out, integral)
+        inc = is_open[free]
+        fix_closed = (thr_in >= ub - tol) & ~inc
+        fix_open = (thr_out >= ub - tol) & inc
+        if not (fix_closed.any() or fix_open.any()):
+            break
+        excluded = min(excluded, float(np.min(thr_in[fix_closed], initial=np.inf)),
+                       float(np.min(thr_out[fix_open], initial=np.inf)))
+        fixed_open = np.sort(np.concatenate([fixed_open, free[fix_open]]))
+        free = free[~fix_closed & ~fix_open]
+        p_rest = p - len(fixed_open)
+        sub = inst.restrict(free, fixed_open, p_rest)
+        if p_rest == 0 or sub.n_cand <= p_rest:
+            break
+        cptr, ccli, ct = sub.candidate_csr()
+        _lag, lam, lb_in, lb_out, _it = kern.lagrangian(
+            p_rest, sub.w, sub.cap, cptr, ccli, ct, lam, float(ub), lagrangian_iterations,
+            LAGRANGIAN_STALL, integral)
+    return free, fixed_open, sub, lam, excluded
+
+
+def _exact(inst: _Instance, p: int, sel: np.ndarray, ub: float, h: _HeuristicOutcome,
+           deadline: float, mip_gap: float, seed: int, threads: int | None, verbose: bool
+           ) -> _ExactOutcome:
+    """Reduce the instance with the Lagrangian bounds, then solve the rest with HiGHS.
+
+    Reductions (each removes only solutions whose bound is at least the incumbent's cost):
+    candidate fixing (:func:`_fix_rounds`), then per client a time within which it must be
+    served (:func:`pmedian_kernels.serve_within`), which drops its farther levels from the
+    MILP and adds the cut "an open site within that time". The proven bound is the smaller
+    of the MILP's bound and the bounds of all excluded solutions.
+    """
+    integral = inst.integral()
+    info: dict = {}
+    warnings: list[str] = []
+    tol = 1e-9 * max(1.0, abs(ub))
+    free, fixed_open, sub, lam, excluded = _fix_rounds(inst, p, sel, ub, h, FIX_ROUNDS,
+                                                      FIX_LAGRANGIAN_ITERATIONS)
+    p_rest = p - len(fixed_open)
+    info["fixed_closed"] = inst.n_cand - len(free) - len(fixed_open)
+    info["fixed_open"] = len(fixed_open)
+    start = np.searchsorted(free, sel[np.isin(sel, free)])
+    sub_status, sub_bound, sub_sel = "optimal", None, None
+    remaining = deadline - time.perf_counter()
+    if p_rest == 0 or sub.n_cand <= p_rest:
+        sub_sel = np.arange(sub.n_cand)
+    elif remaining <= 0:
+        sub_status, sub_bound = "time_limit", -np.inf
+    else:
+        # clients that every better solution serves within some time
+        qptr, qcand, qt = sub.client_csr()
+        cptr, ccli, ct = sub.candidate_csr()
+        cand_of = np.repeat(np.arange(sub.n_cand), np.diff(cptr))
+        rho = np.bincount(cand_of, weights=np.minimum(0.0, sub.w[ccli] * ct - lam[ccli]),
+                          minlength=sub.n_cand)
+        base = float(np.sum(np.minimum(lam, sub.w * sub.cap)))
+        is_open = np.zeros(sub.n_cand, dtype=bool)
+        is_open[start] = True
+        _, d_inc = kern.evaluate_open(is_open, sub.w, qptr, qcand, qt, sub.cap)
+        serve_by, cut_bound = kern.serve_within(p_rest, rho, base, qptr, qcand, qt, d_inc,
+                                                float(ub), integral)
+        info["served_within_cuts"] = int(np.isfinite(serve_by).sum())
+        excluded = min(excluded, float(cut_bound.min(initial=np.inf)))
+        sub_sel, sol, sizes = _radius_milp(sub, p_rest, start, deadline - time.perf_counter(),
+                                           mip_gap, seed, threads, verbose, serve_by=serve_by)
+        info.update(sizes)
+        info["milp_nodes"] = sol.nodes
+        info["milp_seconds"] = sol.seconds
+        sub_status, sub_bound = sol.status, sol.bound
+        if sol.status not in ("optimal", "time_limit") or not np.isfinite(sol.bound):
+            sub_bound = -np.inf
+        if sol.status not in ("optimal", "time_limit"):
+            warnings.append(f"HiGHS returned status {sol.status}; the heuristic solution is "
+                            "reported")
+    cost = ub
+    if sub_sel is not None:
+        cand_sel = np.sort(np.concatenate([free[sub_sel], fixed_open]))
+        sub_cost = PMedian._inst_cost(inst, cand_sel)
+        if sub_bound is None:  # no choice left in the reduced problem
+            sub_bound = sub_cost
+        if sub_cost < cost - tol:
+            sel, cost = cand_sel, sub_cost
+    # solutions that break a reduction cost at least `excluded`; the others at least the
+    # MILP's bound
+    bound = min(max(h.bound, min(_round_bound(sub_bound, integral), excluded)), cost)
+    gap = relative_gap(cost, bound, False)
+    status = "optimal" if sub_status == "optimal" and gap is not None and (
+        gap <= mip_gap + 1e-12) else "time_limit"
+    return _ExactOutcome(sel, cost, bound, status, info, warnings)
 
 
 # -------------------------------------------------------------------------- model
@@ -467,7 +620,6 @@ class PMedian:
         rest = np.asarray(selected, dtype=np.int64).copy()
         d = self._base_cap().copy()
         w = pr.weights
-        sub = pr.times[rest]
         order, saved = [], []
         while len(rest):
             sub = pr.times[rest]
@@ -526,6 +678,20 @@ class PMedian:
         Returns
         -------
         SitingResult
+            ``selected`` in greedy order of added value from the existing facilities,
+            ``marginal`` the weighted minutes each saves (also for ``objective="mean"``).
+            ``status`` is ``"optimal"`` when optimality is proven, by the MILP or already by
+            the Lagrangian bound (``info["proof"]``; this can happen for the heuristic too),
+            ``"heuristic"`` for an unproven heuristic answer, and ``"time_limit"`` when the
+            exact method ran out of time (``gap`` then says how far from proven it is).
+            ``info`` holds both objective figures, the heuristic and Lagrangian figures,
+            the reductions and the MILP size.
+
+        Notes
+        -----
+        The subgradient runs (at most ``lagrangian_iterations`` passes over the useful
+        pairs, plus up to 4 × 1,000 after candidate fixing) do not look at the clock, so on
+        very large instances the time limit can be exceeded by their duration.
         """
         if method not in ("exact", "heuristic", "auto"):
             raise InputDataError(f"p-median method must be 'exact', 'heuristic' or 'auto', "
@@ -543,7 +709,6 @@ class PMedian:
         warnings: list[str] = []
         info: dict = {"penalty_min": self.penalty_min, "pairs": len(inst.t),
                       "demand_points": inst.n_cli}
-        integral = inst.integral()
         p = self.p
 
         # 1. heuristic solution and Lagrangian bound
@@ -558,71 +723,23 @@ class PMedian:
         if h.info.get("stopped_by_time"):
             warnings.append("the heuristic stopped at the time limit; with more time (or "
                             "another machine) the answer may differ")
-        is_open = np.zeros(inst.n_cand, dtype=bool)
-        is_open[sel] = True
-        lb_in, lb_out = h.lb_in, h.lb_out
         bound = min(lag, ub)
         status = "heuristic"
         proof = None
         if relative_gap(ub, bound, False) == 0.0:
             status, proof = "optimal", "lagrangian bound"
 
-        # 3. exact: fix what the bound decides, solve the rest as a MILP
+        # 2. exact: fix what the bound decides, solve the rest as a MILP
         if method == "exact" and status != "optimal":
-            thr_in = np.array([_round_bound(v, integral) for v in lb_in]) if integral \
-                else lb_in
-            thr_out = np.array([_round_bound(v, integral) for v in lb_out]) if integral \
-                else lb_out
-            tol = 1e-9 * max(1.0, abs(ub))
-            # never fix against the incumbent, so it stays a feasible MIP start
-            fix_closed = (thr_in >= ub - tol) & ~is_open
-            fix_open = (thr_out >= ub - tol) & is_open
-            free = np.nonzero(~fix_closed & ~fix_open)[0]
-            fixed_open = np.nonzero(fix_open)[0]
-            p_rest = p - len(fixed_open)
-            excluded = np.concatenate([thr_in[fix_closed], thr_out[fix_open]])
-            excluded_bound = float(excluded.min()) if len(excluded) else np.inf
-            info["fixed_closed"] = int(fix_closed.sum())
-            info["fixed_open"] = len(fixed_open)
-            sub = inst.restrict(free, fixed_open, p_rest)
-            remaining = deadline - time.perf_counter()
-            if p_rest == 0 or sub.n_cand == p_rest:
-                sub_sel = np.arange(sub.n_cand)
-                sub_status, sub_bound = "optimal", None
-            elif remaining <= 0:
-                sub_sel, sub_status, sub_bound = None, "time_limit", -np.inf
-            else:
-                start = np.searchsorted(free, sel[np.isin(sel, free)])
-                sub_sel, sol, sizes = _radius_milp(sub, p_rest, start, remaining, mip_gap,
-                                                   seed, threads, verbose)
-                info.update(sizes)
-                info["milp_nodes"] = sol.nodes
-                info["milp_seconds"] = sol.seconds
-                sub_status, sub_bound = sol.status, sol.bound
-                if sol.status not in ("optimal", "time_limit") or not np.isfinite(sol.bound):
-                    sub_bound = -np.inf
-                if sol.status not in ("optimal", "time_limit"):
-                    warnings.append(f"HiGHS returned status {sol.status}; the heuristic "
-                                    "solution is reported")
-            sub_cost = None
-            if sub_sel is not None:
-                cand_sel = np.sort(np.concatenate([free[sub_sel], fixed_open]))
-                sub_cost = self._inst_cost(inst, cand_sel)
-                if sub_cost < ub - tol:
-                    sel, ub = cand_sel, sub_cost
-            if sub_bound is None:  # no choice left in the reduced problem
-                sub_bound = sub_cost
-            # solutions that break a fixing cost at least excluded_bound; the others at
-            # least the MILP's bound
-            bound = min(max(lag, min(_round_bound(sub_bound, integral), excluded_bound)), ub)
-            gap = relative_gap(ub, bound, False)
-            if sub_status == "optimal" and gap is not None and gap <= mip_gap + 1e-12:
-                status, proof = "optimal", "milp"
-            else:
-                status = "time_limit"
+            ex = _exact(inst, p, sel, ub, h, deadline, mip_gap, seed, threads, verbose)
+            info.update(ex.info)
+            warnings.extend(ex.warnings)
+            sel, ub, bound, status = ex.sel, ex.cost, ex.bound, ex.status
+            if status == "optimal":
+                proof = "milp"
         seconds = time.perf_counter() - t0
 
-        # 4. report on the original data
+        # 3. report on the original data (and check the internal cost against it)
         selected = np.asarray(sel, dtype=np.int64)
         total = self.evaluate(selected)
         if abs(total - ub) > 1e-6 * max(1.0, abs(total)):  # pragma: no cover - self-check

@@ -557,3 +557,66 @@ def lagrangian(p, w, cap, cptr, ccli, ct, lam0, ub, max_iter, stall, integral):
             v = lam[i] + step * g[i]
             lam[i] = v if v < wc[i] else wc[i]
     return best_l, best_lam, lb_in, lb_out, it
+
+
+@njit(cache=True, nogil=True)
+def serve_within(p, rho, base, qptr, qcand, qt, d_inc, ub, integral):
+    """Per client, a time within which every solution better than ``ub`` serves it.
+
+    For client ``i`` and one of its times ``D``, the solutions with no open site within
+    ``D`` of ``i`` have the Lagrangian bound ``base + (sum of the p smallest ρ_j over the
+    candidates j farther than D)``; once that reaches ``ub``, none of them is better than
+    ``ub``. The smallest such ``D`` not below the client's time in the incumbent
+    (``d_inc``, so that the incumbent stays feasible) is returned, with the bound; ``inf``
+    where no time qualifies.
+
+    Returns
+    -------
+    serve_by : ndarray
+        Time per client (``inf`` = no cut).
+    cut_bound : ndarray
+        The Lagrangian bound on the solutions excluded by the cut (``inf`` = no cut).
+    """
+    n_cand = rho.shape[0]
+    n = qptr.shape[0] - 1
+    order = np.argsort(rho, kind="mergesort")
+    rank = np.empty(n_cand, dtype=np.int64)
+    for q in range(n_cand):
+        rank[order[q]] = q
+    near = np.zeros(n_cand, dtype=np.bool_)  # by rank: candidate within D of the client
+    serve_by = np.full(n, np.inf)
+    cut_bound = np.full(n, np.inf)
+    for i in range(n):
+        e0 = qptr[i]
+        e1 = qptr[i + 1]
+        e = e0
+        while e < e1:
+            t = qt[e]
+            f = e
+            while f < e1 and qt[f] == t:
+                near[rank[qcand[f]]] = True
+                f += 1
+            e = f
+            if t < d_inc[i]:
+                continue
+            s = 0.0
+            c = 0
+            r = 0
+            while c < p and r < n_cand:
+                if not near[r]:
+                    s += rho[order[r]]
+                    c += 1
+                r += 1
+            if c < p:  # fewer than p candidates beyond D: no solution avoids them all
+                lval = np.inf
+            else:
+                lval = base + s
+                if integral:
+                    lval = np.ceil(lval - 1e-9 * max(1.0, abs(lval)))
+            if lval >= ub:
+                serve_by[i] = t
+                cut_bound[i] = lval
+                break
+        for g in range(e0, e):
+            near[rank[qcand[g]]] = False
+    return serve_by, cut_bound
