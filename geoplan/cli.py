@@ -1,4 +1,4 @@
-"""Command-line interface: ``geoplan run``, ``geoplan site``, ``geoplan fetch``.
+"""Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``.
 
 Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.pipeline`.
 Input problems (:class:`~geoplan.errors.GeoplanError`) are printed as one line with a
@@ -129,6 +129,72 @@ def _cmd_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_standards(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from geoplan.analysis.standards import list_profiles, load_profile
+    from geoplan.errors import ConfigError
+    from geoplan.standards_pipeline import format_table, quick_check, run_standards
+
+    lang = args.lang or "zh"
+    if args.list:
+        for pid in list_profiles():
+            prof = load_profile(pid)
+            print(f"{pid}: {prof.name(lang)}")
+            for s in prof.standards:
+                print(f"  {s.id:38s} {s.name(lang)} [{', '.join(s.levels)}]")
+        return 0
+    if args.config is None:
+        if args.profile is None or args.elderly is None:
+            raise ConfigError("give a CONFIG, or --profile and --elderly for a district-level "
+                              "check (e.g. --profile shanghai-yangpu-2016 --elderly 431700)")
+        table = quick_check(args.profile, args.elderly, beds=args.beds,
+                            nursing_beds=args.nursing_beds, floor_area_m2=args.floor_area,
+                            committees=args.committees, lang=lang)
+        prof = load_profile(args.profile)
+        print(f"{prof.name(lang)}: {args.elderly:,.0f} elderly")
+        print(format_table(table, lang))
+        rest = [s for s in prof.standards if "district" not in s.levels]
+        if rest:
+            print(("按街道检查（需配置文件）: " if lang == "zh" else
+                   "checked per street with a CONFIG: ") + ", ".join(s.id for s in rest))
+        return 0
+    from geoplan.config import load_config
+
+    cfg = load_config(args.config)
+    if cfg.standards is None:
+        raise ConfigError(f"{args.config}: no [standards] section; add one, or use --profile "
+                          "and --elderly for a district-level check")
+    st = cfg.standards
+    changes = {k: v for k, v in (("profile", args.profile), ("elderly_total", args.elderly))
+               if v is not None}
+    if changes:
+        st = dataclasses.replace(st, **changes)
+    rep = {k: v for k, v in (("beds", args.beds), ("nursing_beds", args.nursing_beds),
+                             ("floor_area_m2", args.floor_area)) if v is not None}
+    if rep:
+        st = dataclasses.replace(st, reported=dataclasses.replace(st.reported, **rep))
+    out = dataclasses.replace(cfg.output, lang=args.lang) if args.lang else cfg.output
+    cfg = dataclasses.replace(cfg, standards=st, output=out)
+    t0 = time.perf_counter()
+    res, paths = run_standards(cfg)
+    lang = cfg.output.lang
+    district = res.table[res.table["unit_level"] == "district"]
+    print(f"{res.profile.name(lang)} — {res.units.district_name}: "
+          f"{res.units.district_elderly:,.0f} elderly, {len(res.units.streets)} streets")
+    print(format_table(district, lang))
+    street = res.table[res.table["unit_level"] == "street"]
+    if len(street):
+        counts = street["check_status"].value_counts()
+        print("streets: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for key in ("gpkg", "tables", "manifest"):
+        p = paths[key]
+        shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
+        print(f"  {key:9s} {shown}")
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     p = argparse.ArgumentParser(
@@ -182,6 +248,24 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--no-cache", action="store_true", help="rebuild the network, ignore cache")
     st.add_argument("--lang", choices=("zh", "en"), help="table and map language")
     st.set_defaults(func=_cmd_site)
+    sd = sub.add_parser(
+        "standards", parents=[common], help="check planning standards per street and district",
+        description="Check the supply standards of a plan profile (beds per elderly, floor "
+                    "area per 1,000 elderly, one public care home per street ...) per street "
+                    "and for the district. With CONFIG: its [standards] section and facility "
+                    "tables; without: a district-level requirement table from --profile and "
+                    "--elderly.")
+    sd.add_argument("config", nargs="?", help="study-area TOML file with [standards]")
+    sd.add_argument("--profile", help="profile id (see --list) or a profile TOML file")
+    sd.add_argument("--elderly", type=float, help="district elderly, e.g. 431700")
+    sd.add_argument("--beds", type=float, help="existing care-home beds (district)")
+    sd.add_argument("--nursing-beds", type=float, help="existing nursing beds (district)")
+    sd.add_argument("--floor-area", type=float,
+                    help="existing community home-care floor area, m² (district)")
+    sd.add_argument("--committees", type=float, help="residents' committees (district)")
+    sd.add_argument("--list", action="store_true", help="list the built-in profiles")
+    sd.add_argument("--lang", choices=("zh", "en"), help="table language")
+    sd.set_defaults(func=_cmd_standards)
     return p
 
 

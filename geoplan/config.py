@@ -171,6 +171,88 @@ class Output:
     lang: str = "zh"
 
 
+@dataclass(frozen=True)
+class ReportedStock:
+    """District-level stock given directly (e.g. from a plan's table), by metric."""
+
+    beds: float | None = None
+    nursing_beds: float | None = None
+    floor_area_m2: float | None = None
+    capacity: float | None = None
+    source: str = ""
+
+    def as_dict(self) -> dict[str, float]:
+        """The metrics that are set."""
+        return {k: v for k, v in (("beds", self.beds), ("nursing_beds", self.nursing_beds),
+                                  ("floor_area_m2", self.floor_area_m2),
+                                  ("capacity", self.capacity)) if v is not None}
+
+
+@dataclass(frozen=True)
+class Standards:
+    """Which planning standards to check, and the populations they are computed from.
+
+    ``profile`` is a built-in profile id (``shanghai-yangpu-2016``, ``hangzhou-xihu-2016``)
+    or the path of a profile TOML (relative to the config file). Elderly counts come from
+    ``elderly_total`` (district) and/or ``elderly_file`` (per street or per committee,
+    rolled up to streets by the first nine digits of the 12-digit committee code);
+    committee counts per street from ``committees_file`` (an admin table with ``code`` and
+    ``streetCode``/``street_code``).
+    """
+
+    profile: str = "shanghai-yangpu-2016"
+    only: tuple[str, ...] = ()
+    district_code: str | None = None
+    district_name: str = ""
+    elderly_total: float | None = None
+    elderly_basis: str = ""
+    elderly_file: Path | None = None
+    elderly_level: str = "street"
+    elderly_code_column: str | None = "code"
+    elderly_name_column: str | None = None
+    elderly_column: str = "elderly"
+    committees_file: Path | None = None
+    reported: ReportedStock = field(default_factory=ReportedStock)
+
+
+ACCESS_METHODS = ("2sfca", "e2sfca_step", "e2sfca_gaussian")
+SUPPLY_ATTRIBUTES = ("capacity", "beds", "nursing_beds", "floor_area_m2", "count")
+MISSING_SUPPLY = ("median", "count", "error")
+
+
+@dataclass(frozen=True)
+class Accessibility:
+    """Capacity-aware accessibility (2SFCA / E2SFCA) of facility types.
+
+    Supply is the facilities' ``supply`` attribute; facilities without it get the median of
+    the known ones (``missing_supply = "median"``; with none known, each counts as 1),
+    count as 1 (``"count"``) or stop the run (``"error"``). Results are in supply per
+    ``per`` elderly (places per 1,000 by default).
+    """
+
+    types: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ACCESS_METHODS
+    catchment_min: float | None = None
+    step_minutes: tuple[float, ...] = ()
+    step_weights: tuple[float, ...] = (1.0, 0.68, 0.22)
+    gaussian_sigma_min: float | None = None
+    supply: str = "capacity"
+    missing_supply: str = "median"
+    per: float = 1000.0
+    weight: str = "elderly_60"
+
+
+@dataclass(frozen=True)
+class GapIndex:
+    """Weights of the composite gap index and the accessibility it uses."""
+
+    uncovered: float = 0.5
+    access: float = 0.3
+    standards: float = 0.2
+    access_method: str = "e2sfca_step"
+    access_reference: float | None = None
+
+
 SITING_MODELS = ("mclp", "lscp", "pmedian", "cmclp", "multi")
 SITING_METHODS = ("auto", "exact", "heuristic")
 DEMAND_WEIGHTS = ("elderly_60", "elderly_80")
@@ -268,6 +350,9 @@ class Config:
     output: Output
     data_root: Path
     scenarios: tuple[Scenario, ...] = ()
+    standards: Standards | None = None
+    accessibility: Accessibility | None = None
+    gap_index: GapIndex | None = None
     source_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -359,7 +444,7 @@ def _build(cls: type, data: Any, where: str, base: Path | None,
 
 
 _TOP_KEYS = ("study_area", "paths", "network", "walking", "analysis", "facilities", "areas",
-             "population", "output", "scenarios")
+             "population", "output", "scenarios", "standards", "accessibility", "gap_index")
 
 
 def _require_file(path: Path | None, where: str) -> None:
@@ -439,6 +524,95 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"output.lang = '{cfg.output.lang}': use 'zh' or 'en'")
     for i, sc in enumerate(cfg.scenarios):
         validate_scenario(sc, f"scenarios[{i}] ('{sc.name}')")
+    if cfg.standards is not None:
+        _validate_standards(cfg)
+    if cfg.accessibility is not None:
+        _validate_accessibility(cfg)
+    if cfg.gap_index is not None:
+        g = cfg.gap_index
+        if min(g.uncovered, g.access, g.standards) < 0 or g.uncovered + g.access \
+                + g.standards <= 0:
+            raise ConfigError("gap_index: the weights uncovered, access and standards must "
+                              "not be negative and not all 0")
+        if g.access_method not in ACCESS_METHODS:
+            raise ConfigError(f"gap_index.access_method = '{g.access_method}'; use one of "
+                              f"{', '.join(ACCESS_METHODS)}")
+        acc = cfg.accessibility
+        if g.access > 0 and acc is not None and g.access_method not in acc.methods:
+            raise ConfigError(f"gap_index.access_method = '{g.access_method}' is not among "
+                              f"accessibility.methods ({', '.join(acc.methods)}); add it")
+        if g.access_reference is not None and g.access_reference <= 0:
+            raise ConfigError("gap_index.access_reference must be positive (supply per "
+                              "accessibility.per elderly)")
+
+
+def _validate_standards(cfg: Config) -> None:
+    from geoplan.analysis.standards import load_profile
+
+    st = cfg.standards
+    assert st is not None
+    profile = load_profile(st.profile)
+    if st.only:
+        profile = profile.select(st.only)
+        for s in profile.standards:  # explicitly asked for: its types must have a layer
+            if not set(s.types) & set(cfg.facility_types) and not (
+                    s.kind == "per_elderly" and s.metric in st.reported.as_dict()):
+                raise ConfigError(
+                    f"standards.only lists '{s.id}', which needs facilities of type "
+                    f"{' or '.join(s.types)}, but no [[facilities]] layer has that type "
+                    f"(types: {', '.join(cfg.facility_types)}); add a layer or drop it")
+    if st.elderly_total is not None and st.elderly_total <= 0:
+        raise ConfigError(f"standards.elderly_total = {st.elderly_total:g}: give the "
+                          "district's elderly (e.g. 431700), or leave it out")
+    if st.elderly_level not in ("street", "committee"):
+        raise ConfigError(f"standards.elderly_level = '{st.elderly_level}'; use 'street' or "
+                          "'committee'")
+    _require_file(st.elderly_file, "standards.elderly_file")
+    _require_file(st.committees_file, "standards.committees_file")
+    if st.elderly_file is not None and not (st.elderly_code_column or st.elderly_name_column):
+        raise ConfigError("standards.elderly_file needs elderly_code_column or "
+                          "elderly_name_column to match the rows to streets")
+    for k, v in st.reported.as_dict().items():
+        if v < 0:
+            raise ConfigError(f"standards.reported.{k} = {v:g} must not be negative")
+
+
+def _validate_accessibility(cfg: Config) -> None:
+    acc = cfg.accessibility
+    assert acc is not None
+    for t in acc.types:
+        if t not in cfg.facility_types:
+            raise ConfigError(f"accessibility.types lists '{t}' but no [[facilities]] layer "
+                              f"has that type (types: {', '.join(cfg.facility_types)})")
+    bad = [m for m in acc.methods if m not in ACCESS_METHODS]
+    if bad or not acc.methods:
+        raise ConfigError(f"accessibility.methods: '{bad[0] if bad else ''}'; use some of "
+                          f"{', '.join(ACCESS_METHODS)}")
+    if acc.supply not in SUPPLY_ATTRIBUTES:
+        raise ConfigError(f"accessibility.supply = '{acc.supply}'; use one of "
+                          f"{', '.join(SUPPLY_ATTRIBUTES)}")
+    if acc.missing_supply not in MISSING_SUPPLY:
+        raise ConfigError(f"accessibility.missing_supply = '{acc.missing_supply}'; use one "
+                          f"of {', '.join(MISSING_SUPPLY)}")
+    if acc.catchment_min is not None and not 0 < acc.catchment_min <= 120:
+        raise ConfigError("accessibility.catchment_min must be between 0 and 120 minutes")
+    if acc.step_minutes:
+        if len(acc.step_minutes) != len(acc.step_weights) or any(
+                b <= a for a, b in zip(acc.step_minutes, acc.step_minutes[1:], strict=False)):
+            raise ConfigError("accessibility.step_minutes must increase and have one "
+                              "step_weights entry each")
+    elif len(acc.step_weights) != 3:
+        raise ConfigError("accessibility.step_weights needs 3 weights for the default "
+                          "three equal zones, or set step_minutes too")
+    if any(w < 0 for w in acc.step_weights):
+        raise ConfigError("accessibility.step_weights must not be negative")
+    if acc.gaussian_sigma_min is not None and acc.gaussian_sigma_min <= 0:
+        raise ConfigError("accessibility.gaussian_sigma_min must be positive (minutes)")
+    if acc.per <= 0:
+        raise ConfigError("accessibility.per must be positive (e.g. 1000)")
+    if acc.weight not in DEMAND_WEIGHTS:
+        raise ConfigError(f"accessibility.weight = '{acc.weight}'; use elderly_60 or "
+                          "elderly_80")
 
 
 def _scenarios(items: Any, data_root: Path) -> tuple[Scenario, ...]:
@@ -624,9 +798,29 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
         out_raw.setdefault(k, v)
     output = _build(Output, out_raw, "output", Path.cwd())
     scenarios = _scenarios(raw.get("scenarios", []), data_root)
+    standards = None
+    if "standards" in raw:
+        st_raw = raw["standards"]
+        if not isinstance(st_raw, dict):
+            raise ConfigError("[standards] must be a table")
+        reported = _build(ReportedStock, st_raw.get("reported", {}), "standards.reported",
+                          None)
+        standards = _build(Standards, {k: v for k, v in st_raw.items() if k != "reported"},
+                           "standards", data_root, skip=("reported",),
+                           extra={"reported": reported})
+        prof = standards.profile
+        if prof.lower().endswith(".toml") and not Path(prof).is_absolute():
+            standards = dataclasses.replace(standards, profile=str(base_dir / prof))
+        if standards.district_code is None:
+            standards = dataclasses.replace(standards, district_code=study.district_code)
+    accessibility = (_build(Accessibility, raw["accessibility"], "accessibility", None)
+                     if "accessibility" in raw else None)
+    gap = (_build(GapIndex, raw["gap_index"], "gap_index", None) if "gap_index" in raw
+           else GapIndex() if standards or accessibility else None)
     cfg = Config(study_area=study, network=network, walking=walking, analysis=analysis,
                  facilities=tuple(facilities), areas=areas, population=population,
                  output=output, data_root=data_root, scenarios=scenarios,
+                 standards=standards, accessibility=accessibility, gap_index=gap,
                  source_file=source_file, raw=raw)
     _validate(cfg)
     return cfg

@@ -142,6 +142,49 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "time_min": ("步行时间（分钟）", "Walking time (min)", KIND_MINUTES),
     "source_row": ("源文件行号", "Source row", KIND_COUNT),
     "served_existing": ("现状设施服务老人（人）", "Served by existing (persons)", KIND_PERSONS),
+    # standards
+    "unit_level": ("层级", "Level", KIND_TEXT),
+    "unit_code": ("单元代码", "Unit code", KIND_TEXT),
+    "unit_name": ("单元（区/街道）", "Unit (district / street)", KIND_TEXT),
+    "standard_id": ("标准编号", "Standard ID", KIND_TEXT),
+    "standard": ("规划标准", "Planning standard", KIND_TEXT),
+    "std_kind": ("标准类型", "Kind of standard", KIND_TEXT),
+    "committees": ("居委会数（个）", "Residents' committees (count)", KIND_COUNT),
+    "required": ("标准要求", "Required", KIND_COUNT),
+    "required_strict": ("标准要求（严格口径）", "Required (strict end)", KIND_COUNT),
+    "existing_amount": ("现状", "Existing", KIND_COUNT),
+    "existing_source": ("现状数据来源", "Existing: source", KIND_TEXT),
+    "n_facilities": ("相关设施数（处）", "Facilities counted", KIND_COUNT),
+    "unknown_rows": ("缺少属性的设施（处，按未知计）", "Facilities lacking the attribute "
+                     "(unknown, not zero)", KIND_COUNT),
+    "shortfall": ("缺口", "Shortfall", KIND_COUNT),
+    "shortfall_share": ("缺口占要求比例", "Shortfall as share of requirement", KIND_SHARE),
+    "check_status": ("检查结果", "Result", KIND_TEXT),
+    "std_unit": ("单位", "Unit", KIND_TEXT),
+    "std_source": ("依据", "Source", KIND_TEXT),
+    "fail": ("未达标（个）", "Fail (count)", KIND_COUNT),
+    "unknown": ("数据不全（个）", "Data incomplete (count)", KIND_COUNT),
+    "no_base": ("缺少人口/居委会数（个）", "No population / committee count (count)", KIND_COUNT),
+    "no_data": ("无设施数据（个）", "No facility data (count)", KIND_COUNT),
+    "pass": ("达标（个）", "Pass (count)", KIND_COUNT),
+    "located": ("已定位", "Located", KIND_TEXT),
+    "standards_shortfall": ("所在街道标准平均缺口", "Street's mean standards shortfall",
+                            KIND_SHARE),
+    "standards_checked": ("已检查标准数（项）", "Standards checked (count)", KIND_COUNT),
+    "standards_failed": ("未达标标准数（项）", "Standards failed (count)", KIND_COUNT),
+    # gap index
+    "gap_uncovered": ("缺口分项：服务圈外比例", "Component: share outside the circle",
+                      KIND_SHARE),
+    "gap_access": ("缺口分项：可达性不足", "Component: accessibility shortfall", KIND_SHARE),
+    "gap_standards": ("缺口分项：规划标准缺口", "Component: standards shortfall", KIND_SHARE),
+    "contrib_uncovered": ("指数贡献：服务圈外", "Index points: outside the circle",
+                          KIND_COUNT),
+    "contrib_access": ("指数贡献：可达性", "Index points: accessibility", KIND_COUNT),
+    "contrib_standards": ("指数贡献：规划标准", "Index points: standards", KIND_COUNT),
+    "gap_components": ("参与计算的分项", "Components used", KIND_TEXT),
+    "gap_index": ("综合缺口指数（0–100，越高越差）", "Composite gap index (0–100, higher = "
+                  "worse)", KIND_COUNT),
+    "gap_index_rank": ("综合缺口排名（1=最差）", "Composite gap rank (1 = worst)", KIND_COUNT),
 }
 
 _NUM = r"(?P<m>\d+(?:[.p]\d+)?)"
@@ -179,7 +222,20 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
      "{t}设施类型", "{t}: facility type", KIND_TEXT),
     (re.compile(rf"^(?P<t>{_TYPE_KEYS})_time_min$"),
      "{t}步行时间（分钟）", "{t}: walking time (min)", KIND_MINUTES),
+    (re.compile(rf"^acc_(?P<t>{_TYPE_KEYS})_(?P<a>2sfca|e2sfca_step|e2sfca_gaussian)$"),
+     "{t}可达性{a}（每千名老人{u}）", "{t}: {a} accessibility ({u} per 1,000 elderly)",
+     KIND_COUNT),
+    (re.compile(rf"^gap_access_(?P<t>{_TYPE_KEYS})$"),
+     "缺口分项：{t}可达性不足", "Component: {t} accessibility shortfall", KIND_SHARE),
+    (re.compile(rf"^supply_(?P<t>{_TYPE_KEYS})$"),
+     "{t}供给（{u}）", "{t}: supply ({u})", KIND_COUNT),
+    (re.compile(rf"^ratio_(?P<a>2sfca|e2sfca_step|e2sfca_gaussian)$"),
+     "{a}供需比（每千名老人）", "{a} supply ratio (per 1,000 elderly)", KIND_COUNT),
 )
+#: Display names of the accessibility methods.
+ACCESS_METHOD_NAMES = {"2sfca": ("（2SFCA）", " 2SFCA"),
+                       "e2sfca_step": ("（E2SFCA分段衰减）", " E2SFCA (step decay)"),
+                       "e2sfca_gaussian": ("（E2SFCA高斯衰减）", " E2SFCA (Gaussian decay)")}
 
 #: Value labels of coded columns: column -> code -> (zh, en).
 AREA_KINDS: dict[str, tuple[str, str]] = {
@@ -253,6 +309,20 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "check": ("请人工核查", "Please check"),
 }
 _FLAG = {True: ("估算", "estimate"), False: ("统计", "reported")}
+CHECK_STATUSES: dict[str, tuple[str, str]] = {
+    "pass": ("达标", "Pass"),
+    "fail": ("未达标", "Fail"),
+    "unknown": ("数据不全（待补充属性）", "Unknown (attributes missing)"),
+    "no_base": ("缺少人口/居委会数", "No population / committee count"),
+    "no_data": ("无设施数据", "No facility data"),
+}
+UNIT_LEVELS: dict[str, tuple[str, str]] = {"district": ("区", "District"),
+                                           "street": ("街道", "Street")}
+STANDARD_KINDS: dict[str, tuple[str, str]] = {
+    "per_elderly": ("按老年人口比例", "Per elderly"),
+    "min_count": ("最少设施数", "Minimum count"),
+    "per_committees": ("按居委会数", "Per residents' committees"),
+}
 
 _VALUE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "area_kind": AREA_KINDS,
@@ -265,6 +335,9 @@ _VALUE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "status": STATUSES,
     "method": {"exact": ("精确求解（HiGHS）", "Exact (HiGHS MILP)"),
                "heuristic": ("启发式", "Heuristic")},
+    "check_status": CHECK_STATUSES,
+    "unit_level": UNIT_LEVELS,
+    "std_kind": STANDARD_KINDS,
 }
 
 #: Sheet / layer display names: key -> (zh, en).
@@ -284,6 +357,10 @@ SHEET_NAMES: dict[str, tuple[str, str]] = {
     "assignment": ("服务分配", "Assignment"),
     "unreachable": ("无法覆盖的需求", "Unreachable demand"),
     "candidates": ("候选点", "Candidate sites"),
+    "standards": ("规划标准检查", "Standards check"),
+    "standards_summary": ("标准检查汇总", "Standards summary"),
+    "street_bases": ("街道人口与居委会", "Street bases"),
+    "inventory": ("现状设施清单", "Facility inventory"),
 }
 
 
@@ -351,7 +428,12 @@ def column_label(col: str, lang: str = "zh", circle_minutes: float = 15) -> str:
     (zh, en, _kind), groups = found
     fields = {"c": format_minutes(circle_minutes)}
     if "t" in groups:
-        fields["t"] = FACILITY_TYPES[groups["t"]].name(lang)
+        ft = FACILITY_TYPES[groups["t"]]
+        fields["t"] = ft.name(lang)
+        fields["u"] = ft.capacity_unit_zh if lang == "zh" else ft.capacity_unit_en
+    if groups.get("a") is not None:
+        fields["a"] = ACCESS_METHOD_NAMES[groups["a"]][i].strip() if lang == "en" else \
+            ACCESS_METHOD_NAMES[groups["a"]][i]
     if groups.get("m") is not None:
         fields["m"] = format_minutes(groups["m"])
     return (zh, en)[i].format(**fields)

@@ -61,6 +61,9 @@ POINT_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "capacity"
 NUMERIC_ATTRIBUTES = {"capacity": "capacity_column", "beds": "beds_column",
                       "nursing_beds": "nursing_beds_column",
                       "floor_area_m2": "floor_area_column"}
+#: Columns of :attr:`FacilityLoad.inventory`, in order.
+INVENTORY_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "capacity", "beds",
+                     "nursing_beds", "floor_area_m2", "public", "source_row", "located")
 #: Columns of :attr:`FacilityLoad.issues`, in order.
 ISSUE_COLUMNS = ("layer", "file", "row", "name", "problem", "detail", "action")
 #: Two rows with the same name closer than this (metres) are one facility.
@@ -85,11 +88,16 @@ class FacilityLoad:
         One row per problem, columns :data:`ISSUE_COLUMNS`.
     files : dict of str to str
         Source file of each layer label (used to fill ``issues.file``).
+    inventory : pandas.DataFrame
+        Every facility row of the tables, located or not and wherever it lies (duplicates
+        removed), columns :data:`INVENTORY_COLUMNS`: the existing stock that planning
+        standards count (a care home without coordinates still has its beds).
     """
 
     points: gpd.GeoDataFrame
     issues: pd.DataFrame
     files: dict[str, str] = field(default_factory=dict)
+    inventory: pd.DataFrame = field(default_factory=lambda: _empty_inventory())
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -103,6 +111,22 @@ def _empty_points() -> gpd.GeoDataFrame:
     data["source_row"] = pd.Series([], dtype=np.int64)
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs="EPSG:4326"),
                             crs="EPSG:4326")
+
+
+def _empty_inventory() -> pd.DataFrame:
+    data: dict[str, pd.Series] = {c: pd.Series([], dtype=object) for c in INVENTORY_COLUMNS}
+    for c in (*NUMERIC_ATTRIBUTES, "public"):
+        data[c] = pd.Series([], dtype=np.float64)
+    data["source_row"] = pd.Series([], dtype=np.int64)
+    data["located"] = pd.Series([], dtype=bool)
+    return pd.DataFrame(data)
+
+
+def _concat_inventory(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty_inventory()
+    return pd.concat(frames, ignore_index=True)[list(INVENTORY_COLUMNS)]
 
 
 def _empty_issues() -> pd.DataFrame:
@@ -349,14 +373,6 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
                                  column(layer.street_column))
     issue_frames: list[pd.DataFrame] = []
 
-    if not layer.has_coordinates:
-        detail = ("no coordinates in the source (has_coordinates = false); geocode the "
-                  "address" + (": " + addresses).fillna(""))
-        issues = _issue_frame(label, file, rows, names, "missing_coordinates", detail,
-                              "dropped")
-        _log_issues(issues)
-        return FacilityLoad(_empty_points(), issues, {label: file})
-
     # capacity, beds, floor area: unknown (NaN) unless a non-negative number, never 0
     numeric: dict[str, np.ndarray] = {}
     for attr, key in NUMERIC_ATTRIBUTES.items():
@@ -381,6 +397,22 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
                           raw.fillna("").str.strip().str.lower().isin(yes).astype(float))
     else:
         public = np.full(len(table), np.nan)
+
+    fids = (f"{label}:" + pd.Series(rows, dtype=np.int64).astype(str)).to_numpy(dtype=object)
+    inventory = pd.DataFrame({
+        "fid": fids, "layer": np.full(len(table), label, dtype=object),
+        "type": np.full(len(table), layer.type, dtype=object),
+        "name": names.to_numpy(dtype=object), "address": addresses.to_numpy(dtype=object),
+        "street": streets.to_numpy(dtype=object), **numeric, "public": public,
+        "source_row": rows, "located": np.zeros(len(table), dtype=bool)})
+
+    if not layer.has_coordinates:
+        detail = ("no coordinates in the source (has_coordinates = false); geocode the "
+                  "address" + (": " + addresses).fillna(""))
+        issues = _concat_issues([*issue_frames, _issue_frame(
+            label, file, rows, names, "missing_coordinates", detail, "dropped")])
+        _log_issues(issues)
+        return FacilityLoad(_empty_points(), issues, {label: file}, inventory)
 
     if is_geo:
         geom = table.geometry
@@ -452,7 +484,8 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     if len(issues):
         issues = issues.sort_values("row", kind="stable", ignore_index=True)
     _log_issues(issues)
-    load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file})
+    inventory["located"] = ok
+    load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file}, inventory)
     dup, detail = _duplicates(load.points)
     if dup.any():
         load = move_to_issues(load, dup, "duplicate", detail)
@@ -490,7 +523,8 @@ def load_facilities(layers: Sequence[FacilityLayer]) -> FacilityLoad:
     for ld in loads:
         files.update(ld.files)
     load = FacilityLoad(_concat_points([ld.points for ld in loads]),
-                        _concat_issues([ld.issues for ld in loads]), files)
+                        _concat_issues([ld.issues for ld in loads]), files,
+                        _concat_inventory([ld.inventory for ld in loads]))
     dup, detail = _duplicates(load.points)
     if dup.any():
         load = move_to_issues(load, dup, "duplicate", detail)
@@ -553,7 +587,11 @@ def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str
     points = pts[~m] if action == "dropped" else pts
     points = gpd.GeoDataFrame(points.reset_index(drop=True), geometry="geometry",
                               crs="EPSG:4326")
-    return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files))
+    inventory = load.inventory
+    if problem == "duplicate" and action == "dropped":  # a duplicate is not extra stock
+        inventory = inventory[~inventory["fid"].isin(sel["fid"])].reset_index(drop=True)
+    return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files),
+                        inventory)
 
 
 def flag_outside(load: FacilityLoad, boundary_wgs84: shapely.Geometry) -> FacilityLoad:

@@ -1,0 +1,325 @@
+"""``geoplan standards``: check the plans' supply standards per street and for the district.
+
+:func:`check_config` needs no walking network: it reads the facility tables (every row, with
+or without coordinates, inside the study area or not: the standards count the district's
+whole stock), the admin tables and the elderly figures, and evaluates the profile.
+:func:`write_standards_outputs` writes the table (CSV, XLSX, GeoPackage) and a manifest
+atomically. :func:`quick_check` answers the district-level question without a config
+("431,700 registered elderly: how many beds does the plan require?").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geoplan.analysis.standards import (
+    Profile,
+    Units,
+    check_standards,
+    format_number,
+    load_profile,
+    standards_summary,
+)
+from geoplan.config import Config, Standards
+from geoplan.errors import InputDataError
+from geoplan.outputs.labels import column_label, value_label
+from geoplan.outputs.manifest import RunManifest
+from geoplan.outputs.tables import display_width
+from geoplan.sources.admin import committee_counts, match_streets, read_elderly, read_streets
+from geoplan.sources.facilities import load_facilities
+
+log = logging.getLogger(__name__)
+
+__all__ = ["StandardsResult", "build_units", "check_config", "format_table", "quick_check",
+           "standards_paths", "write_standards_outputs"]
+
+
+@dataclass
+class StandardsResult:
+    """A standards check with everything it was computed from."""
+
+    profile: Profile
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    units: Units
+    inventory: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_units(cfg: Config, st: Standards) -> tuple[Units, list[str]]:
+    """District and streets with elderly and committee counts, from the config's tables.
+
+    Returns
+    -------
+    units : Units
+    warnings : list of str
+        Streets with 0 elderly, streets without counts, totals that disagree.
+    """
+    warnings: list[str] = []
+    code = st.district_code or ""
+    streets = (read_streets(cfg.areas.streets_file, code) if cfg.areas.streets_file
+               else pd.DataFrame({"street_code": pd.Series([], dtype=object),
+                                  "street_name": pd.Series([], dtype=object)}))
+    elderly = None
+    if st.elderly_file is not None:
+        elderly = read_elderly(st.elderly_file, level=st.elderly_level,
+                               code_column=st.elderly_code_column,
+                               name_column=st.elderly_name_column,
+                               elderly_column=st.elderly_column, streets=streets)
+        if streets.empty:
+            streets = elderly[["street_code", "street_name"]].copy()
+    streets = streets.copy()
+    streets["elderly"] = np.nan
+    if elderly is not None:
+        streets["elderly"] = streets["street_code"].map(
+            elderly.set_index("street_code")["elderly"]).astype(float)
+        zero = streets[streets["elderly"] == 0]
+        for name in zero["street_name"]:
+            warnings.append(f"{st.elderly_file}: street {name} has 0 elderly; its "
+                            "per-elderly standards are not checked (check the population "
+                            "table)")
+        missing = streets[streets["elderly"].isna()]
+        if len(missing):
+            warnings.append(f"{st.elderly_file}: no elderly count for {len(missing)} of "
+                            f"{len(streets)} streets ({', '.join(missing['street_name'][:5])}"
+                            f"{' …' if len(missing) > 5 else ''})")
+    committees = math.nan
+    streets["committees"] = np.nan
+    if st.committees_file is not None:
+        counts = committee_counts(st.committees_file, code)
+        streets["committees"] = streets["street_code"].map(counts).astype(float)
+        committees = float(counts.sum())
+    street_total = float(streets["elderly"].sum()) if streets["elderly"].notna().all() and len(
+        streets) else math.nan
+    if st.elderly_total is not None:
+        district = float(st.elderly_total)
+        if np.isfinite(street_total) and abs(street_total - district) > 0.005 * district:
+            warnings.append(f"standards.elderly_total = {district:,.0f} but the streets sum to "
+                            f"{street_total:,.0f}; the district row uses elderly_total")
+    else:
+        district = street_total
+    source = st.elderly_basis or ("standards.elderly_total" if st.elderly_total else
+                                  str(st.elderly_file or ""))
+    units = Units(district_code=code, district_name=st.district_name or code,
+                  district_elderly=district, district_committees=committees,
+                  streets=streets[["street_code", "street_name", "elderly", "committees"]],
+                  elderly_source=source)
+    return units, warnings
+
+
+def check_config(cfg: Config, *, lang: str | None = None,
+                 inventory: pd.DataFrame | None = None) -> StandardsResult:
+    """Check the config's ``[standards]`` against its facility tables.
+
+    Parameters
+    ----------
+    cfg : Config
+        A config with a ``[standards]`` section.
+    lang : {"zh", "en"}, optional
+        Language of the texts; default ``cfg.output.lang``.
+    inventory : pandas.DataFrame, optional
+        The facility inventory if already loaded (:attr:`FacilityLoad.inventory`).
+
+    Raises
+    ------
+    InputDataError
+        If the config has no ``[standards]`` section, or a table is unusable.
+    """
+    st = cfg.standards
+    if st is None:
+        raise InputDataError(f"{cfg.source_file or 'config'}: no [standards] section; add "
+                             "one (profile = \"shanghai-yangpu-2016\", elderly_total = …)")
+    lang = lang or cfg.output.lang
+    profile = load_profile(st.profile)
+    if st.only:
+        profile = profile.select(st.only)
+    units, warnings = build_units(cfg, st)
+    inv = (inventory if inventory is not None else load_facilities(cfg.facilities).inventory)
+    inv = inv.copy()
+    inv["street_code"] = (match_streets(inv["street"], units.streets, fallback=inv["name"])
+                          if len(units.streets) else "")
+    unmatched = inv[(inv["street_code"] == "")]
+    if len(units.streets) and len(unmatched):
+        warnings.append(f"{len(unmatched)} facilities match no street of the district "
+                        "(counted for the district only): "
+                        + ", ".join(unmatched["name"].astype(str).head(3))
+                        + (" …" if len(unmatched) > 3 else ""))
+    table = check_standards(profile, units, inv, configured_types=cfg.facility_types,
+                            reported=st.reported.as_dict(), reported_source=st.reported.source,
+                            lang=lang)
+    for s in profile.standards:
+        if table.loc[table["standard_id"] == s.id, "check_status"].eq("no_data").all():
+            warnings.append(f"standard '{s.id}' needs facilities of type "
+                            f"{' or '.join(s.types)}; no [[facilities]] layer has that type, "
+                            "so it is reported as 'no data'")
+    for w in warnings:
+        log.warning("standards: %s", w)
+    notes = [f"Standards profile: {profile.id} — {profile.name(lang)}",
+             f"Elderly basis: {st.elderly_basis or (profile.elderly_basis_zh if lang == 'zh' else profile.elderly_basis_en)}",  # noqa: E501
+             "A facility lacking the attribute a standard needs (beds, floor area, public) "
+             "counts as unknown, not zero: such a unit passes only if the known supply "
+             "already meets the requirement, else its result is 'unknown'.",
+             "Requirements in whole units (beds) are rounded up: 431,700 × 2.5 % = 10,792.5 "
+             "→ 10,793.",
+             *warnings]
+    return StandardsResult(profile=profile, table=table, summary=standards_summary(table),
+                           units=units, inventory=inv, notes=notes, warnings=warnings)
+
+
+def quick_check(profile: str | Path, elderly: float, *, beds: float | None = None,
+                nursing_beds: float | None = None, floor_area_m2: float | None = None,
+                committees: float | None = None, lang: str = "zh",
+                district_name: str = "") -> pd.DataFrame:
+    """District-level requirement table from an elderly total, without a study area.
+
+    Parameters
+    ----------
+    profile : str or Path
+        Built-in profile id or profile TOML.
+    elderly : float
+        The district's elderly (e.g. 431,700 registered elderly).
+    beds, nursing_beds, floor_area_m2 : float, optional
+        Existing stock; without it the existing column stays empty.
+    committees : float, optional
+        Residents' committees of the district (for per-committee standards).
+    lang : {"zh", "en"}
+        Language of the texts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The district rows of :func:`~geoplan.analysis.standards.check_standards` for the
+        standards that apply at district level.
+    """
+    if not elderly > 0:
+        raise InputDataError(f"--elderly {elderly:g}: give the district's elderly, a "
+                             "positive number (e.g. 431700)")
+    prof = load_profile(profile)
+    units = Units(district_code="", district_name=district_name or "district",
+                  district_elderly=float(elderly),
+                  district_committees=float(committees) if committees else math.nan)
+    reported = {k: v for k, v in (("beds", beds), ("nursing_beds", nursing_beds),
+                                  ("floor_area_m2", floor_area_m2)) if v is not None}
+    for k, v in reported.items():
+        if v < 0:
+            raise InputDataError(f"--{k.replace('_m2', '').replace('_', '-')} {v:g} must not "
+                                 "be negative")
+    empty = pd.DataFrame({c: pd.Series([], dtype=float) for c in
+                          ("beds", "nursing_beds", "floor_area_m2", "capacity", "public")})
+    empty["type"] = pd.Series([], dtype=object)
+    empty["street_code"] = pd.Series([], dtype=object)
+    table = check_standards(prof, units, empty, configured_types=[], reported=reported,
+                            reported_source="", lang=lang)
+    table = table[table["unit_level"] == "district"].reset_index(drop=True)
+    given = {s.id for s in prof.standards if s.kind == "per_elderly" and s.metric in reported}
+    blank = ~table["standard_id"].isin(given)
+    # no stock given for these: show the requirement only
+    table.loc[blank, ["existing_amount", "shortfall", "shortfall_share"]] = np.nan
+    table.loc[blank, ["check_status", "detail", "existing_source"]] = ""
+    return table
+
+
+_SHOW = ("standard", "required", "existing_amount", "shortfall", "std_unit", "check_status")
+
+
+def format_table(table: pd.DataFrame, lang: str = "zh",
+                 columns: tuple[str, ...] = _SHOW) -> str:
+    """Plain-text table for the terminal (CJK-aware column widths)."""
+    head = [column_label(c, lang) for c in columns]
+    body = []
+    for _, row in table.iterrows():  # a handful of rows, for printing only
+        cells = []
+        for c in columns:
+            v = row[c]
+            if c in ("required", "existing_amount", "shortfall"):
+                cells.append(format_number(v))
+            elif c == "check_status":
+                cells.append(str(value_label(c, v, lang)) if v else "")
+            else:
+                cells.append("" if v is None or (isinstance(v, float) and math.isnan(v))
+                             else str(v))
+        body.append(cells)
+    widths = [max(display_width(x) for x in col) for col in zip(head, *body, strict=False)]
+    numeric = {i for i, c in enumerate(columns) if c in ("required", "existing_amount",
+                                                         "shortfall")}
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for i, (cell, w) in enumerate(zip(cells, widths, strict=True)):
+            pad = " " * (w - display_width(cell))
+            out.append(pad + cell if i in numeric else cell + pad)
+        return "  ".join(out).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(head), rule, *(line(r) for r in body)])
+
+
+def standards_paths(cfg: Config) -> dict[str, Path]:
+    """Where :func:`write_standards_outputs` puts each file."""
+    folder = cfg.output.dir / "standards"
+    base = f"{cfg.study_area.name}-standards"
+    return {"gpkg": folder / f"{base}.gpkg", "tables": folder / base,
+            "manifest": folder / f"{base}-manifest.json"}
+
+
+def standards_sheets(res: StandardsResult) -> dict[str, pd.DataFrame]:
+    """The tables of a check, keyed for the workbook and GeoPackage."""
+    return {"standards": res.table, "standards_summary": res.summary,
+            "street_bases": res.units.streets, "inventory": res.inventory}
+
+
+def write_standards_outputs(cfg: Config, res: StandardsResult,
+                            manifest: RunManifest) -> dict[str, Any]:
+    """Write the standards tables (CSV, XLSX), GeoPackage and manifest atomically."""
+    from geoplan.outputs.atomic import StagedOutputs
+    from geoplan.outputs.gpkg import write_geopackage
+    from geoplan.outputs.tables import write_area_tables
+
+    paths = standards_paths(cfg)
+    sheets = standards_sheets(res)
+    with StagedOutputs({"data": paths["gpkg"].parent}) as staged:
+        with manifest.step("write outputs"):
+            write_geopackage(staged.path("data", paths["gpkg"].name), sheets)
+            tables = write_area_tables(staged, ("data", paths["tables"].name), sheets,
+                                       lang=cfg.output.lang,
+                                       circle_minutes=cfg.analysis.circle_minutes,
+                                       notes=res.notes)
+        manifest.add_output(staged.path("data", paths["gpkg"].name), final=paths["gpkg"])
+        for kind in ("csv", "xlsx"):
+            manifest.add_output(tables[kind], final=paths["tables"].with_suffix(f".{kind}"))
+        manifest.finish()
+        manifest.write(staged.path("data", paths["manifest"].name))
+    return paths
+
+
+def run_standards(cfg: Config) -> tuple[StandardsResult, dict[str, Any]]:
+    """Check the standards and write every output; returns the result and the paths."""
+    manifest = RunManifest(config=cfg, seed=cfg.analysis.seed, command="standards")
+    if cfg.source_file:
+        manifest.add_input(cfg.source_file, "config")
+    st = cfg.standards
+    for layer in cfg.facilities:
+        manifest.add_input(layer.path, f"facilities:{layer.type}")
+    if st is not None:
+        for p, role in ((cfg.areas.streets_file, "streets"), (st.elderly_file, "elderly"),
+                        (st.committees_file, "committees")):
+            if p is not None:
+                manifest.add_input(p, role)
+        prof = Path(st.profile)
+        if prof.is_file():
+            manifest.add_input(prof, "standards profile")
+    with manifest.step("standards check"):
+        res = check_config(cfg)
+    counts = res.summary.set_index("standard_id").sum().to_dict() if len(res.summary) else {}
+    manifest.set_counts(standards=len(res.profile.standards), rows=len(res.table),
+                        profile=res.profile.id, **{k: int(v) for k, v in counts.items()})
+    paths = write_standards_outputs(cfg, res, manifest)
+    return res, paths
