@@ -14,9 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 
 from geoplan.analysis.coverage import rollup, score_areas
@@ -27,7 +29,7 @@ from geoplan.network.snapping import SnappedPoints, snap_points
 from geoplan.network.walkgraph import WalkNetwork
 from geoplan.outputs.manifest import RunManifest
 from geoplan.reach.csr import ReachGraph
-from geoplan.reach.engine import nearest_time, node_reach
+from geoplan.reach.engine import nearest_time, node_reach, point_reach
 from geoplan.reach.isochrones import isochrones, merge_isochrones
 from geoplan.sources import osm
 from geoplan.sources.areas import (
@@ -71,6 +73,8 @@ class RunResult:
     shares_source: str
     manifest: RunManifest
     notes: list[str] = field(default_factory=list)
+    standards: Any = None  # StandardsResult when [standards] is configured
+    inventory: pd.DataFrame | None = None
 
 
 @contextmanager
@@ -110,8 +114,10 @@ def _check_datum(load: FacilityLoad, snapped_m: np.ndarray, net: WalkNetwork,
 
 
 def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
-                ) -> tuple[gpd.GeoDataFrame, SnappedPoints, pd.DataFrame, list[str]]:
+                ) -> tuple[gpd.GeoDataFrame, SnappedPoints, pd.DataFrame, list[str],
+                           pd.DataFrame]:
     load = load_facilities(cfg.facilities)
+    inventory = load.inventory
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
                              "see the reported rows and fix the coordinates")
@@ -133,7 +139,99 @@ def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
         pts = load.points.to_crs(net.crs)
     pts = pts.copy()
     pts["snap_m"] = snapped.off_m
-    return pts, snapped, load.issues, notes
+    return pts, snapped, load.issues, notes, inventory
+
+
+def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
+                   fac_snap: SnappedPoints, dem_snap: SnappedPoints,
+                   demand: gpd.GeoDataFrame) -> tuple[dict[str, np.ndarray], list[str]]:
+    """2SFCA/E2SFCA per configured type and method: columns ``acc_<type>_<method>`` per
+    demand point (added to ``demand``) and ``ratio_<method>`` per facility (added to
+    ``fac``); returns the columns and the notes on supply."""
+    from geoplan.analysis.accessibility import decays, supply_vector
+    from geoplan.analysis.fca import floating_catchment
+
+    acc = cfg.accessibility
+    assert acc is not None
+    catch = acc.catchment_min or cfg.analysis.circle_minutes
+    methods = decays(acc, catch)
+    weights = demand[acc.weight].to_numpy(np.float64)
+    cols: dict[str, np.ndarray] = {}
+    notes = [f"Accessibility: two-step floating catchment within {catch:g} min walking, "
+             f"supply = {acc.supply}, demand = {acc.weight}, per {acc.per:g} elderly; "
+             + "; ".join(f"{m}: decay {d.describe()}" for m, d in methods.items())]
+    types_ = acc.types or cfg.facility_types
+    ftype = fac["type"].to_numpy()
+    for m in methods:
+        fac[f"ratio_{m}"] = np.nan
+    for t in types_:
+        sel = np.flatnonzero(ftype == t)
+        supply, note = supply_vector(fac.iloc[sel], acc.supply, acc.missing_supply, t)
+        if note:
+            notes.append(note)
+        fac.loc[fac.index[sel], f"supply_{t}"] = supply
+        if len(sel):
+            times = sp.csr_matrix(point_reach(graph, fac_snap.subset(sel), dem_snap,
+                                              catch * 60.0))
+            times.data = times.data / 60.0
+        else:
+            times = sp.csr_matrix((0, len(demand)))
+        for m, decay in methods.items():
+            res = floating_catchment(times, supply, weights, catch, decay, per=acc.per)
+            cols[f"acc_{t}_{m}"] = res.access
+            demand[f"acc_{t}_{m}"] = res.access
+            fac.loc[fac.index[sel], f"ratio_{m}"] = res.ratio
+    return cols, notes
+
+
+def _area_means(cols: dict[str, np.ndarray], apos: np.ndarray, weights: np.ndarray,
+                n: int) -> pd.DataFrame:
+    from geoplan.analysis.fca import weighted_mean_by_group
+
+    return pd.DataFrame({k: weighted_mean_by_group(apos, v, weights, n)
+                         for k, v in cols.items()})
+
+
+def _gap_index(cfg: Config, areas: gpd.GeoDataFrame, acc_cols: dict[str, np.ndarray],
+               demand_w: np.ndarray, standards: Any) -> pd.DataFrame:
+    """The composite gap index columns for ``areas`` (see :mod:`geoplan.analysis.gapindex`)."""
+    from geoplan.analysis.gapindex import access_shortfall, gap_index
+    from geoplan.analysis.standards import street_shortfall
+
+    g = cfg.gap_index
+    assert g is not None
+    comps: dict[str, np.ndarray] = {"uncovered": 1.0 - areas["circle_share"].to_numpy(float)}
+    extra: dict[str, np.ndarray] = {}
+    if acc_cols and g.access > 0:
+        suffix = "_" + g.access_method
+        total_w = float(demand_w.sum())
+        parts = []
+        for key, point_acc in acc_cols.items():
+            if not key.endswith(suffix):
+                continue
+            t = key[len("acc_"):-len(suffix)]
+            # reference: the study area's population-weighted mean, unless set in config
+            ref = g.access_reference or (float((point_acc * demand_w).sum()) / total_w
+                                         if total_w > 0 else np.nan)
+            short = (access_shortfall(areas[key].to_numpy(float), ref)
+                     if np.isfinite(ref) and ref > 0 else np.full(len(areas), np.nan))
+            extra[f"gap_access_{t}"] = short
+            parts.append(short)
+        if parts:
+            stack = np.vstack(parts)
+            n_ok = np.isfinite(stack).sum(axis=0)
+            comps["access"] = np.divide(np.nansum(stack, axis=0), n_ok,
+                                        out=np.full(len(areas), np.nan), where=n_ok > 0)
+    if standards is not None and g.standards > 0:
+        short = street_shortfall(standards.table).set_index("street_code")
+        codes = areas["street_code"].astype(str) if "street_code" in areas else pd.Series(
+            "", index=areas.index)
+        comps["standards"] = codes.map(short["standards_shortfall"]).to_numpy(float)
+    weights = {"uncovered": g.uncovered, "access": g.access, "standards": g.standards}
+    out = gap_index(comps, weights, areas["elderly_60"].to_numpy(float))
+    for k, v in extra.items():
+        out[k] = v
+    return out
 
 
 def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry
@@ -197,7 +295,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
                     (cfg.population.census_file, "census")):
         if p is not None:
             manifest.add_input(p, role)
-    total = 6
+    total = 6 + sum(x is not None for x in (cfg.accessibility, cfg.standards, cfg.gap_index))
     with _step(manifest, 1, total, "walking network"):
         net, cached = prepare_network(cfg, use_cache=use_cache)
         log.info("network: %d nodes, %d edges, %.1f km%s", net.n_nodes, net.n_edges,
@@ -213,7 +311,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
     with _step(manifest, 2, total, "facilities"):
-        fac, fac_snap, issues, notes = _facilities(cfg, net, boundary_wgs)
+        fac, fac_snap, issues, notes, inventory = _facilities(cfg, net, boundary_wgs)
         log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
     with _step(manifest, 3, total, "areas and demand"):
         areas, demand, shares_source = _areas_and_demand(cfg, net, boundary)
@@ -273,6 +371,43 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         summary = rollup(whole, apos, w60, w80, times_min, an.thresholds_min,
                          an.circle_minutes, required)
         summary["pop_estimated"] = bool(est.any())
+    step = 6
+    acc_cols: dict[str, np.ndarray] = {}
+    if cfg.accessibility is not None:
+        step += 1
+        with _step(manifest, step, total, "accessibility (2SFCA/E2SFCA)"):
+            acc_cols, acc_notes = _accessibility(cfg, graph, fac, fac_snap, dem_snap, demand)
+            notes = [*notes, *acc_notes]
+            aw = demand[cfg.accessibility.weight].to_numpy(np.float64)
+            means = _area_means(acc_cols, apos, aw, len(areas_out))
+            for k in means:
+                areas_out[k] = means[k].to_numpy()
+            if len(streets):
+                skeys = areas[["street_code"]].astype(str).iloc[apos]["street_code"]
+                codes, spos = np.unique(skeys.to_numpy(), return_inverse=True)
+                smeans = _area_means(acc_cols, spos.ravel(), aw, len(codes))
+                smeans.index = codes
+                for k in smeans:
+                    streets[k] = streets["street_code"].astype(str).map(smeans[k]).to_numpy()
+            for k, v in _area_means(acc_cols, np.zeros(len(demand), dtype=np.int64), aw,
+                                    1).items():
+                summary[k] = v.to_numpy()
+    standards_res = None
+    if cfg.standards is not None:
+        from geoplan.standards_pipeline import check_config
+
+        step += 1
+        with _step(manifest, step, total, "planning standards"):
+            standards_res = check_config(cfg, inventory=inventory)
+            notes = [*notes, *standards_res.notes]
+    if cfg.gap_index is not None:
+        step += 1
+        with _step(manifest, step, total, "composite gap index"):
+            gi = _gap_index(cfg, areas_out, acc_cols,
+                            demand[(cfg.accessibility.weight if cfg.accessibility
+                                    else "elderly_60")].to_numpy(np.float64), standards_res)
+            for k in gi:
+                areas_out[k] = gi[k].to_numpy()
     manifest.set_counts(
         network_nodes=net.n_nodes, network_edges=net.n_edges,
         network_length_km=net.report.get("length_km"), network_cached=cached,
@@ -286,7 +421,8 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     return RunResult(config=cfg, network=net, boundary=boundary, facilities=fac, issues=issues,
                      demand=demand, areas=areas_out, streets=streets, summary=summary,
                      isochrones=iso, isochrones_by_type=iso_type, shares_source=shares_source,
-                     manifest=manifest, notes=notes)
+                     manifest=manifest, notes=notes, standards=standards_res,
+                     inventory=inventory)
 
 
 def output_paths(cfg: Config) -> dict[str, Any]:
@@ -317,6 +453,7 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
     edges_wgs = result.network.edges[["u", "v", "length_m", "time_s", "highway", "name",
                                       "geometry"]].to_crs(4326)
     manifest = result.manifest
+    std = result.standards
     with StagedOutputs({"data": cfg.output.dir, "maps": cfg.output.maps_dir}) as staged:
         rel = {k: p.name for k, p in paths.items()}
         with manifest.step("write outputs"):
@@ -326,17 +463,24 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                 "walk_network": edges_wgs, "issues": result.issues,
                 "streets": result.streets if len(result.streets) else None,
                 "summary": result.summary,
+                "standards": std.table if std is not None else None,
+                "standards_summary": std.summary if std is not None else None,
             })
-            tables = write_area_tables(staged, ("data", rel["tables"]), {
-                "areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
-                "summary": result.summary, "facilities": fac_wgs.drop(columns="geometry"),
-                "issues": result.issues}, lang=lang, circle_minutes=circle, notes=result.notes)
+            sheets = {"areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
+                      "summary": result.summary}
+            if std is not None:
+                sheets.update({"standards": std.table, "standards_summary": std.summary})
+            sheets.update({"facilities": fac_wgs.drop(columns="geometry"),
+                           "issues": result.issues})
+            tables = write_area_tables(staged, ("data", rel["tables"]), sheets, lang=lang,
+                                       circle_minutes=circle, notes=result.notes)
             title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
                 or cfg.study_area.name
             boundary = gpd.GeoSeries([result.boundary], crs=result.network.crs).to_crs(4326)
             m = build_map(areas_wgs, fac_wgs, iso_type_wgs, isochrones=iso_wgs, lang=lang,
                           title=title, score="circle_share", circle_minutes=circle,
                           boundary=boundary.iloc[0], types=list(cfg.facility_types))
+            _add_score_layers(m, areas_wgs, cfg)
             save_map(m, staged.path("maps", rel["map"]))
         manifest.add_output(staged.path("data", rel["gpkg"]), final=paths["gpkg"])
         for kind in ("csv", "xlsx"):
@@ -345,6 +489,25 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
         manifest.finish()
         manifest.write(staged.path("data", rel["manifest"]))
     return paths
+
+
+def _add_score_layers(m: Any, areas_wgs: gpd.GeoDataFrame, cfg: Config) -> None:
+    """Gap-index and accessibility overlays (hidden at start) on the coverage map."""
+    from geoplan.outputs.scorelayers import add_choropleth
+    from geoplan.outputs.webmap import _renumber
+
+    lang, circle = cfg.output.lang, cfg.analysis.circle_minutes
+    if "gap_index" in areas_wgs:
+        extra = [c for c in areas_wgs.columns if c.startswith(("gap_uncovered", "gap_access",
+                                                               "gap_standards"))]
+        add_choropleth(m, areas_wgs, "gap_index", lang=lang, circle_minutes=circle,
+                       high_is_bad=True, extra=[*extra, "gap_index_rank", "gap_components"])
+    for col in (c for c in areas_wgs.columns if c.startswith("acc_")):
+        add_choropleth(m, areas_wgs, col, lang=lang, circle_minutes=circle, high_is_bad=False)
+    # the layer control must come after every layer it lists: move it to the end
+    for key in [k for k, v in m._children.items() if isinstance(v, folium.LayerControl)]:
+        m._children.move_to_end(key)
+    _renumber(m.get_root())  # deterministic element ids for the layers added here
 
 
 def run(cfg: Config, *, use_cache: bool = True) -> RunResult:

@@ -229,7 +229,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
      "缺口分项：{t}可达性不足", "Component: {t} accessibility shortfall", KIND_SHARE),
     (re.compile(rf"^supply_(?P<t>{_TYPE_KEYS})$"),
      "{t}供给（{u}）", "{t}: supply ({u})", KIND_COUNT),
-    (re.compile(rf"^ratio_(?P<a>2sfca|e2sfca_step|e2sfca_gaussian)$"),
+    (re.compile(r"^ratio_(?P<a>2sfca|e2sfca_step|e2sfca_gaussian)$"),
      "{a}供需比（每千名老人）", "{a} supply ratio (per 1,000 elderly)", KIND_COUNT),
 )
 #: Display names of the accessibility methods.
