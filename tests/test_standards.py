@@ -300,3 +300,53 @@ def test_standards_config_errors(demo_dir: Path, tmp_path: Path,
         assert main(["standards", str(cfg_path)]) == 2
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_run_with_committees_rolls_up_access_standards_and_index(
+        demo_dir: Path, tmp_path: Path) -> None:
+    """Committee polygons with street codes: accessibility per street, the street's
+    standards shortfall in the gap index, and the standards layers in the outputs."""
+    import geopandas as gpd
+
+    from tests.test_cli_errors import AREA_COLUMNS, _areas_file, make_config
+
+    p = _areas_file(tmp_path, 4326, ["310110012001", "310110012002"], [1200, 800])
+    efile = tmp_path / "street_elderly.csv"
+    pd.DataFrame({"code": ["310110012"], "elderly": [40_000]}).to_csv(efile, index=False)
+    cfg = make_config(tmp_path, demo_dir, AREAS="file", AREAS_EXTRA=AREA_COLUMNS.replace(
+        "@P@", str(p)) + '\nstreets_file = "admin/streets_yangpu_jiading_xihu.csv"')
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("[[facilities]]", """
+[standards]
+profile = "shanghai-yangpu-2016"
+elderly_file = "@E@"
+committees_file = "admin/committees_yangpu_jiading_xihu.csv"
+[accessibility]
+methods = ["2sfca", "e2sfca_step"]
+[gap_index]
+access_method = "2sfca"
+
+[[facilities]]
+street_column = "street"
+""".replace("@E@", str(efile)), 1), encoding="utf-8")
+    assert main(["run", str(cfg), "-q"]) == 0
+    gpkg = next((tmp_path / "out" / "data").glob("*-coverage.gpkg"))
+    layers = {n for n, _ in pyogrio.list_layers(gpkg)}
+    assert {"standards", "standards_summary", "streets"} <= layers
+    streets = gpd.read_file(gpkg, layer="streets")
+    assert {"acc_canteen_2sfca", "acc_canteen_e2sfca_step"} <= set(streets.columns)
+    std = gpd.read_file(gpkg, layer="standards")
+    row = std[(std["unit_code"] == "310110012")
+              & (std["standard_id"] == "homecare_floor_area")].iloc[0]
+    assert row["required"] == 1_600  # 40,000 × 40 / 1,000
+    # canteens of the street without floor area: unknown, shortfall at most the requirement
+    assert row["check_status"] == "unknown" and row["unknown_rows"] > 0
+    checked = std[(std["unit_code"] == "310110012")
+                  & std["check_status"].isin(["pass", "fail", "unknown"])]
+    areas = gpd.read_file(gpkg, layer="areas")
+    assert np.allclose(areas["gap_standards"], checked["shortfall_share"].mean())
+    assert (areas["gap_components"] == "uncovered+access+standards").all()
+    np.testing.assert_allclose(
+        areas[["contrib_uncovered", "contrib_access", "contrib_standards"]].sum(axis=1),
+        areas["gap_index"])
+    html = next((tmp_path / "out" / "maps").glob("*.html")).read_text(encoding="utf-8")
+    assert html.index("L.control.layers(") > html.rindex("var feature_group_")
