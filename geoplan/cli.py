@@ -195,6 +195,28 @@ def _cmd_standards(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from geoplan.config import load_config
+    from geoplan.report_pipeline import report
+
+    cfg = load_config(args.config)
+    if args.lang:
+        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
+    t0 = time.perf_counter()
+    paths = report(cfg, use_cache=not args.no_cache)
+    print(f"report of {cfg.study_area.name}: {len(paths['siting'])} siting scenarios "
+          f"({', '.join(paths['siting']) or 'none; run geoplan site first'}), "
+          f"standards {'included' if cfg.standards else 'not configured'}; "
+          f"{time.perf_counter() - t0:.1f} s")
+    for key in ("html", "tables", "gpkg", "manifest"):
+        p = paths[key]
+        shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
+        print(f"  {key:9s} {shown}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     p = argparse.ArgumentParser(
@@ -266,6 +288,17 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--list", action="store_true", help="list the built-in profiles")
     sd.add_argument("--lang", choices=("zh", "en"), help="table language")
     sd.set_defaults(func=_cmd_standards)
+    rp = sub.add_parser(
+        "report", parents=[common], help="write one HTML report and workbook",
+        description="Analyse the study area and write one self-contained HTML report "
+                    "(summary per study area and street, worst-covered areas, siting results "
+                    "of earlier 'geoplan site' runs with coverage curves, standards check, "
+                    "embedded map, method and data sources), an XLSX workbook with one sheet "
+                    "per table, a GeoPackage and a manifest.")
+    rp.add_argument("config", help="study-area TOML file")
+    rp.add_argument("--no-cache", action="store_true", help="rebuild the network, ignore cache")
+    rp.add_argument("--lang", choices=("zh", "en"), help="report language")
+    rp.set_defaults(func=_cmd_report)
     return p
 
 

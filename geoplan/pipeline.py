@@ -439,7 +439,7 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
     from geoplan.outputs.atomic import StagedOutputs
     from geoplan.outputs.gpkg import write_geopackage
     from geoplan.outputs.tables import write_area_tables
-    from geoplan.outputs.webmap import build_map, save_map
+    from geoplan.outputs.webmap import save_map
 
     cfg = result.config
     paths = output_paths(cfg)
@@ -474,13 +474,8 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                            "issues": result.issues})
             tables = write_area_tables(staged, ("data", rel["tables"]), sheets, lang=lang,
                                        circle_minutes=circle, notes=result.notes)
-            title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
-                or cfg.study_area.name
-            boundary = gpd.GeoSeries([result.boundary], crs=result.network.crs).to_crs(4326)
-            m = build_map(areas_wgs, fac_wgs, iso_type_wgs, isochrones=iso_wgs, lang=lang,
-                          title=title, score="circle_share", circle_minutes=circle,
-                          boundary=boundary.iloc[0], types=list(cfg.facility_types))
-            _add_score_layers(m, areas_wgs, cfg)
+            m = coverage_map(result, areas_wgs=areas_wgs, fac_wgs=fac_wgs,
+                             iso_wgs=iso_wgs, iso_type_wgs=iso_type_wgs)
             save_map(m, staged.path("maps", rel["map"]))
         manifest.add_output(staged.path("data", rel["gpkg"]), final=paths["gpkg"])
         for kind in ("csv", "xlsx"):
@@ -489,6 +484,31 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
         manifest.finish()
         manifest.write(staged.path("data", rel["manifest"]))
     return paths
+
+
+def coverage_map(result: RunResult, *, areas_wgs: gpd.GeoDataFrame | None = None,
+                 fac_wgs: gpd.GeoDataFrame | None = None,
+                 iso_wgs: gpd.GeoDataFrame | None = None,
+                 iso_type_wgs: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """The interactive coverage map of a run (areas, facilities, isochrones, overlays)."""
+    from geoplan.outputs.webmap import build_map
+
+    cfg = result.config
+    lang = cfg.output.lang
+    areas_wgs = result.areas.to_crs(4326) if areas_wgs is None else areas_wgs
+    fac_wgs = result.facilities.to_crs(4326) if fac_wgs is None else fac_wgs
+    iso_wgs = result.isochrones.to_crs(4326) if iso_wgs is None else iso_wgs
+    iso_type_wgs = (result.isochrones_by_type.to_crs(4326) if iso_type_wgs is None
+                    else iso_type_wgs)
+    title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
+        or cfg.study_area.name
+    boundary = gpd.GeoSeries([result.boundary], crs=result.network.crs).to_crs(4326)
+    m = build_map(areas_wgs, fac_wgs, iso_type_wgs, isochrones=iso_wgs, lang=lang,
+                  title=title, score="circle_share",
+                  circle_minutes=cfg.analysis.circle_minutes, boundary=boundary.iloc[0],
+                  types=list(cfg.facility_types))
+    _add_score_layers(m, areas_wgs, cfg)
+    return m
 
 
 def _add_score_layers(m: Any, areas_wgs: gpd.GeoDataFrame, cfg: Config) -> None:

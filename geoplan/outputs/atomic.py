@@ -85,12 +85,22 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w",
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs are ordinary shared files
         os.replace(tmp, final)
         _fsync_dir(final.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _umask_mode()
 
 
 class StagedOutputs:

@@ -142,6 +142,7 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "time_min": ("步行时间（分钟）", "Walking time (min)", KIND_MINUTES),
     "source_row": ("源文件行号", "Source row", KIND_COUNT),
     "served_existing": ("现状设施服务老人（人）", "Served by existing (persons)", KIND_PERSONS),
+    "study_area": ("研究范围", "Study area", KIND_TEXT),
     # standards
     "unit_level": ("层级", "Level", KIND_TEXT),
     "unit_code": ("单元代码", "Unit code", KIND_TEXT),

@@ -1,0 +1,266 @@
+"""One self-contained HTML report of a study area, and its workbook.
+
+The report puts in one page what a planner pastes into a report to officials: summary
+figures for the study area and per street, the worst-covered areas, the siting results
+found in the output folder (coverage curve as a chart, proposed sites), the standards check,
+the interactive map (embedded as an ``<iframe srcdoc>``, so the file stands alone), and the
+method and data sources with the estimate labels. Tables are localised (zh default, en).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from geoplan.outputs.labels import (
+    column_label,
+    is_share_column,
+    label_frame,
+    sheet_name,
+    value_label,
+)
+
+__all__ = ["ReportSection", "SitingSummary", "coverage_curve_svg", "render_report",
+           "table_html"]
+
+_T = {
+    "zh": {"summary": "研究范围概况", "streets": "街道汇总", "worst": "缺口最大的区域",
+           "siting": "选址方案", "standards": "规划标准检查", "map": "交互地图",
+           "method": "方法与数据来源", "no_streets": "区域数据没有街道代码，未作街道汇总。",
+           "no_siting": "输出目录中没有选址结果（先运行 geoplan site）。",
+           "curve": "覆盖曲线", "sites": "建议选址", "new_sites": "新增设施数（个）",
+           "share": "覆盖率", "inputs": "输入数据（SHA-256）", "generated": "生成于",
+           "estimate": "标注“估算”的人口数字由上级统计数推算，不是实际登记数。",
+           "osm": "地图与路网数据 © OpenStreetMap contributors（ODbL 1.0）。"},
+    "en": {"summary": "Study area", "streets": "Streets", "worst": "Largest gaps",
+           "siting": "Siting", "standards": "Planning standards", "map": "Interactive map",
+           "method": "Method and data sources",
+           "no_streets": "The areas carry no street codes: no street roll-up.",
+           "no_siting": "No siting results in the output folder (run geoplan site first).",
+           "curve": "Coverage curve", "sites": "Proposed sites", "new_sites": "New sites",
+           "share": "Share covered", "inputs": "Input data (SHA-256)",
+           "generated": "Generated", "estimate": "Population figures marked 'estimate' are "
+           "spread from higher-level totals, not counted.",
+           "osm": "Map and network data © OpenStreetMap contributors (ODbL 1.0)."},
+}
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2em auto;
+max-width:1100px;color:#222;line-height:1.45}
+h1{font-size:1.6em;border-bottom:2px solid #444}h2{font-size:1.25em;margin-top:1.8em;
+border-bottom:1px solid #bbb}table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#eef2f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.fig{display:flex;flex-wrap:wrap;gap:1em}.fig div{background:#f6f8fa;padding:.6em 1em;
+border-radius:6px}.fig b{display:block;font-size:1.4em}iframe{width:100%;height:640px;
+border:1px solid #aaa}.note{color:#555;font-size:.85em}
+"""
+
+
+@dataclass
+class SitingSummary:
+    """One siting scenario's results, as read back from its GeoPackage."""
+
+    name: str
+    scenario: pd.DataFrame
+    sites: pd.DataFrame
+    curve: pd.DataFrame
+
+
+@dataclass
+class ReportSection:
+    """A free section (heading and HTML body) appended before the method section."""
+
+    title: str
+    body: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _fmt(value: object, col: str) -> tuple[str, bool]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–", True
+    if isinstance(value, bool | np.bool_):
+        return str(value), False
+    if isinstance(value, int | float | np.integer | np.floating):
+        v = float(value)
+        if is_share_column(col):
+            return f"{100 * v:.1f}%", True
+        return (f"{v:,.0f}" if v.is_integer() or abs(v) >= 100 else f"{v:,.2f}"), True
+    return str(value), False
+
+
+def table_html(df: pd.DataFrame, lang: str = "zh", circle_minutes: float = 15,
+               columns: Sequence[str] | None = None, max_rows: int = 50) -> str:
+    """An HTML table with localised headers and values (shares in %)."""
+    if columns is not None:
+        df = df[[c for c in columns if c in df.columns]]
+    df = df.drop(columns=[c for c in ("geometry",) if c in df.columns]).head(max_rows)
+    keys = list(df.columns)
+    shown = label_frame(df, lang, circle_minutes)
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in shown.columns)
+    rows = []
+    for raw, lab in zip(df.itertuples(index=False), shown.itertuples(index=False),
+                        strict=True):  # report tables are short (≤ max_rows)
+        cells = []
+        for k, r, v in zip(keys, raw, lab, strict=True):
+            text, num = _fmt(r, k) if not isinstance(v, str) or v == r else (str(v), False)
+            cells.append(f"<td class='num'>{html.escape(text)}</td>" if num else
+                         f"<td>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def key_value_html(row: pd.Series, lang: str = "zh", circle_minutes: float = 15) -> str:
+    """A one-row table shown as label | value pairs (wide summaries read better so)."""
+    cells = []
+    for k, v in row.items():
+        if k == "geometry":
+            continue
+        shown = value_label(str(k), v, lang)
+        text = shown if isinstance(shown, str) and shown != v else _fmt(v, str(k))[0]
+        cells.append(f"<tr><th>{html.escape(column_label(str(k), lang, circle_minutes))}</th>"
+                     f"<td>{html.escape(str(text))}</td></tr>")
+    return f"<table>{''.join(cells)}</table>"
+
+
+def coverage_curve_svg(curve: pd.DataFrame, lang: str = "zh", title: str = "") -> str:
+    """The coverage curve (share covered against new sites) as inline SVG.
+
+    Text stays text in the SVG (``svg.fonttype = none``), so the browser renders Chinese
+    labels with its own fonts.
+    """
+    from matplotlib.figure import Figure
+
+    t = _T[lang]
+    ycol = next((c for c in ("share", "share_after") if c in curve), None)
+    groups = (list(curve.groupby("type", sort=False)) if "type" in curve
+              else [("", curve)])
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "geoplan"}), \
+            warnings.catch_warnings():
+        # text stays text in the SVG and the browser draws it; matplotlib only measures it,
+        # so a missing CJK font here costs layout precision, not glyphs
+        warnings.simplefilter("ignore")
+        fig = Figure(figsize=(6, 3.2))
+        ax = fig.add_subplot()
+        for key, part in groups:  # one line per facility type (multi-type plans)
+            x = part["sites"].to_numpy(float) if "sites" in part else np.arange(len(part))
+            y = part[ycol].to_numpy(float) * 100 if ycol else np.zeros(len(part))
+            ax.plot(x, y, marker="o", label=value_label("type", key, lang) if key else None)
+        if len(groups) > 1:
+            ax.legend(fontsize=8)
+        ax.set_xlabel(t["new_sites"])
+        ax.set_ylabel(t["share"] + " (%)")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.DataFrame,
+                  streets: pd.DataFrame, areas: pd.DataFrame, siting: Sequence[SitingSummary],
+                  standards: pd.DataFrame | None, map_html: str | None,
+                  notes: Sequence[str], inputs: Mapping[str, str], generated: str,
+                  worst: int = 15) -> str:
+    """The report page as one HTML string (see the module docstring)."""
+    t = _T[lang]
+    parts = [f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head>"
+             f"<meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+             f"<p class='note'>{t['generated']}: {html.escape(generated)}</p>"]
+    s = summary.iloc[0] if len(summary) else pd.Series(dtype=object)
+    figs = [c for c in ("elderly_60", "elderly_80", "circle_share", "uncovered_60") if c in s]
+    parts.append(f"<h2>{t['summary']}</h2><div class='fig'>" + "".join(
+        f"<div>{html.escape(column_label(c, lang, circle_minutes))}<b>"
+        f"{html.escape(_fmt(s[c], c)[0])}</b></div>" for c in figs) + "</div>")
+    if len(summary):
+        parts.append(key_value_html(summary.iloc[0], lang, circle_minutes))
+    parts.append(f"<h2>{t['streets']}</h2>")
+    parts.append(table_html(streets, lang, circle_minutes) if len(streets)
+                 else f"<p class='note'>{t['no_streets']}</p>")
+    rank = "gap_index_rank" if "gap_index_rank" in areas else "gap_rank"
+    cols = ["name", "area_kind", "street_name", "elderly_60", "circle_share", "uncovered_60",
+            "gap_index", "gap_uncovered", "gap_access", "gap_standards", rank]
+    top = areas.sort_values(rank).head(worst) if rank in areas else areas.head(worst)
+    parts.append(f"<h2>{t['worst']}</h2>" + table_html(top, lang, circle_minutes, cols))
+    parts.append(f"<h2>{t['siting']}</h2>")
+    if not siting:
+        parts.append(f"<p class='note'>{t['no_siting']}</p>")
+    for sc in siting:
+        parts.append(f"<h3>{html.escape(sc.name)}</h3>")
+        if len(sc.scenario):
+            parts.append(key_value_html(sc.scenario.iloc[0], lang, circle_minutes))
+        if len(sc.curve):
+            parts.append(f"<h4>{t['curve']}</h4>"
+                         + coverage_curve_svg(sc.curve, lang, title=sc.name))
+        parts.append(f"<h4>{t['sites']}</h4>" + table_html(sc.sites, lang, circle_minutes))
+    if standards is not None and len(standards):
+        cols = ["unit_level", "unit_name", "standard", "required", "existing_amount",
+                "shortfall", "std_unit", "check_status", "detail"]
+        parts.append(f"<h2>{t['standards']}</h2>"
+                     + table_html(standards, lang, circle_minutes, cols, max_rows=200))
+    if map_html is not None:
+        parts.append(f"<h2>{t['map']}</h2><iframe title='map' srcdoc=\""
+                     f"{html.escape(map_html, quote=True)}\"></iframe>")
+    parts.append(f"<h2>{t['method']}</h2><ul>" + "".join(
+        f"<li>{html.escape(str(n))}</li>" for n in [*notes, t["estimate"], t["osm"]])
+        + "</ul>")
+    if inputs:
+        parts.append(f"<h3>{t['inputs']}</h3><ul class='note'>" + "".join(
+            f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>"
+            for k, v in inputs.items()) + "</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def report_sheets(summary: pd.DataFrame, streets: pd.DataFrame, areas: pd.DataFrame,
+                  siting: Sequence[SitingSummary],
+                  standards: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The report's tables for the workbook, one sheet each."""
+    sheets: dict[str, pd.DataFrame] = {"summary": summary}
+    if len(streets):
+        sheets["streets"] = streets
+    sheets["areas"] = areas.drop(columns=[c for c in ("geometry",) if c in areas])
+    if standards is not None and len(standards):
+        sheets["standards"] = standards
+    for sc in siting:
+        sheets[f"{sheet_name('sites')}-{sc.name}"] = sc.sites
+        if len(sc.curve):
+            sheets[f"{sheet_name('curve')}-{sc.name}"] = sc.curve
+    return sheets
+
+
+def read_siting(folder: Path, area: str) -> list[SitingSummary]:
+    """Siting results written by ``geoplan site`` for ``area`` (sorted by scenario)."""
+    import geopandas as gpd
+    import pyogrio
+
+    out = []
+    prefix = f"{area}-site-"
+    for gpkg in sorted(folder.glob(f"{prefix}*.gpkg")):
+        layers = {n for n, _ in pyogrio.list_layers(gpkg)}
+        if not {"scenario", "proposed_sites"} <= layers:
+            continue
+
+
+        def read(name: str, g: Path = gpkg) -> pd.DataFrame:
+            return pd.DataFrame(gpd.read_file(g, layer=name)).drop(columns="geometry",
+                                                                  errors="ignore")
+
+        out.append(SitingSummary(
+            name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
+            sites=read("proposed_sites"),
+            curve=read("coverage_curve") if "coverage_curve" in layers else pd.DataFrame()))
+    return out

@@ -1,0 +1,90 @@
+"""``geoplan report``: one HTML report and one workbook for a study area.
+
+Runs the coverage analysis (with accessibility, standards and the gap index when
+configured), reads back the siting results that ``geoplan site`` wrote, and writes
+``<area>-report.html`` (self-contained: the map is embedded), ``<area>-report.xlsx`` (one
+sheet per table, Chinese headers by default, frozen header rows), ``<area>-report.gpkg``
+and a manifest, atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geoplan.config import Config
+from geoplan.outputs.report import read_siting, render_report, report_sheets
+
+log = logging.getLogger(__name__)
+
+__all__ = ["report", "report_paths"]
+
+
+def report_paths(cfg: Config) -> dict[str, Path]:
+    """Where :func:`report` writes."""
+    base = cfg.output.dir / f"{cfg.study_area.name}-report"
+    return {"html": base.with_suffix(".html"), "tables": base, "gpkg": base.with_suffix(".gpkg"),
+            "manifest": cfg.output.dir / f"{cfg.study_area.name}-report-manifest.json"}
+
+
+def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
+    """Analyse the study area and write the report files; returns their paths."""
+    from geoplan.outputs.atomic import StagedOutputs
+    from geoplan.outputs.gpkg import write_geopackage
+    from geoplan.outputs.tables import write_area_tables
+    from geoplan.pipeline import analyse, coverage_map
+
+    result = analyse(cfg, use_cache=use_cache)
+    manifest = result.manifest
+    manifest.command = "report"
+    lang = cfg.output.lang
+    circle = cfg.analysis.circle_minutes
+    siting_dir = cfg.output.dir / "siting"
+    siting = read_siting(siting_dir, cfg.study_area.name)
+    for sc in sorted(siting_dir.glob(f"{cfg.study_area.name}-site-*.gpkg")):
+        manifest.add_input(sc, "siting result")
+    standards = result.standards.table if result.standards is not None else None
+    paths = report_paths(cfg)
+    areas_wgs = result.areas.to_crs(4326)
+    with manifest.step("report"):
+        m = coverage_map(result, areas_wgs=areas_wgs)
+        map_html = m.get_root().render()
+        title = ((cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en)
+                 or cfg.study_area.name)
+        inputs = {f"{i['role']}: {Path(i['path']).name}": i["sha256"]
+                  for i in manifest.inputs}
+        page = render_report(
+            title, lang=lang, circle_minutes=circle, summary=result.summary,
+            streets=result.streets, areas=pd.DataFrame(areas_wgs.drop(columns="geometry")),
+            siting=siting, standards=standards, map_html=map_html, notes=result.notes,
+            inputs=inputs, generated=str(manifest.started))
+    sheets = report_sheets(result.summary, result.streets,
+                           pd.DataFrame(areas_wgs.drop(columns="geometry")), siting, standards)
+    layers: dict[str, Any] = {"areas": areas_wgs, "summary": result.summary,
+                              "streets": result.streets if len(result.streets) else None,
+                              "standards": standards}
+    for sc in siting:
+        key = re.sub(r"[^A-Za-z0-9_]", "_", sc.name)  # GeoPackage layer names are ASCII
+        layers[f"proposed_sites_{key}"] = sc.sites
+        layers[f"coverage_curve_{key}"] = sc.curve if len(sc.curve) else None
+    with StagedOutputs({"data": cfg.output.dir}) as staged:
+        html_path = staged.path("data", paths["html"].name)
+        html_path.write_text(page, encoding="utf-8")
+        write_geopackage(staged.path("data", paths["gpkg"].name), layers)
+        tables = write_area_tables(staged, ("data", paths["tables"].name), sheets, lang=lang,
+                                   circle_minutes=circle, notes=result.notes)
+        manifest.add_output(html_path, final=paths["html"])
+        manifest.add_output(staged.path("data", paths["gpkg"].name), final=paths["gpkg"])
+        for kind in ("csv", "xlsx"):
+            manifest.add_output(tables[kind], final=paths["tables"].with_suffix(f".{kind}"))
+        manifest.finish()
+        manifest.write(staged.path("data", paths["manifest"].name))
+    log.info("report: %d siting scenarios, standards %s", len(siting),
+             "included" if standards is not None else "not configured")
+    return {**paths, "siting": [s.name for s in siting],
+            "areas": gpd.GeoDataFrame(areas_wgs)}
