@@ -465,11 +465,15 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                 "summary": result.summary,
                 "standards": std.table if std is not None else None,
                 "standards_summary": std.summary if std is not None else None,
+                "standards_missing": (std.missing if std is not None and len(std.missing)
+                                      else None),
             })
             sheets = {"areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
                       "summary": result.summary}
             if std is not None:
                 sheets.update({"standards": std.table, "standards_summary": std.summary})
+                if len(std.missing):
+                    sheets["standards_missing"] = std.missing
             sheets.update({"facilities": fac_wgs.drop(columns="geometry"),
                            "issues": result.issues})
             tables = write_area_tables(staged, ("data", rel["tables"]), sheets, lang=lang,

@@ -52,6 +52,7 @@ class StandardsResult:
     inventory: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    missing: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_units(cfg: Config, st: Standards) -> tuple[Units, list[str]]:
@@ -155,6 +156,7 @@ def check_config(cfg: Config, *, lang: str | None = None,
     table = check_standards(profile, units, inv, configured_types=cfg.facility_types,
                             reported=st.reported.as_dict(), reported_source=st.reported.source,
                             lang=lang)
+    missing = missing_attributes(profile, inv, cfg.facility_types)
     for s in profile.standards:
         if table.loc[table["standard_id"] == s.id, "check_status"].eq("no_data").all():
             warnings.append(f"standard '{s.id}' needs facilities of type "
@@ -171,7 +173,29 @@ def check_config(cfg: Config, *, lang: str | None = None,
              "→ 10,793.",
              *warnings]
     return StandardsResult(profile=profile, table=table, summary=standards_summary(table),
-                           units=units, inventory=inv, notes=notes, warnings=warnings)
+                           units=units, inventory=inv, notes=notes, warnings=warnings,
+                           missing=missing)
+
+
+def missing_attributes(profile: Profile, inventory: pd.DataFrame,
+                       configured_types: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Which facilities lack the attribute a standard needs (one row per standard and
+    facility): ``standard_id``, ``fid``, ``layer``, ``source_row``, ``name``, ``type``,
+    ``street``, ``attribute``. They count as unknown, not zero."""
+    frames = []
+    for s in profile.standards:
+        attr = s.attribute
+        if attr is None or not set(s.types) & set(configured_types):
+            continue
+        sel = inventory[inventory["type"].isin(s.types) & inventory[attr].isna()]
+        cols = [c for c in ("fid", "layer", "source_row", "name", "type", "street")
+                if c in sel.columns]
+        frames.append(sel[cols].assign(standard_id=s.id, attribute=attr))
+    if not frames:
+        return pd.DataFrame(columns=["standard_id", "fid", "layer", "source_row", "name",
+                                     "type", "street", "attribute"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[["standard_id", *[c for c in out.columns if c != "standard_id"]]]
 
 
 def quick_check(profile: str | Path, elderly: float, *, beds: float | None = None,
@@ -273,7 +297,8 @@ def standards_paths(cfg: Config) -> dict[str, Path]:
 def standards_sheets(res: StandardsResult) -> dict[str, pd.DataFrame]:
     """The tables of a check, keyed for the workbook and GeoPackage."""
     return {"standards": res.table, "standards_summary": res.summary,
-            "street_bases": res.units.streets, "inventory": res.inventory}
+            "street_bases": res.units.streets, "standards_missing": res.missing,
+            "inventory": res.inventory}
 
 
 def write_standards_outputs(cfg: Config, res: StandardsResult,

@@ -245,6 +245,11 @@ def test_standards_command_on_the_demo(demo_dir: Path, tmp_path: Path,
     # no street elderly in the demo: no base; canteens without floor area are unknown
     assert (streets["check_status"] == "no_base").all()
     assert streets["unknown_rows"].sum() == 46
+    # which canteens lack floor area: all 47 listed for the floor-area standard, by row
+    miss = res.missing[res.missing["standard_id"] == "homecare_floor_area"]
+    assert len(miss) == 47 and (miss["attribute"] == "floor_area_m2").all()
+    assert {"fid", "source_row", "name"} <= set(miss.columns)
+    assert "standards_missing" in layers
 
 
 def test_street_and_committee_elderly_files(demo_dir: Path, tmp_path: Path) -> None:

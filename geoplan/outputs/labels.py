@@ -169,6 +169,7 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "no_data": ("无设施数据（个）", "No facility data (count)", KIND_COUNT),
     "pass": ("达标（个）", "Pass (count)", KIND_COUNT),
     "located": ("已定位", "Located", KIND_TEXT),
+    "attribute": ("缺少的属性", "Missing attribute", KIND_TEXT),
     "standards_shortfall": ("所在街道标准平均缺口", "Street's mean standards shortfall",
                             KIND_SHARE),
     "standards_checked": ("已检查标准数（项）", "Standards checked (count)", KIND_COUNT),
@@ -362,6 +363,7 @@ SHEET_NAMES: dict[str, tuple[str, str]] = {
     "standards_summary": ("标准检查汇总", "Standards summary"),
     "street_bases": ("街道人口与居委会", "Street bases"),
     "inventory": ("现状设施清单", "Facility inventory"),
+    "standards_missing": ("缺少属性的设施", "Facilities lacking attributes"),
 }
 
 
