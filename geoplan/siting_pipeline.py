@@ -570,8 +570,9 @@ def write_siting_outputs(run: RunResult, outcomes: list[ScenarioOutcome]) -> lis
             m = build_siting_map(
                 areas_wgs, fac_wgs, iso_type_wgs,
                 [(o.type, o.cutoff, o.sites, catch[o.type]) for o in oc.outcomes],
-                lang=lang, title=title, boundary=boundary, types=list(cfg.facility_types))
-            save_map(m, staged.path("maps", names["map"]))
+                lang=lang, title=title, boundary=boundary, types=list(cfg.facility_types),
+                basemap=cfg.output.basemap, tianditu_key=cfg.output.tianditu_key or None)
+            save_map(m, staged.path("maps", names["map"]), offline=cfg.output.offline)
             manifest.set_counts(**{f"scenario_{sc.name}": oc.summary})
             manifest.add_output(staged.path("data", names["gpkg"]), final=paths["gpkg"])
             for kind in ("csv", "xlsx"):
