@@ -292,18 +292,29 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
 def output_paths(cfg: Config) -> dict[str, Any]:
     """Where :func:`write_outputs` puts each file."""
     name = cfg.study_area.name
-    return {"gpkg": cfg.output.dir / f"{name}-coverage.gpkg",
-            "tables": cfg.output.dir / f"{name}-areas",
-            "manifest": cfg.output.dir / "manifest.json",
-            "map": cfg.output.maps_dir / f"{name}-coverage.html"}
+    out = cfg.output
+    paths: dict[str, Any] = {"gpkg": out.dir / f"{name}-coverage.gpkg",
+                             "tables": out.dir / f"{name}-areas",
+                             "manifest": out.dir / "manifest.json",
+                             "map": out.maps_dir / f"{name}-coverage.html"}
+    if out.embed:
+        paths["embed"] = out.maps_dir / f"{name}-map-embed.html"
+    if out.static_map:
+        paths["png"] = out.maps_dir / f"{name}-coverage.png"
+        paths["pdf"] = out.maps_dir / f"{name}-coverage.pdf"
+    return paths
 
 
 def write_outputs(result: RunResult) -> dict[str, Any]:
-    """Write GeoPackage, area tables (CSV, XLSX), folium map and manifest atomically."""
-    from geoplan.outputs.atomic import StagedOutputs
+    """Write GeoPackage, area tables (CSV, XLSX), maps and manifest atomically.
+
+    Maps: the folium HTML (self-contained with ``output.offline``), an ``<iframe>``
+    fragment with ``output.embed``, and a PNG + PDF for print with ``output.static_map``.
+    """
+    from geoplan.outputs.atomic import StagedOutputs, atomic_write
     from geoplan.outputs.gpkg import write_geopackage
     from geoplan.outputs.tables import write_area_tables
-    from geoplan.outputs.webmap import build_map, save_map
+    from geoplan.outputs.webmap import build_map, map_fragment, save_map
 
     cfg = result.config
     paths = output_paths(cfg)
@@ -334,14 +345,30 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
             title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
                 or cfg.study_area.name
             boundary = gpd.GeoSeries([result.boundary], crs=result.network.crs).to_crs(4326)
+            out = cfg.output
             m = build_map(areas_wgs, fac_wgs, iso_type_wgs, isochrones=iso_wgs, lang=lang,
                           title=title, score="circle_share", circle_minutes=circle,
-                          boundary=boundary.iloc[0], types=list(cfg.facility_types))
-            save_map(m, staged.path("maps", rel["map"]))
+                          boundary=boundary.iloc[0], types=list(cfg.facility_types),
+                          basemap=out.basemap, tianditu_key=out.tianditu_key or None)
+            save_map(m, staged.path("maps", rel["map"]), offline=out.offline)
+            if out.embed:
+                with atomic_write(staged.path("maps", rel["embed"])) as fh:
+                    fh.write(map_fragment(m, offline=out.offline))
+            if out.static_map:
+                from geoplan.outputs.staticmap import write_static_map
+
+                write_static_map([staged.path("maps", rel["png"]),
+                                  staged.path("maps", rel["pdf"])],
+                                 result.areas, result.facilities, result.isochrones_by_type,
+                                 boundary=result.boundary, lang=lang, title=title,
+                                 score="circle_share", circle_minutes=circle,
+                                 types=list(cfg.facility_types))
         manifest.add_output(staged.path("data", rel["gpkg"]), final=paths["gpkg"])
         for kind in ("csv", "xlsx"):
             manifest.add_output(tables[kind], final=paths["tables"].with_suffix(f".{kind}"))
-        manifest.add_output(staged.path("maps", rel["map"]), final=paths["map"])
+        for key in ("map", "embed", "png", "pdf"):
+            if key in paths:
+                manifest.add_output(staged.path("maps", rel[key]), final=paths[key])
         manifest.finish()
         manifest.write(staged.path("data", rel["manifest"]))
     return paths
