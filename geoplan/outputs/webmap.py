@@ -369,7 +369,7 @@ def _type_legend(types: list[str], lang: str) -> Element:
         f"background:{_type_colour(k)};border:1px solid #222;margin-right:4px'></span>"
         f"{html.escape(_type_name(k, lang))}</div>" for k in types)
     return Element(
-        "<div class='geoplan-legend' style='position:fixed;bottom:24px;left:10px;z-index:900;"
+        "<div class='geoplan-legend' style='position:fixed;bottom:64px;left:10px;z-index:900;"
         "background:rgba(255,255,255,0.9);padding:6px 8px;font-size:12px;border-radius:4px;"
         f"box-shadow:0 0 4px rgba(0,0,0,0.3)'><b>{html.escape(_t(lang, 'legend'))}</b>"
         f"{items}</div>")
