@@ -125,7 +125,9 @@ def _cmd_site(args: argparse.Namespace) -> int:
                   f"before, {s['mean_min_after']:.1f} min after (capped at the penalty time)")
         for w in oc.warnings:
             print(f"  warning: {w}")
-        for key in ("gpkg", "tables", "map"):
+        for key in ("gpkg", "tables", "map", "png", "pdf"):
+            if key not in paths:
+                continue
             p = paths[key]
             shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
             print(f"  {key:7s} {shown}")
