@@ -39,10 +39,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from geoplan.pipeline import output_paths, run
 
     cfg = load_config(args.config)
-    if args.lang:
+    over = {k: v for k, v in (("lang", args.lang), ("basemap", args.basemap),
+                              ("offline", args.offline or None), ("embed", args.embed or None),
+                              ("static_map", False if args.no_static_map else None))
+            if v is not None}
+    if over:
         import dataclasses
 
-        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
+        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, **over))
     t0 = time.perf_counter()
     result = run(cfg, use_cache=not args.no_cache)
     s = result.summary.iloc[0]
@@ -121,7 +125,9 @@ def _cmd_site(args: argparse.Namespace) -> int:
                   f"before, {s['mean_min_after']:.1f} min after (capped at the penalty time)")
         for w in oc.warnings:
             print(f"  warning: {w}")
-        for key in ("gpkg", "tables", "map"):
+        for key in ("gpkg", "tables", "map", "png", "pdf"):
+            if key not in paths:
+                continue
             p = paths[key]
             shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
             print(f"  {key:7s} {shown}")
@@ -239,6 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-cache", action="store_true", help="rebuild the network, ignore cache")
     r.add_argument("--lang", choices=("zh", "en"), help="table and map language "
                                                          "(overrides output.lang)")
+    r.add_argument("--basemap", choices=("osm", "tianditu", "none"),
+                   help="web map tiles (overrides output.basemap; tianditu needs "
+                        "output.tianditu_key or TIANDITU_KEY)")
+    r.add_argument("--offline", action="store_true",
+                   help="self-contained HTML map: inline Leaflet and every script/style "
+                        "(output.offline)")
+    r.add_argument("--embed", action="store_true",
+                   help="also write <name>-map-embed.html, an <iframe srcdoc> fragment to "
+                        "paste into a report page (output.embed)")
+    r.add_argument("--no-static-map", action="store_true",
+                   help="skip the PNG/PDF map for print (output.static_map = false)")
     r.set_defaults(func=_cmd_run)
     f = sub.add_parser("fetch", parents=[common],
                        help="download (or read) and cache the network of a study area",

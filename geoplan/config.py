@@ -161,14 +161,50 @@ class Population:
     min_building_m2: float = 30.0
 
 
+#: Base maps of the web map (no Amap/GaoDe: its tiles are in GCJ-02 and would sit
+#: ~500 m off the WGS84 data layers).
+BASEMAPS = ("osm", "tianditu", "none")
+
+
 @dataclass(frozen=True)
 class Output:
-    """Where results go and in which language tables are labelled."""
+    """Where results go, in which language, and how the maps are drawn.
+
+    ``basemap``: ``"osm"``, ``"tianditu"`` (key from ``tianditu_key`` or the
+    ``TIANDITU_KEY`` environment variable) or ``"none"``. ``offline``: inline every
+    script and stylesheet in the HTML map. ``embed``: also write an ``<iframe srcdoc>``
+    fragment for report pages. ``static_map``: also write a PNG and PDF map for print.
+    ``map_score``: the area column the maps are coloured by when they open (default
+    ``circle_share``; any numeric column of the areas table, e.g. ``gap_index``,
+    ``canteen_share_15`` or ``acc_canteen_2sfca``; checked once the analysis has run).
+    """
 
     dir: Path
     maps_dir: Path
     cache_dir: Path
     lang: str = "zh"
+    basemap: str = "osm"
+    tianditu_key: str = ""
+    offline: bool = False
+    embed: bool = False
+    static_map: bool = True
+    map_score: str = "circle_share"
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_]+", self.map_score):
+            raise ConfigError(f"output.map_score = '{self.map_score}': give a column name "
+                              "of the areas table, e.g. 'circle_share' or 'gap_index'")
+        if self.basemap not in BASEMAPS:
+            raise ConfigError(f"output.basemap = '{self.basemap}': use one of "
+                              f"{', '.join(BASEMAPS)}")
+        key = self.tianditu_key or os.environ.get("TIANDITU_KEY", "")
+        if self.basemap == "tianditu" and not key:
+            raise ConfigError("output.basemap = 'tianditu' needs a Tianditu key: set "
+                              "output.tianditu_key or the TIANDITU_KEY environment variable "
+                              "(free browser key from console.tianditu.gov.cn)")
+        if self.basemap == "tianditu" and not re.fullmatch(r"[A-Za-z0-9]+", key):
+            raise ConfigError("output.tianditu_key (or TIANDITU_KEY) must be letters and "
+                              "digits only, as issued by console.tianditu.gov.cn")
 
 
 @dataclass(frozen=True)

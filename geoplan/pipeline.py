@@ -428,18 +428,29 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
 def output_paths(cfg: Config) -> dict[str, Any]:
     """Where :func:`write_outputs` puts each file."""
     name = cfg.study_area.name
-    return {"gpkg": cfg.output.dir / f"{name}-coverage.gpkg",
-            "tables": cfg.output.dir / f"{name}-areas",
-            "manifest": cfg.output.dir / "manifest.json",
-            "map": cfg.output.maps_dir / f"{name}-coverage.html"}
+    out = cfg.output
+    paths: dict[str, Any] = {"gpkg": out.dir / f"{name}-coverage.gpkg",
+                             "tables": out.dir / f"{name}-areas",
+                             "manifest": out.dir / "manifest.json",
+                             "map": out.maps_dir / f"{name}-coverage.html"}
+    if out.embed:
+        paths["embed"] = out.maps_dir / f"{name}-map-embed.html"
+    if out.static_map:
+        paths["png"] = out.maps_dir / f"{name}-coverage.png"
+        paths["pdf"] = out.maps_dir / f"{name}-coverage.pdf"
+    return paths
 
 
 def write_outputs(result: RunResult) -> dict[str, Any]:
-    """Write GeoPackage, area tables (CSV, XLSX), folium map and manifest atomically."""
-    from geoplan.outputs.atomic import StagedOutputs
+    """Write GeoPackage, area tables (CSV, XLSX), maps and manifest atomically.
+
+    Maps: the folium HTML (self-contained with ``output.offline``), an ``<iframe>``
+    fragment with ``output.embed``, and a PNG + PDF for print with ``output.static_map``.
+    """
+    from geoplan.outputs.atomic import StagedOutputs, atomic_write
     from geoplan.outputs.gpkg import write_geopackage
     from geoplan.outputs.tables import write_area_tables
-    from geoplan.outputs.webmap import save_map
+    from geoplan.outputs.webmap import map_fragment, save_map
 
     cfg = result.config
     paths = output_paths(cfg)
@@ -478,23 +489,66 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                            "issues": result.issues})
             tables = write_area_tables(staged, ("data", rel["tables"]), sheets, lang=lang,
                                        circle_minutes=circle, notes=result.notes)
+            out = cfg.output
             m = coverage_map(result, areas_wgs=areas_wgs, fac_wgs=fac_wgs,
                              iso_wgs=iso_wgs, iso_type_wgs=iso_type_wgs)
-            save_map(m, staged.path("maps", rel["map"]))
+            save_map(m, staged.path("maps", rel["map"]), offline=out.offline)
+            if out.embed:
+                with atomic_write(staged.path("maps", rel["embed"])) as fh:
+                    fh.write(map_fragment(m, offline=out.offline))
+            if out.static_map:
+                from geoplan.outputs.staticmap import write_static_map
+
+                title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
+                    or cfg.study_area.name
+                write_static_map([staged.path("maps", rel["png"]),
+                                  staged.path("maps", rel["pdf"])],
+                                 result.areas, result.facilities, result.isochrones_by_type,
+                                 boundary=result.boundary, lang=lang, title=title,
+                                 score=map_score(result.areas, cfg), circle_minutes=circle,
+                                 types=list(cfg.facility_types))
         manifest.add_output(staged.path("data", rel["gpkg"]), final=paths["gpkg"])
         for kind in ("csv", "xlsx"):
             manifest.add_output(tables[kind], final=paths["tables"].with_suffix(f".{kind}"))
-        manifest.add_output(staged.path("maps", rel["map"]), final=paths["map"])
+        for key in ("map", "embed", "png", "pdf"):
+            if key in paths:
+                manifest.add_output(staged.path("maps", rel[key]), final=paths[key])
         manifest.finish()
         manifest.write(staged.path("data", rel["manifest"]))
     return paths
+
+
+def map_score(areas: pd.DataFrame, cfg: Config) -> str:
+    """The configured ``output.map_score``, checked against the areas table.
+
+    Raises
+    ------
+    GeoplanError
+        If it is not a numeric column of ``areas``; the message lists the ones that are.
+    """
+    from geoplan.errors import GeoplanError
+
+    score = cfg.output.map_score
+    numeric = [str(c) for c in areas.columns if c != "geometry"
+               and pd.api.types.is_numeric_dtype(areas[c]) and not pd.api.types.is_bool_dtype(
+                   areas[c]) and c not in ("n_demand_points",)]
+    if score not in numeric:
+        raise GeoplanError(f"output.map_score = '{score}' is not a numeric column of the "
+                           f"areas table; use one of: {', '.join(numeric)}")
+    return score
 
 
 def coverage_map(result: RunResult, *, areas_wgs: gpd.GeoDataFrame | None = None,
                  fac_wgs: gpd.GeoDataFrame | None = None,
                  iso_wgs: gpd.GeoDataFrame | None = None,
                  iso_type_wgs: gpd.GeoDataFrame | None = None) -> folium.Map:
-    """The interactive coverage map of a run (areas, facilities, isochrones, overlays)."""
+    """The interactive coverage map of a run (areas, facilities, isochrones, overlays).
+
+    Areas are coloured by ``output.map_score``: a coverage share with the fixed 0-100 %
+    classes, any other score (gap index, accessibility, walking times) as an overlay with
+    mapclassify quantile classes that is switched on when the map opens.
+    """
+    from geoplan.outputs.labels import high_is_bad, is_share_column
     from geoplan.outputs.webmap import build_map
 
     cfg = result.config
@@ -504,30 +558,40 @@ def coverage_map(result: RunResult, *, areas_wgs: gpd.GeoDataFrame | None = None
     iso_wgs = result.isochrones.to_crs(4326) if iso_wgs is None else iso_wgs
     iso_type_wgs = (result.isochrones_by_type.to_crs(4326) if iso_type_wgs is None
                     else iso_type_wgs)
+    score = map_score(areas_wgs, cfg)
+    share_score = is_share_column(score) and not high_is_bad(score)
     title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
         or cfg.study_area.name
     boundary = gpd.GeoSeries([result.boundary], crs=result.network.crs).to_crs(4326)
     m = build_map(areas_wgs, fac_wgs, iso_type_wgs, isochrones=iso_wgs, lang=lang,
-                  title=title, score="circle_share",
+                  title=title, score=score if share_score else "circle_share",
                   circle_minutes=cfg.analysis.circle_minutes, boundary=boundary.iloc[0],
-                  types=list(cfg.facility_types))
-    _add_score_layers(m, areas_wgs, cfg)
+                  types=list(cfg.facility_types), basemap=cfg.output.basemap,
+                  tianditu_key=cfg.output.tianditu_key or None)
+    _add_score_layers(m, areas_wgs, cfg, shown=None if share_score else score)
     return m
 
 
-def _add_score_layers(m: Any, areas_wgs: gpd.GeoDataFrame, cfg: Config) -> None:
-    """Gap-index and accessibility overlays (hidden at start) on the coverage map."""
+def _add_score_layers(m: Any, areas_wgs: gpd.GeoDataFrame, cfg: Config,
+                      shown: str | None = None) -> None:
+    """Gap-index and accessibility overlays on the coverage map, hidden at start except
+    ``shown`` (the configured map score when it is not a coverage share)."""
+    from geoplan.outputs.labels import high_is_bad
     from geoplan.outputs.scorelayers import add_choropleth
     from geoplan.outputs.webmap import _renumber
 
     lang, circle = cfg.output.lang, cfg.analysis.circle_minutes
-    if "gap_index" in areas_wgs:
-        extra = [c for c in areas_wgs.columns if c.startswith(("gap_uncovered", "gap_access",
-                                                               "gap_standards"))]
-        add_choropleth(m, areas_wgs, "gap_index", lang=lang, circle_minutes=circle,
-                       high_is_bad=True, extra=[*extra, "gap_index_rank", "gap_components"])
-    for col in (c for c in areas_wgs.columns if c.startswith("acc_")):
-        add_choropleth(m, areas_wgs, col, lang=lang, circle_minutes=circle, high_is_bad=False)
+    gap_extra = [*(c for c in areas_wgs.columns if c.startswith(("gap_uncovered", "gap_access",
+                                                                 "gap_standards"))),
+                 "gap_index_rank", "gap_components"]
+    layers = (["gap_index"] if "gap_index" in areas_wgs else []) + \
+        [c for c in areas_wgs.columns if c.startswith("acc_")]
+    if shown is not None and shown not in layers:
+        layers.append(shown)
+    for col in layers:
+        add_choropleth(m, areas_wgs, col, lang=lang, circle_minutes=circle,
+                       high_is_bad=high_is_bad(col), show=col == shown,
+                       extra=gap_extra if col == "gap_index" else ())
     # the layer control must come after every layer it lists: move it to the end
     for key in [k for k, v in m._children.items() if isinstance(v, folium.LayerControl)]:
         m._children.move_to_end(key)

@@ -37,6 +37,7 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     from geoplan.outputs.atomic import StagedOutputs
     from geoplan.outputs.gpkg import write_geopackage
     from geoplan.outputs.tables import write_area_tables
+    from geoplan.outputs.webmap import map_html
     from geoplan.pipeline import analyse, coverage_map
 
     result = analyse(cfg, use_cache=use_cache)
@@ -53,7 +54,8 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     areas_wgs = result.areas.to_crs(4326)
     with manifest.step("report"):
         m = coverage_map(result, areas_wgs=areas_wgs)
-        map_html = m.get_root().render()
+        # the same page as the map file (offline: scripts inlined, so the report stands alone)
+        page_map = map_html(m, offline=cfg.output.offline)
         title = ((cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en)
                  or cfg.study_area.name)
         inputs = {f"{i['role']}: {Path(i['path']).name}": i["sha256"]
@@ -61,7 +63,7 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
         page = render_report(
             title, lang=lang, circle_minutes=circle, summary=result.summary,
             streets=result.streets, areas=pd.DataFrame(areas_wgs.drop(columns="geometry")),
-            siting=siting, standards=standards, map_html=map_html, notes=result.notes,
+            siting=siting, standards=standards, map_html=page_map, notes=result.notes,
             inputs=inputs, generated=str(manifest.started))
     sheets = report_sheets(result.summary, result.streets,
                            pd.DataFrame(areas_wgs.drop(columns="geometry")), siting, standards)

@@ -489,7 +489,9 @@ def siting_paths(cfg: Config, scenario: str) -> dict[str, Any]:
     folder = cfg.output.dir / "siting"
     return {"gpkg": folder / f"{base}.gpkg", "tables": folder / base,
             "map": cfg.output.maps_dir / f"{base}.html",
-            "manifest": folder / f"{base}-manifest.json"}
+            "manifest": folder / f"{base}-manifest.json",
+            **({"png": cfg.output.maps_dir / f"{base}.png",
+                "pdf": cfg.output.maps_dir / f"{base}.pdf"} if cfg.output.static_map else {})}
 
 
 def _catchments(ctx: _Context, o: TypeOutcome) -> gpd.GeoDataFrame:
@@ -570,8 +572,22 @@ def write_siting_outputs(run: RunResult, outcomes: list[ScenarioOutcome]) -> lis
             m = build_siting_map(
                 areas_wgs, fac_wgs, iso_type_wgs,
                 [(o.type, o.cutoff, o.sites, catch[o.type]) for o in oc.outcomes],
-                lang=lang, title=title, boundary=boundary, types=list(cfg.facility_types))
-            save_map(m, staged.path("maps", names["map"]))
+                lang=lang, title=title, boundary=boundary, types=list(cfg.facility_types),
+                basemap=cfg.output.basemap, tianditu_key=cfg.output.tianditu_key or None)
+            save_map(m, staged.path("maps", names["map"]), offline=cfg.output.offline)
+            if cfg.output.static_map:
+                from geoplan.outputs.staticmap import write_static_map
+
+                multi = len(oc.outcomes) > 1
+                write_static_map(
+                    [staged.path("maps", names["png"]), staged.path("maps", names["pdf"])],
+                    areas_wgs, fac_wgs, iso_type_wgs, boundary=boundary, lang=lang,
+                    title=title, circle_minutes=cfg.analysis.circle_minutes,
+                    score=f"{oc.outcomes[0].type}_share_after" if multi else "share_after",
+                    types=list(cfg.facility_types),
+                    proposed=[(o.type, o.sites) for o in oc.outcomes])
+                for key in ("png", "pdf"):
+                    manifest.add_output(staged.path("maps", names[key]), final=paths[key])
             manifest.set_counts(**{f"scenario_{sc.name}": oc.summary})
             manifest.add_output(staged.path("data", names["gpkg"]), final=paths["gpkg"])
             for kind in ("csv", "xlsx"):

@@ -65,6 +65,8 @@ def test_mclp_outputs(site_run: Path) -> None:
     esc = [json.dumps(t)[1:-1] for t in ("建议新增", "规划后")]  # layer names are JSON-escaped
     assert "建议顺序" in html and all(e in html for e in esc)
     assert html.count("L.divIcon") >= 7
+    for ext in ("png", "pdf"):  # print map with the proposed sites
+        assert (site_run / "maps" / f"yangpu-wujiaochang-site-canteens-7.{ext}").stat().st_size
 
 
 def test_lscp_reaches_target(site_run: Path) -> None:

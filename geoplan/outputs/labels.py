@@ -406,6 +406,12 @@ def is_share_column(col: str) -> bool:
     return column_kind(col) == KIND_SHARE
 
 
+def high_is_bad(column: str) -> bool:
+    """True for area scores where a higher value means a worse-served area."""
+    return (column.startswith("gap_") or "uncovered" in column
+            or column.endswith(("_median_min", "_p90_min"))) and column != "gap_index_rank"
+
+
 def column_label(col: str, lang: str = "zh", circle_minutes: float = 15) -> str:
     """Display label of an output column, with units.
 

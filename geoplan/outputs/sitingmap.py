@@ -90,7 +90,8 @@ def build_siting_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                      isochrones_by_type: gpd.GeoDataFrame,
                      proposed: Sequence[tuple[str, float, gpd.GeoDataFrame, gpd.GeoDataFrame]],
                      *, lang: str, title: str, boundary: shapely.Geometry | None,
-                     types: Sequence[str]) -> folium.Map:
+                     types: Sequence[str], basemap: str = "osm",
+                     tianditu_key: str | None = None) -> folium.Map:
     """Coverage map coloured by the share covered before, with after-layers on top.
 
     Parameters
@@ -101,14 +102,15 @@ def build_siting_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
         Existing facilities and their merged catchments.
     proposed : sequence of (type, minutes, sites, catchments)
         Per planned type: ranked proposed sites and their catchment polygons.
-    lang, title, boundary, types
+    lang, title, boundary, types, basemap, tianditu_key
         As for :func:`geoplan.outputs.webmap.build_map`.
     """
     multi = len(proposed) > 1
     first = proposed[0][0]
     before = f"{first}_share_before" if multi else "share_before"
     m = build_map(areas, facilities, isochrones_by_type, lang=lang, title=title, score=before,
-                  boundary=boundary, types=list(types))
+                  boundary=boundary, types=list(types), basemap=basemap,
+                  tianditu_key=tianditu_key)
     for type_key, _, _, _ in proposed:
         col = f"{type_key}_share_after" if multi else "share_after"
         _add_areas(m, areas, col, 15, lang)

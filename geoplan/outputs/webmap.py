@@ -12,12 +12,24 @@ The map shows, as layers a planner can switch on and off:
   at first; larger thresholds are drawn lighter);
 * optionally the study-area boundary and per-facility catchments.
 
+Base maps (``basemap``): OpenStreetMap (default), Tianditu 天地图 vector tiles with the
+annotation layer (needs a key; CGCS2000 is within a metre of WGS84, so the data layers
+need no shift), or none (offline use). Amap/GaoDe is deliberately not offered: its tiles
+are in GCJ-02, which would put every WGS84 data layer a few hundred metres off.
+Whatever the base map, "© OpenStreetMap contributors" stays in the attribution: the
+network and the areas come from OpenStreetMap.
+
+:func:`save_map` writes one HTML file (``offline=True`` inlines every script and
+stylesheet, see :mod:`geoplan.outputs.offline`); :func:`map_fragment` gives an
+``<iframe srcdoc>`` to paste into a report page.
+
 Folium gives every element a random id; :func:`build_map` renumbers them so the same
 inputs always give byte-identical HTML (diff-able outputs, stable manifest hashes).
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import math
 import os
@@ -30,9 +42,11 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import shapely
-from branca.element import Element
+from branca.element import Element, MacroElement
+from jinja2 import Template
 
-from geoplan.errors import GeoplanError
+from geoplan.config import BASEMAPS
+from geoplan.errors import ConfigError, GeoplanError
 from geoplan.outputs.atomic import atomic_write
 from geoplan.outputs.labels import (
     column_label,
@@ -51,6 +65,10 @@ NO_DATA_COLOUR = "#bdbdbd"
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTR = ('© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
             "contributors")
+TIANDITU_TILES = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                  "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                  "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+TIANDITU_ATTR = '© <a href="https://www.tianditu.gov.cn/">天地图 Tianditu</a>'
 _DEFAULT_CENTRE = (31.2304, 121.4737)  # Shanghai People's Square, used only for empty maps
 
 _TEXT = {
@@ -351,7 +369,7 @@ def _type_legend(types: list[str], lang: str) -> Element:
         f"background:{_type_colour(k)};border:1px solid #222;margin-right:4px'></span>"
         f"{html.escape(_type_name(k, lang))}</div>" for k in types)
     return Element(
-        "<div class='geoplan-legend' style='position:fixed;bottom:24px;left:10px;z-index:900;"
+        "<div class='geoplan-legend' style='position:fixed;bottom:64px;left:10px;z-index:900;"
         "background:rgba(255,255,255,0.9);padding:6px 8px;font-size:12px;border-radius:4px;"
         f"box-shadow:0 0 4px rgba(0,0,0,0.3)'><b>{html.escape(_t(lang, 'legend'))}</b>"
         f"{items}</div>")
@@ -403,13 +421,85 @@ def _renumber(root: Element) -> None:
     walk(root)
 
 
+class _Attribution(MacroElement):
+    """Adds a fixed text to the map's attribution control (shown with any base map)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Attribution"
+        self.text = text
+
+
+def tianditu_key(key: str | None = None) -> str:
+    """The Tianditu key: ``key`` if given, else the ``TIANDITU_KEY`` environment variable.
+
+    Raises
+    ------
+    ConfigError
+        If neither is set, or the key holds anything but letters and digits.
+    """
+    key = key or os.environ.get("TIANDITU_KEY", "")
+    if not key:
+        raise ConfigError("output.basemap = 'tianditu' needs a Tianditu key: set "
+                          "output.tianditu_key or the TIANDITU_KEY environment variable "
+                          "(free browser key from console.tianditu.gov.cn)")
+    if not key.isascii() or not key.isalnum():
+        raise ConfigError("output.tianditu_key (or TIANDITU_KEY) must be letters and digits "
+                          "only, as issued by console.tianditu.gov.cn")
+    return key
+
+
+def add_basemap(m: folium.Map, basemap: str = "osm", key: str | None = None,
+                lang: str = "zh") -> None:
+    """Add the base map tiles and the OpenStreetMap data attribution to ``m``.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map created with ``tiles=None``.
+    basemap : {"osm", "tianditu", "none"}
+        OpenStreetMap tiles, Tianditu vector tiles plus annotation (Chinese, or English
+        with ``lang="en"``), or no tiles at all (works offline).
+    key : str, optional
+        Tianditu key; default the ``TIANDITU_KEY`` environment variable.
+    lang : {"zh", "en"}
+        Language of the Tianditu annotation layer.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown base map, or Tianditu without a key.
+    """
+    if basemap not in BASEMAPS:
+        raise ConfigError(f"output.basemap = '{basemap}': use one of {', '.join(BASEMAPS)}")
+    if basemap == "osm":
+        folium.TileLayer(tiles=OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19,
+                         control=False).add_to(m)
+    elif basemap == "tianditu":
+        tk = tianditu_key(key)
+        # CGCS2000 web-mercator grid (_w): within a metre of WGS84, no shift needed.
+        for layer in ("vec", "cva" if lang == "zh" else "eva"):
+            folium.TileLayer(tiles=TIANDITU_TILES.format(layer=layer, key=tk),
+                             attr=TIANDITU_ATTR, name=f"天地图 {layer}", subdomains="01234567",
+                             max_zoom=18, control=False).add_to(m)
+    # The data layers (network, areas) come from OSM whatever the base map.
+    m.add_child(_Attribution(OSM_ATTR), name="osm_data_attribution")
+
+
 def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
               isochrones_by_type: gpd.GeoDataFrame | None,
               isochrones: gpd.GeoDataFrame | None = None, lang: str = "zh",
               title: str | None = None, score: str = "circle_share",
               circle_minutes: float = 15,
               boundary: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | None = None,
-              types: Sequence[str] | None = None) -> folium.Map:
+              types: Sequence[str] | None = None, basemap: str = "osm",
+              tianditu_key: str | None = None) -> folium.Map:
     """Build the interactive coverage map.
 
     Parameters
@@ -439,16 +529,23 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
     types : sequence of str, optional
         Facility types to show (config order); default the types found in the data.
         A type without facilities gets an empty layer named "…（无）" / "… (none)".
+    basemap : {"osm", "tianditu", "none"}
+        Base map tiles, see :func:`add_basemap`.
+    tianditu_key : str, optional
+        Key for ``basemap="tianditu"``; default the ``TIANDITU_KEY`` environment variable.
 
     Returns
     -------
     folium.Map
-        The map; element ids are deterministic.
+        The map; element ids are deterministic. It keeps folium's ``_repr_html_`` (shows
+        inline in Jupyter).
 
     Raises
     ------
     GeoplanError
         If ``score`` is not a share column of ``areas``.
+    ConfigError
+        For an unknown base map, or Tianditu without a key.
     """
     if lang not in _TEXT:
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
@@ -461,8 +558,7 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
 
     m = folium.Map(location=_DEFAULT_CENTRE, zoom_start=12, tiles=None, control_scale=True,
                    prefer_canvas=True)
-    folium.TileLayer(tiles=OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19,
-                     control=False).add_to(m)
+    add_basemap(m, basemap, tianditu_key, lang)
     root = m.get_root()
     root.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
     root.html.add_child(Element(
@@ -496,7 +592,55 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
     return m
 
 
-def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
+def map_html(m: folium.Map, offline: bool = False) -> str:
+    """The map as a complete HTML page.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map from :func:`build_map`.
+    offline : bool, default False
+        Inline Leaflet and every other script and stylesheet, so the page needs no
+        network (tiles excepted: use ``basemap="none"`` for fully offline use).
+
+    Raises
+    ------
+    GeoplanError
+        With ``offline=True``, if the map uses an asset that is not vendored.
+    """
+    from geoplan.outputs.offline import inline_assets
+
+    # folium's render is not idempotent (a second render repeats the ``addTo`` calls):
+    # render a copy so the map can be saved, embedded and shown in Jupyter alike.
+    text = copy.deepcopy(m).get_root().render()
+    return inline_assets(text) if offline else text
+
+
+def map_fragment(m: folium.Map, offline: bool = False, height: str = "600px") -> str:
+    """An ``<iframe srcdoc=…>`` holding the whole map, to paste into a report page.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map from :func:`build_map`.
+    offline : bool, default False
+        Inline every script and stylesheet (see :func:`map_html`).
+    height : str, default "600px"
+        CSS height of the frame (its width is 100 % of the container).
+
+    Returns
+    -------
+    str
+        One ``<iframe>`` element; the page is HTML-escaped into ``srcdoc``, so the
+        fragment does not interfere with the host page's scripts or styles.
+    """
+    page = map_html(m, offline=offline)
+    return (f'<iframe srcdoc="{html.escape(page, quote=True)}" '
+            f'style="width:100%;height:{html.escape(height)};border:0" loading="lazy" '
+            'allowfullscreen></iframe>\n')
+
+
+def save_map(m: folium.Map, path: str | os.PathLike[str], offline: bool = False) -> Path:
     """Write the map as one HTML file, atomically.
 
     Parameters
@@ -505,6 +649,8 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
         A map from :func:`build_map`.
     path : str or PathLike
         Target ``.html`` file.
+    offline : bool, default False
+        Write a self-contained page (see :func:`map_html`).
 
     Returns
     -------
@@ -512,7 +658,7 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
         The written file.
     """
     final = Path(path)
-    text = m.get_root().render()
+    text = map_html(m, offline=offline)
     with atomic_write(final, "w", encoding="utf-8") as fh:
         fh.write(text)
     return final

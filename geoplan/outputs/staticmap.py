@@ -1,0 +1,407 @@
+"""Static coverage map for print (PNG at 200 dpi and PDF), drawn with matplotlib.
+
+The same layers as the web map: the analysis areas coloured by a share column in five
+classes (``mapclassify`` Fisher-Jenks natural breaks, or quantiles), the walking catchments at the
+circle time and the facilities of every type in the registry's colours, the study-area
+boundary and, for siting results, the proposed sites. With a north arrow, a scale bar in
+metres (``matplotlib-scalebar``, in the projected CRS), a legend, a Chinese (or English)
+title and the "© OpenStreetMap contributors" attribution. No tiles: the page prints the
+same anywhere, offline.
+
+Chinese text needs a CJK font; :func:`find_cjk_font` looks for Noto Sans CJK, Source Han
+Sans, WenQuanYi and the usual Windows/macOS fonts and raises a one-line error telling
+the user to install ``fonts-noto-cjk`` when there is none (never boxes instead of text).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import mapclassify
+import matplotlib
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib_scalebar.scalebar import ScaleBar
+
+from geoplan.errors import GeoplanError
+from geoplan.outputs.atomic import atomic_write
+from geoplan.outputs.labels import column_label, format_minutes, high_is_bad, is_share_column
+from geoplan.outputs.webmap import NO_DATA_COLOUR, SCORE_COLOURS, _type_colour, _type_name
+
+#: CJK font families in order of preference (simplified Chinese faces first).
+CJK_FONTS: tuple[str, ...] = (
+    "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans SC",
+    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC",
+    "Heiti SC", "SimHei", "Noto Serif CJK SC", "Source Han Serif SC", "Source Han Serif CN",
+    "Noto Sans CJK JP", "Noto Sans CJK TC", "Source Han Sans", "Noto Serif CJK JP",
+    "Noto Serif CJK TC", "Source Han Serif", "SimSun",
+)
+#: File names of CJK fonts registered on demand (fonts installed after matplotlib's cache).
+_CJK_FILES = re.compile(r"(?i)(notosans|notoserif)cjk|sourcehan|wqy|wenquanyi|msyh|simhei|"
+                        r"simsun|pingfang|NotoSansSC|NotoSerifSC")
+#: Print resolution of the PNG.
+DPI = 200
+PROPOSED_COLOUR = "#6a00a8"
+ATTRIBUTION = "© OpenStreetMap contributors"
+
+_TEXT = {
+    "zh": {"facilities": "设施", "catchment": "{t}{m}分钟步行范围", "boundary": "研究范围",
+           "proposed": "建议新增{t}", "none": "（无）", "no_data": "无老年人口",
+           "north": "北", "classes": "（自然断点分级）", "quantiles": "（分位数分级）",
+           "layers": "图层"},
+    "en": {"facilities": "Facilities", "catchment": "{t}: {m}-min walk",
+           "boundary": "Study area", "proposed": "Proposed {t}", "none": " (none)",
+           "no_data": "no older residents", "north": "N", "classes": " (natural breaks)",
+           "quantiles": " (quantiles)", "layers": "Layers"},
+}
+
+
+def _font_names() -> set[str]:
+    return {f.name for f in font_manager.fontManager.ttflist}
+
+
+def find_cjk_font() -> str:
+    """Name of an installed font family that has Chinese glyphs.
+
+    Fonts installed after matplotlib built its font cache are registered on the fly.
+
+    Returns
+    -------
+    str
+        A family name from :data:`CJK_FONTS`.
+
+    Raises
+    ------
+    GeoplanError
+        If no CJK font is installed (with the command that installs one).
+    """
+    names = _font_names()
+    found = next((f for f in CJK_FONTS if f in names), None)
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if _CJK_FILES.search(os.path.basename(path)):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # pragma: no cover - bad file
+                    continue
+        names = _font_names()
+        found = next((f for f in CJK_FONTS if f in names), None)
+    if found is None:
+        raise GeoplanError("no Chinese (CJK) font found for the static map: install one, e.g. "
+                           "'apt-get install fonts-noto-cjk' (Debian/Ubuntu), or set "
+                           "output.static_map = false")
+    return found
+
+
+def _metric(gdf: gpd.GeoDataFrame | gpd.GeoSeries | None, crs: Any
+            ) -> gpd.GeoDataFrame | gpd.GeoSeries | None:
+    if gdf is None or len(gdf) == 0:
+        return None
+    if gdf.crs is None:
+        raise ValueError("static map layers need a CRS")
+    return gdf.to_crs(crs)
+
+
+def _projected_crs(frames: Sequence[gpd.GeoDataFrame | gpd.GeoSeries | None]) -> Any:
+    for f in frames:
+        if f is not None and len(f) and f.crs is not None:
+            if f.crs.is_projected:
+                return f.crs
+            return f.estimate_utm_crs()
+    return "EPSG:3857"
+
+
+def classify(values: pd.Series, k: int = 5, scheme: str = "natural_breaks"
+             ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Class of every value (−1 for missing) and the (lower, upper) bounds of the classes.
+
+    Parameters
+    ----------
+    values : Series
+        Shares (0..1); missing values get class −1.
+    k : int, default 5
+        Number of classes (fewer when there are fewer distinct values).
+    scheme : {"natural_breaks", "quantiles"}
+        Jenks natural breaks (``mapclassify.FisherJenks``, exact and reproducible) or
+        ``mapclassify.Quantiles``.
+
+    Returns
+    -------
+    classes : ndarray of int
+    bounds : list of (float, float)
+        Smallest and largest value of each class.
+    """
+    v = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    ok = np.isfinite(v)
+    classes = np.full(len(v), -1, dtype=np.int64)
+    if not ok.any():
+        return classes, []
+    data = v[ok]
+    n_unique = len(np.unique(data))
+    kk = max(1, min(k, n_unique))
+    if kk == 1:
+        classes[ok] = 0
+        return classes, [(float(data.min()), float(data.max()))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mapclassify warns when k approaches n_unique
+        if scheme == "quantiles":
+            c = mapclassify.Quantiles(data, k=kk)
+        elif scheme == "natural_breaks":
+            # Jenks' optimal breaks (exact and deterministic, unlike the k-means based
+            # mapclassify.NaturalBreaks).
+            c = mapclassify.FisherJenks(data, k=kk)
+        else:
+            raise ValueError(f"unknown classification scheme {scheme!r}")
+    # Drop empty classes (quantiles with ties), number the others 0..n-1, and give each
+    # the smallest and largest value it holds (shown in the legend).
+    used = np.unique(c.yb)
+    classes[ok] = np.searchsorted(used, c.yb)
+    bounds = [(float(data[c.yb == i].min()), float(data[c.yb == i].max())) for i in used]
+    return classes, bounds
+
+
+def _class_colours(n: int) -> list[str]:
+    """``n`` colours from the web map's ramp (dark red = lowest share)."""
+    if n >= len(SCORE_COLOURS):
+        return list(SCORE_COLOURS[:n])
+    idx = np.linspace(0, len(SCORE_COLOURS) - 1, n).round().astype(int)
+    return [SCORE_COLOURS[i] for i in idx]
+
+
+def _num(v: float) -> str:
+    return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+def _pct(v: float) -> str:
+    return f"{v * 100:.0f}%" if abs(v * 100 - round(v * 100)) < 0.05 else f"{v * 100:.1f}%"
+
+
+def _north_arrow(ax: Any, label: str) -> None:
+    ax.annotate(label, xy=(0.955, 0.95), xytext=(0.955, 0.85), xycoords="axes fraction",
+                ha="center", va="center", fontsize=12, fontweight="bold",
+                arrowprops={"facecolor": "black", "edgecolor": "black", "width": 4,
+                            "headwidth": 12, "headlength": 12}, zorder=10)
+
+
+def build_static_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
+                     isochrones_by_type: gpd.GeoDataFrame | None, *,
+                     boundary: Any = None, score: str = "circle_share",
+                     circle_minutes: float = 15, lang: str = "zh", title: str | None = None,
+                     types: Sequence[str] | None = None,
+                     proposed: Sequence[tuple[str, gpd.GeoDataFrame]] | None = None,
+                     scheme: str = "natural_breaks", k: int = 5) -> Figure:
+    """Draw the coverage map for print.
+
+    Parameters
+    ----------
+    areas : GeoDataFrame
+        Analysis areas with the share column ``score`` (any CRS).
+    facilities : GeoDataFrame or None
+        Facility points with ``type``.
+    isochrones_by_type : GeoDataFrame or None
+        Merged catchments with ``type`` and ``threshold_min``; those at ``circle_minutes``
+        are drawn.
+    boundary : shapely geometry, GeoSeries or GeoDataFrame, optional
+        Study-area outline (a bare geometry is taken to be in the areas' CRS).
+    score : str
+        Column colouring the areas: a share (legend in percent) or any other score
+        (legend in its own unit; dark red = worst, see :func:`labels.high_is_bad`).
+    circle_minutes : float
+        Walking time of the service circle.
+    lang : {"zh", "en"}
+        Label language.
+    title : str, optional
+        Map title; default the score label.
+    types : sequence of str, optional
+        Facility types to show (default: those in the data); a type without facilities
+        is listed in the legend as "（无）" / "(none)".
+    proposed : sequence of (type, GeoDataFrame), optional
+        Proposed sites per type (points with ``rank``), drawn as numbered stars.
+    scheme : {"natural_breaks", "quantiles"}
+        Class breaks of the areas (``mapclassify``).
+    k : int, default 5
+        Number of classes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        An A4-landscape figure (not attached to pyplot).
+
+    Raises
+    ------
+    GeoplanError
+        If no CJK font is installed, or ``score`` is not a column of ``areas``.
+    """
+    if lang not in _TEXT:
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+    if score not in areas.columns:
+        raise GeoplanError(f"unknown map score column '{score}' for the static map")
+    font = find_cjk_font()
+    t = _TEXT[lang]
+    if isinstance(boundary, shapely.Geometry):
+        boundary = gpd.GeoSeries([boundary], crs=areas.crs)
+    crs = _projected_crs([areas, boundary, facilities])
+    a = _metric(areas, crs)
+    fac = _metric(facilities, crs)
+    iso = _metric(isochrones_by_type, crs)
+    bnd = _metric(boundary, crs)
+    if types is None:
+        found = set()
+        for df in (facilities, isochrones_by_type):
+            if df is not None and len(df) and "type" in df.columns:
+                found |= {str(x) for x in df["type"].dropna()}
+        types = sorted(found)
+    label = column_label(score, lang, circle_minutes)
+
+    with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
+                                "axes.unicode_minus": False, "pdf.fonttype": 42}):
+        fig = Figure(figsize=(11.69, 8.27), dpi=DPI, layout="constrained")
+        grid = fig.add_gridspec(1, 2, width_ratios=(3.2, 1))
+        ax = fig.add_subplot(grid[0, 0])
+        lax = fig.add_subplot(grid[0, 1])  # legends
+        lax.set_axis_off()
+        ax.set_axis_off()
+        ax.set_aspect("equal")
+        area_handles: list[Any] = []
+        if a is not None:
+            classes, bounds = classify(a[score], k=k, scheme=scheme)
+            colours = _class_colours(len(bounds))
+            if high_is_bad(score):  # dark red = the worst-served class, as on the web map
+                colours = colours[::-1]
+            fmt = _pct if is_share_column(score) else _num
+            fill = [colours[c] if c >= 0 else NO_DATA_COLOUR for c in classes]
+            a.plot(ax=ax, color=fill, edgecolor="#555555", linewidth=0.3, zorder=1)
+            area_handles = [Patch(facecolor=colours[i], edgecolor="#555555",
+                                  label=fmt(lo) if fmt(lo) == fmt(hi)
+                                  else f"{fmt(lo)} – {fmt(hi)}")
+                            for i, (lo, hi) in enumerate(bounds)]
+            if (classes < 0).any():
+                area_handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#555555",
+                                          label=t["no_data"]))
+        layer_handles: list[Any] = []
+        for key in types:
+            colour = _type_colour(key)
+            name = _type_name(key, lang)
+            cat = t["catchment"].format(t=name, m=format_minutes(circle_minutes))
+            rows = None
+            if iso is not None:
+                sel = (iso["type"].astype(str) == key) & \
+                      (iso["threshold_min"].astype(float).sub(float(circle_minutes)).abs()
+                       < 1e-9)
+                rows = iso[sel & iso.geometry.notna() & ~iso.geometry.is_empty]
+            if rows is not None and len(rows):
+                rows.plot(ax=ax, facecolor=colour, alpha=0.18, edgecolor="none", zorder=2)
+                rows.boundary.plot(ax=ax, color=colour, linewidth=1.0, zorder=3)
+                layer_handles.append(Patch(facecolor=colour, alpha=0.35, edgecolor=colour,
+                                           label=cat))
+            else:
+                layer_handles.append(Patch(facecolor="none", edgecolor=colour,
+                                           label=cat + t["none"]))
+        for key in types:
+            colour = _type_colour(key)
+            name = _type_name(key, lang)
+            pts = None if fac is None else fac[fac["type"].astype(str) == key]
+            if pts is not None and len(pts):
+                geoms = pts.geometry.representative_point()
+                ax.scatter(geoms.x, geoms.y, s=28, c=colour, edgecolors="#222222",
+                           linewidths=0.6, zorder=6)
+                text = f"{name} ({len(pts)})"
+            else:
+                text = name + t["none"]
+            layer_handles.append(Line2D([], [], marker="o", linestyle="none",
+                                        markerfacecolor=colour, markeredgecolor="#222222",
+                                        markersize=7, label=text))
+        for key, sites in proposed or ():
+            s = _metric(sites, crs)
+            n = 0 if s is None else len(s)
+            if s is not None:
+                ax.scatter(s.geometry.x, s.geometry.y, s=160, marker="*", c=PROPOSED_COLOUR,
+                           edgecolors="white", linewidths=0.8, zorder=8)
+                for _, row in s.iterrows():
+                    if "rank" in s.columns and not pd.isna(row["rank"]):
+                        ax.annotate(str(int(row["rank"])), (row.geometry.x, row.geometry.y),
+                                    xytext=(5, 5), textcoords="offset points", fontsize=8,
+                                    fontweight="bold", color=PROPOSED_COLOUR, zorder=9)
+            layer_handles.append(Line2D([], [], marker="*", linestyle="none",
+                                        markerfacecolor=PROPOSED_COLOUR,
+                                        markeredgecolor="white", markersize=12,
+                                        label=t["proposed"].format(t=_type_name(key, lang))
+                                        + (f" ({n})" if n else t["none"])))
+        if bnd is not None:
+            bnd.boundary.plot(ax=ax, color="black", linewidth=1.4, linestyle="--", zorder=5)
+            layer_handles.append(Line2D([], [], color="black", linestyle="--",
+                                        label=t["boundary"]))
+        frames = [f for f in (a, bnd, fac, iso) if f is not None]
+        if frames:
+            boxes = np.array([f.total_bounds for f in frames])
+            if np.isfinite(boxes).all():
+                x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
+                x1, y1 = boxes[:, 2].max(), boxes[:, 3].max()
+                pad = 0.03 * max(x1 - x0, y1 - y0, 100.0)
+                ax.set_xlim(x0 - pad, x1 + pad)
+                ax.set_ylim(y0 - pad, y1 + pad)
+        ax.add_artist(ScaleBar(1, "m", location="lower left", box_alpha=0.8,
+                               font_properties={"family": [font, "DejaVu Sans"], "size": 9}))
+        _north_arrow(ax, t["north"])
+        legend_title = label + (t["quantiles"] if scheme == "quantiles" else t["classes"])
+        if area_handles:
+            leg = lax.legend(handles=area_handles, title=legend_title, loc="upper left",
+                             fontsize=8, title_fontsize=9, frameon=False, alignment="left")
+            lax.add_artist(leg)
+        lax.legend(handles=layer_handles, title=t["layers"], loc="lower left", fontsize=8,
+                   title_fontsize=9, frameon=False, alignment="left")
+        fig.suptitle(title or label, fontsize=15, fontweight="bold")
+        fig.text(0.995, 0.005, ATTRIBUTION, ha="right", va="bottom", fontsize=7,
+                 color="#444444")
+    fig._geoplan_font = font  # type: ignore[attr-defined]  # saved with the same font
+    return fig
+
+
+def save_static_map(fig: Figure, paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Write ``fig`` to every path (format from the suffix: ``.png`` at 200 dpi, ``.pdf``).
+
+    Files are written atomically; PDF fonts are embedded (TrueType/CID), so Chinese text
+    prints on machines without the font.
+    """
+    font = getattr(fig, "_geoplan_font", None) or find_cjk_font()
+    written = []
+    with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"], "pdf.fonttype": 42}):
+        for p in paths:
+            final = Path(p)
+            fmt = final.suffix.lstrip(".").lower()
+            if fmt not in ("png", "pdf", "svg"):
+                raise ValueError(f"static map: unsupported format '{final.suffix}' (png, pdf)")
+            meta = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None,
+                                                            "CreationDate": None}
+            if fmt == "svg":
+                meta = {"Date": None}
+            with atomic_write(final, "wb") as fh:
+                fig.savefig(fh, format=fmt, dpi=DPI, metadata=meta, facecolor="white")
+            written.append(final)
+    return written
+
+
+def write_static_map(paths: Sequence[str | os.PathLike[str]], areas: gpd.GeoDataFrame,
+                     facilities: gpd.GeoDataFrame | None,
+                     isochrones_by_type: gpd.GeoDataFrame | None, **kw: Any) -> list[Path]:
+    """Build the static map (see :func:`build_static_map` for ``kw``) and save it.
+
+    Returns
+    -------
+    list of Path
+        The written files.
+    """
+    fig = build_static_map(areas, facilities, isochrones_by_type, **kw)
+    return save_static_map(fig, paths)
+

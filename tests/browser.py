@@ -1,0 +1,194 @@
+"""A minimal Chrome DevTools Protocol client for the browser tests (headless chromium).
+
+The browser runs with every network fetch pointed at a dead proxy (``127.0.0.1:9``, with
+loopback not bypassed), so a page that needs the internet shows it: failed requests,
+JavaScript errors, an empty layer control, a blank screenshot.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websocket
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+
+def find_chromium() -> str:
+    """Path of a chromium binary; fail under CI=true, skip elsewhere, when missing."""
+    for name in ("/usr/bin/chromium", *CHROMIUM_NAMES):
+        path = shutil.which(name)
+        if path:
+            return path
+    msg = ("chromium not found: apt-get install -y --no-install-recommends chromium "
+           "fonts-noto-cjk")
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+    raise AssertionError  # pragma: no cover
+
+
+class Browser:
+    """Headless chromium with one page, driven over the DevTools websocket."""
+
+    def __init__(self, binary: str, width: int = 1280, height: int = 900) -> None:
+        self.width, self.height = width, height
+        self._profile = tempfile.mkdtemp(prefix="geoplan-chromium-")
+        self.proc = subprocess.Popen(
+            [binary, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--disable-extensions", "--disable-default-apps",
+             "--no-first-run", "--no-default-browser-check", "--mute-audio",
+             "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+             f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
+             "--remote-debugging-port=0", "--allow-file-access-from-files", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.events: list[dict[str, Any]] = []
+        self._next = 0
+        try:
+            self.ws = websocket.create_connection(self._page_ws_url(), timeout=30,
+                                                  suppress_origin=True)
+        except BaseException:
+            self.close()
+            raise
+
+    def _page_ws_url(self) -> str:
+        port_file = Path(self._profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not port_file.is_file() or len(port_file.read_text().splitlines()) < 2:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("chromium did not start (no DevToolsActivePort)")
+            time.sleep(0.1)
+        port = int(port_file.read_text().splitlines()[0])
+        browser = websocket.create_connection(
+            f"ws://127.0.0.1:{port}{port_file.read_text().splitlines()[1]}", timeout=30,
+            suppress_origin=True)
+        try:
+            browser.send(json.dumps({"id": 1, "method": "Target.getTargets"}))
+            while True:
+                msg = json.loads(browser.recv())
+                if msg.get("id") == 1:
+                    break
+        finally:
+            browser.close()
+        pages = [t for t in msg["result"]["targetInfos"] if t["type"] == "page"]
+        return f"ws://127.0.0.1:{port}/devtools/page/{pages[0]['targetId']}"
+
+    def send(self, method: str, **params: Any) -> dict[str, Any]:
+        """Call a DevTools method and return its result (events are kept in ``events``)."""
+        self._next += 1
+        mid = self._next
+        self.ws.send(json.dumps({"id": mid, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == mid:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            if "method" in msg:
+                self.events.append(msg)
+
+    def wait_for(self, event: str, timeout: float = 30) -> dict[str, Any]:
+        """Wait until ``event`` arrives (or was already received)."""
+        for e in self.events:
+            if e["method"] == event:
+                return e
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+            msg = json.loads(self.ws.recv())
+            if "method" in msg:
+                self.events.append(msg)
+                if msg["method"] == event:
+                    self.ws.settimeout(30)
+                    return msg
+        raise TimeoutError(event)
+
+    def drain(self, seconds: float) -> None:
+        """Collect events for ``seconds`` (lets the page settle)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.ws.settimeout(max(0.05, end - time.monotonic()))
+            try:
+                msg = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
+                break
+            if "method" in msg:
+                self.events.append(msg)
+        self.ws.settimeout(30)
+
+    def open(self, url: str, settle: float = 2.0) -> None:
+        """Enable the event domains, load ``url`` and wait for it to settle."""
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.send(f"{domain}.enable")
+        self.send("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height,
+                  deviceScaleFactor=1, mobile=False)
+        self.send("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired", timeout=60)
+        self.drain(settle)
+
+    def evaluate(self, expression: str) -> Any:
+        """Value of a JavaScript expression in the page."""
+        res = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"JS error in {expression!r}: {res['exceptionDetails']}")
+        return res["result"].get("value")
+
+    def screenshot(self) -> bytes:
+        """PNG of the viewport."""
+        return base64.b64decode(self.send("Page.captureScreenshot", format="png")["data"])
+
+    def js_errors(self) -> list[str]:
+        """Uncaught exceptions, console.error calls and JavaScript log errors so far."""
+        out = []
+        for e in self.events:
+            p = e.get("params", {})
+            if e["method"] == "Runtime.exceptionThrown":
+                d = p["exceptionDetails"]
+                out.append(d.get("exception", {}).get("description") or d.get("text", ""))
+            elif e["method"] == "Runtime.consoleAPICalled" and p.get("type") == "error":
+                out.append(" ".join(str(a.get("value", a.get("description", "")))
+                                    for a in p.get("args", [])))
+            elif (e["method"] == "Log.entryAdded" and p["entry"]["level"] == "error"
+                  and p["entry"].get("source") != "network"):
+                out.append(p["entry"]["text"])
+        return out
+
+    def requests(self) -> list[str]:
+        """URLs the page requested."""
+        return [e["params"]["request"]["url"] for e in self.events
+                if e["method"] == "Network.requestWillBeSent"]
+
+    def failed_requests(self) -> list[str]:
+        """Error texts of requests that failed (the dead proxy makes any fetch fail)."""
+        return [e["params"].get("errorText", "") for e in self.events
+                if e["method"] == "Network.loadingFailed"]
+
+    def close(self) -> None:
+        """Stop chromium and remove its profile."""
+        ws = getattr(self, "ws", None)
+        if ws is not None:
+            ws.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                self.proc.kill()
+                self.proc.wait(10)
+        shutil.rmtree(self._profile, ignore_errors=True)
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,113 @@
+"""The offline map in a real browser (headless chromium) with the network cut off.
+
+Needs ``/usr/bin/chromium`` (Debian: ``apt-get install -y --no-install-recommends chromium
+fonts-noto-cjk``): fails under CI=true when it is missing, skipped elsewhere. Screenshots
+are kept in ``data/processed/test-artifacts/`` (git-ignored) for a look by eye.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageStat
+from shapely.geometry import box
+
+from geoplan.cli import main
+from geoplan.outputs.webmap import build_map, save_map
+from tests.browser import Browser, find_chromium
+from tests.conftest import REPO
+from tests.test_cli_errors import make_config
+from tests.test_outputs import _areas, _facilities, _iso_by_type, _iso_per_facility
+
+ARTIFACTS = REPO / "data" / "processed" / "test-artifacts"
+LAYER_LABELS = ("Array.from(document.querySelectorAll("
+                "'.leaflet-control-layers-overlays label')).map(l => l.textContent.trim())")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    return find_chromium()
+
+
+def _check_screenshot(png: bytes, name: str) -> Image.Image:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / name).write_bytes(png)
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = im.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 50, "screenshot looks blank"
+    assert max(ImageStat.Stat(im).stddev) > 20, "screenshot has no contrast"
+    return im
+
+
+def _open(chromium: str, page: Path) -> Browser:
+    b = Browser(chromium)
+    try:
+        b.open(page.resolve().as_uri())
+    except BaseException:
+        b.close()
+        raise
+    return b
+
+
+def test_offline_demo_map_in_browser(chromium: str, demo_dir: Path, tmp_path: Path) -> None:
+    """The real demo run, offline and without base map: works with no network at all."""
+    cfg = make_config(tmp_path, demo_dir,
+                      OSM='"osm/wujiaochang-fudan.osm", "osm/tongji-siping.osm"')
+    assert main(["run", str(cfg), "-q", "--offline", "--basemap", "none",
+                 "--no-static-map"]) == 0
+    page = tmp_path / "out" / "maps" / "bad-input-coverage.html"
+    with _open(chromium, page) as b:
+        assert b.js_errors() == []
+        assert b.evaluate("typeof L") == "object"
+        assert b.evaluate("typeof jQuery") == "function"
+        labels = b.evaluate(LAYER_LABELS)
+        assert "区域: 15分钟服务圈完整率" in labels
+        assert "长者食堂/社区助餐点 · 15分钟步行范围" in labels
+        assert "研究范围" in labels
+        assert any(lab.startswith("长者食堂/社区助餐点 (") for lab in labels), labels
+        # Every request stayed on the page: the file itself and inlined data: URIs.
+        external = [u for u in b.requests() if not u.startswith(("file:", "data:"))]
+        assert external == []
+        assert b.failed_requests() == []
+        assert b.evaluate("document.querySelectorAll('.leaflet-overlay-pane canvas').length") >= 1
+        assert "OpenStreetMap" in b.evaluate(
+            "document.querySelector('.leaflet-control-attribution').textContent")
+        # The legend (d3) and a facility popup (built with jQuery) work.
+        assert b.evaluate("document.querySelectorAll('.legend svg, svg .legend').length") >= 1
+        popup = b.evaluate(
+            "(() => { const m = window[document.querySelector('.folium-map').id];"
+            " const l = Object.values(m._layers).find(x => x.getPopup && x.getPopup());"
+            " l.openPopup(); return document.querySelector('.leaflet-popup-content')"
+            ".textContent; })()")
+        assert "长者食堂/社区助餐点" in popup
+        assert b.js_errors() == []
+        im = _check_screenshot(b.screenshot(), "offline-map.png")
+        assert im.size == (1280, 900)
+
+
+def test_offline_map_with_osm_tiles_survives_no_network(chromium: str, tmp_path: Path) -> None:
+    """With OSM tiles but no network, tiles fail to load; the map itself still works."""
+    m = build_map(_areas(), _facilities(), _iso_by_type(), isochrones=_iso_per_facility(),
+                  types=["care_centre", "canteen", "day_care"], lang="en",
+                  boundary=box(121.49, 31.26, 121.53, 31.29))
+    page = save_map(m, tmp_path / "small.html", offline=True)
+    with _open(chromium, page) as b:
+        assert b.js_errors() == []
+        labels = b.evaluate(LAYER_LABELS)
+        assert "Day-care centre (none)" in labels  # empty layer listed with a note
+        assert any(lab.startswith("Elder canteen / meal point (2)") for lab in labels)
+        external = [u for u in b.requests() if not u.startswith(("file:", "data:"))]
+        assert external and all("tile.openstreetmap.org" in u for u in external)
+        _check_screenshot(b.screenshot(), "offline-map-small.png")
+
+
+def test_online_page_fails_without_network(chromium: str, tmp_path: Path) -> None:
+    """Guard for the test itself: the default (CDN) page must break when offline."""
+    m = build_map(_areas(), _facilities(), _iso_by_type(), basemap="none")
+    page = save_map(m, tmp_path / "online.html")
+    with _open(chromium, page) as b:
+        assert b.failed_requests(), "the dead proxy did not block the CDN"
+        assert b.js_errors(), "a page without Leaflet should raise errors"
+        assert b.evaluate("typeof L") == "undefined"

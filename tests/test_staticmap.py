@@ -1,0 +1,206 @@
+"""Static map for print (PNG/PDF), CJK font lookup, and the run's map outputs."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import font_manager
+from matplotlib.text import Text
+from shapely.geometry import Point, box
+
+from geoplan.cli import main
+from geoplan.errors import GeoplanError
+from geoplan.outputs import staticmap
+from geoplan.outputs.offline import external_references
+from geoplan.outputs.staticmap import build_static_map, classify, find_cjk_font, write_static_map
+from tests.test_cli_errors import make_config
+from tests.test_outputs import _areas, _facilities, _iso_by_type
+
+
+def _texts(fig: object) -> list[str]:
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]  # type: ignore[attr-defined]
+
+
+def _proposed() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"rank": [1, 2]}, geometry=[Point(121.50, 31.27),
+                                                        Point(121.52, 31.28)], crs=4326)
+
+
+def test_find_cjk_font_has_chinese_glyphs() -> None:
+    name = find_cjk_font()
+    path = font_manager.findfont(font_manager.FontProperties(family=name),
+                                 fallback_to_default=False)
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(path)
+    for ch in "杨浦区养老服务圈北":
+        assert font.get_char_index(ord(ch)) != 0, ch
+
+
+def test_missing_cjk_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    monkeypatch.setattr(staticmap, "_font_names", lambda: {"DejaVu Sans"})
+    monkeypatch.setattr(staticmap.font_manager, "findSystemFonts", lambda *a, **k: [])
+    with pytest.raises(GeoplanError, match="fonts-noto-cjk") as err:
+        write_static_map([tmp_path / "m.png"], _areas(), _facilities(), _iso_by_type())
+    assert "\n" not in str(err.value)
+    assert not list(tmp_path.iterdir())
+
+
+def test_classify_natural_breaks_and_quantiles() -> None:
+    values = pd.Series([0.0, 0.0, 0.05, 0.1, 0.4, 0.45, 0.5, 0.8, 0.9, 1.0, np.nan])
+    classes, bounds = classify(values, k=5)
+    assert classes[-1] == -1 and len(bounds) == 5
+    assert set(classes[:-1]) == set(range(5))
+    assert bounds[0] == (0.0, 0.0) and bounds[-1][1] == 1.0
+    for (_, hi), (lo, _) in itertools.pairwise(bounds):
+        assert hi < lo  # non-overlapping, in order
+    q, qb = classify(values, k=5, scheme="quantiles")
+    assert q.max() == len(qb) - 1 and q[-1] == -1
+    one, ob = classify(pd.Series([0.3, 0.3]))
+    assert list(one) == [0, 0] and ob == [(0.3, 0.3)]
+    none, nb = classify(pd.Series([np.nan]))
+    assert list(none) == [-1] and nb == []
+
+
+def test_static_map_layers_and_labels(tmp_path: Path) -> None:
+    fig = build_static_map(_areas(), _facilities(), _iso_by_type(),
+                           boundary=gpd.GeoSeries([box(121.49, 31.26, 121.53, 31.29)], crs=4326),
+                           title="杨浦区15分钟养老服务圈",
+                           types=["care_centre", "canteen", "day_care"],
+                           proposed=[("canteen", _proposed())])
+    texts = _texts(fig)
+    assert "杨浦区15分钟养老服务圈" in texts
+    assert "© OpenStreetMap contributors" in texts
+    assert "北" in texts  # north arrow
+    from matplotlib_scalebar.scalebar import ScaleBar
+
+    bars = [a for a in fig.axes[0].artists if isinstance(a, ScaleBar)]
+    assert len(bars) == 1 and bars[0].units == "m"  # metres in the projected CRS
+    assert "长者食堂/社区助餐点 (2)" in texts
+    assert "老年人日间照料中心（无）" in texts  # empty layer listed with a note
+    assert "长者食堂/社区助餐点15分钟步行范围" in texts
+    assert "建议新增长者食堂/社区助餐点 (2)" in texts
+    assert "研究范围" in texts
+    assert any(t.startswith("15分钟服务圈完整率") for t in texts)
+    assert any(re.fullmatch(r"\d+(\.\d)?% – \d+(\.\d)?%|\d+(\.\d)?%", t) for t in texts)
+    png, pdf = write_static_map([tmp_path / "m.png", tmp_path / "m.pdf"], _areas(),
+                                _facilities(), _iso_by_type(), lang="en")
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.size == (2338, 1654)  # A4 landscape at 200 dpi
+        assert round(im.info["dpi"][0]) == 200
+        colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 20
+    head = pdf.read_bytes()
+    assert head.startswith(b"%PDF") and b"/FontFile" in head  # fonts embedded
+
+
+def test_static_map_english_and_empty_layers() -> None:
+    fig = build_static_map(_areas().iloc[0:0], None, None, types=["canteen"], lang="en")
+    texts = _texts(fig)
+    assert "Elder canteen / meal point (none)" in texts
+    assert "Elder canteen / meal point: 15-min walk (none)" in texts
+    with pytest.raises(GeoplanError, match="beds"):
+        build_static_map(_areas(), None, None, score="beds")
+
+
+def test_run_writes_all_map_outputs(tmp_path: Path, demo_dir: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = make_config(tmp_path, demo_dir, OSM='"osm/wujiaochang-fudan.osm"')
+    assert main(["run", str(cfg), "-q", "--offline", "--embed", "--basemap", "none"]) == 0
+    out = capsys.readouterr().out
+    maps = tmp_path / "out" / "maps"
+    names = sorted(p.name for p in maps.iterdir())
+    assert names == ["bad-input-coverage.html", "bad-input-coverage.pdf",
+                     "bad-input-coverage.png", "bad-input-map-embed.html"], names
+    assert "embed" in out and "png" in out
+    page = (maps / "bad-input-coverage.html").read_text(encoding="utf-8")
+    assert external_references(page) == [] and "L.tileLayer" not in page
+    frag = (maps / "bad-input-map-embed.html").read_text(encoding="utf-8")
+    assert frag.startswith("<iframe srcdoc=") and html.unescape(frag).count("L.map(") == 1
+    manifest = (tmp_path / "out" / "data" / "manifest.json").read_text(encoding="utf-8")
+    for name in names:
+        assert name in manifest
+    # static_map off: no PNG/PDF written (the manifest lists only the HTML map).
+    for p in maps.iterdir():
+        p.unlink()
+    assert main(["run", str(cfg), "-q", "--no-static-map"]) == 0
+    assert sorted(p.name for p in maps.iterdir()) == ["bad-input-coverage.html"]
+    manifest = (tmp_path / "out" / "data" / "manifest.json").read_text(encoding="utf-8")
+    assert "coverage.png" not in manifest and "coverage.pdf" not in manifest
+
+
+def test_run_unknown_basemap_and_missing_key(tmp_path: Path, demo_dir: Path,
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    cfg = make_config(tmp_path, demo_dir)
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("[output]\n", '[output]\nbasemap = "amap"\n'), encoding="utf-8")
+    assert main(["run", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["geoplan: error: output.basemap = 'amap': use one of osm, tianditu, none"]
+    cfg.write_text(text.replace("[output]\n", '[output]\nbasemap = "tianditu"\n'),
+                   encoding="utf-8")
+    assert main(["run", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "output.tianditu_key" in err[0] and "TIANDITU_KEY" in err[0]
+    assert not (tmp_path / "out" / "maps").exists()
+
+
+def test_static_map_non_share_score_legend_in_its_unit() -> None:
+    """A walking-time score: legend in minutes (not percent), worst (longest) class dark red."""
+    from matplotlib.patches import Patch
+
+    from geoplan.outputs.webmap import SCORE_COLOURS
+
+    fig = build_static_map(_areas(), None, None, score="canteen_median_min", lang="en")
+    texts = _texts(fig)
+    assert "6.50" in texts and "16.00" in texts, texts  # two classes, one value each
+    assert not any(t.endswith("%") for t in texts if t[0].isdigit())
+    patches = {p.get_label(): p.get_facecolor() for p in fig.findobj(Patch)
+               if p.get_label() in ("6.50", "16.00")}
+    from matplotlib.colors import to_rgba
+
+    assert patches["16.00"] == to_rgba(SCORE_COLOURS[0])  # longest walk = darkest red
+
+
+def test_run_map_score_setting(tmp_path: Path, demo_dir: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = make_config(tmp_path, demo_dir, OSM='"osm/wujiaochang-fudan.osm"')
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("[output]\n", '[output]\nmap_score = "nope"\n'),
+                   encoding="utf-8")
+    assert main(["run", str(cfg), "-q", "--no-static-map"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [e for e in err if "error" in e]  # (data warnings from the loaders come first)
+    assert len(errors) == 1 and errors[0].startswith("geoplan: error: output.map_score = 'nope'")
+    assert "circle_share" in errors[0] and "gap_rank" in errors[0]
+    assert not (tmp_path / "out" / "maps").exists()  # nothing half-written
+    assert not (tmp_path / "out" / "data" / "manifest.json").exists()
+    cfg.write_text(text.replace("[output]\n",
+                                '[output]\nmap_score = "canteen_median_min"\n'),
+                   encoding="utf-8")
+    assert main(["run", str(cfg), "-q", "--no-static-map"]) == 0
+    page = (tmp_path / "out" / "maps" / "bad-input-coverage.html").read_text(encoding="utf-8")
+    # the chosen score is an overlay switched on at open (its feature group is added to
+    # the map; hidden overlays are only listed in the layer control)
+    from geoplan.outputs.labels import column_label
+
+    def group(col: str) -> str:
+        name = json.dumps(column_label(col, "zh", 15))[1:-1]
+        found = re.search(re.escape(name) + r'" : (feature_group_\d+)', page)
+        assert found, col
+        return found.group(1)
+
+    assert f"{group('canteen_median_min')}.addTo(" in page
