@@ -578,7 +578,7 @@ def _add_score_layers(m: Any, areas_wgs: gpd.GeoDataFrame, cfg: Config,
     ``shown`` (the configured map score when it is not a coverage share)."""
     from geoplan.outputs.labels import high_is_bad
     from geoplan.outputs.scorelayers import add_choropleth
-    from geoplan.outputs.webmap import _renumber
+    from geoplan.outputs.webmap import finish_layers
 
     lang, circle = cfg.output.lang, cfg.analysis.circle_minutes
     gap_extra = [*(c for c in areas_wgs.columns if c.startswith(("gap_uncovered", "gap_access",
@@ -592,10 +592,7 @@ def _add_score_layers(m: Any, areas_wgs: gpd.GeoDataFrame, cfg: Config,
         add_choropleth(m, areas_wgs, col, lang=lang, circle_minutes=circle,
                        high_is_bad=high_is_bad(col), show=col == shown,
                        extra=gap_extra if col == "gap_index" else ())
-    # the layer control must come after every layer it lists: move it to the end
-    for key in [k for k, v in m._children.items() if isinstance(v, folium.LayerControl)]:
-        m._children.move_to_end(key)
-    _renumber(m.get_root())  # deterministic element ids for the layers added here
+    finish_layers(m)
 
 
 def run(cfg: Config, *, use_cache: bool = True) -> RunResult:

@@ -18,7 +18,12 @@ import geopandas as gpd
 import pandas as pd
 
 from geoplan.config import Config
-from geoplan.outputs.report import read_siting, render_report, report_sheets
+from geoplan.outputs.report import (
+    SitingSummary,
+    read_siting,
+    render_report,
+    report_sheets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,26 @@ def report_paths(cfg: Config) -> dict[str, Path]:
     base = cfg.output.dir / f"{cfg.study_area.name}-report"
     return {"html": base.with_suffix(".html"), "tables": base, "gpkg": base.with_suffix(".gpkg"),
             "manifest": cfg.output.dir / f"{cfg.study_area.name}-report-manifest.json"}
+
+
+def add_siting_layers(m: Any, siting: list[SitingSummary], lang: str) -> None:
+    """Each scenario's proposed sites on the report's map (numbered, before → after).
+
+    Only the first scenario is switched on when the map opens, so numbered badges of
+    different scenarios do not sit on top of each other.
+    """
+    from geoplan.outputs.sitingmap import add_proposed_sites
+    from geoplan.outputs.webmap import finish_layers
+
+    shown = None
+    for sc in siting:
+        if sc.sites_geo is None or "type" not in sc.sites_geo:
+            continue
+        shown = sc.name if shown is None else shown
+        for type_key, sites in sc.sites_geo.groupby("type", sort=True):
+            add_proposed_sites(m, sites, str(type_key), lang, scenario=sc.name,
+                               show=sc.name == shown)
+    finish_layers(m)
 
 
 def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
@@ -54,6 +79,7 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     areas_wgs = result.areas.to_crs(4326)
     with manifest.step("report"):
         m = coverage_map(result, areas_wgs=areas_wgs)
+        add_siting_layers(m, siting, lang)
         # the same page as the map file (offline: scripts inlined, so the report stands alone)
         page_map = map_html(m, offline=cfg.output.offline)
         title = ((cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en)

@@ -451,3 +451,16 @@ def test_manifest(tmp_path: Path) -> None:
     assert data["outputs"][0]["sha256"] == sha256_file(out) == \
         hashlib.sha256(b"a,b\n").hexdigest()
     assert "mtime" not in text
+
+
+def test_proposed_site_popup_before_after() -> None:
+    """Rank 2 adds 40 to 80 already covered out of 400: 80 → 120 persons, 20 % → 30 %."""
+    from geoplan.outputs.sitingmap import _popup
+
+    row = pd.Series({"rank": 2, "origin": "cluster", "name": "K1", "marginal": 40.0,
+                     "cum_covered": 120.0, "share_after": 120.0 / 400.0})
+    zh = _popup(row, "zh")
+    assert "<td>80 → 120人</td>" in zh and "<td>20.0% → 30.0%</td>" in zh
+    assert "<td>40人</td>" in zh
+    en = _popup(row.drop(["cum_covered"]), "en")  # p-median: no cumulative coverage
+    assert "before" not in en and "<td>30.0%</td>" in en

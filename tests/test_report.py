@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pyogrio
@@ -25,6 +27,14 @@ def test_report_on_the_demo(demo_dir: Path, tmp_path: Path) -> None:
                  "OpenStreetMap", "估算"):
         assert text in page, text
     assert page.count("<html") == 1  # the map is escaped inside srcdoc, not nested raw
+    # the embedded map carries the proposed sites, numbered, with before → after in popups
+    srcdoc = re.search(r'srcdoc="([^"]*)"', page)
+    assert srcdoc is not None
+    frame = re.sub(r"\\u([0-9a-f]{4})", lambda x: chr(int(x.group(1), 16)),
+                   html.unescape(srcdoc.group(1)))
+    assert re.search(r'"建议新增长者食堂/社区助餐点（7处） · 方案 canteens-7" : '
+                     r"(feature_group_\d+)", frame)
+    assert frame.count("覆盖老人（新增前→后）") == 7
     wb = load_workbook(tmp_path / "data" / "yangpu-wujiaochang-report.xlsx")
     assert {"全区汇总", "区域指标", "规划标准检查", "说明"} <= set(wb.sheetnames)
     assert any(n.startswith("建议选址-canteens-7") for n in wb.sheetnames)

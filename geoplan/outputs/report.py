@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -27,6 +28,9 @@ from geoplan.outputs.labels import (
     sheet_name,
     value_label,
 )
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = ["ReportSection", "SitingSummary", "coverage_curve_svg", "render_report",
            "table_html"]
@@ -73,6 +77,8 @@ class SitingSummary:
     scenario: pd.DataFrame
     sites: pd.DataFrame
     curve: pd.DataFrame
+    #: the proposed sites with their points (for the report's map), when stored
+    sites_geo: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -259,8 +265,10 @@ def read_siting(folder: Path, area: str) -> list[SitingSummary]:
             return pd.DataFrame(gpd.read_file(g, layer=name)).drop(columns="geometry",
                                                                   errors="ignore")
 
+        sites = gpd.read_file(gpkg, layer="proposed_sites")
         out.append(SitingSummary(
             name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
-            sites=read("proposed_sites"),
+            sites=pd.DataFrame(sites).drop(columns="geometry", errors="ignore"),
+            sites_geo=sites if sites.crs is not None and len(sites) else None,
             curve=read("coverage_curve") if "coverage_curve" in layers else pd.DataFrame()))
     return out

@@ -21,28 +21,42 @@ from geoplan.outputs.webmap import (
     _fmt_number,
     _fmt_share,
     _missing,
-    _renumber,
     _type_name,
     build_map,
+    finish_layers,
 )
 
 PROPOSED_COLOUR = "#6a00a8"
 _TXT = {
     "zh": {"sites": "建议新增{t}（{n}处）", "catchment": "新增{t}{m}分钟步行范围",
            "rank": "建议顺序", "origin": "候选点来源", "gain": "新增覆盖老人",
-           "after": "累计覆盖率", "persons": "{v}人", "after_layer": "规划后"},
+           "after": "累计覆盖率", "persons": "{v}人", "after_layer": "规划后",
+           "covered": "覆盖老人（新增前→后）", "share": "覆盖率（新增前→后）",
+           "scenario": "方案"},
     "en": {"sites": "Proposed {t} ({n})", "catchment": "Proposed {t}: {m}-min walk",
            "rank": "Rank", "origin": "Candidate source", "gain": "Older residents gained",
-           "after": "Share covered after", "persons": "{v}", "after_layer": "after"},
+           "after": "Share covered after", "persons": "{v}", "after_layer": "after",
+           "covered": "Older residents covered (before → after)",
+           "share": "Share covered (before → after)", "scenario": "Scenario"},
 }
 
 
 def _popup(row: pd.Series, lang: str) -> str:
+    """Rank, source, and the elderly covered before and after adding this site."""
     t = _TXT[lang]
     rows = [(t["rank"], str(int(row["rank"]))),
             (t["origin"], str(value_label("origin", row.get("origin"), lang))),
             (t["gain"], t["persons"].format(v=_fmt_number(row.get("marginal"))))]
-    if not _missing(row.get("share_after")):
+    cum, gain = row.get("cum_covered"), row.get("marginal")
+    if not _missing(cum) and not _missing(gain):
+        before = float(cum) - float(gain)
+        rows.append((t["covered"], t["persons"].format(
+            v=f"{_fmt_number(before)} → {_fmt_number(cum)}")))
+        after = row.get("share_after")
+        if not _missing(after) and float(cum) > 0:
+            rows.append((t["share"], f"{_fmt_share(float(after) * before / float(cum))} → "
+                                     f"{_fmt_share(after)}"))
+    elif not _missing(row.get("share_after")):
         rows.append((t["after"], _fmt_share(row["share_after"])))
     cells = "".join(f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
                     f"<td>{html.escape(v)}</td></tr>" for k, v in rows)
@@ -50,11 +64,30 @@ def _popup(row: pd.Series, lang: str) -> str:
 
 
 def add_proposed_sites(m: folium.Map, sites: gpd.GeoDataFrame, type_key: str,
-                       lang: str) -> None:
-    """Numbered badges for proposed sites (rank order) in their own layer."""
+                       lang: str, scenario: str | None = None, show: bool = True) -> None:
+    """Numbered badges for proposed sites (rank order) in their own layer.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map.
+    sites : geopandas.GeoDataFrame
+        Proposed sites (points, any CRS) with ``rank``, ``name``, ``origin``, ``marginal``
+        and, when known, ``cum_covered`` and ``share_after`` (shown as before → after).
+    type_key : str
+        Facility type of the sites.
+    lang : {"zh", "en"}
+        Labels.
+    scenario : str, optional
+        Scenario name appended to the layer name (several scenarios on one map).
+    show : bool, default True
+        Whether the layer is on when the map opens.
+    """
     data = sites.to_crs(4326)
-    fg = folium.FeatureGroup(name=_TXT[lang]["sites"].format(t=_type_name(type_key, lang),
-                                                               n=len(data)))
+    name = _TXT[lang]["sites"].format(t=_type_name(type_key, lang), n=len(data))
+    if scenario:
+        name += f" · {_TXT[lang]['scenario']} {scenario}"
+    fg = folium.FeatureGroup(name=name, show=show)
     for _, row in data.iterrows():
         pt = row.geometry
         badge = (f"<div style='background:{PROPOSED_COLOUR};color:#fff;border:2px solid #fff;"
@@ -117,12 +150,6 @@ def build_siting_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     for type_key, minutes, sites, catch in proposed:
         add_catchments(m, catch, type_key, minutes, lang)
         add_proposed_sites(m, sites, type_key, lang)
-    # The layer control must come after every layer in the page script: move it last.
-    for key, child in list(m._children.items()):
-        if isinstance(child, folium.LayerControl):
-            del m._children[key]
-            m.add_child(child, name=key)
-    _renumber(m.get_root())
-    return m
+    return finish_layers(m)
 
 

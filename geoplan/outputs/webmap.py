@@ -391,6 +391,18 @@ def _bounds(frames: Iterable[gpd.GeoDataFrame | gpd.GeoSeries | None]
             max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
+def finish_layers(m: folium.Map) -> folium.Map:
+    """Call after adding layers to a built map: keeps the layer control last and ids stable.
+
+    Leaflet's layer control only lists layers created before it in the page script, so it
+    is moved after every child; element ids are then renumbered deterministically.
+    """
+    for key in [k for k, v in m._children.items() if isinstance(v, folium.LayerControl)]:
+        m._children.move_to_end(key)
+    _renumber(m.get_root())
+    return m
+
+
 def _renumber(root: Element) -> None:
     """Give every element in the tree a deterministic id (folium ids are random).
 
