@@ -111,3 +111,31 @@ def test_online_page_fails_without_network(chromium: str, tmp_path: Path) -> Non
         assert b.failed_requests(), "the dead proxy did not block the CDN"
         assert b.js_errors(), "a page without Leaflet should raise errors"
         assert b.evaluate("typeof L") == "undefined"
+
+
+def test_overlay_legends_follow_their_layers(chromium: str, tmp_path: Path) -> None:
+    """A hidden score overlay's legend is hidden too, and appears when it is switched on."""
+    from geoplan.outputs.scorelayers import add_choropleth
+    from geoplan.outputs.webmap import finish_layers
+
+    areas = _areas()
+    m = build_map(areas, _facilities(), _iso_by_type(), lang="en", basemap="none")
+    add_choropleth(m, areas, "canteen_median_min", lang="en", show=True)
+    add_choropleth(m, areas, "uncovered_60", lang="en", show=False)
+    finish_layers(m)
+    page = save_map(m, tmp_path / "legends.html", offline=True)
+    visible = ("Array.from(document.querySelectorAll('svg#legend'))"
+               ".filter(s => s.style.display !== 'none').length")
+    with _open(chromium, page) as b:
+        assert b.js_errors() == []
+        assert b.evaluate("document.querySelectorAll('svg#legend').length") == 3
+        assert b.evaluate(visible) == 2  # the areas' share legend + the shown overlay
+        b.evaluate("Array.from(document.querySelectorAll("
+                   "'.leaflet-control-layers-overlays label')).find(l => l.textContent"
+                   ".includes('outside the complete')).querySelector('input').click()")
+        assert b.evaluate(visible) == 3
+        b.evaluate("Array.from(document.querySelectorAll("
+                   "'.leaflet-control-layers-overlays label')).find(l => l.textContent"
+                   ".includes('median walking')).querySelector('input').click()")
+        assert b.evaluate(visible) == 2
+        assert b.js_errors() == []

@@ -204,3 +204,20 @@ def test_run_map_score_setting(tmp_path: Path, demo_dir: Path,
         return found.group(1)
 
     assert f"{group('canteen_median_min')}.addTo(" in page
+
+
+def test_north_arrow_avoids_the_data() -> None:
+    """The arrow goes to the first corner (upper right, upper left, lower right) left free."""
+    from matplotlib.figure import Figure
+
+    from geoplan.outputs.staticmap import _arrow_corner
+
+    ax = Figure().add_subplot()
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    assert _arrow_corner(ax, None) == "upper right"
+    assert _arrow_corner(ax, box(10, 10, 80, 70)) == "upper right"  # all corners free
+    assert _arrow_corner(ax, box(50, 50, 100, 100)) == "upper left"
+    assert _arrow_corner(ax, box(0, 30, 100, 100)) == "lower right"
+    # every corner taken: the one covered least (upper left here)
+    assert _arrow_corner(ax, box(0, 0, 100, 100).difference(box(0, 90, 5, 100))) == "upper left"

@@ -17,6 +17,8 @@ import geopandas as gpd
 import mapclassify
 import numpy as np
 import pandas as pd
+from branca.element import MacroElement
+from jinja2 import Template
 
 from geoplan.outputs.labels import column_label, is_share_column
 
@@ -27,6 +29,34 @@ YLORRD = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 #: ColorBrewer YlGnBu (5 classes): low → high.
 YLGNBU = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
 NO_DATA = "#cccccc"
+
+
+class _LegendToggle(MacroElement):
+    """Show a layer's legend only while the layer is on.
+
+    branca draws every colormap's legend into the first legend box on the map, so the
+    legend's own ``<svg>`` is hidden or shown (not the Leaflet control), on the map's
+    ``overlayadd`` / ``overlayremove`` events and once at load.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var layer = {{ this.layer.get_name() }};
+            var legend = {{ this.colormap.get_name() }}.svg;
+            function sync() { legend.style("display", map.hasLayer(layer) ? null : "none"); }
+            map.on("overlayadd overlayremove", sync);
+            sync();
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, layer: folium.FeatureGroup, colormap: cm.ColorMap) -> None:
+        super().__init__()
+        self._name = "LegendToggle"
+        self.layer = layer
+        self.colormap = colormap
 
 
 def class_breaks(values: np.ndarray, k: int = 5, scheme: str = "quantiles") -> np.ndarray:
@@ -129,3 +159,4 @@ def add_choropleth(m: folium.Map, areas: gpd.GeoDataFrame, column: str, *, lang:
         cmap = cm.StepColormap(palette, index=index, vmin=index[0], vmax=index[-1],
                                caption=label + (" (%)" if share else ""))
         cmap.add_to(m)
+        _LegendToggle(fg, cmap).add_to(m)

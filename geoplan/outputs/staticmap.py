@@ -187,9 +187,35 @@ def _pct(v: float) -> str:
     return f"{v * 100:.0f}%" if abs(v * 100 - round(v * 100)) < 0.05 else f"{v * 100:.1f}%"
 
 
-def _north_arrow(ax: Any, label: str) -> None:
-    ax.annotate(label, xy=(0.955, 0.95), xytext=(0.955, 0.85), xycoords="axes fraction",
+#: Corners the north arrow may take (axes fractions of its box: x0, y0, x1, y1), in order of
+#: preference; the scale bar has the lower left.
+_ARROW_CORNERS = {"upper right": (0.91, 0.79, 1.0, 1.0), "upper left": (0.0, 0.79, 0.09, 1.0),
+                  "lower right": (0.91, 0.0, 1.0, 0.21)}
+
+
+def _arrow_corner(ax: Any, footprint: Any) -> str:
+    """The corner whose arrow box covers the least of ``footprint`` (the mapped data).
+
+    Needs the final axis limits (equal aspect with a shrinking box, so axes fractions map
+    linearly onto them).
+    """
+    if footprint is None or footprint.is_empty:
+        return "upper right"
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    boxes = shapely.box(*np.array([[x0 + f[0] * (x1 - x0), y0 + f[1] * (y1 - y0),
+                                    x0 + f[2] * (x1 - x0), y0 + f[3] * (y1 - y0)]
+                                   for f in _ARROW_CORNERS.values()]).T)
+    covered = shapely.area(shapely.intersection(boxes, footprint))
+    return list(_ARROW_CORNERS)[int(np.argmin(np.round(covered, 6)))]  # ties: first listed
+
+
+def _north_arrow(ax: Any, label: str, corner: str = "upper right") -> None:
+    bx0, by0, bx1, by1 = _ARROW_CORNERS[corner]
+    x = (bx0 + bx1) / 2
+    ax.annotate(label, xy=(x, by1 - 0.04), xytext=(x, by0 + 0.06), xycoords="axes fraction",
                 ha="center", va="center", fontsize=12, fontweight="bold",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
+                      "edgecolor": "none"},
                 arrowprops={"facecolor": "black", "edgecolor": "black", "width": 4,
                             "headwidth": 12, "headlength": 12}, zorder=10)
 
@@ -353,7 +379,9 @@ def build_static_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | Non
                 ax.set_ylim(y0 - pad, y1 + pad)
         ax.add_artist(ScaleBar(1, "m", location="lower left", box_alpha=0.8,
                                font_properties={"family": [font, "DejaVu Sans"], "size": 9}))
-        _north_arrow(ax, t["north"])
+        shapes = [f.geometry.to_numpy() for f in (a, bnd) if f is not None and len(f)]
+        footprint = (shapely.union_all(np.concatenate(shapes)) if shapes else None)
+        _north_arrow(ax, t["north"], _arrow_corner(ax, footprint))
         legend_title = label + (t["quantiles"] if scheme == "quantiles" else t["classes"])
         if area_handles:
             leg = lax.legend(handles=area_handles, title=legend_title, loc="upper left",
