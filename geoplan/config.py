@@ -176,7 +176,7 @@ class Output:
     fragment for report pages. ``static_map``: also write a PNG and PDF map for print.
     ``map_score``: the area column the maps are coloured by when they open (default
     ``circle_share``; any numeric column of the areas table, e.g. ``gap_index``,
-    ``canteen_share_15`` or ``acc_canteen_2sfca``; checked once the analysis has run).
+    ``canteen_share_15`` or ``acc_canteen_count_2sfca``; checked once the analysis has run).
     """
 
     dir: Path

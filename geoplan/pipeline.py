@@ -144,10 +144,16 @@ def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
 
 def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
                    fac_snap: SnappedPoints, dem_snap: SnappedPoints,
-                   demand: gpd.GeoDataFrame) -> tuple[dict[str, np.ndarray], list[str]]:
-    """2SFCA/E2SFCA per configured type and method: columns ``acc_<type>_<method>`` per
-    demand point (added to ``demand``) and ``ratio_<method>`` per facility (added to
-    ``fac``); returns the columns and the notes on supply."""
+                   demand: gpd.GeoDataFrame
+                   ) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, str]], list[str]]:
+    """2SFCA/E2SFCA per configured type and method.
+
+    Columns ``acc_<type>_<method>`` per demand point (added to ``demand``; with supply
+    other than capacity ``acc_<type>_<unit>_<method>``, unit ``beds``, ``nursing_beds``,
+    ``floor_area_m2`` or ``count``, so labels name the right unit), ``supply_<type>[_<unit>]``
+    and ``ratio_<method>`` per facility (added to ``fac``). Returns the columns, each
+    column's (type, method), and the notes on supply.
+    """
     from geoplan.analysis.accessibility import decays, supply_vector
     from geoplan.analysis.fca import floating_catchment
 
@@ -157,6 +163,7 @@ def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
     methods = decays(acc, catch)
     weights = demand[acc.weight].to_numpy(np.float64)
     cols: dict[str, np.ndarray] = {}
+    keys: dict[str, tuple[str, str]] = {}
     notes = [f"Accessibility: two-step floating catchment within {catch:g} min walking, "
              f"supply = {acc.supply}, demand = {acc.weight}, per {acc.per:g} elderly; "
              + "; ".join(f"{m}: decay {d.describe()}" for m, d in methods.items())]
@@ -166,10 +173,11 @@ def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
         fac[f"ratio_{m}"] = np.nan
     for t in types_:
         sel = np.flatnonzero(ftype == t)
-        supply, note = supply_vector(fac.iloc[sel], acc.supply, acc.missing_supply, t)
+        supply, note, unit = supply_vector(fac.iloc[sel], acc.supply, acc.missing_supply, t)
         if note:
             notes.append(note)
-        fac.loc[fac.index[sel], f"supply_{t}"] = supply
+        tag = "" if unit == "capacity" else f"{unit}_"
+        fac.loc[fac.index[sel], f"supply_{t}" + (f"_{unit}" if tag else "")] = supply
         if len(sel):
             times = sp.csr_matrix(point_reach(graph, fac_snap.subset(sel), dem_snap,
                                               catch * 60.0))
@@ -178,10 +186,11 @@ def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
             times = sp.csr_matrix((0, len(demand)))
         for m, decay in methods.items():
             res = floating_catchment(times, supply, weights, catch, decay, per=acc.per)
-            cols[f"acc_{t}_{m}"] = res.access
-            demand[f"acc_{t}_{m}"] = res.access
+            col = f"acc_{t}_{tag}{m}"
+            cols[col] = demand[col] = res.access
+            keys[col] = (t, m)
             fac.loc[fac.index[sel], f"ratio_{m}"] = res.ratio
-    return cols, notes
+    return cols, keys, notes
 
 
 def _area_means(cols: dict[str, np.ndarray], apos: np.ndarray, weights: np.ndarray,
@@ -193,6 +202,7 @@ def _area_means(cols: dict[str, np.ndarray], apos: np.ndarray, weights: np.ndarr
 
 
 def _gap_index(cfg: Config, areas: gpd.GeoDataFrame, acc_cols: dict[str, np.ndarray],
+               acc_keys: dict[str, tuple[str, str]],
                demand_w: np.ndarray, standards: Any) -> pd.DataFrame:
     """The composite gap index columns for ``areas`` (see :mod:`geoplan.analysis.gapindex`)."""
     from geoplan.analysis.gapindex import access_shortfall, gap_index
@@ -203,13 +213,12 @@ def _gap_index(cfg: Config, areas: gpd.GeoDataFrame, acc_cols: dict[str, np.ndar
     comps: dict[str, np.ndarray] = {"uncovered": 1.0 - areas["circle_share"].to_numpy(float)}
     extra: dict[str, np.ndarray] = {}
     if acc_cols and g.access > 0:
-        suffix = "_" + g.access_method
         total_w = float(demand_w.sum())
         parts = []
         for key, point_acc in acc_cols.items():
-            if not key.endswith(suffix):
+            t, method = acc_keys[key]
+            if method != g.access_method:
                 continue
-            t = key[len("acc_"):-len(suffix)]
             # reference: the study area's population-weighted mean, unless set in config
             ref = g.access_reference or (float((point_acc * demand_w).sum()) / total_w
                                          if total_w > 0 else np.nan)
@@ -373,10 +382,12 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         summary["pop_estimated"] = bool(est.any())
     step = 6
     acc_cols: dict[str, np.ndarray] = {}
+    acc_keys: dict[str, tuple[str, str]] = {}
     if cfg.accessibility is not None:
         step += 1
         with _step(manifest, step, total, "accessibility (2SFCA/E2SFCA)"):
-            acc_cols, acc_notes = _accessibility(cfg, graph, fac, fac_snap, dem_snap, demand)
+            acc_cols, acc_keys, acc_notes = _accessibility(cfg, graph, fac, fac_snap,
+                                                           dem_snap, demand)
             notes = [*notes, *acc_notes]
             aw = demand[cfg.accessibility.weight].to_numpy(np.float64)
             means = _area_means(acc_cols, apos, aw, len(areas_out))
@@ -403,7 +414,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     if cfg.gap_index is not None:
         step += 1
         with _step(manifest, step, total, "composite gap index"):
-            gi = _gap_index(cfg, areas_out, acc_cols,
+            gi = _gap_index(cfg, areas_out, acc_cols, acc_keys,
                             demand[(cfg.accessibility.weight if cfg.accessibility
                                     else "elderly_60")].to_numpy(np.float64), standards_res)
             for k in gi:

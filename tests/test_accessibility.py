@@ -155,10 +155,13 @@ def test_demo_run_accessibility_matches_access(demo_dir: Path, tmp_path: Path) -
     times = sp.csr_matrix(point_reach(graph, f_snap, d_snap, 15 * 60.0))
     times.data = times.data / 60.0
     demand = run.demand["elderly_60"].to_numpy(np.float64)
-    supply = fac["supply_canteen"].to_numpy(np.float64)
+    supply = fac["supply_canteen_count"].to_numpy(np.float64)
     assert np.all(supply == 1.0)  # the demo list has no seat counts: 1 per canteen
-    for col, method in (("acc_canteen_2sfca", "2sfca"), ("acc_canteen_e2sfca_step", "step"),
-                        ("acc_canteen_e2sfca_gaussian", "gauss")):
+    # no seat counts: the columns say the supply is a count of canteens
+    assert not any(c.startswith("acc_canteen_2sfca") for c in run.demand.columns)
+    for col, method in (("acc_canteen_count_2sfca", "2sfca"),
+                        ("acc_canteen_count_e2sfca_step", "step"),
+                        ("acc_canteen_count_e2sfca_gaussian", "gauss")):
         ref = _access_scores(times, supply, demand, 15.0, method) * 1000.0
         ours = run.demand[col].to_numpy(np.float64)
         ok = np.isfinite(ref)

@@ -338,7 +338,7 @@ street_column = "street"
     layers = {n for n, _ in pyogrio.list_layers(gpkg)}
     assert {"standards", "standards_summary", "streets"} <= layers
     streets = gpd.read_file(gpkg, layer="streets")
-    assert {"acc_canteen_2sfca", "acc_canteen_e2sfca_step"} <= set(streets.columns)
+    assert {"acc_canteen_count_2sfca", "acc_canteen_count_e2sfca_step"} <= set(streets.columns)
     std = gpd.read_file(gpkg, layer="standards")
     row = std[(std["unit_code"] == "310110012")
               & (std["standard_id"] == "homecare_floor_area")].iloc[0]

@@ -17,7 +17,7 @@ __all__ = ["decays", "supply_vector"]
 
 
 def supply_vector(facilities: pd.DataFrame, attribute: str, missing: str,
-                  type_key: str) -> tuple[np.ndarray, str]:
+                  type_key: str) -> tuple[np.ndarray, str, str]:
     """Supply per facility from ``attribute``, with unknown values handled per ``missing``.
 
     Parameters
@@ -37,14 +37,17 @@ def supply_vector(facilities: pd.DataFrame, attribute: str, missing: str,
     supply : numpy.ndarray
     note : str
         How unknown values were filled ('' if none were).
+    unit : str
+        What the supply counts: ``attribute``, or ``"count"`` when no facility has it and
+        each counts as 1 (the scores are then facilities per N elderly).
     """
     n = len(facilities)
     if attribute == "count":
-        return np.ones(n), ""
+        return np.ones(n), "", "count"
     vals = facilities[attribute].to_numpy(np.float64)
     unknown = ~np.isfinite(vals)
     if not unknown.any():
-        return vals, ""
+        return vals, "", attribute
     if missing == "error":
         name = facilities["name"].astype(str).to_numpy()[np.flatnonzero(unknown)[0]]
         raise InputDataError(f"accessibility: {int(unknown.sum())} {type_key} facilities have "
@@ -61,7 +64,7 @@ def supply_vector(facilities: pd.DataFrame, attribute: str, missing: str,
                 f"{type_key}: {int(unknown.sum())} of {n} facilities have no {attribute}; "
                 "each of them counts as 1")
     out = np.where(unknown, fill, vals)
-    return out, note
+    return out, note, "count" if unknown.all() else attribute
 
 
 def decays(acc: Accessibility, catchment_min: float) -> dict[str, Decay]:

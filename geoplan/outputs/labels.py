@@ -190,6 +190,11 @@ _STATIC: dict[str, tuple[str, str, str]] = {
 }
 
 _NUM = r"(?P<m>\d+(?:[.p]\d+)?)"
+#: Units of accessibility supply other than a type's own capacity (zh, en), by attribute.
+SUPPLY_UNITS = {"beds": ("张床位", "beds"), "nursing_beds": ("张护理床位", "nursing beds"),
+                "floor_area_m2": ("平方米建筑面积", "m² floor area"),
+                "count": ("个设施", "facilities")}
+_SUPPLY_UNITS = "|".join(SUPPLY_UNITS)
 _TYPE_KEYS = "|".join(sorted((re.escape(k) for k in FACILITY_TYPES), key=len, reverse=True))
 _PATTERNS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
     (re.compile(rf"^(?P<t>{_TYPE_KEYS})_share_{_NUM}$"),
@@ -224,12 +229,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
      "{t}设施类型", "{t}: facility type", KIND_TEXT),
     (re.compile(rf"^(?P<t>{_TYPE_KEYS})_time_min$"),
      "{t}步行时间（分钟）", "{t}: walking time (min)", KIND_MINUTES),
-    (re.compile(rf"^acc_(?P<t>{_TYPE_KEYS})_(?P<a>2sfca|e2sfca_step|e2sfca_gaussian)$"),
+    (re.compile(rf"^acc_(?P<t>{_TYPE_KEYS})_(?:(?P<s>{_SUPPLY_UNITS})_)?"
+                r"(?P<a>2sfca|e2sfca_step|e2sfca_gaussian)$"),
      "{t}可达性{a}（每千名老人{u}）", "{t}: {a} accessibility ({u} per 1,000 elderly)",
      KIND_COUNT),
     (re.compile(rf"^gap_access_(?P<t>{_TYPE_KEYS})$"),
      "缺口分项：{t}可达性不足", "Component: {t} accessibility shortfall", KIND_SHARE),
-    (re.compile(rf"^supply_(?P<t>{_TYPE_KEYS})$"),
+    (re.compile(rf"^supply_(?P<t>{_TYPE_KEYS})(?:_(?P<s>{_SUPPLY_UNITS}))?$"),
      "{t}供给（{u}）", "{t}: supply ({u})", KIND_COUNT),
     (re.compile(r"^ratio_(?P<a>2sfca|e2sfca_step|e2sfca_gaussian)$"),
      "{a}供需比（每千名老人）", "{a} supply ratio (per 1,000 elderly)", KIND_COUNT),
@@ -440,6 +446,8 @@ def column_label(col: str, lang: str = "zh", circle_minutes: float = 15) -> str:
         ft = FACILITY_TYPES[groups["t"]]
         fields["t"] = ft.name(lang)
         fields["u"] = ft.capacity_unit_zh if lang == "zh" else ft.capacity_unit_en
+    if groups.get("s") is not None:  # supply other than the type's capacity
+        fields["u"] = SUPPLY_UNITS[groups["s"]][i]
     if groups.get("a") is not None:
         fields["a"] = ACCESS_METHOD_NAMES[groups["a"]][i].strip() if lang == "en" else \
             ACCESS_METHOD_NAMES[groups["a"]][i]
