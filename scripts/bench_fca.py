@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
@@ -31,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from geoplan.analysis.fca import Decay, floating_catchment  # noqa: E402
+from tests.access_reference import access_scores  # noqa: E402
 
 CATCH = 15.0
 
@@ -44,31 +43,6 @@ def instance(n: int, m: int, seed: int) -> tuple[sp.csr_matrix, np.ndarray, np.n
     pairs = cKDTree(fac).sparse_distance_matrix(cKDTree(dem), radius, output_type="coo_matrix")
     t = sp.csr_matrix((pairs.data * 1.3 / 60.0, (pairs.row, pairs.col)), shape=(m, n))
     return t, rng.integers(10, 121, m).astype(float), rng.integers(1, 401, n).astype(float)
-
-
-def run_access(t: sp.csr_matrix, supply: np.ndarray, demand: np.ndarray, method: str):
-    import access
-
-    coo = t.tocoo()
-    cost = pd.DataFrame({"origin": coo.col, "dest": coo.row, "cost": coo.data})
-    dem = pd.DataFrame({"pop": demand}, index=pd.RangeIndex(len(demand), name="geoid"))
-    sup = pd.DataFrame({"cap": supply}, index=pd.RangeIndex(len(supply), name="geoid"))
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a = access.Access(demand_df=dem, demand_index=True, demand_value="pop", supply_df=sup,
-                          supply_index=True, supply_value="cap", cost_df=cost,
-                          cost_origin="origin", cost_dest="dest", cost_name="cost")
-        if method == "2sfca":
-            r = a.two_stage_fca(name=method, max_cost=CATCH)
-        elif method == "e2sfca_step":
-            fn = access.weights.step_fn({5: 1.0, 10: 0.68, 15: 0.22})
-            r = a.enhanced_two_stage_fca(name=method, max_cost=CATCH, weight_fn=fn)
-        else:
-            r = a.enhanced_two_stage_fca(name=method, max_cost=CATCH,
-                                         weight_fn=access.weights.gaussian(7.5))
-    secs = time.perf_counter() - t0
-    return r.iloc[:, 0].reindex(range(len(demand))).to_numpy(np.float64), secs
 
 
 def main() -> int:
@@ -90,7 +64,7 @@ def main() -> int:
         for _ in range(reps):
             ours = floating_catchment(t, supply, demand, CATCH, decay).access
         g_secs = (time.perf_counter() - t0) / reps
-        ref, a_secs = run_access(t, supply, demand, method)
+        ref, a_secs = access_scores(t, supply, demand, CATCH, method)
         ok = np.isfinite(ref)
         rel = float(np.max(np.abs(ours[ok] - ref[ok]) / np.maximum(np.abs(ref[ok]), 1e-300)))
         zero_elsewhere = bool(np.all(ours[~ok] == 0))

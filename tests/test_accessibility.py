@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import access
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 
 from geoplan.analysis.fca import Decay, floating_catchment, weighted_mean_by_group
 from geoplan.analysis.gapindex import access_shortfall, gap_index
+from tests.access_reference import access_scores
 
 
 def _access_scores(times: sp.csr_matrix, supply: np.ndarray, demand: np.ndarray,
-                   catchment: float, method: str, sigma: float = 7.5) -> np.ndarray:
-    """The same inputs through ``access.Access`` (NaN where access gives no value)."""
-    coo = times.tocoo()
-    cost = pd.DataFrame({"origin": coo.col, "dest": coo.row, "cost": coo.data})
-    dem = pd.DataFrame({"pop": demand}, index=pd.RangeIndex(len(demand), name="geoid"))
-    sup = pd.DataFrame({"cap": supply}, index=pd.RangeIndex(len(supply), name="geoid"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a = access.Access(demand_df=dem, demand_index=True, demand_value="pop", supply_df=sup,
-                          supply_index=True, supply_value="cap", cost_df=cost,
-                          cost_origin="origin", cost_dest="dest", cost_name="cost")
-        if method == "2sfca":
-            r = a.two_stage_fca(name=method, max_cost=catchment)
-        elif method == "step":
-            c = catchment
-            fn = access.weights.step_fn({c / 3: 1.0, 2 * c / 3: 0.68, c: 0.22})
-            r = a.enhanced_two_stage_fca(name=method, max_cost=catchment, weight_fn=fn)
-        else:
-            r = a.enhanced_two_stage_fca(name=method, max_cost=catchment,
-                                         weight_fn=access.weights.gaussian(sigma))
-    return r.iloc[:, 0].reindex(range(len(demand))).to_numpy(np.float64)
+                   catchment: float, method: str) -> np.ndarray:
+    name = {"step": "e2sfca_step", "gauss": "e2sfca_gaussian"}.get(method, method)
+    return access_scores(times, supply, demand, catchment, name)[0]
 
 
 DECAYS = {"2sfca": Decay(), "step": Decay.luo_qi(15), "gauss": Decay("gaussian", sigma=7.5)}
