@@ -34,6 +34,14 @@ def _setup_logging(verbosity: int) -> None:
         warnings.filterwarnings("ignore", category=UserWarning, module="osmnx")
 
 
+def _print_paths(paths: dict[str, object], keys: list[str], width: int = 9) -> None:
+    """One line per written output (``tables`` stands for its .csv and .xlsx)."""
+    for key in (k for k in keys if k in paths):
+        p = paths[key]
+        shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
+        print(f"  {key:{width}s} {shown}")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from geoplan.config import load_config
     from geoplan.pipeline import output_paths, run
@@ -55,9 +63,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"({result.shares_source}); {s['circle_share']:.1%} reach every required service "
           f"within {cfg.analysis.circle_minutes:g} min; {len(result.areas)} areas scored in "
           f"{time.perf_counter() - t0:.1f} s")
-    for key, p in paths.items():
-        shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
-        print(f"  {key:9s} {shown}")
+    _print_paths(paths, list(paths))
     return 0
 
 
@@ -125,12 +131,7 @@ def _cmd_site(args: argparse.Namespace) -> int:
                   f"before, {s['mean_min_after']:.1f} min after (capped at the penalty time)")
         for w in oc.warnings:
             print(f"  warning: {w}")
-        for key in ("gpkg", "tables", "map", "png", "pdf"):
-            if key not in paths:
-                continue
-            p = paths[key]
-            shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
-            print(f"  {key:7s} {shown}")
+        _print_paths(paths, ["gpkg", "tables", "map", "png", "pdf"], width=7)
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -193,10 +194,7 @@ def _cmd_standards(args: argparse.Namespace) -> int:
     if len(street):
         counts = street["check_status"].value_counts()
         print("streets: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    for key in ("gpkg", "tables", "manifest"):
-        p = paths[key]
-        shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
-        print(f"  {key:9s} {shown}")
+    _print_paths(paths, ["gpkg", "tables", "manifest"])
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -216,10 +214,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
           f"({', '.join(paths['siting']) or 'none; run geoplan site first'}), "
           f"standards {'included' if cfg.standards else 'not configured'}; "
           f"{time.perf_counter() - t0:.1f} s")
-    for key in ("html", "tables", "gpkg", "manifest"):
-        p = paths[key]
-        shown = f"{p}.csv, {p}.xlsx" if key == "tables" else str(p)
-        print(f"  {key:9s} {shown}")
+    _print_paths(paths, ["html", "tables", "gpkg", "manifest"])
     return 0
 
 

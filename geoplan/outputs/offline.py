@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -139,33 +140,26 @@ def inline_assets(page: str) -> str:
     """
     body = _LINK.sub("", _SCRIPT.sub("", page))  # what the page itself contains
 
-    def script(m: re.Match[str]) -> str:
-        url = m.group(1)
-        if not _is_external(url):
-            return m.group(0)
-        if url in VENDORED:
-            js = _vendored_text(VENDORED[url]).replace("</script", "<\\/script")
-            return f"<script>/* {VENDORED[url]} (inlined) */\n{js}\n</script>"
-        if url in UNUSED_DEFAULTS:
-            _check_unused(url, body)
-            return ""
-        raise GeoplanError(f"offline map: script {url} is not vendored; add it to "
-                           "scripts/vendor_js.sh and geoplan/outputs/offline.py")
+    def inline(tag: str, kind: str) -> Callable[[re.Match[str]], str]:
+        """Replacement for a ``<script src>`` (tag ``script``) or stylesheet ``<link>``
+        (tag ``style``): the vendored text inline, or nothing for an unused default."""
 
-    def link(m: re.Match[str]) -> str:
-        url = m.group(1)
-        if not _is_external(url):
-            return m.group(0)
-        if url in VENDORED:
-            css = _vendored_text(VENDORED[url]).replace("</style", "<\\/style")
-            return f"<style>/* {VENDORED[url]} (inlined) */\n{css}\n</style>"
-        if url in UNUSED_DEFAULTS:
-            _check_unused(url, body)
-            return ""
-        raise GeoplanError(f"offline map: stylesheet {url} is not vendored; add it to "
-                           "scripts/vendor_js.sh and geoplan/outputs/offline.py")
+        def sub(m: re.Match[str]) -> str:
+            url = m.group(1)
+            if not _is_external(url):
+                return m.group(0)
+            if url in VENDORED:
+                text = _vendored_text(VENDORED[url]).replace(f"</{tag}", f"<\\/{tag}")
+                return f"<{tag}>/* {VENDORED[url]} (inlined) */\n{text}\n</{tag}>"
+            if url in UNUSED_DEFAULTS:
+                _check_unused(url, body)
+                return ""
+            raise GeoplanError(f"offline map: {kind} {url} is not vendored; add it to "
+                               "scripts/vendor_js.sh and geoplan/outputs/offline.py")
 
-    out = _LINK.sub(link, _SCRIPT.sub(script, page))
+        return sub
+
+    out = _LINK.sub(inline("style", "stylesheet"), _SCRIPT.sub(inline("script", "script"), page))
     left = external_references(out)
     if left:  # pragma: no cover - guarded by the substitutions above
         raise GeoplanError(f"offline map still links {left[0]}")
