@@ -221,3 +221,11 @@ def test_north_arrow_avoids_the_data() -> None:
     assert _arrow_corner(ax, box(0, 30, 100, 100)) == "lower right"
     # every corner taken: the one covered least (upper left here)
     assert _arrow_corner(ax, box(0, 0, 100, 100).difference(box(0, 90, 5, 100))) == "upper left"
+    # invalid (self-crossing) and overlapping areas, as OSM-derived polygons can be: no
+    # overlay error, and the corner under the bow-tie is avoided
+    from shapely.geometry import Polygon
+
+    bowtie = Polygon([(90, 80), (100, 100), (100, 80), (90, 100)])
+    assert not bowtie.is_valid
+    assert _arrow_corner(ax, np.array([bowtie, box(95, 85, 100, 100), None],
+                                      dtype=object)) == "upper left"

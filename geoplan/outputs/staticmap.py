@@ -196,16 +196,22 @@ _ARROW_CORNERS = {"upper right": (0.91, 0.79, 1.0, 1.0), "upper left": (0.0, 0.7
 def _arrow_corner(ax: Any, footprint: Any) -> str:
     """The corner whose arrow box covers the least of ``footprint`` (the mapped data).
 
-    Needs the final axis limits (equal aspect with a shrinking box, so axes fractions map
-    linearly onto them).
+    ``footprint`` is a geometry or an array of them (summed, not unioned: no overlay of
+    possibly invalid polygons, and the ranking of corners is all that matters). Needs the
+    final axis limits (equal aspect with a shrinking box, so axes fractions map linearly
+    onto them).
     """
-    if footprint is None or footprint.is_empty:
+    geoms = np.array([] if footprint is None else np.atleast_1d(footprint), dtype=object)
+    geoms = geoms[~shapely.is_missing(geoms)]
+    geoms = geoms[~shapely.is_empty(geoms)]
+    if not len(geoms):
         return "upper right"
+    geoms = shapely.make_valid(geoms)
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     boxes = shapely.box(*np.array([[x0 + f[0] * (x1 - x0), y0 + f[1] * (y1 - y0),
                                     x0 + f[2] * (x1 - x0), y0 + f[3] * (y1 - y0)]
                                    for f in _ARROW_CORNERS.values()]).T)
-    covered = shapely.area(shapely.intersection(boxes, footprint))
+    covered = shapely.area(shapely.intersection(boxes[:, None], geoms[None, :])).sum(axis=1)
     return list(_ARROW_CORNERS)[int(np.argmin(np.round(covered, 6)))]  # ties: first listed
 
 
@@ -380,8 +386,8 @@ def build_static_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | Non
         ax.add_artist(ScaleBar(1, "m", location="lower left", box_alpha=0.8,
                                font_properties={"family": [font, "DejaVu Sans"], "size": 9}))
         shapes = [f.geometry.to_numpy() for f in (a, bnd) if f is not None and len(f)]
-        footprint = (shapely.union_all(np.concatenate(shapes)) if shapes else None)
-        _north_arrow(ax, t["north"], _arrow_corner(ax, footprint))
+        _north_arrow(ax, t["north"],
+                     _arrow_corner(ax, np.concatenate(shapes) if shapes else None))
         legend_title = label + (t["quantiles"] if scheme == "quantiles" else t["classes"])
         if area_handles:
             leg = lax.legend(handles=area_handles, title=legend_title, loc="upper left",
