@@ -464,3 +464,36 @@ def test_proposed_site_popup_before_after() -> None:
     assert "<td>40人</td>" in zh
     en = _popup(row.drop(["cum_covered"]), "en")  # p-median: no cumulative coverage
     assert "before" not in en and "<td>30.0%</td>" in en
+
+
+def test_street_outlines_dissolve_areas_by_street_code() -> None:
+    from shapely.geometry import Polygon
+
+    from geoplan.sources.areas import street_outlines
+
+    areas = gpd.GeoDataFrame(
+        {"street_code": ["310110012", "310110012", "310110013", "", None],
+         "street_name": ["控江路街道", "控江路街道", "延吉新村街道", "", ""]},
+        geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100),
+                  Polygon([(0, 200), (100, 300), (100, 200), (0, 300)]),  # self-crossing
+                  box(500, 500, 600, 600), box(700, 700, 800, 800)], crs=32651)
+    out = street_outlines(areas)
+    assert out["street_code"].tolist() == ["310110012", "310110013"]
+    assert out["street_name"].tolist() == ["控江路街道", "延吉新村街道"]
+    assert out["n_areas"].tolist() == [2, 1]
+    assert out.crs == areas.crs
+    assert out.geometry.iloc[0].equals(box(0, 0, 200, 100))  # one polygon, no inner edge
+    assert out.area.iloc[1] == pytest.approx(5_000)  # the bow-tie made valid: two triangles
+    assert street_outlines(areas.drop(columns="street_code")).empty
+    assert street_outlines(areas.iloc[3:]).empty
+
+
+def test_map_draws_street_outlines_when_areas_have_street_codes() -> None:
+    from geoplan.outputs.webmap import build_map, map_html
+
+    layer = json.dumps("街道界线")[1:-1]  # layer names are JSON-escaped in the page
+    with_codes = map_html(build_map(_areas(), _facilities(), _iso_by_type()))
+    assert f'"{layer}" : feature_group_' in with_codes
+    no_codes = map_html(build_map(_areas().assign(street_code=""), _facilities(),
+                                  _iso_by_type()))
+    assert layer not in no_codes

@@ -355,3 +355,5 @@ street_column = "street"
         areas["gap_index"])
     html = next((tmp_path / "out" / "maps").glob("*.html")).read_text(encoding="utf-8")
     assert html.index("L.control.layers(") > html.rindex("var feature_group_")
+    # committees with a street code: the street is outlined on the map
+    assert '"\\u8857\\u9053\\u754c\\u7ebf" : feature_group_' in html  # "街道界线"

@@ -90,6 +90,7 @@ def test_static_map_layers_and_labels(tmp_path: Path) -> None:
     assert "长者食堂/社区助餐点15分钟步行范围" in texts
     assert "建议新增长者食堂/社区助餐点 (2)" in texts
     assert "研究范围" in texts
+    assert "街道界线" in texts  # the two areas with street code 310110012 dissolved
     assert any(t.startswith("15分钟服务圈完整率") for t in texts)
     assert any(re.fullmatch(r"\d+(\.\d)?% – \d+(\.\d)?%|\d+(\.\d)?%", t) for t in texts)
     png, pdf = write_static_map([tmp_path / "m.png", tmp_path / "m.pdf"], _areas(),

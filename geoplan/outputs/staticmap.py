@@ -38,6 +38,7 @@ from geoplan.errors import GeoplanError
 from geoplan.outputs.atomic import atomic_write
 from geoplan.outputs.labels import column_label, format_minutes, high_is_bad, is_share_column
 from geoplan.outputs.webmap import NO_DATA_COLOUR, SCORE_COLOURS, _type_colour, _type_name
+from geoplan.sources.areas import street_outlines
 
 #: CJK font families in order of preference (simplified Chinese faces first).
 CJK_FONTS: tuple[str, ...] = (
@@ -59,11 +60,11 @@ _TEXT = {
     "zh": {"facilities": "设施", "catchment": "{t}{m}分钟步行范围", "boundary": "研究范围",
            "proposed": "建议新增{t}", "none": "（无）", "no_data": "无老年人口",
            "north": "北", "classes": "（自然断点分级）", "quantiles": "（分位数分级）",
-           "layers": "图层"},
+           "layers": "图层", "streets": "街道界线"},
     "en": {"facilities": "Facilities", "catchment": "{t}: {m}-min walk",
            "boundary": "Study area", "proposed": "Proposed {t}", "none": " (none)",
            "no_data": "no older residents", "north": "N", "classes": " (natural breaks)",
-           "quantiles": " (quantiles)", "layers": "Layers"},
+           "quantiles": " (quantiles)", "layers": "Layers", "streets": "Street boundaries"},
 }
 
 
@@ -370,6 +371,11 @@ def build_static_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | Non
                                         markeredgecolor="white", markersize=12,
                                         label=t["proposed"].format(t=_type_name(key, lang))
                                         + (f" ({n})" if n else t["none"])))
+        streets = street_outlines(a) if a is not None else None
+        if streets is not None and len(streets):
+            streets.boundary.plot(ax=ax, color="#333333", linewidth=1.2, zorder=4)
+            layer_handles.append(Line2D([], [], color="#333333", linewidth=1.2,
+                                        label=t["streets"]))
         if bnd is not None:
             bnd.boundary.plot(ax=ax, color="black", linewidth=1.4, linestyle="--", zorder=5)
             layer_handles.append(Line2D([], [], color="black", linestyle="--",

@@ -10,6 +10,7 @@ The map shows, as layers a planner can switch on and off:
   popup (name, type, address, street, capacity, distance to the walking network);
 * one walking-time layer per facility type and threshold (only the circle time is shown
   at first; larger thresholds are drawn lighter);
+* street (街道) outlines dissolved from the areas when they carry street codes;
 * optionally the study-area boundary and per-facility catchments.
 
 Base maps (``basemap``): OpenStreetMap (default), Tianditu 天地图 vector tiles with the
@@ -55,6 +56,7 @@ from geoplan.outputs.labels import (
     value_label,
     with_estimate,
 )
+from geoplan.sources.areas import street_outlines
 from geoplan.sources.facility_types import FACILITY_TYPES
 
 #: Class breaks of the choropleth (shares).
@@ -78,7 +80,7 @@ _TEXT = {
         "street": "街道", "elderly": "60岁以上老人", "type": "类型", "address": "地址",
         "capacity": "容量", "snap": "距步行路网", "metres": "{v}米", "persons": "{v}人",
         "no_elderly": "无老年人口", "grey": "灰色 = 无老年人口", "legend": "设施类型",
-        "unknown": "未知",
+        "unknown": "未知", "streets": "街道界线", "areas_n": "区域数",
     },
     "en": {
         "none": " (none)", "areas": "Areas", "facilities": "Facilities",
@@ -87,7 +89,8 @@ _TEXT = {
         "type": "Type", "address": "Address", "capacity": "Capacity",
         "snap": "Distance to walking network", "metres": "{v} m", "persons": "{v}",
         "no_elderly": "no older residents", "grey": "grey = no older residents",
-        "legend": "Facility types", "unknown": "unknown",
+        "legend": "Facility types", "unknown": "unknown", "streets": "Street boundaries",
+        "areas_n": "Areas",
     },
 }
 
@@ -355,6 +358,26 @@ def _boundary_frame(boundary: Any) -> gpd.GeoDataFrame | None:
     return _to_wgs84(gdf)[["geometry"]] if len(gdf) else None
 
 
+def _add_streets(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> None:
+    """Street (街道) outlines dissolved from the areas, when the areas carry street codes."""
+    streets = street_outlines(_to_wgs84(areas)) if not _empty(areas) else None
+    if streets is None or not len(streets):
+        return
+    gj = gpd.GeoDataFrame({"f_name": streets["street_name"].where(
+                               streets["street_name"] != "", streets["street_code"]),
+                           "f_n": streets["n_areas"].astype(int)},
+                          geometry=streets.geometry.values, crs=4326)
+    fg = folium.FeatureGroup(name=_t(lang, "streets"))
+    folium.GeoJson(gj.to_json(drop_id=True), control=False,
+                   style_function=lambda _f: {"color": "#333333", "weight": 2.5,
+                                              "fillOpacity": 0.0},
+                   tooltip=folium.GeoJsonTooltip(
+                       fields=["f_name", "f_n"],
+                       aliases=[_t(lang, "street"), _t(lang, "areas_n")], sticky=True),
+                   ).add_to(fg)
+    fg.add_to(m)
+
+
 def _add_boundary(m: folium.Map, gdf: gpd.GeoDataFrame, lang: str) -> None:
     fg = folium.FeatureGroup(name=_t(lang, "boundary"))
     folium.GeoJson(gdf.to_json(drop_id=True), control=False,
@@ -584,6 +607,7 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
                     _thresholds(isochrones_by_type, circle_minutes), circle_minutes, lang)
     if isochrones is not None:
         _add_per_facility(m, isochrones, type_keys, circle_minutes, lang)
+    _add_streets(m, areas, lang)
     boundary_gdf = _boundary_frame(boundary)
     if boundary_gdf is not None:
         _add_boundary(m, boundary_gdf, lang)

@@ -176,3 +176,41 @@ def assign_points(points: np.ndarray, areas: gpd.GeoDataFrame) -> np.ndarray:
     first[1:] = pi[1:] != pi[:-1]
     out[pi[first]] = ai[first]
     return out
+
+
+def street_outlines(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Street (街道) polygons dissolved from the areas that carry a street code.
+
+    Parameters
+    ----------
+    areas : geopandas.GeoDataFrame
+        Area frame (any CRS) with ``street_code`` and, optionally, ``street_name``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per street code (sorted): ``street_code``, ``street_name``, ``n_areas``
+        and the union of its areas, in the areas' CRS; empty when no area has a code.
+        Area polygons are made valid first (OSM-derived rings can self-cross).
+    """
+    cols = ["street_code", "street_name", "n_areas"]
+    empty = gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=areas.crs)
+    if "street_code" not in areas or not len(areas):
+        return empty
+    code = areas["street_code"].fillna("").astype(str).str.strip()
+    keep = (code != "").to_numpy() & ~shapely.is_missing(areas.geometry.to_numpy())
+    if not keep.any():
+        return empty
+    name = (areas["street_name"].fillna("").astype(str) if "street_name" in areas
+            else pd.Series("", index=areas.index))
+    frame = gpd.GeoDataFrame(
+        {"street_code": code[keep].to_numpy(), "street_name": name[keep].to_numpy(),
+         "n_areas": 1}, geometry=shapely.make_valid(areas.geometry.to_numpy()[keep]),
+        crs=areas.crs)
+    agg = {"street_name": "first", "n_areas": "sum"}
+    try:
+        out = frame.dissolve("street_code", aggfunc=agg, sort=True)
+    except shapely.errors.GEOSException:  # robustness: snap to a fine grid and retry
+        grid = 0.01 if areas.crs is not None and areas.crs.is_projected else 1e-7
+        out = frame.dissolve("street_code", aggfunc=agg, sort=True, grid_size=grid)
+    return out.reset_index()[[*cols, "geometry"]]
