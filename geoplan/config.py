@@ -55,6 +55,10 @@ class StudyArea:
     title_en: str = ""
     district_code: str | None = None
 
+    def title(self, lang: str) -> str:
+        """The map and report title in ``lang`` ("zh" or "en"), else the name."""
+        return (self.title_zh if lang == "zh" else self.title_en) or self.name
+
 
 @dataclass(frozen=True)
 class NetworkSource:

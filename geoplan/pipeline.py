@@ -176,8 +176,8 @@ def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
         supply, note, unit = supply_vector(fac.iloc[sel], acc.supply, acc.missing_supply, t)
         if note:
             notes.append(note)
-        tag = "" if unit == "capacity" else f"{unit}_"
-        fac.loc[fac.index[sel], f"supply_{t}" + (f"_{unit}" if tag else "")] = supply
+        suffix = "" if unit == "capacity" else f"_{unit}"  # so labels name the unit
+        fac.loc[fac.index[sel], f"supply_{t}{suffix}"] = supply
         if len(sel):
             times = sp.csr_matrix(point_reach(graph, fac_snap.subset(sel), dem_snap,
                                               catch * 60.0))
@@ -186,7 +186,7 @@ def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
             times = sp.csr_matrix((0, len(demand)))
         for m, decay in methods.items():
             res = floating_catchment(times, supply, weights, catch, decay, per=acc.per)
-            col = f"acc_{t}_{tag}{m}"
+            col = f"acc_{t}{suffix}_{m}"
             cols[col] = demand[col] = res.access
             keys[col] = (t, m)
             fac.loc[fac.index[sel], f"ratio_{m}"] = res.ratio
@@ -510,13 +510,12 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
             if out.static_map:
                 from geoplan.outputs.staticmap import write_static_map
 
-                title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
-                    or cfg.study_area.name
                 write_static_map([staged.path("maps", rel["png"]),
                                   staged.path("maps", rel["pdf"])],
                                  result.areas, result.facilities, result.isochrones_by_type,
-                                 boundary=result.boundary, lang=lang, title=title,
-                                 score=map_score(result.areas, cfg), circle_minutes=circle,
+                                 boundary=result.boundary, lang=lang,
+                                 title=cfg.study_area.title(lang),
+                                 score=cfg.output.map_score, circle_minutes=circle,
                                  types=list(cfg.facility_types))
         manifest.add_output(staged.path("data", rel["gpkg"]), final=paths["gpkg"])
         for kind in ("csv", "xlsx"):
@@ -571,11 +570,10 @@ def coverage_map(result: RunResult, *, areas_wgs: gpd.GeoDataFrame | None = None
                     else iso_type_wgs)
     score = map_score(areas_wgs, cfg)
     share_score = is_share_column(score) and not high_is_bad(score)
-    title = (cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en) \
-        or cfg.study_area.name
     boundary = gpd.GeoSeries([result.boundary], crs=result.network.crs).to_crs(4326)
     m = build_map(areas_wgs, fac_wgs, iso_type_wgs, isochrones=iso_wgs, lang=lang,
-                  title=title, score=score if share_score else "circle_share",
+                  title=cfg.study_area.title(lang),
+                  score=score if share_score else "circle_share",
                   circle_minutes=cfg.analysis.circle_minutes, boundary=boundary.iloc[0],
                   types=list(cfg.facility_types), basemap=cfg.output.basemap,
                   tianditu_key=cfg.output.tianditu_key or None)
@@ -587,7 +585,6 @@ def _add_score_layers(m: Any, areas_wgs: gpd.GeoDataFrame, cfg: Config,
                       shown: str | None = None) -> None:
     """Gap-index and accessibility overlays on the coverage map, hidden at start except
     ``shown`` (the configured map score when it is not a coverage share)."""
-    from geoplan.outputs.labels import high_is_bad
     from geoplan.outputs.scorelayers import add_choropleth
     from geoplan.outputs.webmap import finish_layers
 
@@ -601,7 +598,7 @@ def _add_score_layers(m: Any, areas_wgs: gpd.GeoDataFrame, cfg: Config,
         layers.append(shown)
     for col in layers:
         add_choropleth(m, areas_wgs, col, lang=lang, circle_minutes=circle,
-                       high_is_bad=high_is_bad(col), show=col == shown,
+                       show=col == shown,
                        extra=gap_extra if col == "gap_index" else ())
     finish_layers(m)
 

@@ -48,7 +48,7 @@ def add_siting_layers(m: Any, siting: list[SitingSummary], lang: str) -> None:
 
     shown = None
     for sc in siting:
-        if sc.sites_geo is None or "type" not in sc.sites_geo:
+        if sc.sites_geo.crs is None or not len(sc.sites_geo) or "type" not in sc.sites_geo:
             continue
         shown = sc.name if shown is None else shown
         for type_key, sites in sc.sites_geo.groupby("type", sort=True):
@@ -82,8 +82,7 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
         add_siting_layers(m, siting, lang)
         # the same page as the map file (offline: scripts inlined, so the report stands alone)
         page_map = map_html(m, offline=cfg.output.offline)
-        title = ((cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en)
-                 or cfg.study_area.name)
+        title = cfg.study_area.title(lang)
         inputs = {f"{i['role']}: {Path(i['path']).name}": i["sha256"]
                   for i in manifest.inputs}
         page = render_report(

@@ -567,8 +567,7 @@ def write_siting_outputs(run: RunResult, outcomes: list[ScenarioOutcome]) -> lis
                      *oc.warnings, *run.notes]
             tables = write_area_tables(staged, ("data", names["tables"]), sheets, lang=lang,
                                        circle_minutes=cfg.analysis.circle_minutes, notes=notes)
-            title = ((cfg.study_area.title_zh if lang == "zh" else cfg.study_area.title_en)
-                     or cfg.study_area.name) + f" · {sc.name}"
+            title = f"{cfg.study_area.title(lang)} · {sc.name}"
             m = build_siting_map(
                 areas_wgs, fac_wgs, iso_type_wgs,
                 [(o.type, o.cutoff, o.sites, catch[o.type]) for o in oc.outcomes],

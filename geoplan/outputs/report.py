@@ -75,10 +75,14 @@ class SitingSummary:
 
     name: str
     scenario: pd.DataFrame
-    sites: pd.DataFrame
+    #: the proposed sites with their points (the report's map draws them)
+    sites_geo: gpd.GeoDataFrame
     curve: pd.DataFrame
-    #: the proposed sites with their points (for the report's map), when stored
-    sites_geo: gpd.GeoDataFrame | None = None
+
+    @property
+    def sites(self) -> pd.DataFrame:
+        """The proposed sites as a table (no geometry)."""
+        return pd.DataFrame(self.sites_geo).drop(columns="geometry", errors="ignore")
 
 
 @dataclass
@@ -265,10 +269,8 @@ def read_siting(folder: Path, area: str) -> list[SitingSummary]:
             return pd.DataFrame(gpd.read_file(g, layer=name)).drop(columns="geometry",
                                                                   errors="ignore")
 
-        sites = gpd.read_file(gpkg, layer="proposed_sites")
         out.append(SitingSummary(
             name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
-            sites=pd.DataFrame(sites).drop(columns="geometry", errors="ignore"),
-            sites_geo=sites if sites.crs is not None and len(sites) else None,
+            sites_geo=gpd.read_file(gpkg, layer="proposed_sites"),
             curve=read("coverage_curve") if "coverage_curve" in layers else pd.DataFrame()))
     return out

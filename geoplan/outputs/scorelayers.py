@@ -21,6 +21,7 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from geoplan.outputs.labels import column_label, is_share_column
+from geoplan.outputs.labels import high_is_bad as _high_is_bad
 
 __all__ = ["add_choropleth", "class_breaks"]
 
@@ -90,7 +91,7 @@ def _fmt(v: float, share: bool) -> str:
 
 def add_choropleth(m: folium.Map, areas: gpd.GeoDataFrame, column: str, *, lang: str = "zh",
                    circle_minutes: float = 15, k: int = 5, scheme: str = "quantiles",
-                   high_is_bad: bool = True, show: bool = False,
+                   high_is_bad: bool | None = None, show: bool = False,
                    extra: Sequence[str] = ()) -> None:
     """Add an overlay colouring ``areas`` by ``column`` with a legend.
 
@@ -108,8 +109,9 @@ def add_choropleth(m: folium.Map, areas: gpd.GeoDataFrame, column: str, *, lang:
         For column labels.
     k, scheme : int, str
         Number of classes and mapclassify scheme (``quantiles`` or ``natural_breaks``).
-    high_is_bad : bool
-        Colour high values red (gap index) rather than blue (accessibility).
+    high_is_bad : bool, optional
+        Colour high values red (gap index) rather than blue (accessibility); by default
+        from the column (:func:`geoplan.outputs.labels.high_is_bad`).
     show : bool
         Whether the layer is on when the map opens.
     extra : sequence of str
@@ -124,7 +126,8 @@ def add_choropleth(m: folium.Map, areas: gpd.GeoDataFrame, column: str, *, lang:
     data = data[data.geometry.notna() & ~data.geometry.is_empty]
     vals = data[column].to_numpy(np.float64)
     breaks = class_breaks(vals, k, scheme)
-    colours = YLORRD if high_is_bad else YLGNBU
+    bad_high = _high_is_bad(column) if high_is_bad is None else high_is_bad
+    colours = YLORRD if bad_high else YLGNBU
     palette = list(colours[-len(breaks):]) if len(breaks) else [colours[-1]]
     cls = np.searchsorted(breaks, vals, side="left").clip(0, max(len(breaks) - 1, 0))
     fill = np.where(np.isfinite(vals), np.asarray(palette, dtype=object)[cls], NO_DATA)
