@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -17,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 import websocket
+
+from tests.conftest import missing_data
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
@@ -29,12 +29,9 @@ def find_chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    msg = ("chromium not found: apt-get install -y --no-install-recommends chromium "
-           "fonts-noto-cjk")
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg)
-    pytest.skip(msg)
-    raise AssertionError  # pragma: no cover
+    missing_data("chromium not found: apt-get install -y --no-install-recommends chromium "
+                 "fonts-noto-cjk")
+    raise AssertionError  # pragma: no cover (missing_data fails or skips)
 
 
 class Browser:

@@ -16,6 +16,7 @@ from geoplan.siting import pmedian as pm
 from geoplan.siting.orlib import read_orlib_graph, read_orlib_pmed
 from geoplan.siting.pmedian import PMedian
 from geoplan.siting.problem import SitingProblem
+from tests.conftest import missing_data
 
 # spopt builds its model with PuLP's older variable API
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp")
@@ -32,10 +33,7 @@ def orlib_dir() -> Path:
     """OR-Library pmed files; fail under CI when missing, skip elsewhere."""
     d = Path(os.environ.get("GEOPLAN_BENCHMARKS", DEFAULT_BENCHMARKS)) / "orlib-pmed"
     if not (d / "pmed1.txt").is_file():
-        msg = f"OR-Library p-median files not found in {d} (set GEOPLAN_BENCHMARKS)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing_data(f"OR-Library p-median files not found in {d} (set GEOPLAN_BENCHMARKS)")
     return d
 
 
