@@ -151,11 +151,11 @@ def test_multi_1n_exact_equals_brute_force(seed: int) -> None:
 class _EchoStart(highspy.Highs):
     """HiGHS that hands back the MIP start as its solution (the HiGHS 1.16 fault)."""
 
-    def setSolution(self, sol):  # noqa: N802 - highspy's name
+    def setSolution(self, sol):
         self._echo = np.array(sol.col_value)
         return super().setSolution(sol)
 
-    def getSolution(self):  # noqa: N802
+    def getSolution(self):
         sol = super().getSolution()
         if getattr(self, "_echo", None) is not None:
             sol.col_value = self._echo
@@ -165,7 +165,7 @@ class _EchoStart(highspy.Highs):
 class _AlwaysWrong(highspy.Highs):
     """HiGHS whose vector is always all zeros while it reports the true optimum."""
 
-    def getSolution(self):  # noqa: N802
+    def getSolution(self):
         sol = super().getSolution()
         sol.col_value = np.zeros(len(sol.col_value))
         return sol
