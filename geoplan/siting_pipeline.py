@@ -392,6 +392,8 @@ def _summary(sc: Scenario, outcomes: list[TypeOutcome], total: float, objective:
                            "bound": bound, "gap": gap, "status": status,
                            "verified": all(o.result.info.get("verified") for o in outcomes)}
     first = outcomes[0].result.info if outcomes else {}
+    if first.get("milp_attempts"):  # each HiGHS run and what its check found
+        out["solver_attempts"] = " | ".join(first["milp_attempts"])
     if first.get("limited_by"):
         out["limited_by"] = ", ".join(first["limited_by"])
         out["best_share"] = first.get("best_share")

@@ -104,6 +104,7 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "gap": ("最优性差距", "Optimality gap", KIND_SHARE),
     "verified": ("结果已独立核验", "Answer independently verified", KIND_TEXT),
     "limited_by": ("限制目标的条件", "Rules that limit the target", KIND_TEXT),
+    "solver_attempts": ("求解器运行记录", "Solver runs and their checks", KIND_TEXT),
     "rank": ("建议顺序", "Rank", KIND_COUNT),
     "cid": ("候选点编号", "Candidate ID", KIND_TEXT),
     "origin": ("候选点来源", "Candidate source", KIND_TEXT),
