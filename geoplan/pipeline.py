@@ -113,6 +113,44 @@ def _check_datum(load: FacilityLoad, snapped_m: np.ndarray, net: WalkNetwork,
     return warnings
 
 
+def walking_buffer_m(cfg: Config) -> float:
+    """How far beyond the study boundary supply still matters (metres).
+
+    The largest catchment walked at the profile speed plus the snap limit: a facility that
+    far outside can still be reached by a resident on the boundary.
+    """
+    return cfg.analysis.max_minutes * 60.0 * cfg.walking.speed_mps + cfg.walking.snap_max_m
+
+
+def _study_boundary(cfg: Config) -> shapely.Geometry:
+    """The configured boundary polygon (WGS84), checked against the OSM files' extent
+    before any network is built; an empty geometry when none is configured."""
+    sa = cfg.study_area
+    if sa.boundary is None:
+        return shapely.Polygon()
+    from geoplan.sources.boundary import study_boundary_from_file
+
+    poly = study_boundary_from_file(sa.boundary, sa.boundary_crs, code=sa.boundary_code,
+                                    name=sa.boundary_name, code_column=sa.boundary_code_column,
+                                    name_column=sa.boundary_name_column)
+    extent = osm.study_boundary(cfg.network)
+    if not extent.is_empty:
+        _require_overlap(poly, extent, sa.boundary, "the OSM files")
+    return poly
+
+
+def _require_overlap(poly: shapely.Geometry, extent: shapely.Geometry, path: object,
+                     what: str) -> None:
+    """One line naming both extents when the study boundary misses the network source."""
+    if shapely.intersects(poly, extent):
+        return
+    b, n = shapely.bounds(poly), shapely.bounds(extent)
+    raise InputDataError(
+        f"{path}: the study boundary ({b[0]:.4f}–{b[2]:.4f} E, {b[1]:.4f}–{b[3]:.4f} N) does "
+        f"not overlap {what} ({n[0]:.4f}–{n[2]:.4f} E, {n[1]:.4f}–{n[3]:.4f} N); check "
+        "study_area.boundary_crs and the OSM source")
+
+
 def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
                 ) -> tuple[gpd.GeoDataFrame, SnappedPoints, pd.DataFrame, list[str],
                            pd.DataFrame]:
@@ -121,10 +159,10 @@ def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
                              "see the reported rows and fix the coordinates")
-    # Facilities just outside the study area still serve residents inside it: keep those
-    # within snap_max_m of the boundary (the network reaches a little beyond it).
+    # Facilities outside the study area still serve residents inside it (edge effects):
+    # keep those within walking reach of the boundary; residents outside are not scored.
     reach_area = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).buffer(
-        cfg.walking.snap_max_m).to_crs(4326).iloc[0]
+        walking_buffer_m(cfg)).to_crs(4326).iloc[0]
     load = flag_outside(load, reach_area)
     pts = load.points.to_crs(net.crs)
     snapped = snap_points(net, pts.geometry.to_numpy(), cfg.walking.speed_mps)
@@ -139,7 +177,38 @@ def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
         pts = load.points.to_crs(net.crs)
     pts = pts.copy()
     pts["snap_m"] = snapped.off_m
+    pts["outside_boundary"] = ~shapely.covers(boundary_wgs, load.points.geometry.to_numpy())
     return pts, snapped, load.issues, notes, inventory
+
+
+def _served_from_outside(cfg: Config, fac: gpd.GeoDataFrame, demand: gpd.GeoDataFrame,
+                         types: tuple[str, ...]) -> list[str]:
+    """Count, per facility outside the boundary, the older residents inside for whom it is
+    the nearest of its type within the circle time (column ``serves_inside_60``); a note
+    names them for the report."""
+    fac["serves_inside_60"] = 0.0
+    outside = fac["outside_boundary"].to_numpy(bool)
+    if not outside.any():
+        return []
+    w = demand["elderly_60"].to_numpy(np.float64)
+    fid = fac["fid"].astype(str).to_numpy()
+    for t in types:
+        if f"{t}_nearest" not in demand:
+            continue
+        near = demand[f"{t}_nearest"].astype(str).to_numpy()
+        ok = demand[f"{t}_time_min"].to_numpy(np.float64) <= cfg.analysis.circle_minutes
+        served = pd.Series(w[ok]).groupby(near[ok]).sum()
+        sel = outside & (fac["type"].to_numpy() == t)
+        fac.loc[sel, "serves_inside_60"] = pd.Series(fid[sel]).map(served).fillna(0).to_numpy()
+    used = fac[outside & (fac["serves_inside_60"].to_numpy() > 0)]
+    if not len(used):
+        return []
+    names = ", ".join(f"{n or f} ({v:,.0f})" for n, f, v in zip(
+        used["name"].fillna("").astype(str), used["fid"].astype(str),
+        used["serves_inside_60"], strict=True))
+    return [f"{len(used)} facilities outside the study boundary are the nearest within "
+            f"{cfg.analysis.circle_minutes:g} min for {used['serves_inside_60'].sum():,.0f} "
+            f"older residents inside it (60+ served): {names}"]
 
 
 def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
@@ -305,6 +374,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         if p is not None:
             manifest.add_input(p, role)
     total = 6 + sum(x is not None for x in (cfg.accessibility, cfg.standards, cfg.gap_index))
+    boundary_wgs = _study_boundary(cfg)
     with _step(manifest, 1, total, "walking network"):
         net, cached = prepare_network(cfg, use_cache=use_cache)
         log.info("network: %d nodes, %d edges, %.1f km%s", net.n_nodes, net.n_edges,
@@ -313,10 +383,15 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
             log.info("dropped %d small disconnected parts (%d nodes, %.0f m of ways)",
                      net.report["dropped_components"], net.report["dropped_nodes"],
                      net.report["dropped_length_m"])
-    boundary_wgs = osm.study_boundary(cfg.network)
+    net_hull = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(
+        net.edges.geometry.to_numpy()))], crs=net.crs).to_crs(4326).iloc[0]
     if boundary_wgs.is_empty:
-        boundary_wgs = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(
-            net.edges.geometry.to_numpy()))], crs=net.crs).to_crs(4326).iloc[0]
+        boundary_wgs = osm.study_boundary(cfg.network)
+        if boundary_wgs.is_empty:
+            boundary_wgs = net_hull
+    else:
+        _require_overlap(boundary_wgs, net_hull, cfg.study_area.boundary,
+                         "the walking network")
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
     with _step(manifest, 2, total, "facilities"):
@@ -347,6 +422,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
             demand[f"{t}_nearest"] = np.where(nearest >= 0,
                                               fac["fid"].to_numpy()[sel][np.maximum(nearest, 0)],
                                               "")
+    notes = [*notes, *_served_from_outside(cfg, fac, demand, types)]
     with _step(manifest, 5, total, "isochrones"):
         thresholds_s = [60.0 * m for m in an.thresholds_min]
         nt = node_reach(graph, fac_snap, max(thresholds_s))
