@@ -78,6 +78,10 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "nursing_beds": ("护理床位数（张）", "Nursing beds", KIND_COUNT),
     "public": ("公办", "Public (公办)", KIND_TEXT),
     "snap_m": ("距步行路网（米）", "Distance to walking network (m)", KIND_METRES),
+    "outside_boundary": ("位于研究范围外", "Outside the study boundary", KIND_TEXT),
+    "serves_inside_60": ("就近服务范围内60岁及以上老人（人）",
+                         "Residents 60+ inside for whom it is the nearest in reach",
+                         KIND_PERSONS),
     # isochrones
     "threshold_min": ("步行时间阈值（分钟）", "Walking time threshold (min)", KIND_MINUTES),
     # issues
