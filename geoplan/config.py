@@ -251,7 +251,9 @@ class Standards:
     ``elderly_total`` (district) and/or ``elderly_file`` (per street or per committee,
     rolled up to streets by the first nine digits of the 12-digit committee code);
     committee counts per street from ``committees_file`` (an admin table with ``code`` and
-    ``streetCode``/``street_code``).
+    ``streetCode``/``street_code``). With ``residents_column`` the file gives residents
+    (all ages), and each street's elderly are estimated as residents × the district's 60+
+    census share ([population]), labelled as estimates.
     """
 
     profile: str = "shanghai-yangpu-2016"
@@ -265,6 +267,7 @@ class Standards:
     elderly_code_column: str | None = "code"
     elderly_name_column: str | None = None
     elderly_column: str = "elderly"
+    residents_column: str | None = None
     committees_file: Path | None = None
     reported: ReportedStock = field(default_factory=ReportedStock)
 
