@@ -16,6 +16,7 @@ Path rules
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import sys
@@ -310,7 +311,9 @@ class GapIndex:
     access_reference: float | None = None
 
 
-SITING_MODELS = ("mclp", "lscp", "pmedian", "cmclp", "multi")
+SITING_MODELS = ("mclp", "lscp", "pmedian", "cmclp", "multi", "floors", "maximin", "wmclp")
+#: Units over which equity models and figures are computed: analysis areas or streets.
+EQUITY_LEVELS = ("area", "street")
 SITING_METHODS = ("auto", "exact", "heuristic")
 DEMAND_WEIGHTS = ("elderly_60", "elderly_80")
 #: OSM ``building=*`` values taken as non-residential candidate buildings by default.
@@ -388,6 +391,9 @@ class Scenario:
     min_spacing_m: float | None = None
     penalty_min: float | None = None
     curve_max: int = 0
+    floor: float | None = None
+    equity_weight: float = 0.0
+    equity_level: str = "area"
     candidates: Candidates = field(default_factory=Candidates)
     plans: tuple[TypeCount, ...] = ()
     link: Link1N | None = None
@@ -746,9 +752,21 @@ def validate_scenario(sc: Scenario, where: str = "") -> None:
                 if t not in types_:
                     raise ConfigError(f"{where}: link names type '{t}', which no plan of this "
                                       f"scenario has (plans: {', '.join(types_)})")
-    elif sc.model in ("mclp", "pmedian", "cmclp") and sc.new < 1:
+    elif sc.model in ("mclp", "pmedian", "cmclp", "maximin", "wmclp") and sc.new < 1:
         raise ConfigError(f"{where}: set new = <number of new sites> (at least 1) for model "
                           f"'{sc.model}'")
+    if sc.floor is not None and not (math.isfinite(sc.floor) and 0 < sc.floor <= 1):
+        raise ConfigError(f"{where}: floor = {sc.floor} must be a share in (0, 1], e.g. 0.6 "
+                          "for 60 % of every area's older residents")
+    if sc.model == "floors" and sc.floor is None:
+        raise ConfigError(f"{where}: model 'floors' needs floor = <share every area must "
+                          "reach>, e.g. 0.6")
+    if not (math.isfinite(sc.equity_weight) and sc.equity_weight >= 0):
+        raise ConfigError(f"{where}: equity_weight = {sc.equity_weight} must be a number >= 0 "
+                          "(0 = plain MCLP)")
+    if sc.equity_level not in EQUITY_LEVELS:
+        raise ConfigError(f"{where}: equity_level = '{sc.equity_level}'; use 'area' or "
+                          "'street'")
     if sc.model == "lscp" and not 0 < sc.target <= 1:
         raise ConfigError(f"{where}: target = {sc.target} must be a share in (0, 1], "
                           "e.g. 0.95 for 95 %")
