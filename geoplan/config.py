@@ -443,7 +443,9 @@ class Range:
         if isinstance(value, float) and math.isinf(value):
             return "is not a finite number"
         if value < self.lo or (self.lo_open and value == self.lo):
-            return "is too small" if self.lo != 0 or self.lo_open else "must not be negative"
+            if self.lo == 0:
+                return "must be positive" if self.lo_open else "must not be negative"
+            return "is too small"
         if value > self.hi or (self.hi_open and value == self.hi):
             return "is too large"
         return None
