@@ -226,8 +226,8 @@ class MCLP:
             warnings.append(f"only {n_useful} of the {len(sel)} sites add coverage; the rest "
                             "reach no demand left uncovered")
         elif len(sel) < self.p:
-            warnings.append(f"only {len(sel)} sites add coverage (of {self.p} requested): no "
-                            "other candidate reaches uncovered demand")
+            warnings.append(f"only {len(sel)} sites add coverage (of {self.p} requested): "
+                            + self._why_fewer(red, sel))
         info = dict(red.info, covered_total=red.base + obj, covered_existing=red.base,
                     total_weight=self.problem.total_weight,
                     unreachable_weight=float(self.problem.weights[red.unreachable].sum()),
@@ -236,6 +236,26 @@ class MCLP:
                             objective=obj, objective_name="elderly newly covered",
                             bound=bound, gap=gap, status=status,
                             seconds=time.perf_counter() - t0, info=info, warnings=warnings)
+
+    def _why_fewer(self, red: _Reduced, sel: np.ndarray) -> str:
+        """Why fewer sites than requested: no candidate left, or a rule blocks the rest."""
+        hit = np.zeros(red.a.shape[1], dtype=bool)
+        if len(sel):
+            hit[red.a[np.asarray(sel)].indices] = True
+        gain = (red.a != 0).astype(np.float64) @ np.where(hit, 0.0, red.w)
+        gain[np.asarray(sel, dtype=np.int64)] = 0.0
+        if not (gain > 0).any():
+            return "no other candidate reaches uncovered demand"
+        rules = [(text, key) for text, key, on in (
+            ("the spacing rule", "min_spacing_m",
+             self.conflicts is not None and len(self.conflicts) > 0),
+            ("the budget", "budget", self.budget is not None)) if on]
+        if not rules:
+            return "no other candidate reaches uncovered demand"
+        n = int((gain > 0).sum())
+        return (f"{' and '.join(t for t, _ in rules)} rule{'' if len(rules) > 1 else 's'} "
+                f"out the {n} other candidate{'s' if n > 1 else ''} that reach uncovered "
+                f"demand; lower {' or raise '.join(k for _, k in rules)} to place more sites")
 
     def _milp(self, red: _Reduced, keep: np.ndarray, start: np.ndarray, time_limit: float,
               mip_gap: float, seed: int, threads: int | None):

@@ -210,7 +210,7 @@ def _read_text(path: Path, encoding: str | None) -> pd.DataFrame:
         raise InputDataError(f"{path}: file is empty; it needs a header row and data rows")
     sep = _separator(path, text)
     try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=sep, strict=True))
+        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
     except csv.Error as exc:
         raise InputDataError(f"{path}: not a valid table ({exc}); check for unquoted "
                              "separators or stray quotes") from None
