@@ -1046,6 +1046,9 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     data_root = Path(_expand(root_text, "paths.data_root")).expanduser()
     if not data_root.is_absolute():
         data_root = (base_dir / data_root).resolve()
+    if data_root.is_file():
+        raise ConfigError(f"paths.data_root: {data_root} is a file, not a folder; give the "
+                          "folder holding the input data")
     if not data_root.is_dir():
         raise ConfigError(f"paths.data_root: folder not found: {data_root} (set GEOPLAN_DATA "
                           "or data_root to the folder holding the input data)")

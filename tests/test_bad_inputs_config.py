@@ -271,6 +271,11 @@ def test_folder_given_as_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
     with pytest.raises(ConfigError, match=r"facilities\[0\]\.path: .*facilities is a folder, "
                                           "not a file; give the path of the file inside it"):
         _load(raw, tmp_path)
+    raw = _raw(tmp_path)
+    raw["paths"]["data_root"] = str(tmp_path / "fac.csv")  # a file where a folder is meant
+    with pytest.raises(ConfigError, match=r"paths\.data_root: .*fac\.csv is a file, not a "
+                                          "folder"):
+        _load(raw, tmp_path)
     # the config itself given as a folder
     assert main(["run", str(tmp_path)]) == 2
     err = capsys.readouterr().err
