@@ -307,3 +307,45 @@ def test_spacing_rule_named_when_it_limits_the_sites() -> None:
     # without a rule, the old (true) reason stays
     far = MCLP(prob, p=19, cutoff=1).solve("heuristic")
     assert all("spacing" not in w for w in far.warnings)
+
+
+# ---------------------------------------------------------------- through the CLI
+
+def _dms_text(v: float, pos: str) -> str:
+    d = int(v)
+    m = int((v - d) * 60)
+    s = (v - d - m / 60) * 3600
+    return f"{d}°{m}′{s:.2f}″{pos}"
+
+
+def test_run_reads_a_titled_semicolon_dms_table(tmp_path: Path, demo_dir: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from geoplan.cli import main
+    from tests.test_cli_errors import make_config
+
+    rows = "".join(f"{n};{_dms_text(x, 'E')};{_dms_text(y, 'N')};{c}\n"
+                   for n, x, y, c in ROWS)
+    f = tmp_path / "fac.csv"
+    f.write_text("杨浦区助餐点（测试）\nname;lon;lat;capacity\n" + rows, encoding="utf-8")
+    cfg = make_config(tmp_path, demo_dir, FAC=str(f), X="lon", Y="lat", CRS="wgs84")
+    assert main(["run", str(cfg), "-q"]) == 0, capsys.readouterr().err
+    gpkg = next((tmp_path / "out" / "data").glob("*.gpkg"))
+    fac = gpd.read_file(gpkg, layer="facilities")
+    assert sorted(fac["name"]) == sorted(r[0] for r in ROWS)
+    assert sorted(fac["source_row"]) == [3, 4, 5]
+
+
+def test_run_stops_on_formula_cells(tmp_path: Path, demo_dir: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_cli_errors import make_config, run_bad
+
+    p = tmp_path / "fac.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["name", "x", "lat", "lon"])
+    for i, (n, x, y, _) in enumerate(ROWS, start=2):
+        ws.append([n, x, y, f"=B{i}"])
+    wb.save(p)
+    cfg = make_config(tmp_path, demo_dir, FAC=str(p), X="lon", Y="lat", CRS="wgs84")
+    line = run_bad(cfg, capsys, "formula cells without a saved result")
+    assert "fac.xlsx" in line and "facilities[0].x" in line and "save it" in line
