@@ -25,12 +25,15 @@ if TYPE_CHECKING:
     from geoplan.config import Config
 
 
+class _UsageError(GeoplanError):
+    """A bad command line (unknown option, a value out of range ...)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """Argument errors as one line (``geoplan: error: ...``) with exit code 2, no usage dump."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"geoplan: error: {self.prog}: {' '.join(message.split())} "
-                     f"(see '{self.prog} --help')\n")
+        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
 def _number(rng: Range | tuple[str, str], integer: bool = False) -> Callable[[str], float]:
@@ -387,7 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoplan`` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(f"geoplan: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     verbosity = -1 if args.quiet else args.verbose
     _setup_logging(verbosity)
     try:

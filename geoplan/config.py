@@ -532,7 +532,8 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
     ("Scenario", "target"): Range(0, 1, lo_open=True, advice="a coverage share, e.g. 0.95 "
                                                              "for 95 %"),
     ("Scenario", "cutoff_min"): _MINUTES,
-    ("Scenario", "capacity"): Range(1, 1e6, advice="places (persons) per new site, e.g. 40"),
+    ("Scenario", "capacity"): Range(1, 1e6, advice="places (persons) per new site, e.g. 40, "
+                                                           "not below one person"),
     ("Scenario", "existing_capacity"): Range(0, 1e6, advice="places per existing facility "
                                                             "without a capacity"),
     ("Scenario", "time_limit_s"): Range(**_POS, hi=7 * 86400, advice="solver seconds "
