@@ -15,6 +15,8 @@ import codecs
 import csv
 import io
 import logging
+import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -239,6 +241,21 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
+def _has_formulas(path: Path) -> bool:
+    """Whether any worksheet of an .xlsx holds a formula (an ``<f>`` element).
+
+    A byte scan of the zipped sheet XML: much cheaper than a second openpyxl pass, which
+    is only needed when there are formulas.
+    """
+    pat = re.compile(rb"<(?:\w+:)?f[ >/]")
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(pat.search(z.read(n)) for n in z.namelist()
+                       if n.startswith("xl/worksheets/") and n.endswith(".xml"))
+    except (OSError, zipfile.BadZipFile):
+        return True  # let openpyxl decide
+
+
 def _read_excel(path: Path, sheet: str | None
                 ) -> tuple[list[list[str | None]], dict[str, tuple[int, str, str]]]:
     """Rows of cell texts, and the columns holding formulas without a saved result.
@@ -281,7 +298,7 @@ def _read_excel(path: Path, sheet: str | None
         raise InputDataError(f"{path}: sheet '{title}' is empty; it needs a header row "
                              "and data rows")
     formulas: dict[str, tuple[int, str, str]] = {}
-    if any(v is None for r in rows for v in r):
+    if any(v is None for r in rows for v in r) and _has_formulas(path):
         from openpyxl.utils import get_column_letter
 
         head = _header_row(rows)
