@@ -382,3 +382,55 @@ def _to_toml(raw: dict[str, Any]) -> str:
         return repr(v)
 
     return "\n".join(f"{k} = {val(v)}" for k, v in raw.items()) + "\n"
+
+
+# ------------------------------------------------------------------ standards profiles
+
+PROFILE = """
+[profile]
+id = "mine"
+name_zh = "自定义"
+name_en = "Custom"
+[[standards]]
+id = "seats"
+kind = "@KIND@"
+name_zh = "助餐座位"
+name_en = "Canteen seats"
+metric = "capacity"
+types = ["canteen"]
+unit_zh = "个"
+unit_en = "seats"
+source = "test"
+@EXTRA@
+"""
+
+
+def test_every_numeric_profile_key_has_a_range() -> None:
+    from geoplan.analysis.standards import PROFILE_RANGES, Standard
+
+    assert set(numeric_fields(Standard)) == set(PROFILE_RANGES)
+
+
+@pytest.mark.parametrize(("kind", "extra", "key"), [
+    ("per_elderly", "rate = nan\nper = 100", "rate"),
+    ("per_elderly", "rate = inf\nper = 100", "rate"),
+    ("per_elderly", "rate = -2\nper = 100", "rate"),
+    ("per_elderly", "rate = 2\nper = nan", "per"),
+    ("per_elderly", "rate = 2\nper = inf", "per"),
+    ("per_elderly", "rate = 2\nper = 100\nfilter_min_floor_area_m2 = nan",
+     "filter_min_floor_area_m2"),
+    ("per_elderly", "rate = 2\nper = 100\nfilter_min_floor_area_m2 = -1",
+     "filter_min_floor_area_m2"),
+    ("min_count", "count = 0", "count"),
+    ("min_count", "count = 1e400", "count"),
+    ("per_committees", "committees_per_facility = [4, 100000]", "committees_per_facility"),
+])
+def test_profile_numbers_checked(tmp_path: Path, kind: str, extra: str, key: str) -> None:
+    from geoplan.analysis.standards import load_profile
+
+    p = tmp_path / "mine.toml"
+    p.write_text(PROFILE.replace("@KIND@", kind).replace("@EXTRA@", extra), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_profile(p)
+    msg = str(info.value)
+    assert "\n" not in msg and f"standards[0].{key}" in msg and "mine.toml" in msg
