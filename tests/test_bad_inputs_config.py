@@ -434,3 +434,10 @@ def test_profile_numbers_checked(tmp_path: Path, kind: str, extra: str, key: str
         load_profile(p)
     msg = str(info.value)
     assert "\n" not in msg and f"standards[0].{key}" in msg and "mine.toml" in msg
+
+
+def test_profile_folder_given_as_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    assert main(["standards", "--profile", str(tmp_path), "--elderly", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder, not a file" in err

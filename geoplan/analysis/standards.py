@@ -254,6 +254,9 @@ def load_profile(name_or_path: str | Path) -> Profile:
     text = str(name_or_path)
     path = Path(text).expanduser()
     if path.suffix.lower() == ".toml" or path.exists():
+        if path.is_dir():
+            raise ConfigError(f"standards profile {path} is a folder, not a file; give the "
+                              "profile's TOML file")
         if not path.is_file():
             raise ConfigError(f"standards profile file not found: {path}")
         where, source = str(path), path.read_text(encoding="utf-8")
