@@ -81,6 +81,19 @@ def test_xlsx_title_row_in_a_merged_cell(tmp_path: Path) -> None:
     assert load.points["capacity"].tolist() == [40, 25, 60]
 
 
+def test_wide_title_rows_name_the_header_row(tmp_path: Path) -> None:
+    # two title rows with several filled cells: not skipped, but the header is found
+    p = tmp_path / "fac.csv"
+    body = "".join(f"{n},{x},{y},{c}\n" for n, x, y, c in ROWS)
+    p.write_text("杨浦区助餐点,2024年,,\n制表单位,民政局,,\nname,lon,lat,capacity\n" + body,
+                 encoding="utf-8")
+    with pytest.raises(InputDataError) as info:
+        load_facility_layer(_layer(p), index=0)
+    msg = _one_line(info)
+    assert "fac.csv" in msg and "are in row 3, not in row 1" in msg
+    assert "杨浦区助餐点, 2024年" in msg and "delete the rows above row 3" in msg
+
+
 def test_single_column_table_has_no_title(tmp_path: Path) -> None:
     p = tmp_path / "codes.csv"
     p.write_text("code\n310110\n310101\n", encoding="utf-8")

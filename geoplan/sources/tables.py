@@ -95,12 +95,14 @@ def read_table(path: Path, *, sheet: str | None = None,
                     "1" if head == 1 else f"1-{head}",
                     f"holds a title ('{title}')" if title else "is blank", head + 1)
     header = ["" if v is None else str(v) for v in rows[head]]
-    while header and not header[-1].strip():
-        header.pop()
-    if not header:
+    if not any(h.strip() for h in header):
         raise InputDataError(f"{path}: no column names found in row {head + 1}; row 1 must "
                              "hold the column names")
-    width = len(header)
+    # as wide as the header or the filled cells of the first rows (a short title row
+    # must not cut the table); trailing blank columns Excel keeps are dropped
+    width = 1 + max(max((i for i, v in enumerate(r) if v is not None and str(v).strip()),
+                        default=0) for r in rows[head:head + 50])
+    header = (header + [""] * width)[:width]
     header = [h if h.strip() else f"Unnamed: {i}" for i, h in enumerate(header)]
     seen: dict[str, int] = {}
     for i, h in enumerate(header):  # repeated names: name, name.1, ... as pandas does
@@ -351,6 +353,18 @@ def _clean(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     return df.mask(df == "")
 
 
+def _header_further_down(df: pd.DataFrame, wanted: set[str]) -> int | None:
+    """Row number (as in the file) of a data row that holds all ``wanted`` column names."""
+    if not wanted or isinstance(df, gpd.GeoDataFrame):
+        return None
+    first = int(df.attrs.get("first_row", 2))
+    for i, row in enumerate(df.head(20).itertuples(index=False)):
+        cells = {str(v).strip() for v in row if isinstance(v, str)}
+        if wanted <= cells:
+            return first + i
+    return None
+
+
 def require_columns(df: pd.DataFrame, columns: Mapping[str, str | None],
                     path: Path | str) -> None:
     """Check that configured columns exist in a table.
@@ -383,6 +397,16 @@ def require_columns(df: pd.DataFrame, columns: Mapping[str, str | None],
                 "recalculate and save it (or paste the values instead of the formulas)")
         if column is None or column in df.columns:
             continue
+        wanted = {c for c in columns.values() if c is not None}
+        found = _header_further_down(df, wanted)
+        if found is not None:
+            head = int(df.attrs.get("first_row", 2)) - 1
+            raise InputDataError(
+                f"file {path}: the column names ({', '.join(sorted(wanted))}) are in row "
+                f"{found}, not in row {head} (which holds: "
+                f"{', '.join(c for c in available if not c.startswith('Unnamed:'))}); "
+                f"delete the rows above row {found} so that it becomes row 1, and save the "
+                "file")
         hint = ""
         near = [c for c in available if c.strip().lower() == column.strip().lower()]
         if near:
