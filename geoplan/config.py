@@ -3,7 +3,8 @@
 The TOML file is validated up front: unknown keys, wrong types, bad values and missing
 input files are reported as one-line :class:`~geoplan.errors.ConfigError` messages that
 name the setting. Every number is checked in one place against its range in
-:data:`NUMERIC_RANGES` (finite: TOML accepts ``nan`` and ``inf``) before any work starts. Code downstream receives frozen dataclasses, never raw dicts.
+:data:`NUMERIC_RANGES` (finite: TOML accepts ``nan`` and ``inf``) before any work starts.
+Code downstream receives frozen dataclasses, never raw dicts.
 
 Path rules
 ----------
