@@ -12,12 +12,54 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from geoplan import __version__
+from geoplan.config import NUMERIC_RANGES, Range
 from geoplan.errors import GeoplanError
 
 log = logging.getLogger("geoplan")
+
+if TYPE_CHECKING:
+    from geoplan.config import Config
+
+
+class _UsageError(GeoplanError):
+    """A bad command line (unknown option, a value out of range ...)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (``geoplan: error: ...``) with exit code 2, no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _number(rng: Range | tuple[str, str], integer: bool = False) -> Callable[[str], float]:
+    """An argparse ``type`` that parses a finite number within ``rng``.
+
+    ``rng`` is a :class:`~geoplan.config.Range` or the (dataclass, field) key of the config
+    setting the option overrides, so an option and its setting share one range.
+    """
+    r = rng if isinstance(rng, Range) else NUMERIC_RANGES[rng]
+
+    def parse(text: str) -> float:
+        advice = f"; {r.advice}" if r.advice else ""
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            raise argparse.ArgumentTypeError(f"'{text}' is not {kind}: give a value in "
+                                             f"{r.text()}{advice}") from None
+        why = r.problem(float(value))
+        if why is not None:
+            raise argparse.ArgumentTypeError(f"{text} {why}: give a value in {r.text()}"
+                                             f"{advice}")
+        return value
+
+    parse.__name__ = "whole number" if integer else "number"  # argparse names it in errors
+    return parse
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -107,6 +149,7 @@ def _cmd_site(args: argparse.Namespace) -> int:
         sc = dataclasses.replace(sc, **{k: v for k, v in overrides.items() if v is not None})
         validate_scenario(sc)
         cfg = dataclasses.replace(cfg, scenarios=(*cfg.scenarios, sc))
+    _check_scenarios(cfg, names, overrides)  # before the network build, not after it
     t0 = time.perf_counter()
     run = analyse(cfg, use_cache=not args.no_cache)
     run.manifest.command = "site"
@@ -134,6 +177,24 @@ def _cmd_site(args: argparse.Namespace) -> int:
         _print_paths(paths, ["gpkg", "tables", "map", "png", "pdf"], width=7)
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _check_scenarios(cfg: Config, names: list[str], overrides: dict[str, object]) -> None:
+    """Check scenario names and command-line overrides before any work starts."""
+    from geoplan.errors import ConfigError
+    from geoplan.siting_pipeline import apply_overrides
+
+    scenarios = list(cfg.scenarios)
+    known = {s.name: s for s in scenarios}
+    missing = [n for n in names if n not in known]
+    if missing:
+        hint = (" (or add --model and --type for a new ad-hoc scenario of that name)"
+                if len(missing) == 1 else "")
+        raise ConfigError(f"--scenario {missing[0]}: no scenario of that name in "
+                          f"{cfg.source_file}; scenarios: "
+                          f"{', '.join(known) or '(none)'}{hint}")
+    for sc in [known[n] for n in names] if names else scenarios:
+        apply_overrides(sc, **overrides)
 
 
 def _cmd_standards(args: argparse.Namespace) -> int:
@@ -218,15 +279,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Residents' committees of a district (``geoplan standards --committees``; no config key).
+COMMITTEES = Range(0, 1e5, advice="the number of residents' committees in the district")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="geoplan",
         description="Plan the 15-minute elder-care service circle (15分钟养老服务圈): walking "
                     "coverage of elder-care facilities, gaps per residents' committee, "
                     "maps and tables for reports.")
     p.add_argument("--version", action="version", version=f"geoplan {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0,
                         help="more detail (debug log, tracebacks on errors)")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
@@ -271,12 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "ad-hoc scenario of this name")
     st.add_argument("--model", choices=("mclp", "lscp", "pmedian", "cmclp", "multi"))
     st.add_argument("--type", help="facility type key, e.g. canteen, day_care")
-    st.add_argument("--new", type=int, help="number of new sites")
-    st.add_argument("--target", type=float, help="LSCP coverage target share, e.g. 0.95")
-    st.add_argument("--cutoff", type=float, help="catchment in walking minutes")
-    st.add_argument("--capacity", type=float, help="places per new site (cmclp)")
+    st.add_argument("--new", type=_number(("Scenario", "new"), integer=True),
+                    help="number of new sites")
+    st.add_argument("--target", type=_number(("Scenario", "target")),
+                    help="LSCP coverage target share, e.g. 0.95")
+    st.add_argument("--cutoff", type=_number(("Scenario", "cutoff_min")),
+                    help="catchment in walking minutes")
+    st.add_argument("--capacity", type=_number(("Scenario", "capacity")),
+                    help="places per new site (cmclp)")
     st.add_argument("--method", choices=("auto", "exact", "heuristic"))
-    st.add_argument("--time-limit", type=float, help="solver time limit, seconds")
+    st.add_argument("--time-limit", type=_number(("Scenario", "time_limit_s")),
+                    help="solver time limit, seconds")
     st.add_argument("--weight", choices=("elderly_60", "elderly_80"),
                     help="demand weight (default elderly_60)")
     st.add_argument("--no-cache", action="store_true", help="rebuild the network, ignore cache")
@@ -291,12 +361,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "--elderly.")
     sd.add_argument("config", nargs="?", help="study-area TOML file with [standards]")
     sd.add_argument("--profile", help="profile id (see --list) or a profile TOML file")
-    sd.add_argument("--elderly", type=float, help="district elderly, e.g. 431700")
-    sd.add_argument("--beds", type=float, help="existing care-home beds (district)")
-    sd.add_argument("--nursing-beds", type=float, help="existing nursing beds (district)")
-    sd.add_argument("--floor-area", type=float,
+    sd.add_argument("--elderly", type=_number(("Standards", "elderly_total")),
+                    help="district elderly, e.g. 431700")
+    sd.add_argument("--beds", type=_number(("ReportedStock", "beds")),
+                    help="existing care-home beds (district)")
+    sd.add_argument("--nursing-beds", type=_number(("ReportedStock", "nursing_beds")),
+                    help="existing nursing beds (district)")
+    sd.add_argument("--floor-area", type=_number(("ReportedStock", "floor_area_m2")),
                     help="existing community home-care floor area, m² (district)")
-    sd.add_argument("--committees", type=float, help="residents' committees (district)")
+    sd.add_argument("--committees", type=_number(COMMITTEES),
+                    help="residents' committees (district)")
     sd.add_argument("--list", action="store_true", help="list the built-in profiles")
     sd.add_argument("--lang", choices=("zh", "en"), help="table language")
     sd.set_defaults(func=_cmd_standards)
@@ -316,7 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoplan`` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(f"geoplan: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     verbosity = -1 if args.quiet else args.verbose
     _setup_logging(verbosity)
     try:

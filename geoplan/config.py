@@ -2,7 +2,9 @@
 
 The TOML file is validated up front: unknown keys, wrong types, bad values and missing
 input files are reported as one-line :class:`~geoplan.errors.ConfigError` messages that
-name the setting. Code downstream receives frozen dataclasses, never raw dicts.
+name the setting. Every number is checked in one place against its range in
+:data:`NUMERIC_RANGES` (finite: TOML accepts ``nan`` and ``inf``) before any work starts.
+Code downstream receives frozen dataclasses, never raw dicts.
 
 Path rules
 ----------
@@ -425,6 +427,208 @@ class Config:
         return tuple(dict.fromkeys(layer.type for layer in self.facilities))
 
 
+# ------------------------------------------------------------------ numeric ranges
+#
+# Every number in the config is checked against one table, in one place (:func:`_build`
+# and :func:`check_numbers`), before any work starts. TOML accepts ``nan`` and ``inf``
+# literals, so "finite" is part of every range. A numeric field without an entry here is
+# a programming error (``TypeError``), and tests/test_bad_inputs_config.py walks every
+# numeric field of every config dataclass, so a new field cannot go unchecked.
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of one numeric setting (always finite).
+
+    Parameters
+    ----------
+    lo, hi : float
+        Bounds.
+    lo_open, hi_open : bool
+        True when the bound itself is not allowed.
+    advice : str
+        What the setting means / what to give, shown after the allowed range.
+    """
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+    advice: str = ""
+
+    def text(self) -> str:
+        """The range as written in messages, e.g. ``(0, 120]``."""
+        return (f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}"
+                f"{')' if self.hi_open else ']'}")
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is not allowed, or None when it is."""
+        if isinstance(value, float) and math.isnan(value):
+            return "is not a number"
+        if isinstance(value, float) and math.isinf(value):
+            return "is not a finite number"
+        if value < self.lo or (self.lo_open and value == self.lo):
+            if self.lo == 0:
+                return "must be positive" if self.lo_open else "must not be negative"
+            return "is too small"
+        if value > self.hi or (self.hi_open and value == self.hi):
+            return "is too large"
+        return None
+
+    def message(self, where: str, value: float) -> str | None:
+        """One-line message for a bad ``value`` of setting ``where`` (None when fine)."""
+        why = self.problem(value)
+        if why is None:
+            return None
+        advice = f"; {self.advice}" if self.advice else ""
+        return f"{where} = {value:g} {why}: give a value in {self.text()}{advice}"
+
+
+_POS = {"lo": 0.0, "lo_open": True}
+_MINUTES = Range(0, 120, lo_open=True, advice="walking minutes (more than 120 min is not a "
+                                              "walking catchment)")
+_SHARE = Range(0, 1, advice="a share, e.g. 0.25 for 25 %")
+_STOCK = Range(0, 1e8, advice="a district total (beds, places or m²)")
+_SEED_MAX = 2**32 - 1
+
+#: (dataclass name, field) -> allowed range. For a tuple field, the range of each element.
+NUMERIC_RANGES: dict[tuple[str, str], Range] = {
+    ("NetworkSource", "bbox"): Range(-180, 180, advice="[west, south, east, north] in WGS84 "
+                                                       "degrees"),
+    ("WalkingProfile", "speed_kmh"): Range(0.5, 10, advice="km/h; other speeds are "
+                                                           "implausible (3.6 km/h is the usual "
+                                                           "planning value for older people)"),
+    ("WalkingProfile", "steps_factor"): Range(1, 10, advice="a time multiplier for steps "
+                                                            "(e.g. 2)"),
+    ("WalkingProfile", "snap_max_m"): Range(**_POS, hi=2000, advice="metres from a home or "
+                                                                    "facility to the nearest "
+                                                                    "walkable way (e.g. 300)"),
+    ("Analysis", "thresholds_min"): _MINUTES,
+    ("Analysis", "circle_minutes"): _MINUTES,
+    ("Analysis", "walk_in_m"): Range(0, 500, advice="metres walked from the street into a "
+                                                    "compound (e.g. 40)"),
+    ("Analysis", "seed"): Range(0, _SEED_MAX, advice="any whole number >= 0"),
+    ("Areas", "grid_size_m"): Range(50, 5000, advice="metres per grid cell (e.g. 300)"),
+    ("Areas", "min_compound_m2"): Range(0, 1e6, advice="m² below which a residential "
+                                                       "landuse polygon is ignored (e.g. 2000)"),
+    ("Population", "share_60"): _SHARE,
+    ("Population", "share_80"): _SHARE,
+    ("Population", "m2_per_resident"): Range(5, 500, advice="floor area per resident in m² "
+                                                            "(e.g. 36)"),
+    ("Population", "default_levels"): Range(1, 200, advice="storeys of a building without a "
+                                                           "levels tag (e.g. 6)"),
+    ("Population", "default_far"): Range(**_POS, hi=20, advice="floor-area ratio of a compound "
+                                                               "without mapped buildings "
+                                                               "(e.g. 1.8)"),
+    ("Population", "min_building_m2"): Range(0, 1e5, advice="m² below which a building is "
+                                                            "ignored (e.g. 30)"),
+    ("ReportedStock", "beds"): _STOCK,
+    ("ReportedStock", "nursing_beds"): _STOCK,
+    ("ReportedStock", "floor_area_m2"): _STOCK,
+    ("ReportedStock", "capacity"): _STOCK,
+    ("Standards", "elderly_total"): Range(**_POS, hi=1e8, advice="the district's elderly "
+                                                                 "(e.g. 431700)"),
+    ("Accessibility", "catchment_min"): _MINUTES,
+    ("Accessibility", "step_minutes"): _MINUTES,
+    ("Accessibility", "step_weights"): Range(0, 1, advice="distance-decay weights from 1 "
+                                                          "(nearest zone) down, e.g. "
+                                                          "[1.0, 0.68, 0.22]"),
+    ("Accessibility", "gaussian_sigma_min"): _MINUTES,
+    ("Accessibility", "per"): Range(1, 1e6, advice="results are per this many elderly "
+                                                   "(e.g. 1000)"),
+    ("GapIndex", "uncovered"): Range(0, 100, advice="a relative weight (e.g. 0.5)"),
+    ("GapIndex", "access"): Range(0, 100, advice="a relative weight (e.g. 0.3)"),
+    ("GapIndex", "standards"): Range(0, 100, advice="a relative weight (e.g. 0.2)"),
+    ("GapIndex", "access_reference"): Range(**_POS, hi=1e6, advice="supply per "
+                                                                   "accessibility.per elderly"),
+    ("Candidates", "clusters"): Range(0, 10000, advice="number of k-means candidate sites "
+                                                       "(0 = none)"),
+    ("Candidates", "street_facing_m"): Range(0, 500, advice="metres from a building to a "
+                                                            "street (e.g. 30)"),
+    ("Candidates", "grid_m"): Range(0, 10000, advice="metres per candidate grid cell "
+                                                     "(0 = none, e.g. 200)"),
+    ("Candidates", "exclude_existing_m"): Range(0, 5000, advice="metres around existing "
+                                                                "facilities (e.g. 50)"),
+    ("TypeCount", "new"): Range(1, 10000, advice="number of new sites of this type"),
+    ("TypeCount", "cutoff_min"): _MINUTES,
+    ("TypeCount", "weight"): Range(0, 100, advice="a relative weight (e.g. 1)"),
+    ("Link1N", "max_min"): _MINUTES,
+    ("Scenario", "new"): Range(0, 10000, advice="number of new sites"),
+    ("Scenario", "target"): Range(0, 1, lo_open=True, advice="a coverage share, e.g. 0.95 "
+                                                             "for 95 %"),
+    ("Scenario", "cutoff_min"): _MINUTES,
+    ("Scenario", "capacity"): Range(1, 1e6, advice="places (persons) per new site, e.g. 40, "
+                                                           "not below one person"),
+    ("Scenario", "existing_capacity"): Range(0, 1e6, advice="places per existing facility "
+                                                            "without a capacity"),
+    ("Scenario", "time_limit_s"): Range(**_POS, hi=7 * 86400, advice="solver seconds "
+                                                                     "(e.g. 300)"),
+    ("Scenario", "mip_gap"): Range(0, 1, hi_open=True, advice="a relative gap, e.g. 1e-4"),
+    ("Scenario", "budget"): Range(**_POS, hi=1e15, advice="total cost of the new sites, in "
+                                                          "the unit of candidates.cost_column"),
+    ("Scenario", "min_spacing_m"): Range(**_POS, hi=20000, advice="metres between new sites "
+                                                                  "(e.g. 300)"),
+    ("Scenario", "penalty_min"): Range(**_POS, hi=240, advice="minutes counted for elderly "
+                                                              "beyond reach (p-median)"),
+    ("Scenario", "curve_max"): Range(0, 10000, advice="sites on the coverage curve "
+                                                      "(0 = automatic)"),
+}
+
+
+def _is_number_type(tp: Any) -> bool:
+    """True for float/int hints, also inside ``X | None`` and ``tuple[X, ...]``."""
+    if tp in (float, int):
+        return True
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType, tuple):
+        return any(_is_number_type(a) for a in typing.get_args(tp) if a is not Ellipsis)
+    return False
+
+
+def numeric_fields(cls: type) -> tuple[str, ...]:
+    """Names of the numeric fields (float/int, optional or tuples of them) of ``cls``."""
+    hints = typing.get_type_hints(cls)
+    return tuple(f.name for f in dataclasses.fields(cls) if _is_number_type(hints[f.name]))
+
+
+def range_of(cls: type, name: str) -> Range:
+    """The allowed range of numeric field ``name`` of config dataclass ``cls``."""
+    try:
+        return NUMERIC_RANGES[(cls.__name__, name)]
+    except KeyError:  # programming error: every numeric field needs a range
+        raise TypeError(f"config field {cls.__name__}.{name} has no entry in "
+                        "NUMERIC_RANGES") from None
+
+
+def check_numbers(obj: Any, where: str, sep: str = ".") -> None:
+    """Check every numeric field of config dataclass ``obj`` against its range.
+
+    Parameters
+    ----------
+    obj : dataclass instance
+        A config object (e.g. :class:`Scenario` after command-line overrides).
+    where : str
+        The setting's prefix in messages, e.g. ``"scenarios[0]"``.
+    sep : str, default "."
+        Between ``where`` and the field name.
+
+    Raises
+    ------
+    ConfigError
+        For the first value that is not finite or out of range, naming the setting.
+    """
+    for name in numeric_fields(type(obj)):
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        rng = range_of(type(obj), name)
+        items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
+        for i, v in items:
+            key = f"{where}{sep}{name}" + ("" if i is None else f"[{i}]")
+            msg = rng.message(key, v)
+            if msg is not None:
+                raise ConfigError(msg)
+
+
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -489,7 +693,9 @@ def _build(cls: type, data: Any, where: str, base: Path | None,
            skip: tuple[str, ...] = (), extra: dict[str, Any] | None = None) -> Any:
     """Build dataclass ``cls`` from a TOML table, rejecting unknown keys."""
     if not isinstance(data, dict):
-        raise ConfigError(f"[{where}] must be a table, got {type(data).__name__}")
+        raise ConfigError(f"[{where}] must be a table of settings, got "
+                          f"{type(data).__name__} {data!r}; write the keys below a "
+                          f"[{where}] line (or as {{key = value}})")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
     unknown = sorted(set(data) - set(names))
@@ -503,16 +709,41 @@ def _build(cls: type, data: Any, where: str, base: Path | None,
         elif (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
               and f.name not in kwargs):
             raise ConfigError(f"[{where}] missing required key '{f.name}'")
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    check_numbers(obj, where)
+    return obj
 
 
+_ARRAY_KEYS = ("facilities", "scenarios")
 _TOP_KEYS = ("study_area", "paths", "network", "walking", "analysis", "facilities", "areas",
              "population", "output", "scenarios", "standards", "accessibility", "gap_index")
 
 
 def _require_file(path: Path | None, where: str) -> None:
+    if path is not None and path.is_dir():
+        raise ConfigError(f"{where}: {path} is a folder, not a file; give the path of the "
+                          "file inside it")
     if path is not None and not path.is_file():
         raise ConfigError(f"{where}: file not found: {path} (check the path and data_root)")
+
+
+def _check_crs(crs: str, where: str) -> None:
+    """Reject an unknown coordinate system at load time (before any network build)."""
+    low = crs.strip().lower()
+    if low in COORDINATE_SYSTEMS:
+        return
+    if not re.fullmatch(r"epsg:\d{4,6}", low):
+        raise ConfigError(f"{where} = '{crs}': use wgs84, gcj02, bd09 or an EPSG code such "
+                          "as 'EPSG:32651'")
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(low.upper())
+    except CRSError:
+        raise ConfigError(f"{where} = '{crs}' is not a known EPSG code; check it at "
+                          "epsg.io (e.g. 'EPSG:4326' for longitude/latitude, 'EPSG:32651' "
+                          "for UTM 51N)") from None
 
 
 def _validate(cfg: Config) -> None:
@@ -564,10 +795,7 @@ def _validate(cfg: Config) -> None:
         if layer.type not in FACILITY_TYPES:
             raise ConfigError(f"{where}.type = '{layer.type}' is not a known facility type; "
                               f"use one of {', '.join(FACILITY_TYPES)}")
-        crs = layer.crs.lower()
-        if crs not in COORDINATE_SYSTEMS and not re.fullmatch(r"epsg:\d{4,6}", crs):
-            raise ConfigError(f"{where}.crs = '{layer.crs}': use wgs84, gcj02, bd09 or "
-                              "an EPSG code such as 'EPSG:32651'")
+        _check_crs(layer.crs, f"{where}.crs")
         _require_file(layer.path, f"{where}.path")
     for t in an.required_types:
         if t not in cfg.facility_types:
@@ -729,6 +957,7 @@ def validate_scenario(sc: Scenario, where: str = "") -> None:
     from geoplan.sources.facility_types import FACILITY_TYPES
 
     where = where or f"scenario '{sc.name}'"
+    check_numbers(sc, where, sep=": ")
     if sc.model not in SITING_MODELS:
         raise ConfigError(f"{where}: model = '{sc.model}'; use one of {', '.join(SITING_MODELS)}")
     if sc.method not in SITING_METHODS:
@@ -787,10 +1016,7 @@ def validate_scenario(sc: Scenario, where: str = "") -> None:
         raise ConfigError(f"{where}: no candidate sites: set candidates.file, "
                           "candidates.clusters, candidates.buildings or candidates.grid_m")
     _require_file(c.file, f"{where}.candidates.file")
-    crs = c.crs.lower()
-    if crs not in COORDINATE_SYSTEMS and not re.fullmatch(r"epsg:\d{4,6}", crs):
-        raise ConfigError(f"{where}.candidates.crs = '{c.crs}': use wgs84, gcj02, bd09 or an "
-                          "EPSG code")
+    _check_crs(c.crs, f"{where}.candidates.crs")
     if c.grid_m < 0 or c.clusters < 0 or c.exclude_existing_m < 0:
         raise ConfigError(f"{where}.candidates: grid_m, clusters and exclude_existing_m must "
                           "not be negative")
@@ -815,6 +1041,9 @@ def load_config(path: str | Path) -> Config:
         With a one-line message naming the bad setting.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a config file; give the study-area TOML "
+                          "file (e.g. examples/yangpu-wujiaochang.toml)")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
@@ -842,6 +1071,14 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     unknown = sorted(set(raw) - set(_TOP_KEYS))
     if unknown:
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(_TOP_KEYS)}")
+    for key, value in raw.items():  # the shape of every section before its contents
+        if key in _ARRAY_KEYS:
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise ConfigError(f"{key} must be an array of tables: write [[{key}]] above "
+                                  f"each entry's keys (got {type(value).__name__} {value!r})")
+        elif not isinstance(value, dict):
+            raise ConfigError(f"{key} = {value!r} is a value, but [{key}] is a section: write "
+                              f"[{key}] on its own line with its keys below it")
     if "study_area" not in raw:
         raise ConfigError("missing section [study_area] (with at least name = \"...\")")
     study = _build(StudyArea, raw["study_area"], "study_area", None)
@@ -857,6 +1094,9 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     data_root = Path(_expand(root_text, "paths.data_root")).expanduser()
     if not data_root.is_absolute():
         data_root = (base_dir / data_root).resolve()
+    if data_root.is_file():
+        raise ConfigError(f"paths.data_root: {data_root} is a file, not a folder; give the "
+                          "folder holding the input data")
     if not data_root.is_dir():
         raise ConfigError(f"paths.data_root: folder not found: {data_root} (set GEOPLAN_DATA "
                           "or data_root to the folder holding the input data)")

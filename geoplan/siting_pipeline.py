@@ -37,6 +37,7 @@ from geoplan.siting.problem import SitingProblem
 from geoplan.siting.result import SitingResult
 from geoplan.sources import osm
 from geoplan.sources.facility_types import FACILITY_TYPES
+from geoplan.sources.tables import GEO_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +144,7 @@ def _problem(ctx: _Context, sc: Scenario, type_key: str, cutoff: float, search: 
                             snap_max_m=run.config.walking.snap_max_m,
                             seed=run.config.analysis.seed)
     if len(cands.sites) == 0:
-        raise InputDataError(f"scenario '{sc.name}': no usable candidate site for "
-                             f"{type_key}; see the reported candidate rows, or add "
-                             "candidates (file, clusters, buildings, grid_m)")
+        raise InputDataError(_no_candidates(sc, type_key, cands.issues))
     c_snap = snap_points(ctx.net, cands.sites.geometry.to_numpy(), ctx.speed)
     times = ctx.times(c_snap, search)
     cap = None
@@ -173,6 +172,34 @@ def _problem(ctx: _Context, sc: Scenario, type_key: str, cutoff: float, search: 
                          candidate_cost=cost, candidate_capacity=cap, existing_capacity=ex_cap,
                          candidate_ids=cands.sites["cid"].to_numpy())
     return prob, cands, c_snap, ex
+
+
+def _no_candidates(sc: Scenario, type_key: str, issues: pd.DataFrame) -> str:
+    """Why a scenario has no usable candidate: counts per reason and a first example.
+
+    No output is written when the run stops here, so the message itself must say what
+    was dropped and why (there is no issues table to look at).
+    """
+    c = sc.candidates
+    head = f"scenario '{sc.name}': no usable candidate site for {type_key}"
+    if issues is None or len(issues) == 0:
+        used = [k for k, on in (("candidates.file", c.file is not None),
+                                ("candidates.clusters", c.clusters > 0),
+                                ("candidates.buildings", c.buildings),
+                                ("candidates.grid_m", c.grid_m > 0)) if on]
+        return (f"{head}: {', '.join(used) or 'no candidate source'} produced none "
+                "(clusters need older residents left uncovered, buildings need street-facing "
+                "non-residential OSM buildings, grid_m needs network nodes in the study "
+                "area); add candidates.file or another source")
+    counts = issues["problem"].value_counts()
+    reasons = ", ".join(f"{n} {p.replace('_', ' ')}" for p, n in counts.items())
+    ex = issues.iloc[0]
+    word = "feature" if str(ex.get("file", "")).lower().endswith(GEO_EXTENSIONS) else "row"
+    where = (f"{ex['file']} {word} {ex['row']}" if ex.get("file") and ex["row"] >= 0
+             else f"'{ex['name']}'")
+    return (f"{head}: all {len(issues)} candidates were dropped ({reasons}; e.g. {where}: "
+            f"{ex['detail']}); fix their coordinates or candidates.crs, or add candidates "
+            "(file, clusters, buildings, grid_m)")
 
 
 def _conflicts(sites: gpd.GeoDataFrame, spacing: float | None) -> np.ndarray | None:

@@ -19,7 +19,7 @@ import shapely
 
 from geoplan.config import Areas
 from geoplan.errors import InputDataError
-from geoplan.sources.tables import read_table
+from geoplan.sources.tables import read_table, row_word, source_rows
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,21 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype("object").where(series.notna(), "").astype(str).str.strip()
 
 
-def _numeric(series: pd.Series, path: Path, column: str) -> np.ndarray:
+def _numeric(series: pd.Series, path: Path, column: str, rows: np.ndarray,
+             word: str = "row") -> np.ndarray:
+    """Counts of a column; ``rows`` name the records (feature ids or spreadsheet rows)."""
     text = _text(series)
     values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
-    bad = (text != "") & values.isna()
+    bad = ((text != "") & values.isna()).to_numpy()
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputDataError(f"{path}: column '{column}' row {row + 2} is not a number "
-                             f"({text.iloc[row]!r}); fix the value or leave it blank")
-    if (values < 0).any():
-        row = int(np.flatnonzero((values < 0).to_numpy())[0])
-        raise InputDataError(f"{path}: column '{column}' row {row + 2} is negative")
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(f"{path}: column '{column}' {word} {rows[i]} is not a number "
+                             f"({text.iloc[i]!r}); fix the value or leave it blank")
+    neg = (values < 0).to_numpy()
+    if neg.any():
+        i = int(np.flatnonzero(neg)[0])
+        raise InputDataError(f"{path}: column '{column}' {word} {rows[i]} is negative "
+                             f"({text.iloc[i]}); give a count of 0 or more, or leave it blank")
     return values.to_numpy(np.float64)
 
 
@@ -101,9 +105,10 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
         sname = _text(gdf[spec.street_name_column])
     else:
         sname = street.map(lambda c: names.get(c, ""))
-    e60 = (_numeric(gdf[spec.elderly60_column], spec.path, spec.elderly60_column)
+    rows, word = source_rows(gdf), row_word(gdf)  # GeoPackage fid / feature number
+    e60 = (_numeric(gdf[spec.elderly60_column], spec.path, spec.elderly60_column, rows, word)
            if spec.elderly60_column else np.full(len(gdf), np.nan))
-    e80 = (_numeric(gdf[spec.elderly80_column], spec.path, spec.elderly80_column)
+    e80 = (_numeric(gdf[spec.elderly80_column], spec.path, spec.elderly80_column, rows, word)
            if spec.elderly80_column else np.full(len(gdf), np.nan))
     out = gpd.GeoDataFrame({
         "area_id": codes.to_numpy(), "area_kind": "committee", "code": codes.to_numpy(),

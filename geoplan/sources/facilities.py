@@ -14,10 +14,14 @@ unparseable_coordinates  dropped   x or y is not a number (a few rows; if most r
                                    the column is wrong and an error is raised instead)
 unparseable_<attribute>  kept      capacity, beds, nursing_beds or floor_area_m2 is not a
                                    number; it becomes unknown (NaN), never 0
+negative_<attribute>     kept      that value is negative; it becomes unknown (NaN)
 duplicate                dropped   same name within 30 m of an earlier row of the same
                                    facility type (any layer); the first is kept
 outside_study_area       dropped   :func:`flag_outside`
 ======================== ========= =====================================================
+
+Coordinates written in degrees, minutes and seconds (``121°29'43.2"E``, ``31度17分``)
+are converted to decimal degrees.
 
 Problems that make a whole file unusable (missing column, non-numeric or swapped
 coordinate columns, values out of range) raise :class:`~geoplan.errors.InputDataError`.
@@ -26,6 +30,7 @@ coordinate columns, values out of range) raise :class:`~geoplan.errors.InputData
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,7 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 from geoplan.config import FacilityLayer
 from geoplan.errors import InputDataError
 from geoplan.sources.crs import is_geographic, to_wgs84
-from geoplan.sources.tables import read_table, require_columns
+from geoplan.sources.tables import read_table, require_columns, row_word, source_rows
 
 __all__ = [
     "DUPLICATE_RADIUS_M",
@@ -205,6 +210,54 @@ def _numbers(values: pd.Series, *, thousands: bool = False) -> NDArray[np.float6
     return out
 
 
+#: Degrees-minutes-seconds: optional hemisphere (N/S/E/W, 东经/西经/北纬/南纬) before or
+#: after, degrees with ° or 度, optional minutes (' ′ ’ 分) and seconds (" ″ ” '' 秒).
+_DMS = re.compile(
+    r"^(?P<pre>[NSEWnsew]|[东西]经|[南北]纬|[东西南北])?\s*(?P<sign>[-+])?\s*"
+    r"(?P<deg>\d+(?:\.\d+)?)\s*(?:°|º|度)\s*"
+    r"(?:(?P<min>\d+(?:\.\d+)?)\s*(?:'|′|’|分)\s*)?"
+    r"(?:(?P<sec>\d+(?:\.\d+)?)\s*(?:\"|″|”|''|′′|秒)\s*)?"
+    r"(?P<post>[NSEWnsew]|[东西]经|[南北]纬)?$")
+
+
+def _dms(values: pd.Series) -> NDArray[np.float64]:
+    """Decimal degrees of degrees-minutes-seconds texts; NaN where a text is not DMS.
+
+    Minutes and seconds must be below 60. South and west (S, W, 南纬, 西经, or a minus
+    sign) are negative.
+    """
+    txt = _text(values)
+    ok = txt.notna()
+    norm = txt[ok].astype(str).str.normalize("NFKC").str.strip()
+    parts = norm.str.extract(_DMS)
+    out = np.full(len(values), np.nan)
+    if parts.empty:
+        return out
+    deg = pd.to_numeric(parts["deg"], errors="coerce").to_numpy(np.float64)
+    mins = pd.to_numeric(parts["min"], errors="coerce").fillna(0).to_numpy(np.float64)
+    secs = pd.to_numeric(parts["sec"], errors="coerce").fillna(0).to_numpy(np.float64)
+    hemi = (parts["pre"].fillna("") + parts["post"].fillna("")).str.upper()
+    neg = (hemi.str.contains("S|W|南|西", regex=True).to_numpy()
+           | (parts["sign"] == "-").to_numpy())
+    val = deg + mins / 60 + secs / 3600
+    val = np.where((mins >= 60) | (secs >= 60), np.nan, val)
+    out[ok.to_numpy()] = np.where(neg, -val, val)
+    return out
+
+
+def _coordinates(values: pd.Series) -> tuple[NDArray[np.float64], int]:
+    """Numbers of a coordinate column, DMS texts converted; also how many were DMS."""
+    num = _numbers(values)
+    todo = np.isnan(num) & values.notna().to_numpy()
+    if not todo.any():
+        return num, 0
+    dms = _dms(values.reset_index(drop=True)[todo])
+    got = np.isfinite(dms)
+    idx = np.flatnonzero(todo)[got]
+    num[idx] = dms[got]
+    return num, int(got.sum())
+
+
 def _haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike,
                  lat2: ArrayLike) -> NDArray[np.float64]:
     lo1, la1, lo2, la2 = (np.radians(np.asarray(v, dtype=np.float64))
@@ -221,6 +274,7 @@ class _Where:
         self.file = str(layer.path)
         self.label = layer.label or layer.path.stem
         self.index = index
+        self.row = "row"  # "feature" for GIS files
 
     def setting(self, key: str) -> str:
         if self.index is None:
@@ -246,8 +300,14 @@ def _check_numeric_column(raw: pd.Series, parsed: NDArray[np.float64], column: s
     bad = nonblank & np.isnan(parsed)
     if bad.sum() > 0.5 * nonblank.sum():
         i = int(np.flatnonzero(bad)[0])
+        if raw[bad].astype(str).str.contains("°|º|度|′|分|秒", regex=True).mean() > 0.5:
+            raise InputDataError(
+                f"column '{column}' in {where.file} holds degrees-minutes-seconds values that "
+                f"cannot be read (e.g. {where.row} {rows[i]}: '{raw.iloc[i]}'); write them as "
+                "decimal degrees (e.g. 121.4953) or as 121°29'43.1\"E with minutes and "
+                "seconds below 60")
         raise InputDataError(
-            f"column '{column}' in {where.file} is not numeric (e.g. row {rows[i]}: "
+            f"column '{column}' in {where.file} is not numeric (e.g. {where.row} {rows[i]}: "
             f"'{raw.iloc[i]}'); point {where.setting(key)} at the "
             f"{'longitude' if key == 'x' else 'latitude'} column")
 
@@ -264,17 +324,17 @@ def _check_lonlat(x: NDArray[np.float64], y: NDArray[np.float64], rows: NDArray[
     if swapped.mean() > 0.5:
         i = int(np.flatnonzero(swapped)[0])
         raise InputDataError(
-            f"{where.file}: columns '{xcol}' (x) and '{ycol}' (y) appear swapped (e.g. row "
-            f"{rows[i]}: x={_fmt(x[i])} looks like a latitude, y={_fmt(y[i])} like a "
+            f"{where.file}: columns '{xcol}' (x) and '{ycol}' (y) appear swapped (e.g. "
+            f"{where.row} {rows[i]}: x={_fmt(x[i])} looks like a latitude, y={_fmt(y[i])} like a "
             f"longitude); exchange {where.setting('x')} and {where.setting('y')}")
     bad = (ax > 180) | (ay > 90)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         hint = " (x and y look swapped in this row)" if swapped[i] else ""
         raise InputDataError(
-            f"{where.file} row {rows[i]}: longitude {_fmt(x[i])} / latitude {_fmt(y[i])} is "
-            f"out of range (|lon| <= 180, |lat| <= 90){hint}; {int(bad.sum())} row(s) "
-            "affected, fix the values in the file")
+            f"{where.file} {where.row} {rows[i]}: longitude {_fmt(x[i])} / latitude "
+            f"{_fmt(y[i])} is out of range (|lon| <= 180, |lat| <= 90){hint}; "
+            f"{int(bad.sum())} {where.row}(s) affected, fix the values in the file")
 
 
 def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]:
@@ -352,7 +412,8 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         wanted = {"x": layer.x, "y": layer.y, **wanted}
     require_columns(table, {where.setting(k): v for k, v in wanted.items()}, file)
 
-    rows = np.arange(len(table), dtype=np.int64) + (1 if is_geo else 2)
+    rows = source_rows(table)  # as the user sees them: spreadsheet rows or feature ids
+    where.row = row_word(table)
     attrs = table.drop(columns="geometry") if is_geo else table
     blank = attrs.isna().all(axis=1).to_numpy() if attrs.shape[1] else np.zeros(len(table), bool)
     if is_geo:
@@ -382,12 +443,18 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
             continue
         raw = column(col)
         values = _numbers(raw, thousands=True)
-        values[values < 0] = np.nan
+        negative = values < 0
         bad = raw.notna().to_numpy() & np.isnan(values)
         issue_frames.append(_issue_frame(
             label, file, rows[bad], names[bad], f"unparseable_{attr}",
             f"{attr} '" + raw[bad].astype(str)
             + "' is not a number; treated as unknown (fix it to count it)", "kept"))
+        issue_frames.append(_issue_frame(
+            label, file, rows[negative], names[negative], f"negative_{attr}",
+            f"{attr} " + raw[negative].astype(str)
+            + f" is negative; treated as unknown (give the {attr} as 0 or more in column "
+            f"'{col}')", "kept"))
+        values[negative] = np.nan
         numeric[attr] = values
     # public (公办) or not: 1.0 / 0.0, NaN when the column is absent or the cell blank
     if layer.public_column is not None:
@@ -436,7 +503,10 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     else:
         assert layer.x is not None and layer.y is not None  # checked above
         x_raw, y_raw = column(layer.x), column(layer.y)
-        x_num, y_num = _numbers(x_raw), _numbers(y_raw)
+        (x_num, x_dms), (y_num, y_dms) = _coordinates(x_raw), _coordinates(y_raw)
+        if x_dms or y_dms:
+            log.info("facilities '%s' (%s): %d coordinates in degrees-minutes-seconds "
+                     "converted to decimal degrees", label, file, x_dms + y_dms)
         _check_numeric_column(x_raw, x_num, layer.x, "x", rows, where)
         _check_numeric_column(y_raw, y_num, layer.y, "y", rows, where)
         x_blank, y_blank = x_raw.isna().to_numpy(), y_raw.isna().to_numpy()
@@ -461,8 +531,8 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputDataError(
-                f"{file} row {rows[ok][i]}: x={_fmt(x_src[i])}, y={_fmt(y_src[i])} cannot be "
-                f"converted from {layer.crs} to longitude/latitude; check "
+                f"{file} {where.row} {rows[ok][i]}: x={_fmt(x_src[i])}, y={_fmt(y_src[i])} "
+                f"cannot be converted from {layer.crs} to longitude/latitude; check "
                 f"{where.setting('crs')} and the x/y columns")
 
     n_ok = int(ok.sum())
