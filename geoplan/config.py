@@ -571,6 +571,11 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
                                                               "beyond reach (p-median)"),
     ("Scenario", "curve_max"): Range(0, 10000, advice="sites on the coverage curve "
                                                       "(0 = automatic)"),
+    ("Scenario", "floor"): Range(0, 1, lo_open=True, advice="the share every area must "
+                                                            "reach, e.g. 0.6 for 60 %"),
+    ("Scenario", "equity_weight"): Range(0, 1e6, advice="weight of the areas' covered shares "
+                                                        "against total coverage (0 = plain "
+                                                        "MCLP)"),
 }
 
 

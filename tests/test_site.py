@@ -167,7 +167,7 @@ def test_spacing_that_makes_the_target_unreachable_is_infeasible(tmp_path, demo_
     """A spacing rule no two candidates satisfy: the status says infeasible and names the
     rule and the best share, instead of 'time limit reached'."""
     cfg = _site_config(tmp_path, demo_dir, model="lscp",
-                       extra="target = 0.95\nmin_spacing_m = 100000")
+                       extra="target = 0.95\nmin_spacing_m = 20000")
     assert main(["site", str(cfg), "-q"]) == 0
     out = capsys.readouterr().out
     assert "status infeasible" in out, out
