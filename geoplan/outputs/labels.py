@@ -36,6 +36,7 @@ KIND_MINUTES = "minutes"
 KIND_PERSONS = "persons"
 KIND_METRES = "metres"
 KIND_COUNT = "count"
+KIND_INDEX = "index"  # a dimensionless index such as the Gini (shown with 3 decimals)
 KIND_TEXT = "text"
 
 _ESTIMATE = {"zh": "估算", "en": "estimate"}
@@ -109,6 +110,17 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "verified": ("结果已独立核验", "Answer independently verified", KIND_TEXT),
     "limited_by": ("限制目标的条件", "Rules that limit the target", KIND_TEXT),
     "solver_attempts": ("求解器运行记录", "Solver runs and their checks", KIND_TEXT),
+    "equity_floor": ("区域覆盖率下限", "Area coverage floor", KIND_SHARE),
+    "min_area_share_before": ("规划前最低区域覆盖率", "Smallest area share before", KIND_SHARE),
+    "min_area_share_after": ("规划后最低区域覆盖率", "Smallest area share after", KIND_SHARE),
+    "areas_below_floor_before": ("规划前低于下限的区域比例",
+                                 "Share of areas below the floor, before", KIND_SHARE),
+    "areas_below_floor_after": ("规划后低于下限的区域比例",
+                                "Share of areas below the floor, after", KIND_SHARE),
+    "gini_before": ("规划前覆盖基尼系数（按人口加权）",
+                    "Gini of area coverage before (population-weighted)", KIND_INDEX),
+    "gini_after": ("规划后覆盖基尼系数（按人口加权）",
+                   "Gini of area coverage after (population-weighted)", KIND_INDEX),
     "rank": ("建议顺序", "Rank", KIND_COUNT),
     "cid": ("候选点编号", "Candidate ID", KIND_TEXT),
     "origin": ("候选点来源", "Candidate source", KIND_TEXT),
@@ -220,6 +232,22 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
      "{t}规划前覆盖率", "{t}: share covered before", KIND_SHARE),
     (re.compile(rf"^(?P<t>{_TYPE_KEYS})_share_after$"),
      "{t}规划后覆盖率", "{t}: share covered after", KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_min_area_share_before$"),
+     "{t}规划前最低区域覆盖率", "{t}: smallest area share before", KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_min_area_share_after$"),
+     "{t}规划后最低区域覆盖率", "{t}: smallest area share after", KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_areas_below_floor_before$"),
+     "{t}规划前低于下限的区域比例", "{t}: share of areas below the floor, before",
+     KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_areas_below_floor_after$"),
+     "{t}规划后低于下限的区域比例", "{t}: share of areas below the floor, after",
+     KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_gini_before$"),
+     "{t}规划前覆盖基尼系数（按人口加权）", "{t}: Gini of area coverage before "
+     "(population-weighted)", KIND_INDEX),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_gini_after$"),
+     "{t}规划后覆盖基尼系数（按人口加权）", "{t}: Gini of area coverage after "
+     "(population-weighted)", KIND_INDEX),
     (re.compile(rf"^(?P<t>{_TYPE_KEYS})_covered_before$"),
      "{t}规划前覆盖老人（人）", "{t}: covered before (persons)", KIND_PERSONS),
     (re.compile(rf"^(?P<t>{_TYPE_KEYS})_covered_after$"),

@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 from geoplan.outputs.atomic import StagedOutputs, atomic_write
 from geoplan.outputs.labels import (
     KIND_COUNT,
+    KIND_INDEX,
     KIND_METRES,
     KIND_MINUTES,
     KIND_PERSONS,
@@ -51,6 +52,7 @@ _NUMBER_FORMATS = {
     KIND_PERSONS: "#,##0",
     KIND_METRES: "#,##0",
     KIND_COUNT: "#,##0",
+    KIND_INDEX: "0.000",
 }
 _ESTIMATED_COLUMNS = ("elderly_60", "elderly_80", "uncovered_60", "uncovered_80")
 _HEADER_FILL = PatternFill("solid", start_color="FFDDE6F0", end_color="FFDDE6F0")
