@@ -23,14 +23,14 @@ if [ ! -x "$TOOL/bin/uv" ]; then
   "$PY" -m venv "$TOOL"
   "$TOOL/bin/python" -m pip install --quiet "uv==$UV_VERSION"
 fi
-printf 'setuptools\nwheel\n' > "$TOOL/build-requirements.in"
+printf 'pip\nsetuptools\nwheel\n' > "$TOOL/build-requirements.in"
 UV_PYTHON_DOWNLOADS=never UV_CUSTOM_COMPILE_COMMAND="bash scripts/lock.sh" \
   "$TOOL/bin/uv" pip compile pyproject.toml "$TOOL/build-requirements.in" --extra dev \
   --universal --python-version 3.10 --generate-hashes --no-header --quiet \
   -o requirements.lock "$@"
 sed -i "s#-r $TOOL/build-requirements.in#build backend (scripts/lock.sh)#" requirements.lock
 { echo "# geoplan's lock: exact versions and hashes of every dependency (runtime, the [dev] test"
-  echo "# extra and the build backend) for Python >= 3.10 on any platform."
+  echo "# extra, pip and the build backend) for Python >= 3.10 on any platform."
   echo "# Made by: bash scripts/lock.sh (uv pip compile --universal). Install: bash scripts/install.sh"
   cat requirements.lock; } > requirements.lock.tmp
 mv requirements.lock.tmp requirements.lock
