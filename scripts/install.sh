@@ -10,24 +10,28 @@ fail() { echo "install: $*" >&2; exit 1; }
 PY=${PYTHON:-python3}
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
   || fail "geoplan needs Python >= 3.10 ($PY is $("$PY" -V 2>&1 || echo "not found"))"
-pip=(.venv/bin/python -m pip)
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
   rm -rf .venv
   if ! "$PY" -m venv .venv >/dev/null 2>&1; then
-    # Debian/Ubuntu without python3-venv (no ensurepip): a venv without pip, filled by the
-    # system's pip running inside it (pip is pure Python); the lock then brings pip itself.
+    # Debian/Ubuntu without python3-venv (no ensurepip): a venv without pip, into which the
+    # system's pip (pure Python, run by the venv's interpreter) installs the locked pip.
     rm -rf .venv
     "$PY" -m venv --without-pip .venv || fail "'$PY -m venv' failed"
     pipdir=$("$PY" -c 'import os, pip; print(os.path.dirname(os.path.dirname(pip.__file__)))' \
              2>/dev/null) || { rm -rf .venv; fail "needs pip: apt-get install python3-pip"; }
-    printf 'import sys\nsys.path.insert(0, %s)\nfrom pip._internal.cli.main import main\nsys.exit(main())\n' \
-      "$("$PY" -c 'import sys; print(repr(sys.argv[1]))' "$pipdir")" > .venv/system-pip.py
-    pip=(.venv/bin/python .venv/system-pip.py)
+    awk '/^pip==/ {p = 1; print; next} p && /^ +--hash/ {print; next} {p = 0}' \
+      requirements.lock > .venv/pip.lock
+    PIPDIR=$pipdir .venv/bin/python -c 'import os, sys
+sys.path.insert(0, os.environ["PIPDIR"])
+from pip._internal.cli.main import main
+sys.exit(main())' install --quiet --disable-pip-version-check --require-hashes --no-deps \
+      -r .venv/pip.lock || { rm -rf .venv; fail "could not put pip into .venv"; }
+    rm -f .venv/pip.lock
   fi
 fi
 # Every package pinned with its hashes; pip refuses anything else (--require-hashes).
-"${pip[@]}" install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
-rm -f .venv/system-pip.py
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+  -r requirements.lock
 # geoplan itself (editable), with the locked build backend: nothing more is downloaded.
 PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check \
   --no-deps --no-build-isolation -e .
