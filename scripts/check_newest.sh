@@ -17,7 +17,7 @@ rm -rf "$VENV"
 PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
   --upgrade --upgrade-strategy eager -e ".[dev]"
 "$VENV/bin/python" - <<'PY'
-"""Print the installed versions that differ from requirements.lock."""
+"""Print the installed versions that differ from requirements.lock (build tools aside)."""
 import re
 from importlib.metadata import distributions
 
@@ -31,9 +31,9 @@ for line in open("requirements.lock", encoding="utf-8"):
 newer = []
 for d in distributions():
     name = re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower()
-    if name in locked and d.version != locked[name]:
+    if name in locked and d.version != locked[name] and name not in ("pip", "setuptools", "wheel"):
         newer.append(f"{name} {d.version} (lock {locked[name]})")
-print("check_newest: newer than the lock: " + (", ".join(sorted(newer)) or "nothing"))
+print("check_newest: versions other than the lock's: " + (", ".join(sorted(newer)) or "none"))
 PY
 shopt -s nullglob
 tests=(tests/test_siting*.py tests/test_pmedian.py tests/test_reach.py tests/test_accessibility.py
