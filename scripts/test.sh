@@ -28,8 +28,8 @@ if ! have_chromium; then
     if [ -n "$SUDO" ] && [ "${CI:-}" = "true" ]; then SUDO="sudo -n"; fi
   fi
   log=$(mktemp)
-  echo "test: installing chromium and fonts-noto-cjk (Debian packages) for the browser test"
   if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; } \
+     && echo "test: installing chromium and fonts-noto-cjk (Debian packages) for the browser test" \
      && $SUDO apt-get update -qq >"$log" 2>&1 \
      && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
           chromium fonts-noto-cjk >>"$log" 2>&1 \
