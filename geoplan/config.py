@@ -1097,8 +1097,9 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     if not isinstance(root_text, str):
         raise ConfigError("paths.data_root must be text (a folder path)")
     data_root = Path(_expand(root_text, "paths.data_root")).expanduser()
-    if not data_root.is_absolute():
-        data_root = (base_dir / data_root).resolve()
+    # Always resolved (symlinks too), written absolute or relative: the input paths under it
+    # compare equal however the folder was reached (e.g. a symlinked ../shared).
+    data_root = (base_dir / data_root).resolve()
     if data_root.is_file():
         raise ConfigError(f"paths.data_root: {data_root} is a file, not a folder; give the "
                           "folder holding the input data")
