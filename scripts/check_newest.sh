@@ -37,9 +37,11 @@ print("check_newest: versions other than the lock's: " + (", ".join(sorted(newer
 PY
 shopt -s nullglob
 tests=(tests/test_siting*.py tests/test_pmedian.py tests/test_reach.py tests/test_accessibility.py
-       tests/test_exact*.py tests/test_verify*.py)
+       tests/test_exact*.py tests/test_verify*.py tests/test_equity*.py)
 [ "${#tests[@]}" -gt 0 ] || fail "no test files found"
 rc=0
 "$VENV/bin/python" -m pytest -q "${tests[@]}" "$@" || rc=$?
 if [ "$rc" -eq 5 ]; then fail "pytest collected no test"; fi
 [ "$rc" -eq 0 ] || fail "tests failed on the newest allowed versions (exit $rc)"
+# every exact model against its independent reference, on these versions
+"$VENV/bin/python" scripts/check_exact.py || fail "check_exact found mismatches on the newest versions"
