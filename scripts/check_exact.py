@@ -32,7 +32,7 @@ from geoplan.siting.equity import AreaFloors, Maximin, equity_weights, weighted_
 from geoplan.siting.multitype import MultiTypePlan, TypePlan
 from geoplan.siting.pmedian import PMedian
 from tests import exact_reference as ref
-from tests.test_equity import _brute, _instance, _shares
+from tests.test_equity import _brute, _changeable, _instance, _shares
 from tests.test_exact_properties import _conflicts, _link_instance
 
 
@@ -116,7 +116,8 @@ def equity(rows: dict, n: int, seed: int) -> None:
         _tally(rows, "area_floors", res.objective, float(want), res.status)
         rows["area_floors"][3] += time.perf_counter() - t
         p = 1 + i % 3
-        top = max((float(np.nanmin(_shares(prob, area, k, cov)[0][tot > 0])),
+        live = _changeable(prob, area, k)
+        top = max((float(np.min(_shares(prob, area, k, cov)[0][live])),
                    float(prob.weights[cov].sum()))
                   for _, cov in _brute(prob, area, k, 10, range(p + 1)))
         t = time.perf_counter()

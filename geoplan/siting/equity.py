@@ -280,6 +280,8 @@ class AreaFloors:
                                 for a in np.flatnonzero(unliftable)],
                     areas_without_elderly=int((~has).sum()), floor=self.floor,
                     covered_total=float(self.problem.weights[cov].sum()),
+                    covered_existing=float(self.problem.weights[covered_mask(
+                        self.problem, np.zeros(0, dtype=np.int64), self.cutoff)].sum()),
                     total_weight=self.problem.total_weight, area_shares=shares,
                     **equity_figures(shares, weight, self.floor))
         if info["unliftable"]:
@@ -380,9 +382,11 @@ class Maximin:
 
     Notes
     -----
-    Areas without older residents are left out (``info["areas_without_elderly"]``). The
-    exact method solves two MILPs: the largest smallest share ``z*``, then the most persons
-    covered with every area at ``z*`` or above.
+    Areas without older residents are left out (``info["areas_without_elderly"]``), and so
+    are areas no candidate reaches within the cutoff (or already fully covered): their share
+    is the same whatever is built (``info["areas_unchangeable"]``). The exact method solves
+    two MILPs: the largest smallest share ``z*``, then the most persons covered with every
+    area at ``z*`` or above.
     """
 
     name = "maximin"
@@ -406,9 +410,14 @@ class Maximin:
         check_solver_options(time_limit, mip_gap)
         t0 = time.perf_counter()
         lv = _live(self.problem, self.area, self.n_areas, self.cutoff)
-        has = lv.total > 0
-        if not has.any():
+        if not (lv.total > 0).any():
             raise InputDataError("no area has older residents; maximin needs at least one")
+        # Areas that no candidate reaches keep their share whatever is built: they would pin
+        # the smallest share, so they are left out (and listed) like areas without elderly.
+        has = (lv.total > 0) & (lv.best > lv.base + 1e-9 * np.maximum(1.0, lv.total))
+        if not has.any():
+            raise InputDataError(f"no candidate site reaches an older resident left uncovered "
+                                 f"within {self.cutoff:g} min in any area; add candidates")
         m = lv.a.shape[0]
         chosen = self._greedy(lv, has)
         if method == "auto":
@@ -445,13 +454,22 @@ class Maximin:
         sel = np.sort(np.asarray(chosen, dtype=np.int64))
         cov = covered_mask(self.problem, sel, self.cutoff)
         shares, weight = area_shares(self.problem, self.area, self.n_areas, cov)
-        info.update(areas_without_elderly=int((~has).sum()),
+        fixed = (lv.total > 0) & ~has
+        info.update(areas_without_elderly=int((lv.total <= 0).sum()),
+                    areas_unchangeable=[(int(a), float(lv.base[a] / lv.total[a]))
+                                        for a in np.flatnonzero(fixed)],
                     covered_total=float(self.problem.weights[cov].sum()),
+                    covered_existing=float(self.problem.weights[covered_mask(
+                        self.problem, np.zeros(0, dtype=np.int64), self.cutoff)].sum()),
                     total_weight=self.problem.total_weight, area_shares=shares,
                     **equity_figures(shares, weight))
         if info["areas_without_elderly"]:
             warnings.append(f"{info['areas_without_elderly']} areas without older residents "
                             "are left out of the smallest share")
+        if fixed.any():
+            warnings.append(f"{int(fixed.sum())} areas that no candidate reaches (or already "
+                            "fully covered) are left out of the smallest share; their shares "
+                            "are in info/areas_unchangeable")
         obj = float(np.nanmin(np.where(has, shares, np.nan)))
         res = SitingResult(model=self.name, method=method, selected=sel,
                            marginal=np.zeros(len(sel)), objective=self._min_share(sel, has),
