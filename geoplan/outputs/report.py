@@ -42,6 +42,9 @@ _T = {
            "no_siting": "输出目录中没有选址结果（先运行 geoplan site）。",
            "curve": "覆盖曲线", "sites": "建议选址", "new_sites": "新增设施数（个）",
            "share": "覆盖率", "inputs": "输入数据（SHA-256）", "generated": "生成于",
+           "equity": "公平性：规划前后", "before": "规划前", "after": "规划后",
+           "eq_share": "覆盖率", "eq_min": "最低区域覆盖率", "eq_below": "低于下限的区域比例",
+           "eq_gini": "基尼系数",
            "estimate": "标注“估算”的人口数字由上级统计数推算，不是实际登记数。",
            "osm": "地图与路网数据 © OpenStreetMap contributors（ODbL 1.0）。"},
     "en": {"summary": "Study area", "streets": "Streets", "worst": "Largest gaps",
@@ -51,6 +54,9 @@ _T = {
            "no_siting": "No siting results in the output folder (run geoplan site first).",
            "curve": "Coverage curve", "sites": "Proposed sites", "new_sites": "New sites",
            "share": "Share covered", "inputs": "Input data (SHA-256)",
+           "equity": "Equity before and after", "before": "Before", "after": "After",
+           "eq_share": "Share covered", "eq_min": "Smallest area share",
+           "eq_below": "Areas below the floor", "eq_gini": "Gini index",
            "generated": "Generated", "estimate": "Population figures marked 'estimate' are "
            "spread from higher-level totals, not counted.",
            "osm": "Map and network data © OpenStreetMap contributors (ODbL 1.0)."},
@@ -179,6 +185,46 @@ def coverage_curve_svg(curve: pd.DataFrame, lang: str = "zh", title: str = "") -
     return svg[svg.index("<svg"):]
 
 
+def equity_svg(row: pd.Series, lang: str = "zh", title: str = "") -> str | None:
+    """Before/after bars of the equity figures of one scenario (inline SVG), or None.
+
+    Bars: share covered, smallest area share, share of areas below the floor (all in %)
+    and the population-weighted Gini index (0–1, drawn ×100 and labelled so).
+    """
+    from matplotlib.figure import Figure
+
+    t = _T[lang]
+    keys = [("share", "eq_share"), ("min_area_share", "eq_min"),
+            ("areas_below_floor", "eq_below"), ("gini", "eq_gini")]
+    vals = [(t[lab] + (" ×100" if k == "gini" else ""), row.get(f"{k}_before"),
+             row.get(f"{k}_after")) for k, lab in keys]
+    vals = [(n, float(b), float(a)) for n, b, a in vals
+            if b is not None and a is not None and np.isfinite(float(b))
+            and np.isfinite(float(a))]
+    if not vals:
+        return None
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "geoplan"}), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # text stays text; see coverage_curve_svg
+        fig = Figure(figsize=(6, 3.0))
+        ax = fig.add_subplot()
+        x = np.arange(len(vals))
+        ax.bar(x - 0.2, [100 * b for _, b, _ in vals], 0.4, label=t["before"], color="#bbb")
+        ax.bar(x + 0.2, [100 * a for _, _, a in vals], 0.4, label=t["after"], color="#2b6cb0")
+        ax.set_xticks(x, [n for n, _, _ in vals], fontsize=8)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("%")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]
+
+
 def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.DataFrame,
                   streets: pd.DataFrame, areas: pd.DataFrame, siting: Sequence[SitingSummary],
                   standards: pd.DataFrame | None, map_html: str | None,
@@ -215,6 +261,10 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
         if len(sc.curve):
             parts.append(f"<h4>{t['curve']}</h4>"
                          + coverage_curve_svg(sc.curve, lang, title=sc.name))
+        chart = equity_svg(sc.scenario.iloc[0], lang, title=sc.name) if len(
+            sc.scenario) else None
+        if chart:
+            parts.append(f"<h4>{t['equity']}</h4>" + chart)
         parts.append(f"<h4>{t['sites']}</h4>" + table_html(sc.sites, lang, circle_minutes))
     if standards is not None and len(standards):
         cols = ["unit_level", "unit_name", "standard", "required", "existing_amount",
