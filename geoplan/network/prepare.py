@@ -21,7 +21,7 @@ from geoplan.sources import osm
 log = logging.getLogger(__name__)
 
 #: Bump when the prepared-network format or preparation logic changes.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: merged highway/name values sorted and joined
 
 
 def network_cache_key(cfg: Config) -> str:

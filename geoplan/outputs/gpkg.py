@@ -74,20 +74,17 @@ _GDAL_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
                 pyogrio.errors.FeatureError, pyogrio.errors.FieldError,
                 pyogrio.errors.GeometryError)
 
-#: ``last_change`` written into ``gpkg_contents``: fixed, so identical runs give identical
-#: files (GDAL's OGR_CURRENT_DATE option; SOURCE_DATE_EPOCH is honoured when set).
-_FIXED_DATE = "1980-01-01T00:00:00Z"
-
-
 @contextlib.contextmanager
 def _fixed_gpkg_date() -> Iterator[None]:
-    from datetime import datetime, timezone
+    """Write ``last_change`` of ``gpkg_contents`` with a fixed time, not the current one.
 
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    value = _FIXED_DATE
-    if epoch.isdigit():
-        value = datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    So identical runs give identical GeoPackages (GDAL's ``OGR_CURRENT_DATE`` option;
+    ``SOURCE_DATE_EPOCH`` is honoured, see :func:`geoplan.outputs.tables.reproducible_time`).
+    """
+    from geoplan.outputs.tables import reproducible_time
+
     old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    value = reproducible_time().strftime("%Y-%m-%dT%H:%M:%SZ")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": value})
     try:
         yield
