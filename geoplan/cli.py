@@ -72,8 +72,10 @@ def describe_os_error(exc: OSError) -> str:
     raw = exc.filename if exc.filename is not None else exc.filename2
     path = shown_path(os.fsdecode(raw)) if isinstance(raw, str | bytes | os.PathLike) else None
     shown = str(path) if path is not None else "a file"
+    # inside an output folder, or one of its parents that had to be created
     setting = next((name for name, folder in _OUTPUT_FOLDERS
-                    if path is not None and _inside(path, folder)), None)
+                    if path is not None and (_inside(path, folder) or _inside(folder, path))),
+                   None)
     where = (f"choose another output folder ({setting})" if setting
              else "choose another output folder (output.dir, output.maps_dir, "
                   "output.cache_dir)")

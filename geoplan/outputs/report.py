@@ -291,18 +291,22 @@ def read_siting(folder: Path, area: str,
 
         reason = None
         try:
-            layers = {n for n, _ in pyogrio.list_layers(gpkg)} if gpkg.is_file() else set()
-            if not {"scenario", "proposed_sites"} <= layers:
-                reason = ("not a siting result of geoplan site (no scenario and "
-                          "proposed_sites layers)")
-            else:
-                summary = SitingSummary(
-                    name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
-                    sites_geo=gpd.read_file(gpkg, layer="proposed_sites"),
-                    curve=read("coverage_curve") if "coverage_curve" in layers
-                    else pd.DataFrame())
-                if len(summary.scenario) == 0:
-                    reason = "its scenario layer is empty"
+            with warnings.catch_warnings():
+                # GDAL's own warning on a damaged file ("bad application_id") adds nothing
+                # to the one warning below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                layers = {n for n, _ in pyogrio.list_layers(gpkg)} if gpkg.is_file() else set()
+                if not {"scenario", "proposed_sites"} <= layers:
+                    reason = ("not a siting result of geoplan site (no scenario and "
+                              "proposed_sites layers)")
+                else:
+                    summary = SitingSummary(
+                        name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
+                        sites_geo=gpd.read_file(gpkg, layer="proposed_sites"),
+                        curve=read("coverage_curve") if "coverage_curve" in layers
+                        else pd.DataFrame())
+                    if len(summary.scenario) == 0:
+                        reason = "its scenario layer is empty"
         except errors as exc:
             log.debug("reading %s failed: %s", gpkg, exc)
             if isinstance(exc, OSError):
