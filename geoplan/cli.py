@@ -34,8 +34,12 @@ _OUTPUT_FOLDERS: list[tuple[str, Path]] = []
 
 def _check_outputs(cfg: Any, *, data: bool = True, maps: bool = False,
                    cache: bool = True) -> None:
-    """Check the output folders a command will write before any work starts."""
-    from geoplan.outputs.atomic import check_output_folder
+    """Check the output folders a command will write before any work starts.
+
+    Staging folders and temporary files left there by runs that were killed (their
+    process no longer runs) are removed now.
+    """
+    from geoplan.outputs.atomic import check_output_folder, remove_stale_staging
 
     folders = [("output.dir", cfg.output.dir, data), ("output.maps_dir", cfg.output.maps_dir,
                                                       maps),
@@ -44,6 +48,10 @@ def _check_outputs(cfg: Any, *, data: bool = True, maps: bool = False,
     for name, path, used in folders:
         if used:
             check_output_folder(path, name)
+    for name, path, used in folders:
+        if used:
+            for folder in (path, path / "siting") if name == "output.dir" else (path,):
+                remove_stale_staging(folder)
 
 
 def _inside(path: Path, folder: Path) -> bool:

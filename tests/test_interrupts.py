@@ -171,11 +171,15 @@ def test_stale_staging_of_dead_processes_is_removed(tmp_path: Path) -> None:
 def test_cli_run_removes_stale_staging(tmp_path: Path) -> None:
     cfg = write_case(tmp_path)
     dead = _dead_pid()
-    stale = [tmp_path / "out" / "data" / f".staging-{dead}-aa00bb11",
-             tmp_path / "out" / "maps" / f".staging-{dead}-cc22dd33"]
+    out = tmp_path / "out"
+    stale = [out / "data" / f".staging-{dead}-aa00bb11", out / "maps" / f".staging-{dead}-cc22dd33",
+             out / "data" / "siting" / f".staging-{dead}-ee44ff55"]  # not written by run
     for s in stale:
         s.mkdir(parents=True)
         (s / "half.pdf").write_bytes(b"%PDF")
+    (out / "cache").mkdir()
+    stale.append(out / "cache" / f".walknet-small-0.pkl.tmp-{dead}-x1y2")
+    stale[-1].write_bytes(b"half a pickle")
     r = subprocess.run([sys.executable, "-m", "geoplan", "run", str(cfg)], env=_env(),
                        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
