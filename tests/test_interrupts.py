@@ -263,3 +263,25 @@ def test_recorded_interrupt_blocks_publishing(tmp_path: Path) -> None:
             interrupts.check()
     assert not data.exists()  # the folder created for the run is removed again
     interrupts.check()  # no longer recorded
+
+
+def test_signal_stops_a_highs_solve_promptly() -> None:
+    import threading
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    from geoplan.siting.highs import solve_milp
+
+    rng = np.random.default_rng(0)  # a knapsack-like MILP HiGHS does not finish in 30 s
+    n, m = 400, 60
+    a = sp.csr_matrix(rng.integers(1, 50, size=(m, n)).astype(float))
+    c = rng.integers(1, 100, size=n).astype(float)
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    t0 = time.perf_counter()
+    with interrupts.handle_signals():
+        timer.start()
+        with pytest.raises(interrupts.Terminated):
+            solve_milp(c, a, np.full(m, -np.inf), np.full(m, 500.0), np.zeros(n), np.ones(n),
+                       np.ones(n, dtype=bool), maximise=True, time_limit=30)
+    assert time.perf_counter() - t0 < 10  # not the time limit

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import highspy
 import numpy as np
@@ -119,7 +120,17 @@ def solve_milp(c: np.ndarray, a: sp.csr_matrix, row_lo: np.ndarray, row_hi: np.n
         sol.col_value = np.asarray(start, dtype=np.float64)
         sol.value_valid = True
         h.setSolution(sol)
+    # HiGHS asks regularly whether to stop: yes once SIGINT/SIGTERM arrived (the CLI
+    # records them), so an interrupted run does not wait for the time limit
+    from geoplan import interrupts
+
+    def _stop_on_signal(event: Any) -> None:
+        if interrupts.pending() is not None:
+            event.interrupt()
+
+    h.cbMipInterrupt += _stop_on_signal
     h.run()
+    interrupts.check()
     ms = h.getModelStatus()
     info = h.getInfo()
     seconds = time.perf_counter() - t0
