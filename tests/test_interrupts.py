@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from geoplan import interrupts
-from geoplan.outputs.atomic import StagedOutputs, remove_stale_staging
+from geoplan.outputs.atomic import StagedOutputs, _host_tag, remove_stale_staging
 from tests.smallcase import output_files, write_case
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,12 +152,19 @@ def test_stale_staging_of_dead_processes_is_removed(tmp_path: Path) -> None:
         (busy / "x.csv").write_text("in progress", encoding="utf-8")
         mine = data / f".staging-{os.getpid()}-00000000"
         mine.mkdir()
+        host = _host_tag()
+        stale_here = data / f".staging-{dead}-{host}-4567cdef"
+        stale_here.mkdir()
+        other = "0" * 8 if host != "0" * 8 else "1" * 8
+        elsewhere = data / f".staging-{dead}-{other}-4567cdef"  # a run on another machine
+        elsewhere.mkdir()
         keep = [data / ".staging-notes", data / "report.csv"]  # not staging names
         keep[0].mkdir()
         keep[1].write_text("a,b\n", encoding="utf-8")
         with StagedOutputs({"data": data}) as staged:
             staged.path("data", "new.csv").write_text("x\n", encoding="utf-8")
-        assert not stale.exists() and not stale_tmp.exists()
+        assert not stale.exists() and not stale_tmp.exists() and not stale_here.exists()
+        assert elsewhere.is_dir()  # its pid means nothing here
         assert busy.is_dir() and (busy / "x.csv").is_file()  # a live run is left alone
         assert mine.is_dir()
         assert all(p.exists() for p in keep)

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -36,17 +38,42 @@ log = logging.getLogger(__name__)
 #: Name prefix of staging folders; files starting with it are never outputs.
 STAGING_PREFIX = ".staging-"
 
-#: ``.staging-<pid>-<hex>`` folders and ``.<name>.tmp-<pid>-<random>`` files.
-_STAGING_RE = re.compile(r"^\.staging-(\d+)-[0-9a-f]+$")
-_TMP_RE = re.compile(r"^\..+\.tmp-(\d+)-[^/]*$")
+#: ``.staging-<pid>-<host>-<hex>`` folders and ``.<name>.tmp-<pid>-<host>-<random>``
+#: files (``<host>``: 8 hex digits of this machine's name; older names lack it).
+_STAGING_RE = re.compile(r"^\.staging-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]+$")
+_TMP_RE = re.compile(r"^\..+\.tmp-(\d+)-(?:([0-9a-f]{8})-)?[^/]*$")
+
+
+def _host_tag() -> str:
+    """Short tag of this machine, so a shared (network) folder's staging of a run on
+    another machine is never taken for that of a dead local process."""
+    return hashlib.sha1(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+
+
+def _owner_tag() -> str:
+    return f"{os.getpid()}-{_host_tag()}"
 
 
 def _pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs (on this machine); unsure counts as alive."""
+    """Whether a process with this id runs on this machine; unsure counts as alive."""
     if pid <= 0:
         return False
     if pid == os.getpid():
         return True
+    if os.name == "nt":  # pragma: no cover - os.kill(pid, 0) would terminate it there
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5  # access denied: it exists
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -61,8 +88,9 @@ def remove_stale_staging(folder: str | os.PathLike[str]) -> list[Path]:
 
     A run killed with SIGKILL (or by a power cut) cannot clean up after itself; its
     ``.staging-<pid>-*`` folders and ``.<file>.tmp-<pid>-*`` files stay in the output
-    folder. Those whose process id no longer runs are removed; those of a running process
-    (another geoplan run writing to the same folder) are left alone.
+    folder. Those whose process id no longer runs on this machine are removed; those of a
+    running process (another geoplan run writing to the same folder) and those made on
+    another machine (the name carries a tag of the host) are left alone.
 
     Parameters
     ----------
@@ -76,13 +104,16 @@ def remove_stale_staging(folder: str | os.PathLike[str]) -> list[Path]:
     """
     root = Path(folder)
     removed: list[Path] = []
+    host = _host_tag()
     try:
         entries = list(os.scandir(root))
     except (FileNotFoundError, NotADirectoryError):
         return removed
     for entry in entries:
         m = _STAGING_RE.match(entry.name) or _TMP_RE.match(entry.name)
-        if m is None or _pid_alive(int(m.group(1))):
+        if m is None or (m.group(2) is not None and m.group(2) != host):
+            continue  # not staging, or made on another machine (a shared folder)
+        if _pid_alive(int(m.group(1))):
             continue
         path = Path(entry.path)
         with interrupts.deferred():
@@ -186,7 +217,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w",
         raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.tmp-{os.getpid()}-",
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.tmp-{_owner_tag()}-",
                                     dir=final.parent)
     tmp = Path(tmp_name)
     try:
@@ -242,7 +273,7 @@ class StagedOutputs:
 
     Notes
     -----
-    A staging folder ``.staging-<pid>-<random>`` is created inside every root (so the final
+    A staging folder ``.staging-<pid>-<host>-<random>`` is created inside every root (so the final
     :func:`os.replace` never crosses a file system). On a clean exit every staged file is
     moved to the same relative place in its root (sub-folders created, existing files
     replaced) and the staging folders are removed; :attr:`published` then lists the final
@@ -269,7 +300,7 @@ class StagedOutputs:
         if self._active:
             raise RuntimeError("StagedOutputs is already in use")
         interrupts.check()
-        tag = f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        tag = f"{STAGING_PREFIX}{_owner_tag()}-{secrets.token_hex(4)}"
         self._created_roots = []
         try:
             for name, root in self.roots.items():
