@@ -4,8 +4,8 @@ Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.pi
 Input problems (:class:`~geoplan.errors.GeoplanError`) and file-system problems (an
 unreadable input, an output folder that is a file or not writable, a full disk: any
 :class:`OSError`) are printed as one line naming the path and what to do, with a non-zero
-exit code and no traceback (``-v`` adds the traceback). SIGINT and SIGTERM end a run with
-exit code 130 / 143 and nothing published (see :mod:`geoplan.interrupts`).
+exit code and no traceback (``-v`` adds the traceback). SIGINT, SIGTERM and SIGHUP end a
+run with exit code 130 / 143 / 129 and nothing published (see :mod:`geoplan.interrupts`).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ __all__ = ["Terminated", "check", "deferred", "exit_code", "handle_signals", "ma
 
 
 class Terminated(BaseException):
-    """Raised in the main thread when the process receives SIGTERM.
+    """Raised in the main thread when the process receives SIGTERM (or SIGHUP).
 
     A :class:`BaseException` like :class:`KeyboardInterrupt`, so ``except Exception``
     blocks do not swallow it.
@@ -44,6 +44,11 @@ class Terminated(BaseException):
         super().__init__(f"terminated by signal {signum}")
         self.signum = signum
 
+
+#: SIGINT (Ctrl-C), SIGTERM (kill, schedulers) and, where it exists, SIGHUP (the terminal
+#: was closed).
+_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+                 if s is not None)
 
 _state: dict[str, Any] = {"signum": None, "defer": 0, "published": 0}
 _lock = threading.Lock()
@@ -126,7 +131,7 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def handle_signals() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into recorded exceptions inside the block.
+    """Turn SIGINT, SIGTERM and SIGHUP into recorded exceptions inside the block.
 
     The previous handlers are restored afterwards. Outside the main thread (where Python
     cannot install handlers) the block runs unchanged.
@@ -135,7 +140,7 @@ def handle_signals() -> Iterator[None]:
         yield
         return
     reset()
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.getsignal(s) for s in _SIGNALS}
     previous_hook = sys.unraisablehook
 
     def unraisable(args: Any) -> None:

@@ -76,7 +76,8 @@ def _check_interrupted(proc: subprocess.Popen[str], out: Path, code: int) -> str
     return stderr
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130),
+                                           (signal.SIGHUP, 129)])
 def test_signal_while_writing_outputs(tmp_path: Path, sig: int, code: int) -> None:
     cfg = write_case(tmp_path)
     out = tmp_path / "out"
