@@ -121,12 +121,11 @@ def deferred() -> Iterator[None]:
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
-    first = _state["signum"] is None
-    if first:
+    if _state["signum"] is None:  # the first signal decides the exit code
         _state["signum"] = signum
     if _state["defer"] > 0:
         return
-    raise _exception(_state["signum"] if first else signum)
+    raise _exception(signum)
 
 
 @contextlib.contextmanager
