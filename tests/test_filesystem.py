@@ -37,8 +37,9 @@ def _one_error(code: int, err: str) -> str:
 
 
 def _no_output(out: Path) -> None:
-    assert output_files(out) == []
-    assert not list(out.rglob(".staging-*")) if out.exists() else True
+    assert output_files(out) == []  # no output, no temporary file (hidden ones included)
+    if out.exists():
+        assert list(out.rglob(".staging-*")) == []
 
 
 # -- unreadable input -------------------------------------------------------------------
