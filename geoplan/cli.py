@@ -1,21 +1,28 @@
 """Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``.
 
 Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.pipeline`.
-Input problems (:class:`~geoplan.errors.GeoplanError`) are printed as one line with a
-non-zero exit code and no traceback (``-v`` adds the traceback).
+Input problems (:class:`~geoplan.errors.GeoplanError`) and file-system problems (an
+unreadable input, an output folder that is a file or not writable, a full disk: any
+:class:`OSError`) are printed as one line naming the path and what to do, with a non-zero
+exit code and no traceback (``-v`` adds the traceback). SIGINT, SIGTERM and SIGHUP end a
+run with exit code 130 / 143 / 129 and nothing published (see :mod:`geoplan.interrupts`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
+import signal
 import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from geoplan import __version__
+from geoplan import __version__, interrupts
 from geoplan.config import NUMERIC_RANGES, Range
 from geoplan.errors import GeoplanError
 
@@ -62,6 +69,97 @@ def _number(rng: Range | tuple[str, str], integer: bool = False) -> Callable[[st
     return parse
 
 
+#: Output folders of the current command (set by :func:`_check_outputs`), so that an
+#: OSError on a path inside them is reported as a write problem, elsewhere as a read one.
+_OUTPUT_FOLDERS: list[tuple[str, Path]] = []
+
+
+def _check_outputs(cfg: Any, *, data: bool = True, maps: bool = False,
+                   cache: bool = True) -> None:
+    """Check the output folders a command will write before any work starts.
+
+    Staging folders and temporary files left there by runs that were killed (their
+    process no longer runs) are removed now.
+    """
+    from geoplan.outputs.atomic import check_output_folder, remove_stale_staging
+
+    folders = [("output.dir", cfg.output.dir, data), ("output.maps_dir", cfg.output.maps_dir,
+                                                      maps),
+               ("output.cache_dir", cfg.output.cache_dir, cache)]
+    _OUTPUT_FOLDERS[:] = [(name, Path(p)) for name, p, _ in folders]
+    for name, path, used in folders:
+        if used:
+            check_output_folder(path, name)
+    for name, path, used in folders:
+        if used:
+            for folder in (path, path / "siting") if name == "output.dir" else (path,):
+                remove_stale_staging(folder)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error: the path, what went wrong, what to do.
+
+    Parameters
+    ----------
+    exc : OSError
+        The error (its ``filename`` names the path when the OS reported one).
+
+    Returns
+    -------
+    str
+        E.g. ``"cannot read data/fac.csv: permission denied; check the file's
+        permissions, or copy it to a folder you can read"``.
+    """
+    from geoplan.outputs.atomic import shown_path
+
+    raw = exc.filename if exc.filename is not None else exc.filename2
+    path = shown_path(os.fsdecode(raw)) if isinstance(raw, str | bytes | os.PathLike) else None
+    shown = str(path) if path is not None else "a file"
+    # inside an output folder, or one of its parents that had to be created
+    setting = next((name for name, folder in _OUTPUT_FOLDERS
+                    if path is not None and (_inside(path, folder) or _inside(folder, path))),
+                   None)
+    where = (f"choose another output folder ({setting})" if setting
+             else "choose another output folder (output.dir, output.maps_dir, "
+                  "output.cache_dir)")
+    code = exc.errno
+    reason = (exc.strerror or str(exc)).rstrip(".").lower()
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return (f"the disk is full (writing {shown}); free disk space or {where}; "
+                "nothing was published")
+    if code == errno.EFBIG:
+        return (f"file too large (writing {shown}): the disk or a file-size limit is "
+                f"exhausted; free disk space, raise the limit or {where}")
+    if code == errno.EROFS:
+        return f"{shown} is on a read-only file system; {where}"
+    if code in (errno.EACCES, errno.EPERM):
+        if setting:
+            return (f"cannot write {shown}: permission denied; make the folder writable "
+                    f"for you or {where}")
+        return (f"cannot read {shown}: permission denied; check the file's permissions "
+                "(e.g. chmod a+r), or copy it to a folder you can read")
+    if code == errno.ENOTDIR:
+        return (f"{shown}: part of this path is a file, not a folder; rename or remove that "
+                f"file, or {where}")
+    if code == errno.EEXIST:
+        return f"{shown} exists as a file where a folder is needed; rename or remove it, or {where}"
+    if code == errno.EISDIR:
+        return (f"{shown} is a folder where a file is expected; rename or remove the folder"
+                + (f", or {where}" if setting else ", or give the path of a file"))
+    if code == errno.ENOENT:
+        return f"{shown} does not exist; check the path"
+    if code == errno.EIO:
+        return f"input/output error on {shown}; check the disk (or network drive) it is on"
+    return f"{shown}: {reason}; check the path, its permissions and the free disk space"
+
+
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
@@ -89,6 +187,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from geoplan.pipeline import output_paths, run
 
     cfg = load_config(args.config)
+    _check_outputs(cfg, maps=True, cache=not args.no_cache)
     over = {k: v for k, v in (("lang", args.lang), ("basemap", args.basemap),
                               ("offline", args.offline or None), ("embed", args.embed or None),
                               ("static_map", False if args.no_static_map else None))
@@ -115,6 +214,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     from geoplan.sources.osm import features
 
     cfg = load_config(args.config)
+    _check_outputs(cfg, data=False)
     net, cached = prepare_network(cfg)
     feats = features(cfg.network, cfg.output.cache_dir)
     state = "already cached" if cached else "prepared and cached"
@@ -131,6 +231,7 @@ def _cmd_site(args: argparse.Namespace) -> int:
     from geoplan.siting_pipeline import site, write_siting_outputs
 
     cfg = load_config(args.config)
+    _check_outputs(cfg, maps=True, cache=not args.no_cache)
     if args.lang:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
     overrides = {"model": args.model, "type": args.type, "new": args.new,
@@ -233,6 +334,7 @@ def _cmd_standards(args: argparse.Namespace) -> int:
     if cfg.standards is None:
         raise ConfigError(f"{args.config}: no [standards] section; add one, or use --profile "
                           "and --elderly for a district-level check")
+    _check_outputs(cfg, cache=False)
     st = cfg.standards
     changes = {k: v for k, v in (("profile", args.profile), ("elderly_total", args.elderly))
                if v is not None}
@@ -267,6 +369,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from geoplan.report_pipeline import report
 
     cfg = load_config(args.config)
+    _check_outputs(cfg, cache=not args.no_cache)
     if args.lang:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
     t0 = time.perf_counter()
@@ -388,6 +491,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupted(signum: int) -> int:
+    name = signal.Signals(signum).name
+    done = ("outputs published before it are complete" if interrupts.published()
+            else "nothing was published")
+    print(f"geoplan: interrupted ({name}); {done}", file=sys.stderr)
+    return interrupts.exit_code(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoplan`` console script."""
     try:
@@ -397,16 +508,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     verbosity = -1 if args.quiet else args.verbose
     _setup_logging(verbosity)
-    try:
-        return int(args.func(args))
-    except GeoplanError as exc:
-        if verbosity > 0:
-            log.exception("failed")
-        print(f"geoplan: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("geoplan: interrupted; no output was written", file=sys.stderr)
-        return 130
+    _OUTPUT_FOLDERS.clear()
+    with interrupts.handle_signals():
+        try:
+            code = int(args.func(args))
+            # an interrupt swallowed on the way (e.g. inside a numba or HiGHS callback)
+            interrupts.check()
+            return code
+        except KeyboardInterrupt:
+            return _interrupted(interrupts.pending() or signal.SIGINT)
+        except interrupts.Terminated as exc:
+            return _interrupted(exc.signum)
+        except Exception as exc:
+            if interrupts.pending() is not None:  # a library turned the interrupt into this
+                if verbosity > 0:
+                    log.exception("failed after an interrupt")
+                return _interrupted(interrupts.pending() or signal.SIGINT)
+            if not isinstance(exc, GeoplanError | OSError):
+                raise
+            if verbosity > 0:
+                log.exception("failed")
+            if isinstance(exc, GeoplanError):
+                print(f"geoplan: error: {exc}", file=sys.stderr)
+                return exc.exit_code
+            print(f"geoplan: error: {describe_os_error(exc)}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

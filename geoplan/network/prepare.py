@@ -21,7 +21,7 @@ from geoplan.sources import osm
 log = logging.getLogger(__name__)
 
 #: Bump when the prepared-network format or preparation logic changes.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: merged highway/name values sorted and joined
 
 
 def network_cache_key(cfg: Config) -> str:
@@ -72,9 +72,8 @@ def prepare_network(cfg: Config, *, use_cache: bool = True) -> tuple[WalkNetwork
                              cfg.walking.walkable_highways)
     net.report["cache_key"] = key
     if use_cache:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
+        from geoplan.outputs.atomic import atomic_write  # names the file on a full disk
+
+        with atomic_write(path, "wb") as fh:
             pickle.dump(net, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
     return net, False

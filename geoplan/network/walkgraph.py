@@ -78,6 +78,33 @@ def _first(value: Any) -> str:
     return str(value)
 
 
+def merge_tag_values(values: list[Any]) -> str:
+    """One tag value for an edge merged from several OSM ways: sorted unique values.
+
+    osmnx keeps the differing values of merged segments as ``list(set(...))``, whose order
+    changes with Python's string hashing, so the first value differed between runs. Here
+    the distinct non-empty values are sorted and joined with ``;`` (OSM's separator for
+    several values), e.g. ``"footway;residential"``; a single value stays as it is.
+
+    Parameters
+    ----------
+    values : list
+        The tag values of the merged segments (strings, lists of strings or missing).
+
+    Returns
+    -------
+    str
+        ``""`` when every value is missing.
+    """
+    flat: set[str] = set()
+    for v in values:
+        for item in v if isinstance(v, list | tuple | set) else [v]:
+            text = _first(item).strip()
+            if text:
+                flat.update(p.strip() for p in text.split(";") if p.strip())
+    return ";".join(sorted(flat))
+
+
 def _walkable_mask(edges: gpd.GeoDataFrame, walkable: tuple[str, ...]) -> np.ndarray:
     hw = edges["highway"].map(_first) if "highway" in edges else None
     if hw is None:
@@ -158,7 +185,9 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
         raise NetworkError(f"the walking network is disconnected: its largest part holds only "
                            f"{main_len / total_len:.0%} of {total_len / 1000:.1f} km of ways in "
                            f"{len(comps)} parts; use OSM extracts that adjoin or one larger area")
-    main = ox.simplify_graph(main, edge_attr_aggs={"length": sum, "time_s": sum})
+    main = ox.simplify_graph(main, edge_attr_aggs={"length": sum, "time_s": sum,
+                                                   "highway": merge_tag_values,
+                                                   "name": merge_tag_values})
     main = ox.project_graph(main)
     und = ox.convert.to_undirected(main)
     nodes, edges = ox.graph_to_gdfs(und, fill_edge_geometry=True)
@@ -180,8 +209,9 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
         "osm_u": edges.index.get_level_values(0).to_numpy(),
         "osm_v": edges.index.get_level_values(1).to_numpy(),
         "length_m": length_m, "time_s": time_s,
-        "highway": edges["highway"].map(_first).to_numpy(),
-        "name": edges["name"].map(_first).to_numpy() if "name" in edges else "",
+        "highway": edges["highway"].map(lambda v: merge_tag_values([v])).to_numpy(),
+        "name": (edges["name"].map(lambda v: merge_tag_values([v])).to_numpy()
+                 if "name" in edges else ""),
     }, geometry=geom, crs=crs)
     out_nodes = gpd.GeoDataFrame({"osmid": nodes.index.to_numpy(),
                                   "x": nodes["x"].to_numpy(), "y": nodes["y"].to_numpy()},

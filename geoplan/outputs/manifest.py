@@ -24,6 +24,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import geoplan
+from geoplan import interrupts
 from geoplan.hashing import sha256_file
 from geoplan.outputs.atomic import atomic_write
 
@@ -187,16 +188,21 @@ class RunManifest:
     def step(self, name: str) -> Iterator[dict[str, Any]]:
         """Time a pipeline step; the entry is recorded even if the step fails.
 
+        An interrupt (SIGINT/SIGTERM) received before or during the step is raised at its
+        start and end, even if a callback swallowed it (see :mod:`geoplan.interrupts`).
+
         Yields
         ------
         dict
             The step entry (``name``, ``seconds``, ``status``); extra keys may be added.
         """
+        interrupts.check()  # stop between steps after an interrupt a callback swallowed
         entry: dict[str, Any] = {"name": name, "seconds": None, "status": "running"}
         self.steps.append(entry)
         t0 = time.perf_counter()
         try:
             yield entry
+            interrupts.check()
         except BaseException:
             entry["status"] = "failed"
             raise

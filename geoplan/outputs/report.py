@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from geoplan.outputs.labels import (
 
 if TYPE_CHECKING:
     import geopandas as gpd
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ReportSection", "SitingSummary", "coverage_curve_svg", "render_report",
            "table_html"]
@@ -302,25 +305,71 @@ def report_sheets(summary: pd.DataFrame, streets: pd.DataFrame, areas: pd.DataFr
     return sheets
 
 
-def read_siting(folder: Path, area: str) -> list[SitingSummary]:
-    """Siting results written by ``geoplan site`` for ``area`` (sorted by scenario)."""
+def read_siting(folder: Path, area: str,
+                skipped: list[tuple[Path, str]] | None = None) -> list[SitingSummary]:
+    """Siting results written by ``geoplan site`` for ``area`` (sorted by scenario).
+
+    A file that cannot be read (0 bytes, corrupt, not a GeoPackage, unreadable) or that
+    lacks the ``scenario`` / ``proposed_sites`` layers is skipped with a warning naming
+    it, so one damaged file does not stop the report.
+
+    Parameters
+    ----------
+    folder : Path
+        The ``siting`` folder of the outputs.
+    area : str
+        Study-area name (files are ``<area>-site-<scenario>.gpkg``).
+    skipped : list, optional
+        Receives ``(path, reason)`` of every skipped file.
+
+    Returns
+    -------
+    list of SitingSummary
+    """
     import geopandas as gpd
     import pyogrio
 
+    errors = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+              pyogrio.errors.FieldError, pyogrio.errors.GeometryError,
+              pyogrio.errors.CRSError, OSError, ValueError, KeyError)
     out = []
     prefix = f"{area}-site-"
     for gpkg in sorted(folder.glob(f"{prefix}*.gpkg")):
-        layers = {n for n, _ in pyogrio.list_layers(gpkg)}
-        if not {"scenario", "proposed_sites"} <= layers:
-            continue
-
-
         def read(name: str, g: Path = gpkg) -> pd.DataFrame:
             return pd.DataFrame(gpd.read_file(g, layer=name)).drop(columns="geometry",
                                                                   errors="ignore")
 
-        out.append(SitingSummary(
-            name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
-            sites_geo=gpd.read_file(gpkg, layer="proposed_sites"),
-            curve=read("coverage_curve") if "coverage_curve" in layers else pd.DataFrame()))
+        reason = None
+        try:
+            with warnings.catch_warnings():
+                # GDAL's own warning on a damaged file ("bad application_id") adds nothing
+                # to the one warning below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                layers = {n for n, _ in pyogrio.list_layers(gpkg)} if gpkg.is_file() else set()
+                if not {"scenario", "proposed_sites"} <= layers:
+                    reason = ("not a siting result of geoplan site (no scenario and "
+                              "proposed_sites layers)")
+                else:
+                    summary = SitingSummary(
+                        name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
+                        sites_geo=gpd.read_file(gpkg, layer="proposed_sites"),
+                        curve=read("coverage_curve") if "coverage_curve" in layers
+                        else pd.DataFrame())
+                    if len(summary.scenario) == 0:
+                        reason = "its scenario layer is empty"
+        except errors as exc:
+            log.debug("reading %s failed: %s", gpkg, exc)
+            if isinstance(exc, OSError):
+                reason = f"it cannot be read ({(exc.strerror or str(exc)).lower()})"
+            elif gpkg.is_file() and gpkg.stat().st_size == 0:
+                reason = "it is empty (0 bytes; a run was probably cut short)"
+            else:
+                reason = "it is not a readable GeoPackage (damaged or another format)"
+        if reason is not None:
+            log.warning("siting result %s skipped: %s; run geoplan site again or remove "
+                        "the file", gpkg, reason)
+            if skipped is not None:
+                skipped.append((gpkg, reason))
+            continue
+        out.append(summary)
     return out

@@ -157,8 +157,10 @@ def from_buildings(features: gpd.GeoDataFrame, network: WalkNetwork, values: tup
     if len(b) == 0:
         return _frame([], "building", [], np.array([], dtype=object), crs)
     geom = b.geometry.to_numpy()
-    hw = network.edges["highway"].astype(str).to_numpy()
-    streets = network.edges.geometry.to_numpy()[np.isin(hw, STREET_HIGHWAYS)]
+    # merged edges carry "a;b" when their ways differ: a street if any part is one
+    parts = network.edges["highway"].astype(str).str.split(";").explode()
+    is_street = parts.isin(STREET_HIGHWAYS).groupby(level=0).any()
+    streets = network.edges.geometry.to_numpy()[is_street.to_numpy()]
     if len(streets) == 0:
         return _frame([], "building", [], np.array([], dtype=object), crs)
     tree = shapely.STRtree(streets)

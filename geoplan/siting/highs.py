@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import highspy
 import numpy as np
@@ -343,7 +344,17 @@ def _run_highs(model: tuple, *, maximise: bool, time_limit: float, mip_gap: floa
         sol.col_value = np.asarray(start, dtype=np.float64)
         sol.value_valid = True
         h.setSolution(sol)
+    # HiGHS asks regularly whether to stop: yes once SIGINT/SIGTERM arrived (the CLI
+    # records them), so an interrupted run does not wait for the time limit
+    from geoplan import interrupts
+
+    def _stop_on_signal(event: Any) -> None:
+        if interrupts.pending() is not None:
+            event.interrupt()
+
+    h.cbMipInterrupt += _stop_on_signal
     h.run()
+    interrupts.check()
     ms = h.getModelStatus()
     info = h.getInfo()
     mip = bool(is_int.any())
