@@ -167,6 +167,17 @@ def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
     pts = load.points.to_crs(net.crs)
     snapped = snap_points(net, pts.geometry.to_numpy(), cfg.walking.speed_mps)
     notes = _check_datum(load, snapped.off_m, net, cfg)
+    # Outside the boundary and off the network: the OSM source does not reach the place,
+    # so the facility can serve nobody here (inside, a far facility is kept and reported).
+    outside = ~shapely.covers(boundary_wgs, load.points.geometry.to_numpy())
+    beyond = outside & (snapped.off_m > cfg.walking.snap_max_m)
+    if beyond.any():
+        detail = [f"outside the study boundary and {d:.0f} m from the nearest walkable way: "
+                  "the OSM source does not reach it; extend osm_files to include it"
+                  for d in snapped.off_m[beyond]]
+        load = move_to_issues(load, beyond, "beyond_network", detail)
+        snapped = snapped.subset(np.flatnonzero(~beyond))
+        pts = load.points.to_crs(net.crs)
     far = snapped.off_m > cfg.walking.snap_max_m
     if far.any():
         detail = [f"{d:.0f} m from the nearest walkable way (limit "

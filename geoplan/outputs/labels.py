@@ -308,6 +308,7 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "unparseable_floor_area_m2": ("建筑面积无法识别", "Floor area not readable"),
     "bad_capacity": ("容量无法识别", "Capacity not readable"),
     "far_from_network": ("距步行路网过远", "Too far from the walking network"),
+    "beyond_network": ("位于路网范围之外", "Beyond the walking network's extent"),
     "not_reachable": ("无法步行到达", "Not reachable on foot"),
     "missing_population": ("缺少人口数据", "Missing population figures"),
     "bad_population": ("人口数据无效", "Invalid population figures"),
