@@ -153,12 +153,22 @@ class Areas:
 
 @dataclass(frozen=True)
 class Population:
-    """How elderly counts are estimated where committee counts are missing."""
+    """How elderly counts are estimated where committee counts are missing.
+
+    ``census_file``: the national county table of the 2020 census
+    (``census_county_2020_v1.xlsx``, any district of China by its 6-digit
+    ``district_code``) or a small CSV (``adcode, pop_total, pop_60plus, pop_80plus``).
+    The user's own ``share_60``/``share_80``, or counts ``elderly_60``/``elderly_80``
+    (divided by ``residents`` or the census residents), override the census figures.
+    """
 
     census_file: Path | None = None
     district_code: str | None = None
     share_60: float | None = None
     share_80: float | None = None
+    residents: float | None = None
+    elderly_60: float | None = None
+    elderly_80: float | None = None
     m2_per_resident: float = 36.0
     default_levels: float = 6.0
     default_far: float = 1.8
@@ -553,6 +563,7 @@ def _validate(cfg: Config) -> None:
     if pop.census_file is not None and not pop.district_code and pop.share_60 is None:
         raise ConfigError("population.census_file needs population.district_code "
                           "(e.g. '310110' for Yangpu)")
+    _validate_census(pop)
     for key in ("share_60", "share_80"):
         v = getattr(pop, key)
         if v is not None and not 0 <= v <= 1:
@@ -584,6 +595,36 @@ def _validate(cfg: Config) -> None:
         if g.access_reference is not None and g.access_reference <= 0:
             raise ConfigError("gap_index.access_reference must be positive (supply per "
                               "accessibility.per elderly)")
+
+
+def _validate_census(pop: Population) -> None:
+    """Check the census counts and that the census file has the district (before any work)."""
+    for key in ("residents", "elderly_60", "elderly_80"):
+        v = getattr(pop, key)
+        if v is not None and v <= 0:
+            raise ConfigError(f"population.{key} = {v:g} must be a positive count")
+    for age in ("60", "80"):
+        if getattr(pop, f"elderly_{age}") is not None and pop.residents is None and (
+                pop.census_file is None or not pop.district_code):
+            raise ConfigError(f"population.elderly_{age} needs population.residents (or "
+                              "census_file with district_code) to turn it into a share")
+    if pop.census_file is None or not pop.district_code:
+        return
+    from geoplan.errors import InputDataError
+    from geoplan.sources.census import census_codes
+
+    code = pop.district_code.strip()
+    if not re.fullmatch(r"\d{6}", code):
+        raise ConfigError(f"population.district_code = '{pop.district_code}': give the "
+                          "6-digit division code of the district, e.g. '310110' (Yangpu)")
+    try:
+        codes = census_codes(pop.census_file)
+    except InputDataError as exc:
+        raise ConfigError(f"population.census_file: {exc}") from None
+    if code not in codes:
+        raise ConfigError(f"population.district_code = '{code}' has no row in "
+                          f"{pop.census_file} ({len(codes)} division codes); check the code "
+                          "(6-digit, e.g. 310110 for Yangpu)")
 
 
 def _validate_standards(cfg: Config) -> None:
