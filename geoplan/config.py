@@ -110,12 +110,24 @@ class Analysis:
         return max((*self.thresholds_min, self.circle_minutes))
 
 
+LOW_QUALITY_ACTIONS = ("flag", "drop")
+
+
 @dataclass(frozen=True)
 class FacilityLayer:
-    """One facility table: file, columns and coordinate system."""
+    """One facility table: file, columns and coordinate system.
+
+    A layer holds one facility ``type``, or, with ``category_column``, one type per row
+    through a category map: a built-in one named by ``category_map`` (e.g.
+    ``"shanghai-eldercare-map"``) and/or ``[facilities.categories]`` entries
+    (category code or name -> type key; ``""`` leaves a category out on purpose).
+    Geocoder quality: rows whose ``quality_column`` is below ``min_quality`` or whose
+    ``match_level_column`` is one of ``bad_match_levels`` are flagged (``low_quality =
+    "flag"``, kept and marked) or dropped (``"drop"``), and reported either way.
+    """
 
     path: Path
-    type: str
+    type: str = ""
     label: str = ""
     has_coordinates: bool = True
     x: str | None = "lon"
@@ -132,6 +144,33 @@ class FacilityLayer:
     public_values: tuple[str, ...] = ("公办", "公建公营", "public", "yes", "true", "1", "是")
     sheet: str | None = None
     encoding: str | None = None
+    category_column: str | None = None
+    category_map: str | None = None
+    categories: tuple[tuple[str, str], ...] = ()
+    quality_column: str | None = None
+    min_quality: float | None = None
+    match_level_column: str | None = None
+    bad_match_levels: tuple[str, ...] = ()
+    low_quality: str = "flag"
+
+    def category_types(self) -> dict[str, str]:
+        """Category (compared as :func:`~geoplan.sources.facility_types.category_key`) ->
+        type key (``""``: left out on purpose); empty for a single-type layer."""
+        from geoplan.sources.facility_types import CATEGORY_MAPS, category_key
+
+        if self.category_column is None:
+            return {}
+        out = {category_key(k): v for k, v in
+               CATEGORY_MAPS.get(self.category_map or "", {}).items()}
+        out.update({category_key(k): v for k, v in self.categories})
+        return out
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The facility types this layer can hold, in map order, without repeats."""
+        if self.category_column is None:
+            return (self.type,)
+        return tuple(dict.fromkeys(t for t in self.category_types().values() if t))
 
 
 @dataclass(frozen=True)
@@ -409,7 +448,7 @@ class Config:
     @property
     def facility_types(self) -> tuple[str, ...]:
         """Facility type keys in config order, without repeats."""
-        return tuple(dict.fromkeys(layer.type for layer in self.facilities))
+        return tuple(dict.fromkeys(t for layer in self.facilities for t in layer.types))
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -537,7 +576,11 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("no [[facilities]] layer configured; add at least one")
     for i, layer in enumerate(cfg.facilities):
         where = f"facilities[{i}]"
-        if layer.type not in FACILITY_TYPES:
+        _validate_categories(layer, where)
+        if layer.category_column is None and layer.type not in FACILITY_TYPES:
+            if not layer.type:
+                raise ConfigError(f"[{where}] needs type = \"<facility type>\" or "
+                                  "category_column with a category map")
             raise ConfigError(f"{where}.type = '{layer.type}' is not a known facility type; "
                               f"use one of {', '.join(FACILITY_TYPES)}")
         crs = layer.crs.lower()
@@ -595,6 +638,44 @@ def _validate(cfg: Config) -> None:
         if g.access_reference is not None and g.access_reference <= 0:
             raise ConfigError("gap_index.access_reference must be positive (supply per "
                               "accessibility.per elderly)")
+
+
+def _validate_categories(layer: FacilityLayer, where: str) -> None:
+    """Category map and geocoder-quality settings of one facility layer."""
+    from geoplan.sources.facility_types import CATEGORY_MAPS, FACILITY_TYPES
+
+    if layer.category_column is None:
+        if layer.category_map is not None or layer.categories:
+            raise ConfigError(f"{where}: category_map/categories need category_column (the "
+                              "column holding each row's category)")
+    else:
+        if layer.type:
+            raise ConfigError(f"{where}: set either type (one type for the whole file) or "
+                              "category_column (a type per row from a category map), not both")
+        if layer.category_map is not None and layer.category_map not in CATEGORY_MAPS:
+            raise ConfigError(f"{where}.category_map = '{layer.category_map}' is not a "
+                              f"built-in map; use one of {', '.join(CATEGORY_MAPS)} or list "
+                              "the categories in [facilities.categories]")
+        if layer.category_map is None and not layer.categories:
+            raise ConfigError(f"{where}.category_column needs a category map: category_map "
+                              f"= \"{next(iter(CATEGORY_MAPS))}\" or [facilities.categories] "
+                              "entries such as 1 = \"care_home\"")
+        for cat, t in layer.categories:
+            if t and t not in FACILITY_TYPES:
+                raise ConfigError(f"{where}.categories.{cat} = '{t}' is not a known facility "
+                                  f"type; use one of {', '.join(FACILITY_TYPES)} (or \"\" to "
+                                  "leave the category out)")
+        if not layer.types:
+            raise ConfigError(f"{where}: the category map leaves every category out")
+    if layer.low_quality not in LOW_QUALITY_ACTIONS:
+        raise ConfigError(f"{where}.low_quality = '{layer.low_quality}'; use 'flag' (keep and "
+                          "mark) or 'drop'")
+    if (layer.min_quality is None) != (layer.quality_column is None):
+        raise ConfigError(f"{where}: quality_column and min_quality go together (e.g. "
+                          "quality_column = \"confidence\", min_quality = 50)")
+    if bool(layer.bad_match_levels) != (layer.match_level_column is not None):
+        raise ConfigError(f"{where}: match_level_column and bad_match_levels go together (e.g. "
+                          "match_level_column = \"level\", bad_match_levels = [\"地产小区\"])")
 
 
 def _validate_census(pop: Population) -> None:
@@ -864,7 +945,18 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
         raise ConfigError("facilities must be an array of tables: write [[facilities]]")
     facilities = []
     for i, layer in enumerate(layers):
-        fl = _build(FacilityLayer, layer, f"facilities[{i}]", data_root)
+        extra: dict[str, Any] = {}
+        if isinstance(layer, dict) and "categories" in layer:
+            cats = layer["categories"]
+            if not isinstance(cats, dict) or not all(isinstance(v, str)
+                                                     for v in cats.values()):
+                raise ConfigError(f"facilities[{i}].categories must be a table of category "
+                                  "-> facility type, e.g. [facilities.categories] 1 = "
+                                  "\"care_home\"")
+            extra["categories"] = tuple((str(k), v) for k, v in cats.items())
+            layer = {k: v for k, v in layer.items() if k != "categories"}
+        fl = _build(FacilityLayer, layer, f"facilities[{i}]", data_root,
+                    skip=("categories",) if extra else (), extra=extra)
         if not fl.label:
             fl = dataclasses.replace(fl, label=fl.path.stem)
         facilities.append(fl)

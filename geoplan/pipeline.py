@@ -299,7 +299,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     for p in cfg.network.osm_files:
         manifest.add_input(p, "osm")
     for layer in cfg.facilities:
-        manifest.add_input(layer.path, f"facilities:{layer.type}")
+        manifest.add_input(layer.path, "facilities:" + "+".join(layer.types))
     for p, role in ((cfg.areas.path, "areas"), (cfg.areas.streets_file, "streets"),
                     (cfg.population.census_file, "census")):
         if p is not None:

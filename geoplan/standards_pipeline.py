@@ -332,7 +332,7 @@ def run_standards(cfg: Config) -> tuple[StandardsResult, dict[str, Any]]:
         manifest.add_input(cfg.source_file, "config")
     st = cfg.standards
     for layer in cfg.facilities:
-        manifest.add_input(layer.path, f"facilities:{layer.type}")
+        manifest.add_input(layer.path, "facilities:" + "+".join(layer.types))
     if st is not None:
         for p, role in ((cfg.areas.streets_file, "streets"), (st.elderly_file, "elderly"),
                         (st.committees_file, "committees")):

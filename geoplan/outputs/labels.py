@@ -78,6 +78,7 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "nursing_beds": ("护理床位数（张）", "Nursing beds", KIND_COUNT),
     "public": ("公办", "Public (公办)", KIND_TEXT),
     "snap_m": ("距步行路网（米）", "Distance to walking network (m)", KIND_METRES),
+    "geocode_note": ("定位存疑（地理编码）", "Doubtful location (geocoder)", KIND_TEXT),
     # isochrones
     "threshold_min": ("步行时间阈值（分钟）", "Walking time threshold (min)", KIND_MINUTES),
     # issues
