@@ -174,6 +174,35 @@ class FacilityLayer:
 
 
 @dataclass(frozen=True)
+class Join:
+    """Attach columns of another table to a facility layer by name (and street).
+
+    For lists that share no id, e.g. planned beds per institution from a plan's table.
+    ``layer`` is the label of the ``[[facilities]]`` layer; ``name_column`` (and
+    ``street_column``) are the keys in ``path``; ``columns`` are attached as they are,
+    ``beds_column`` (and capacity/nursing_beds/floor_area) fill the facility attribute
+    where the layer has none. Names are compared exact, normalised (legal forms,
+    brackets, widths, ``strip_prefixes`` such as ["上海市", "杨浦区"]) and fuzzy
+    (score >= ``min_score``, 0-100); see :mod:`geoplan.sources.joins`.
+    """
+
+    layer: str
+    path: Path
+    name: str = ""
+    name_column: str = "name"
+    street_column: str | None = None
+    columns: tuple[str, ...] = ()
+    capacity_column: str | None = None
+    beds_column: str | None = None
+    nursing_beds_column: str | None = None
+    floor_area_column: str | None = None
+    min_score: float = 90.0
+    strip_prefixes: tuple[str, ...] = ()
+    sheet: str | None = None
+    encoding: str | None = None
+
+
+@dataclass(frozen=True)
 class Areas:
     """Analysis areas: a committee polygon file, OSM residential compounds, or a grid."""
 
@@ -444,6 +473,7 @@ class Config:
     gap_index: GapIndex | None = None
     source_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    joins: tuple[Join, ...] = ()
 
     @property
     def facility_types(self) -> tuple[str, ...]:
@@ -533,7 +563,8 @@ def _build(cls: type, data: Any, where: str, base: Path | None,
 
 
 _TOP_KEYS = ("study_area", "paths", "network", "walking", "analysis", "facilities", "areas",
-             "population", "output", "scenarios", "standards", "accessibility", "gap_index")
+             "population", "output", "scenarios", "standards", "accessibility", "gap_index",
+             "joins")
 
 
 def _require_file(path: Path | None, where: str) -> None:
@@ -588,6 +619,7 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"{where}.crs = '{layer.crs}': use wgs84, gcj02, bd09 or "
                               "an EPSG code such as 'EPSG:32651'")
         _require_file(layer.path, f"{where}.path")
+    _validate_joins(cfg)
     for t in an.required_types:
         if t not in cfg.facility_types:
             raise ConfigError(f"analysis.required_types lists '{t}' but no [[facilities]] "
@@ -676,6 +708,29 @@ def _validate_categories(layer: FacilityLayer, where: str) -> None:
     if bool(layer.bad_match_levels) != (layer.match_level_column is not None):
         raise ConfigError(f"{where}: match_level_column and bad_match_levels go together (e.g. "
                           "match_level_column = \"level\", bad_match_levels = [\"地产小区\"])")
+
+
+def _validate_joins(cfg: Config) -> None:
+    labels = {layer.label: layer for layer in cfg.facilities}
+    for k, jn in enumerate(cfg.joins):
+        where = f"joins[{k}]"
+        layer = labels.get(jn.layer)
+        if layer is None:
+            raise ConfigError(f"{where}.layer = '{jn.layer}' names no [[facilities]] layer; "
+                              f"use one of the labels: {', '.join(labels)}")
+        if layer.name_column is None:
+            raise ConfigError(f"{where}: layer '{jn.layer}' has no name_column to match by")
+        if jn.street_column is not None and layer.street_column is None:
+            raise ConfigError(f"{where}.street_column is set but layer '{jn.layer}' has no "
+                              "street_column; set both or neither")
+        if not 0 < jn.min_score <= 100:
+            raise ConfigError(f"{where}.min_score = {jn.min_score:g}: give a similarity "
+                              "between 0 and 100 (e.g. 90)")
+        if not (jn.columns or jn.capacity_column or jn.beds_column or jn.nursing_beds_column
+                or jn.floor_area_column):
+            raise ConfigError(f"{where}: nothing to attach; set columns = [...] or "
+                              "beds_column/capacity_column/...")
+        _require_file(jn.path, f"{where}.path")
 
 
 def _validate_census(pop: Population) -> None:
@@ -990,10 +1045,14 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
                      if "accessibility" in raw else None)
     gap = (_build(GapIndex, raw["gap_index"], "gap_index", None) if "gap_index" in raw
            else GapIndex() if standards or accessibility else None)
+    joins_raw = raw.get("joins", [])
+    if not isinstance(joins_raw, list):
+        raise ConfigError("joins must be an array of tables: write [[joins]]")
+    joins = tuple(_build(Join, j, f"joins[{k}]", data_root) for k, j in enumerate(joins_raw))
     cfg = Config(study_area=study, network=network, walking=walking, analysis=analysis,
                  facilities=tuple(facilities), areas=areas, population=population,
                  output=output, data_root=data_root, scenarios=scenarios,
                  standards=standards, accessibility=accessibility, gap_index=gap,
-                 source_file=source_file, raw=raw)
+                 source_file=source_file, raw=raw, joins=joins)
     _validate(cfg)
     return cfg

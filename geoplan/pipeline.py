@@ -75,6 +75,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     standards: Any = None  # StandardsResult when [standards] is configured
     inventory: pd.DataFrame | None = None
+    joins: pd.DataFrame | None = None  # match table of the [[joins]], when configured
 
 
 @contextmanager
@@ -115,8 +116,8 @@ def _check_datum(load: FacilityLoad, snapped_m: np.ndarray, net: WalkNetwork,
 
 def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
                 ) -> tuple[gpd.GeoDataFrame, SnappedPoints, pd.DataFrame, list[str],
-                           pd.DataFrame]:
-    load = load_facilities(cfg.facilities)
+                           pd.DataFrame, pd.DataFrame | None]:
+    load = load_facilities(cfg.facilities, cfg.joins)
     inventory = load.inventory
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
@@ -139,7 +140,7 @@ def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
         pts = load.points.to_crs(net.crs)
     pts = pts.copy()
     pts["snap_m"] = snapped.off_m
-    return pts, snapped, load.issues, notes, inventory
+    return pts, snapped, load.issues, notes, inventory, load.joins
 
 
 def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
@@ -300,6 +301,8 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         manifest.add_input(p, "osm")
     for layer in cfg.facilities:
         manifest.add_input(layer.path, "facilities:" + "+".join(layer.types))
+    for jn in cfg.joins:
+        manifest.add_input(jn.path, f"join:{jn.layer}")
     for p, role in ((cfg.areas.path, "areas"), (cfg.areas.streets_file, "streets"),
                     (cfg.population.census_file, "census")):
         if p is not None:
@@ -320,7 +323,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
     with _step(manifest, 2, total, "facilities"):
-        fac, fac_snap, issues, notes, inventory = _facilities(cfg, net, boundary_wgs)
+        fac, fac_snap, issues, notes, inventory, joins = _facilities(cfg, net, boundary_wgs)
         log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
     with _step(manifest, 3, total, "areas and demand"):
         areas, demand, shares_source = _areas_and_demand(cfg, net, boundary)
@@ -433,7 +436,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
                      demand=demand, areas=areas_out, streets=streets, summary=summary,
                      isochrones=iso, isochrones_by_type=iso_type, shares_source=shares_source,
                      manifest=manifest, notes=notes, standards=standards_res,
-                     inventory=inventory)
+                     inventory=inventory, joins=joins)
 
 
 def output_paths(cfg: Config) -> dict[str, Any]:
@@ -489,6 +492,7 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                 "standards_summary": std.summary if std is not None else None,
                 "standards_missing": (std.missing if std is not None and len(std.missing)
                                       else None),
+                "joins": result.joins,
             })
             sheets = {"areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
                       "summary": result.summary}
@@ -498,6 +502,8 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                     sheets["standards_missing"] = std.missing
             sheets.update({"facilities": fac_wgs.drop(columns="geometry"),
                            "issues": result.issues})
+            if result.joins is not None:
+                sheets["joins"] = result.joins
             tables = write_area_tables(staged, ("data", rel["tables"]), sheets, lang=lang,
                                        circle_minutes=circle, notes=result.notes)
             out = cfg.output

@@ -143,7 +143,8 @@ def check_config(cfg: Config, *, lang: str | None = None,
     if st.only:
         profile = profile.select(st.only)
     units, warnings = build_units(cfg, st)
-    inv = (inventory if inventory is not None else load_facilities(cfg.facilities).inventory)
+    inv = (inventory if inventory is not None
+           else load_facilities(cfg.facilities, cfg.joins).inventory)
     inv = inv.copy()
     inv["street_code"] = (match_streets(inv["street"], units.streets, fallback=inv["name"])
                           if len(units.streets) else "")

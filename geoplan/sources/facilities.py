@@ -41,7 +41,7 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from geoplan.config import FacilityLayer
+from geoplan.config import FacilityLayer, Join
 from geoplan.errors import InputDataError
 from geoplan.sources.crs import is_geographic, to_wgs84
 from geoplan.sources.tables import read_table, require_columns
@@ -98,12 +98,16 @@ class FacilityLoad:
         Every facility row of the tables, located or not and wherever it lies (duplicates
         removed), columns :data:`INVENTORY_COLUMNS`: the existing stock that planning
         standards count (a care home without coordinates still has its beds).
+    joins : pandas.DataFrame or None
+        The match table of the ``[[joins]]`` (:func:`~geoplan.sources.joins.apply_joins`),
+        None when none is configured.
     """
 
     points: gpd.GeoDataFrame
     issues: pd.DataFrame
     files: dict[str, str] = field(default_factory=dict)
     inventory: pd.DataFrame = field(default_factory=lambda: _empty_inventory())
+    joins: pd.DataFrame | None = None
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -357,7 +361,7 @@ def _drop_duplicates(load: FacilityLoad) -> FacilityLoad:
     known = np.isin(fids[kept], pos.index) & np.isin(fids[dropped], pos.index)
     inventory = (_fill_from(inv, pos[fids[kept][known]].to_numpy(),
                             pos[fids[dropped][known]].to_numpy()) if known.any() else inv)
-    load = FacilityLoad(points, load.issues, load.files, inventory)
+    load = FacilityLoad(points, load.issues, load.files, inventory, load.joins)
     return move_to_issues(load, dup, "duplicate", detail)
 
 
@@ -639,13 +643,18 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     return _drop_duplicates(load)
 
 
-def load_facilities(layers: Sequence[FacilityLayer]) -> FacilityLoad:
-    """Load all facility layers and drop duplicates across layers of the same type.
+def load_facilities(layers: Sequence[FacilityLayer],
+                    joins: Sequence[Join] = ()) -> FacilityLoad:
+    """Load all facility layers, attach joined tables, drop duplicates across layers.
 
     Parameters
     ----------
     layers : sequence of FacilityLayer
         The configured layers, in config order.
+    joins : sequence of Join
+        Tables attached by name (:func:`~geoplan.sources.joins.apply_joins`) before
+        duplicates across layers are dropped (a kept duplicate takes the dropped one's
+        attached values). The match table is :attr:`FacilityLoad.joins`.
 
     Returns
     -------
@@ -669,9 +678,16 @@ def load_facilities(layers: Sequence[FacilityLayer]) -> FacilityLoad:
     files: dict[str, str] = {}
     for ld in loads:
         files.update(ld.files)
-    load = FacilityLoad(_concat_points([ld.points for ld in loads]),
-                        _concat_issues([ld.issues for ld in loads]), files,
-                        _concat_inventory([ld.inventory for ld in loads]))
+    points = _concat_points([ld.points for ld in loads])
+    issues = _concat_issues([ld.issues for ld in loads])
+    inventory = _concat_inventory([ld.inventory for ld in loads])
+    matches = None
+    if joins:
+        from geoplan.sources.joins import apply_joins
+
+        points, inventory, matches, join_issues = apply_joins(points, inventory, joins, files)
+        issues = _concat_issues([issues, *join_issues])
+    load = FacilityLoad(points, issues, files, inventory, matches)
     return _drop_duplicates(load)
 
 
@@ -735,7 +751,7 @@ def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str
     if problem == "duplicate" and action == "dropped":  # a duplicate is not extra stock
         inventory = inventory[~inventory["fid"].isin(sel["fid"])].reset_index(drop=True)
     return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files),
-                        inventory)
+                        inventory, load.joins)
 
 
 def flag_outside(load: FacilityLoad, boundary_wgs84: shapely.Geometry) -> FacilityLoad:
