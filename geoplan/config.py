@@ -124,6 +124,9 @@ class FacilityLayer:
     Geocoder quality: rows whose ``quality_column`` is below ``min_quality`` or whose
     ``match_level_column`` is one of ``bad_match_levels`` are flagged (``low_quality =
     "flag"``, kept and marked) or dropped (``"drop"``), and reported either way.
+    ``filter_column`` / ``filter_values``: only rows whose column holds one of the values
+    are read (e.g. ``district`` = ``["杨浦区"]`` in a city-wide list), the others are left
+    out of the analysis and of the inventory that planning standards count.
     """
 
     path: Path
@@ -152,6 +155,8 @@ class FacilityLayer:
     match_level_column: str | None = None
     bad_match_levels: tuple[str, ...] = ()
     low_quality: str = "flag"
+    filter_column: str | None = None
+    filter_values: tuple[str, ...] = ()
 
     def category_types(self) -> dict[str, str]:
         """Category (compared as :func:`~geoplan.sources.facility_types.category_key`) ->
@@ -699,6 +704,9 @@ def _validate_categories(layer: FacilityLayer, where: str) -> None:
                                   "leave the category out)")
         if not layer.types:
             raise ConfigError(f"{where}: the category map leaves every category out")
+    if bool(layer.filter_values) != (layer.filter_column is not None):
+        raise ConfigError(f"{where}: filter_column and filter_values go together (e.g. "
+                          "filter_column = \"district\", filter_values = [\"杨浦区\"])")
     if layer.low_quality not in LOW_QUALITY_ACTIONS:
         raise ConfigError(f"{where}.low_quality = '{layer.low_quality}'; use 'flag' (keep and "
                           "mark) or 'drop'")

@@ -115,6 +115,7 @@ def test_category_config_errors(tmp_path: Path) -> None:
         ({"type": "canteen", "quality_column": "q"}, "go together"),
         ({"type": "canteen", "bad_match_levels": ["村庄"]}, "go together"),
         ({"type": "canteen", "low_quality": "hide"}, "low_quality"),
+        ({"type": "canteen", "filter_column": "district"}, "go together"),
         ({"category_column": "cat", "categories": "care_home"}, "must be a table"),
     ]:
         with pytest.raises(ConfigError, match=msg):
@@ -211,3 +212,21 @@ def test_real_city_map_and_institutions(demo_dir: Path) -> None:
     assert len(pts) == 65
     assert pts.loc[pts["name"] == "上海市杨浦区长海路街道敬老院", "geocode_note"].notna().all()
     assert int(np.sum(pts["geocode_note"].notna())) == 8  # 7 compound level, 1 confidence 0
+
+
+def test_filter_rows_of_a_city_wide_list(tmp_path: Path) -> None:
+    path = tmp_path / "city2.csv"
+    path.write_text(CITY_MAP.replace("丙护理站,121.5020,31.3020,杨浦区",
+                                     "丙护理站,121.4020,31.2020,普陀区"), encoding="utf-8")
+    layer = _city_layer(tmp_path, path=path, filter_column="district",
+                        filter_values=("杨浦区",))
+    load = load_facility_layer(layer)
+    assert "丙护理站" not in set(load.inventory["name"])
+    assert "丙护理站" not in set(load.issues["name"])
+    assert "丁护理院" in set(load.points["name"])
+    with pytest.raises(InputDataError, match="no row has district in 浦东新区"):
+        load_facility_layer(_city_layer(tmp_path, path=path, filter_column="district",
+                                        filter_values=("浦东新区",)))
+    with pytest.raises(InputDataError, match="column '区'"):
+        load_facility_layer(_city_layer(tmp_path, path=path, filter_column="区",
+                                        filter_values=("杨浦区",)))

@@ -468,6 +468,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
               "category_column": layer.category_column,
               "quality_column": layer.quality_column,
               "match_level_column": layer.match_level_column,
+              "filter_column": layer.filter_column,
               **{key: getattr(layer, key) for key in NUMERIC_ATTRIBUTES.values()}}
     if layer.has_coordinates and not is_geo:
         for key in ("x", "y"):
@@ -490,6 +491,18 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     table, rows = table[keep].reset_index(drop=True), rows[keep]
     if len(table) == 0:
         raise InputDataError(f"{file}: no data rows; the file has a header but no facilities")
+    if layer.filter_column is not None:
+        wanted_values = {_level_key(v) for v in layer.filter_values}
+        sel = _text(table[layer.filter_column]).map(
+            lambda v: not pd.isna(v) and _level_key(v) in wanted_values).to_numpy(dtype=bool)
+        log.info("facilities '%s' (%s): %d of %d rows have %s in %s; the others are left out",
+                 label, file, int(sel.sum()), len(table), layer.filter_column,
+                 ", ".join(layer.filter_values))
+        table, rows = table[sel].reset_index(drop=True), rows[sel]
+        if len(table) == 0:
+            raise InputDataError(f"{file}: no row has {layer.filter_column} in "
+                                 f"{', '.join(layer.filter_values)}; check "
+                                 f"{where.setting('filter_values')}")
 
     def column(col: str | None) -> pd.Series:
         if col is None:
