@@ -126,7 +126,8 @@ class FacilityLayer:
     "flag"``, kept and marked) or dropped (``"drop"``), and reported either way.
     ``filter_column`` / ``filter_values``: only rows whose column holds one of the values
     are read (e.g. ``district`` = ``["杨浦区"]`` in a city-wide list), the others are left
-    out of the analysis and of the inventory that planning standards count.
+    out of the analysis and of the inventory that planning standards count. Facilities of
+    a neighbouring district within walking reach then no longer count as supply either.
     """
 
     path: Path

@@ -230,3 +230,15 @@ def test_filter_rows_of_a_city_wide_list(tmp_path: Path) -> None:
     with pytest.raises(InputDataError, match="column '区'"):
         load_facility_layer(_city_layer(tmp_path, path=path, filter_column="区",
                                         filter_values=("杨浦区",)))
+
+
+def test_duplicate_does_not_take_over_geocode_note(tmp_path: Path) -> None:
+    a = tmp_path / "a.csv"
+    a.write_text("name,lon,lat\n甲敬老院,121.5,31.3\n", encoding="utf-8")
+    b = tmp_path / "b.csv"
+    b.write_text("name,lon,lat,conf\n甲敬老院,121.50001,31.30001,10\n", encoding="utf-8")
+    load = load_facilities([
+        FacilityLayer(path=a, type="care_home", label="a"),
+        FacilityLayer(path=b, type="care_home", label="b", quality_column="conf",
+                      min_quality=50)])
+    assert len(load.points) == 1 and load.points["geocode_note"].isna().all()

@@ -324,7 +324,7 @@ def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]
 
 #: Columns a kept duplicate takes over from the dropped one where its own are blank.
 _CORE_COLUMNS = frozenset({"fid", "layer", "type", "name", "source_row", "lon_src", "lat_src",
-                           "geometry", "located"})
+                           "geometry", "located", "geocode_note"})
 
 
 def _fill_from(frame: pd.DataFrame, kept: NDArray[np.int64],
