@@ -740,6 +740,16 @@ def _validate_joins(cfg: Config) -> None:
             raise ConfigError(f"{where}: nothing to attach; set columns = [...] or "
                               "beds_column/capacity_column/...")
         _require_file(jn.path, f"{where}.path")
+        # the key and attached columns are checked now, not after the network is built
+        from geoplan.sources.tables import read_table, require_columns
+
+        table = read_table(jn.path, sheet=jn.sheet, encoding=jn.encoding)
+        require_columns(table, {f"{where}.name_column": jn.name_column,
+                                f"{where}.street_column": jn.street_column,
+                                **{f"{where}.columns[{i}]": c for i, c in enumerate(jn.columns)},
+                                **{f"{where}.{k}": getattr(jn, k) for k in (
+                                    "capacity_column", "beds_column", "nursing_beds_column",
+                                    "floor_area_column")}}, jn.path)
 
 
 def _validate_census(pop: Population) -> None:

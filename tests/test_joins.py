@@ -162,6 +162,9 @@ def test_join_config(tmp_path: Path) -> None:
 
     ok = cfg({"layer": "inst", "path": "plan.csv", "name_column": "name_in_plan",
               "beds_column": "planned_beds_2025", "strip_prefixes": ["上海市"]})
+    with pytest.raises(InputDataError, match=r"column 'beds' not found.*joins\[0\]\.beds_column"):
+        cfg({"layer": "inst", "path": "plan.csv", "name_column": "name_in_plan",
+             "beds_column": "beds"})
     assert ok.joins[0].strip_prefixes == ("上海市",)  # type: ignore[attr-defined]
     for join, msg in [
         ({"layer": "inst2", "path": "plan.csv", "columns": ["x"]}, "names no"),
