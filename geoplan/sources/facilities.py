@@ -698,7 +698,7 @@ def load_facilities(layers: Sequence[FacilityLayer],
     if joins:
         from geoplan.sources.joins import apply_joins
 
-        points, inventory, matches, join_issues = apply_joins(points, inventory, joins, files)
+        points, inventory, matches, join_issues = apply_joins(points, inventory, joins)
         issues = _concat_issues([issues, *join_issues])
     load = FacilityLoad(points, issues, files, inventory, matches)
     return _drop_duplicates(load)

@@ -150,15 +150,15 @@ def normalise_street(street: object) -> str:
 
 
 def _street_ok(left: Sequence[str], right: Sequence[str]) -> NDArray[np.bool_]:
-    """Pairwise: True unless both streets are known and neither is a prefix of the other."""
-    ok = np.ones((len(left), len(right)), dtype=bool)
-    for i, a in enumerate(left):
-        if not a:
-            continue
-        for j, b in enumerate(right):
-            if b and not (a.startswith(b) or b.startswith(a)):
-                ok[i, j] = False
-    return ok
+    """Pairwise: True unless both streets are known and neither is a prefix of the other.
+
+    Compared once per pair of distinct streets (a district has a dozen), then spread.
+    """
+    ul, li = np.unique(np.asarray(left, dtype=object).astype(str), return_inverse=True)
+    ur, ri = np.unique(np.asarray(right, dtype=object).astype(str), return_inverse=True)
+    small = np.array([[not a or not b or a.startswith(b) or b.startswith(a) for b in ur]
+                      for a in ul], dtype=bool).reshape(len(ul), len(ur))
+    return small[np.ix_(li.ravel(), ri.ravel())]
 
 
 def match_names(left_names: Sequence[object], right_names: Sequence[object],
@@ -298,7 +298,7 @@ def _attach_value(values: pd.Series) -> pd.Series:
 
 
 def apply_joins(points: gpd.GeoDataFrame, inventory: pd.DataFrame,
-                joins: Sequence[Join], files: dict[str, str]
+                joins: Sequence[Join]
                 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame, list[pd.DataFrame]]:
     """Attach the columns of each join's file to its facility layer.
 
@@ -311,8 +311,6 @@ def apply_joins(points: gpd.GeoDataFrame, inventory: pd.DataFrame,
         without coordinates still gets its attributes.
     joins : sequence of Join
         The configured joins.
-    files : dict
-        Source file of each layer label (for messages).
 
     Returns
     -------
