@@ -123,7 +123,8 @@ class FacilityLayer:
     (category code or name -> type key; ``""`` leaves a category out on purpose).
     Geocoder quality: rows whose ``quality_column`` is below ``min_quality`` or whose
     ``match_level_column`` is one of ``bad_match_levels`` are flagged (``low_quality =
-    "flag"``, kept and marked) or dropped (``"drop"``), and reported either way.
+    "flag"``, kept and marked) or dropped (``"drop"``), and reported either way; a blank
+    confidence is unknown, not low, and is not flagged.
     ``filter_column`` / ``filter_values``: only rows whose column holds one of the values
     are read (e.g. ``district`` = ``["杨浦区"]`` in a city-wide list), the others are left
     out of the analysis and of the inventory that planning standards count. Facilities of
