@@ -126,12 +126,29 @@ class Analysis:
         return max((*self.thresholds_min, self.circle_minutes))
 
 
+LOW_QUALITY_ACTIONS = ("flag", "drop")
+
+
 @dataclass(frozen=True)
 class FacilityLayer:
-    """One facility table: file, columns and coordinate system."""
+    """One facility table: file, columns and coordinate system.
+
+    A layer holds one facility ``type``, or, with ``category_column``, one type per row
+    through a category map: a built-in one named by ``category_map`` (e.g.
+    ``"shanghai-eldercare-map"``) and/or ``[facilities.categories]`` entries
+    (category code or name -> type key; ``""`` leaves a category out on purpose).
+    Geocoder quality: rows whose ``quality_column`` is below ``min_quality`` or whose
+    ``match_level_column`` is one of ``bad_match_levels`` are flagged (``low_quality =
+    "flag"``, kept and marked) or dropped (``"drop"``), and reported either way; a blank
+    confidence is unknown, not low, and is not flagged.
+    ``filter_column`` / ``filter_values``: only rows whose column holds one of the values
+    are read (e.g. ``district`` = ``["杨浦区"]`` in a city-wide list), the others are left
+    out of the analysis and of the inventory that planning standards count. Facilities of
+    a neighbouring district within walking reach then no longer count as supply either.
+    """
 
     path: Path
-    type: str
+    type: str = ""
     label: str = ""
     has_coordinates: bool = True
     x: str | None = "lon"
@@ -146,6 +163,64 @@ class FacilityLayer:
     floor_area_column: str | None = None
     public_column: str | None = None
     public_values: tuple[str, ...] = ("公办", "公建公营", "public", "yes", "true", "1", "是")
+    sheet: str | None = None
+    encoding: str | None = None
+    category_column: str | None = None
+    category_map: str | None = None
+    categories: tuple[tuple[str, str], ...] = ()
+    quality_column: str | None = None
+    min_quality: float | None = None
+    match_level_column: str | None = None
+    bad_match_levels: tuple[str, ...] = ()
+    low_quality: str = "flag"
+    filter_column: str | None = None
+    filter_values: tuple[str, ...] = ()
+
+    def category_types(self) -> dict[str, str]:
+        """Category (compared as :func:`~geoplan.sources.facility_types.category_key`) ->
+        type key (``""``: left out on purpose); empty for a single-type layer."""
+        from geoplan.sources.facility_types import CATEGORY_MAPS, category_key
+
+        if self.category_column is None:
+            return {}
+        out = {category_key(k): v for k, v in
+               CATEGORY_MAPS.get(self.category_map or "", {}).items()}
+        out.update({category_key(k): v for k, v in self.categories})
+        return out
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The facility types this layer can hold, in map order, without repeats."""
+        if self.category_column is None:
+            return (self.type,)
+        return tuple(dict.fromkeys(t for t in self.category_types().values() if t))
+
+
+@dataclass(frozen=True)
+class Join:
+    """Attach columns of another table to a facility layer by name (and street).
+
+    For lists that share no id, e.g. planned beds per institution from a plan's table.
+    ``layer`` is the label of the ``[[facilities]]`` layer; ``name_column`` (and
+    ``street_column``) are the keys in ``path``; ``columns`` are attached as they are,
+    ``beds_column`` (and capacity/nursing_beds/floor_area) fill the facility attribute
+    where the layer has none. Names are compared exact, normalised (legal forms,
+    brackets, widths, ``strip_prefixes`` such as ["上海市", "杨浦区"]) and fuzzy
+    (score >= ``min_score``, 0-100); see :mod:`geoplan.sources.joins`.
+    """
+
+    layer: str
+    path: Path
+    name: str = ""
+    name_column: str = "name"
+    street_column: str | None = None
+    columns: tuple[str, ...] = ()
+    capacity_column: str | None = None
+    beds_column: str | None = None
+    nursing_beds_column: str | None = None
+    floor_area_column: str | None = None
+    min_score: float = 90.0
+    strip_prefixes: tuple[str, ...] = ()
     sheet: str | None = None
     encoding: str | None = None
 
@@ -170,12 +245,22 @@ class Areas:
 
 @dataclass(frozen=True)
 class Population:
-    """How elderly counts are estimated where committee counts are missing."""
+    """How elderly counts are estimated where committee counts are missing.
+
+    ``census_file``: the national county table of the 2020 census
+    (``census_county_2020_v1.xlsx``, any district of China by its 6-digit
+    ``district_code``) or a small CSV (``adcode, pop_total, pop_60plus, pop_80plus``).
+    The user's own ``share_60``/``share_80``, or counts ``elderly_60``/``elderly_80``
+    (divided by ``residents`` or the census residents), override the census figures.
+    """
 
     census_file: Path | None = None
     district_code: str | None = None
     share_60: float | None = None
     share_80: float | None = None
+    residents: float | None = None
+    elderly_60: float | None = None
+    elderly_80: float | None = None
     m2_per_resident: float = 36.0
     default_levels: float = 6.0
     default_far: float = 1.8
@@ -420,11 +505,12 @@ class Config:
     gap_index: GapIndex | None = None
     source_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    joins: tuple[Join, ...] = ()
 
     @property
     def facility_types(self) -> tuple[str, ...]:
         """Facility type keys in config order, without repeats."""
-        return tuple(dict.fromkeys(layer.type for layer in self.facilities))
+        return tuple(dict.fromkeys(t for layer in self.facilities for t in layer.types))
 
 
 # ------------------------------------------------------------------ numeric ranges
@@ -721,7 +807,8 @@ def _build(cls: type, data: Any, where: str, base: Path | None,
 
 _ARRAY_KEYS = ("facilities", "scenarios")
 _TOP_KEYS = ("study_area", "paths", "network", "walking", "analysis", "facilities", "areas",
-             "population", "output", "scenarios", "standards", "accessibility", "gap_index")
+             "population", "output", "scenarios", "standards", "accessibility", "gap_index",
+             "joins")
 
 
 def _require_file(path: Path | None, where: str) -> None:
@@ -797,11 +884,16 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("no [[facilities]] layer configured; add at least one")
     for i, layer in enumerate(cfg.facilities):
         where = f"facilities[{i}]"
-        if layer.type not in FACILITY_TYPES:
+        _validate_categories(layer, where)
+        if layer.category_column is None and layer.type not in FACILITY_TYPES:
+            if not layer.type:
+                raise ConfigError(f"[{where}] needs type = \"<facility type>\" or "
+                                  "category_column with a category map")
             raise ConfigError(f"{where}.type = '{layer.type}' is not a known facility type; "
                               f"use one of {', '.join(FACILITY_TYPES)}")
         _check_crs(layer.crs, f"{where}.crs")
         _require_file(layer.path, f"{where}.path")
+    _validate_joins(cfg)
     for t in an.required_types:
         if t not in cfg.facility_types:
             raise ConfigError(f"analysis.required_types lists '{t}' but no [[facilities]] "
@@ -820,6 +912,7 @@ def _validate(cfg: Config) -> None:
     if pop.census_file is not None and not pop.district_code and pop.share_60 is None:
         raise ConfigError("population.census_file needs population.district_code "
                           "(e.g. '310110' for Yangpu)")
+    _validate_census(pop)
     for key in ("share_60", "share_80"):
         v = getattr(pop, key)
         if v is not None and not 0 <= v <= 1:
@@ -851,6 +944,110 @@ def _validate(cfg: Config) -> None:
         if g.access_reference is not None and g.access_reference <= 0:
             raise ConfigError("gap_index.access_reference must be positive (supply per "
                               "accessibility.per elderly)")
+
+
+def _validate_categories(layer: FacilityLayer, where: str) -> None:
+    """Category map and geocoder-quality settings of one facility layer."""
+    from geoplan.sources.facility_types import CATEGORY_MAPS, FACILITY_TYPES
+
+    if layer.category_column is None:
+        if layer.category_map is not None or layer.categories:
+            raise ConfigError(f"{where}: category_map/categories need category_column (the "
+                              "column holding each row's category)")
+    else:
+        if layer.type:
+            raise ConfigError(f"{where}: set either type (one type for the whole file) or "
+                              "category_column (a type per row from a category map), not both")
+        if layer.category_map is not None and layer.category_map not in CATEGORY_MAPS:
+            raise ConfigError(f"{where}.category_map = '{layer.category_map}' is not a "
+                              f"built-in map; use one of {', '.join(CATEGORY_MAPS)} or list "
+                              "the categories in [facilities.categories]")
+        if layer.category_map is None and not layer.categories:
+            raise ConfigError(f"{where}.category_column needs a category map: category_map "
+                              f"= \"{next(iter(CATEGORY_MAPS))}\" or [facilities.categories] "
+                              "entries such as 1 = \"care_home\"")
+        for cat, t in layer.categories:
+            if t and t not in FACILITY_TYPES:
+                raise ConfigError(f"{where}.categories.{cat} = '{t}' is not a known facility "
+                                  f"type; use one of {', '.join(FACILITY_TYPES)} (or \"\" to "
+                                  "leave the category out)")
+        if not layer.types:
+            raise ConfigError(f"{where}: the category map leaves every category out")
+    if bool(layer.filter_values) != (layer.filter_column is not None):
+        raise ConfigError(f"{where}: filter_column and filter_values go together (e.g. "
+                          "filter_column = \"district\", filter_values = [\"杨浦区\"])")
+    if layer.low_quality not in LOW_QUALITY_ACTIONS:
+        raise ConfigError(f"{where}.low_quality = '{layer.low_quality}'; use 'flag' (keep and "
+                          "mark) or 'drop'")
+    if (layer.min_quality is None) != (layer.quality_column is None):
+        raise ConfigError(f"{where}: quality_column and min_quality go together (e.g. "
+                          "quality_column = \"confidence\", min_quality = 50)")
+    if bool(layer.bad_match_levels) != (layer.match_level_column is not None):
+        raise ConfigError(f"{where}: match_level_column and bad_match_levels go together (e.g. "
+                          "match_level_column = \"level\", bad_match_levels = [\"地产小区\"])")
+
+
+def _validate_joins(cfg: Config) -> None:
+    labels = {layer.label: layer for layer in cfg.facilities}
+    for k, jn in enumerate(cfg.joins):
+        where = f"joins[{k}]"
+        layer = labels.get(jn.layer)
+        if layer is None:
+            raise ConfigError(f"{where}.layer = '{jn.layer}' names no [[facilities]] layer; "
+                              f"use one of the labels: {', '.join(labels)}")
+        if layer.name_column is None:
+            raise ConfigError(f"{where}: layer '{jn.layer}' has no name_column to match by")
+        if jn.street_column is not None and layer.street_column is None:
+            raise ConfigError(f"{where}.street_column is set but layer '{jn.layer}' has no "
+                              "street_column; set both or neither")
+        if not 0 < jn.min_score <= 100:
+            raise ConfigError(f"{where}.min_score = {jn.min_score:g}: give a similarity "
+                              "between 0 and 100 (e.g. 90)")
+        if not (jn.columns or jn.capacity_column or jn.beds_column or jn.nursing_beds_column
+                or jn.floor_area_column):
+            raise ConfigError(f"{where}: nothing to attach; set columns = [...] or "
+                              "beds_column/capacity_column/...")
+        _require_file(jn.path, f"{where}.path")
+        # the key and attached columns are checked now, not after the network is built
+        from geoplan.sources.tables import read_table, require_columns
+
+        table = read_table(jn.path, sheet=jn.sheet, encoding=jn.encoding)
+        require_columns(table, {f"{where}.name_column": jn.name_column,
+                                f"{where}.street_column": jn.street_column,
+                                **{f"{where}.columns[{i}]": c for i, c in enumerate(jn.columns)},
+                                **{f"{where}.{k}": getattr(jn, k) for k in (
+                                    "capacity_column", "beds_column", "nursing_beds_column",
+                                    "floor_area_column")}}, jn.path)
+
+
+def _validate_census(pop: Population) -> None:
+    """Check the census counts and that the census file has the district (before any work)."""
+    for key in ("residents", "elderly_60", "elderly_80"):
+        v = getattr(pop, key)
+        if v is not None and v <= 0:
+            raise ConfigError(f"population.{key} = {v:g} must be a positive count")
+    for age in ("60", "80"):
+        if getattr(pop, f"elderly_{age}") is not None and pop.residents is None and (
+                pop.census_file is None or not pop.district_code):
+            raise ConfigError(f"population.elderly_{age} needs population.residents (or "
+                              "census_file with district_code) to turn it into a share")
+    if pop.census_file is None or not pop.district_code:
+        return
+    from geoplan.errors import InputDataError
+    from geoplan.sources.census import census_codes
+
+    code = pop.district_code.strip()
+    if not re.fullmatch(r"\d{6}", code):
+        raise ConfigError(f"population.district_code = '{pop.district_code}': give the "
+                          "6-digit division code of the district, e.g. '310110' (Yangpu)")
+    try:
+        codes = census_codes(pop.census_file)
+    except InputDataError as exc:
+        raise ConfigError(f"population.census_file: {exc}") from None
+    if code not in codes:
+        raise ConfigError(f"population.district_code = '{code}' has no row in "
+                          f"{pop.census_file} ({len(codes)} division codes); check the code "
+                          "(6-digit, e.g. 310110 for Yangpu)")
 
 
 def _validate_standards(cfg: Config) -> None:
@@ -1117,7 +1314,18 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
         raise ConfigError("facilities must be an array of tables: write [[facilities]]")
     facilities = []
     for i, layer in enumerate(layers):
-        fl = _build(FacilityLayer, layer, f"facilities[{i}]", data_root)
+        extra: dict[str, Any] = {}
+        if isinstance(layer, dict) and "categories" in layer:
+            cats = layer["categories"]
+            if not isinstance(cats, dict) or not all(isinstance(v, str)
+                                                     for v in cats.values()):
+                raise ConfigError(f"facilities[{i}].categories must be a table of category "
+                                  "-> facility type, e.g. [facilities.categories] 1 = "
+                                  "\"care_home\"")
+            extra["categories"] = tuple((str(k), v) for k, v in cats.items())
+            layer = {k: v for k, v in layer.items() if k != "categories"}
+        fl = _build(FacilityLayer, layer, f"facilities[{i}]", data_root,
+                    skip=("categories",) if extra else (), extra=extra)
         if not fl.label:
             fl = dataclasses.replace(fl, label=fl.path.stem)
         facilities.append(fl)
@@ -1151,10 +1359,14 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
                      if "accessibility" in raw else None)
     gap = (_build(GapIndex, raw["gap_index"], "gap_index", None) if "gap_index" in raw
            else GapIndex() if standards or accessibility else None)
+    joins_raw = raw.get("joins", [])
+    if not isinstance(joins_raw, list):
+        raise ConfigError("joins must be an array of tables: write [[joins]]")
+    joins = tuple(_build(Join, j, f"joins[{k}]", data_root) for k, j in enumerate(joins_raw))
     cfg = Config(study_area=study, network=network, walking=walking, analysis=analysis,
                  facilities=tuple(facilities), areas=areas, population=population,
                  output=output, data_root=data_root, scenarios=scenarios,
                  standards=standards, accessibility=accessibility, gap_index=gap,
-                 source_file=source_file, raw=raw)
+                 source_file=source_file, raw=raw, joins=joins)
     _validate(cfg)
     return cfg

@@ -75,6 +75,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     standards: Any = None  # StandardsResult when [standards] is configured
     inventory: pd.DataFrame | None = None
+    joins: pd.DataFrame | None = None  # match table of the [[joins]], when configured
 
 
 @contextmanager
@@ -153,8 +154,8 @@ def _require_overlap(poly: shapely.Geometry, extent: shapely.Geometry, path: obj
 
 def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
                 ) -> tuple[gpd.GeoDataFrame, SnappedPoints, pd.DataFrame, list[str],
-                           pd.DataFrame]:
-    load = load_facilities(cfg.facilities)
+                           pd.DataFrame, pd.DataFrame | None]:
+    load = load_facilities(cfg.facilities, cfg.joins)
     inventory = load.inventory
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
@@ -189,7 +190,7 @@ def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
     pts = pts.copy()
     pts["snap_m"] = snapped.off_m
     pts["outside_boundary"] = ~shapely.covers(boundary_wgs, load.points.geometry.to_numpy())
-    return pts, snapped, load.issues, notes, inventory
+    return pts, snapped, load.issues, notes, inventory, load.joins
 
 
 def _served_from_outside(cfg: Config, fac: gpd.GeoDataFrame, demand: gpd.GeoDataFrame,
@@ -379,7 +380,9 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     for p in cfg.network.osm_files:
         manifest.add_input(p, "osm")
     for layer in cfg.facilities:
-        manifest.add_input(layer.path, f"facilities:{layer.type}")
+        manifest.add_input(layer.path, "facilities:" + "+".join(layer.types))
+    for jn in cfg.joins:
+        manifest.add_input(jn.path, f"join:{jn.layer}")
     for p, role in ((cfg.areas.path, "areas"), (cfg.areas.streets_file, "streets"),
                     (cfg.population.census_file, "census")):
         if p is not None:
@@ -406,7 +409,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
     with _step(manifest, 2, total, "facilities"):
-        fac, fac_snap, issues, notes, inventory = _facilities(cfg, net, boundary_wgs)
+        fac, fac_snap, issues, notes, inventory, joins = _facilities(cfg, net, boundary_wgs)
         log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
     with _step(manifest, 3, total, "areas and demand"):
         areas, demand, shares_source = _areas_and_demand(cfg, net, boundary)
@@ -520,7 +523,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
                      demand=demand, areas=areas_out, streets=streets, summary=summary,
                      isochrones=iso, isochrones_by_type=iso_type, shares_source=shares_source,
                      manifest=manifest, notes=notes, standards=standards_res,
-                     inventory=inventory)
+                     inventory=inventory, joins=joins)
 
 
 def output_paths(cfg: Config) -> dict[str, Any]:
@@ -576,6 +579,7 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                 "standards_summary": std.summary if std is not None else None,
                 "standards_missing": (std.missing if std is not None and len(std.missing)
                                       else None),
+                "joins": result.joins,
             })
             sheets = {"areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
                       "summary": result.summary}
@@ -585,6 +589,8 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                     sheets["standards_missing"] = std.missing
             sheets.update({"facilities": fac_wgs.drop(columns="geometry"),
                            "issues": result.issues})
+            if result.joins is not None:
+                sheets["joins"] = result.joins
             tables = write_area_tables(staged, ("data", rel["tables"]), sheets, lang=lang,
                                        circle_minutes=circle, notes=result.notes)
             out = cfg.output

@@ -155,7 +155,8 @@ def check_config(cfg: Config, *, lang: str | None = None,
     if st.only:
         profile = profile.select(st.only)
     units, warnings = build_units(cfg, st)
-    inv = (inventory if inventory is not None else load_facilities(cfg.facilities).inventory)
+    inv = (inventory if inventory is not None
+           else load_facilities(cfg.facilities, cfg.joins).inventory)
     inv = inv.copy()
     inv["street_code"] = (match_streets(inv["street"], units.streets, fallback=inv["name"])
                           if len(units.streets) else "")
@@ -346,7 +347,7 @@ def run_standards(cfg: Config) -> tuple[StandardsResult, dict[str, Any]]:
         manifest.add_input(cfg.source_file, "config")
     st = cfg.standards
     for layer in cfg.facilities:
-        manifest.add_input(layer.path, f"facilities:{layer.type}")
+        manifest.add_input(layer.path, "facilities:" + "+".join(layer.types))
     if st is not None:
         for p, role in ((cfg.areas.streets_file, "streets"), (st.elderly_file, "elderly"),
                         (st.committees_file, "committees")):

@@ -83,6 +83,18 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "serves_inside_60": ("就近服务范围内60岁及以上老人（人）",
                          "Residents 60+ inside for whom it is the nearest in reach",
                          KIND_PERSONS),
+    "geocode_note": ("定位存疑（地理编码）", "Doubtful location (geocoder)", KIND_TEXT),
+    # name matches of [[joins]]
+    "join": ("关联表", "Joined table", KIND_TEXT),
+    "left_row": ("设施表行号", "Facility row", KIND_COUNT),
+    "left_name": ("设施名称", "Facility name", KIND_TEXT),
+    "left_street": ("设施所属街道", "Facility street", KIND_TEXT),
+    "right_row": ("关联表行号", "Joined row", KIND_COUNT),
+    "right_name": ("关联表名称", "Joined name", KIND_TEXT),
+    "right_street": ("关联表街道", "Joined street", KIND_TEXT),
+    "match": ("匹配方式", "Match", KIND_TEXT),
+    "match_score": ("相似度（0–100）", "Similarity (0-100)", KIND_COUNT),
+    "match_note": ("匹配说明", "Match note", KIND_TEXT),
     # isochrones
     "threshold_min": ("步行时间阈值（分钟）", "Walking time threshold (min)", KIND_MINUTES),
     # issues
@@ -320,6 +332,9 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "encoding": ("文字编码问题", "Text encoding problem"),
     "at_existing_facility": ("与现状设施重合", "At an existing facility"),
     "bad_cost": ("成本无法识别", "Cost not readable"),
+    "unmapped_category": ("类别未映射到设施类型", "Category not mapped to a facility type"),
+    "low_geocode_quality": ("地理编码精度低", "Low geocoder quality"),
+    "join_unmatched": ("名称匹配失败", "No matching facility by name"),
 }
 CANDIDATE_ORIGINS: dict[str, tuple[str, str]] = {
     "file": ("候选点文件", "Candidate file"),
@@ -347,6 +362,7 @@ STATUSES: dict[str, tuple[str, str]] = {
 #: Action codes of the data-issues table.
 ACTIONS: dict[str, tuple[str, str]] = {
     "dropped": ("已剔除", "Dropped"),
+    "not attached": ("未关联", "Not attached"),
     "kept": ("保留", "Kept"),
     "snapped": ("已就近接入路网", "Snapped to the network"),
     "repaired": ("已修复", "Repaired"),
@@ -387,6 +403,8 @@ _VALUE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "check_status": CHECK_STATUSES,
     "unit_level": UNIT_LEVELS,
     "std_kind": STANDARD_KINDS,
+    "match": {"exact": ("完全一致", "Exact"), "normalised": ("规范化后一致", "Normalised"),
+              "fuzzy": ("模糊匹配", "Fuzzy"), "unmatched": ("未匹配", "Unmatched")},
 }
 
 #: Sheet / layer display names: key -> (zh, en).
@@ -411,6 +429,7 @@ SHEET_NAMES: dict[str, tuple[str, str]] = {
     "street_bases": ("街道人口与居委会", "Street bases"),
     "inventory": ("现状设施清单", "Facility inventory"),
     "standards_missing": ("缺少属性的设施", "Facilities lacking attributes"),
+    "joins": ("名称匹配", "Name matches"),
 }
 
 

@@ -15,6 +15,11 @@ unparseable_coordinates  dropped   x or y is not a number (a few rows; if most r
 unparseable_<attribute>  kept      capacity, beds, nursing_beds or floor_area_m2 is not a
                                    number; it becomes unknown (NaN), never 0
 negative_<attribute>     kept      that value is negative; it becomes unknown (NaN)
+unmapped_category        dropped   the row's category (``category_column``) is not in the
+                                   layer's category map (also one warning listing them)
+low_geocode_quality      kept      geocoder confidence below ``min_quality`` or match level
+                                   in ``bad_match_levels``; the point carries the reason in
+                                   ``geocode_note`` (``low_quality = "drop"``: dropped)
 duplicate                dropped   same name within 30 m of an earlier row of the same
                                    facility type (any layer); the first is kept
 outside_study_area       dropped   :func:`flag_outside`
@@ -31,7 +36,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -40,7 +46,7 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from geoplan.config import FacilityLayer
+from geoplan.config import FacilityLayer, Join
 from geoplan.errors import InputDataError
 from geoplan.sources.crs import is_geographic, to_wgs84
 from geoplan.sources.tables import read_table, require_columns, row_word, source_rows
@@ -60,8 +66,8 @@ log = logging.getLogger(__name__)
 
 #: Columns of :attr:`FacilityLoad.points`, in order.
 POINT_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "capacity", "beds",
-                 "nursing_beds", "floor_area_m2", "public", "source_row", "lon_src", "lat_src",
-                 "geometry")
+                 "nursing_beds", "floor_area_m2", "public", "geocode_note", "source_row",
+                 "lon_src", "lat_src", "geometry")
 #: Numeric attributes: point column -> FacilityLayer setting naming the source column.
 NUMERIC_ATTRIBUTES = {"capacity": "capacity_column", "beds": "beds_column",
                       "nursing_beds": "nursing_beds_column",
@@ -97,12 +103,16 @@ class FacilityLoad:
         Every facility row of the tables, located or not and wherever it lies (duplicates
         removed), columns :data:`INVENTORY_COLUMNS`: the existing stock that planning
         standards count (a care home without coordinates still has its beds).
+    joins : pandas.DataFrame or None
+        The match table of the ``[[joins]]`` (:func:`~geoplan.sources.joins.apply_joins`),
+        None when none is configured.
     """
 
     points: gpd.GeoDataFrame
     issues: pd.DataFrame
     files: dict[str, str] = field(default_factory=dict)
     inventory: pd.DataFrame = field(default_factory=lambda: _empty_inventory())
+    joins: pd.DataFrame | None = None
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -367,7 +377,121 @@ def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]
             + close["dist"].round().astype(int).astype(str)
             + " m away; the first is kept (check whether they are separate facilities)")
     detail.iloc[pos] = text.to_numpy()
+    detail.attrs["kept_pos"] = close["pos_a"].to_numpy()
+    detail.attrs["dropped_pos"] = pos
     return mask, detail
+
+
+#: Columns a kept duplicate takes over from the dropped one where its own are blank.
+_CORE_COLUMNS = frozenset({"fid", "layer", "type", "name", "source_row", "lon_src", "lat_src",
+                           "geometry", "located", "geocode_note"})
+
+
+def _fill_from(frame: pd.DataFrame, kept: NDArray[np.int64],
+               dropped: NDArray[np.int64]) -> pd.DataFrame:
+    """Fill blank attributes of rows ``kept`` with those of rows ``dropped`` (positions)."""
+    out = frame.copy()
+    for col in out.columns:
+        if col in _CORE_COLUMNS:
+            continue
+        vals = out[col].to_numpy(copy=True)
+        take = pd.isna(vals[kept]) & ~pd.isna(vals[dropped])
+        if take.any():
+            vals[kept[take]] = vals[dropped[take]]
+            out[col] = vals
+    return out
+
+
+def _drop_duplicates(load: FacilityLoad) -> FacilityLoad:
+    """Report repeated names at one place once and keep the first row.
+
+    The kept row takes over what it lacks from the dropped rows (address, street,
+    capacity, beds, joined columns ...), in the points and in the inventory.
+    """
+    dup, detail = _duplicates(load.points)
+    if not dup.any():
+        return load
+    kept, dropped = detail.attrs["kept_pos"], detail.attrs["dropped_pos"]
+    pts = load.points
+    points = gpd.GeoDataFrame(_fill_from(pts, kept, dropped), geometry="geometry",
+                              crs=pts.crs)
+    inv = load.inventory
+    pos = pd.Series(np.arange(len(inv)), index=inv["fid"].to_numpy())
+    fids = pts["fid"].to_numpy()
+    known = np.isin(fids[kept], pos.index) & np.isin(fids[dropped], pos.index)
+    inventory = (_fill_from(inv, pos[fids[kept][known]].to_numpy(),
+                            pos[fids[dropped][known]].to_numpy()) if known.any() else inv)
+    load = FacilityLoad(points, load.issues, load.files, inventory, load.joins)
+    return move_to_issues(load, dup, "duplicate", detail)
+
+
+def _category_types(layer: FacilityLayer, raw: pd.Series, names: pd.Series,
+                    rows: NDArray[np.int64], where: _Where
+                    ) -> tuple[NDArray[np.object_], pd.DataFrame]:
+    """Facility type of each row from its category; unmapped rows get ``""`` and an issue.
+
+    Categories mapped to ``""`` are left out on purpose (one info line); categories the
+    map does not know are reported row by row (``unmapped_category``) and in one warning
+    that lists them with their counts, so none is dropped silently.
+    """
+    from geoplan.sources.facility_types import category_key
+
+    mapping = layer.category_types()
+    keys = raw.map(lambda v: v if pd.isna(v) else category_key(v))
+    types = keys.map(mapping)
+    unknown = types.isna().to_numpy()
+    skipped = (types == "").to_numpy()
+    if skipped.any():
+        log.info("facilities '%s' (%s): %d rows of categories mapped to \"\" left out",
+                 where.label, where.file, int(skipped.sum()))
+    out = types.fillna("").to_numpy(dtype=object)
+    shown = raw.fillna("(blank)")
+    if unknown.any():
+        counts = shown[unknown].value_counts(sort=False)
+        listed = ", ".join(f"'{k}' ({n})" for k, n in counts.items())
+        log.warning("facilities '%s' (%s): %d rows have categories the category map does not "
+                    "cover: %s; they are left out and listed in the issues table; map them in "
+                    "[facilities.categories] (a type, or \"\" to leave one out)", where.label,
+                    where.file, int(unknown.sum()), listed)
+    detail = (f"{layer.category_column} = '" + shown[unknown].astype(str)
+              + "' is not in the category map; map it in [facilities.categories] (a type key, "
+              "or \"\" to leave it out)")
+    issues = _issue_frame(where.label, where.file, rows[unknown], names[unknown],
+                          "unmapped_category", detail, "dropped")
+    return out, issues
+
+
+def _geocode_quality(layer: FacilityLayer, column: Callable[[str | None], pd.Series],
+                     where: _Where) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
+    """Per row: why its geocode is not trusted (NaN when it is) and whether it is low."""
+    n = len(column(None))
+    notes = pd.Series(np.full(n, "", dtype=object))
+    if layer.quality_column is not None and layer.min_quality is not None:
+        raw = column(layer.quality_column)
+        q = _numbers(raw)
+        low = ~np.isnan(q) & (q < layer.min_quality)
+        notes[low] = (f"geocoder {layer.quality_column} " + raw[low].astype(str)
+                      + f" < {layer.min_quality:g}")
+        bad = raw.notna().to_numpy() & np.isnan(q)
+        notes[bad] = (f"geocoder {layer.quality_column} '" + raw[bad].astype(str)
+                      + "' is not a number")
+    if layer.match_level_column is not None:
+        level = column(layer.match_level_column)
+        bad_levels = {_level_key(v) for v in layer.bad_match_levels}
+        hit = level.map(lambda v: not pd.isna(v) and _level_key(v) in bad_levels)
+        hit = hit.to_numpy(dtype=bool)
+        text = f"geocoder {layer.match_level_column} '" + level[hit].astype(str) + "'"
+        notes[hit] = np.where(notes[hit] == "", text, notes[hit] + "; " + text)
+    low_quality = (notes != "").to_numpy()
+    if low_quality.any():
+        log.debug("facilities '%s': %d rows with low geocoder quality", where.label,
+                  int(low_quality.sum()))
+    return notes.mask(~low_quality).to_numpy(dtype=object), low_quality
+
+
+def _level_key(value: object) -> str:
+    """Text compared for match levels: NFKC, no spaces."""
+    return "".join(unicodedata.normalize("NFKC", str(value)).split())
 
 
 # ---------------------------------------------------------------------------- loading
@@ -401,6 +525,10 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     is_geo = isinstance(table, gpd.GeoDataFrame)
     wanted = {"name_column": layer.name_column, "address_column": layer.address_column,
               "street_column": layer.street_column, "public_column": layer.public_column,
+              "category_column": layer.category_column,
+              "quality_column": layer.quality_column,
+              "match_level_column": layer.match_level_column,
+              "filter_column": layer.filter_column,
               **{key: getattr(layer, key) for key in NUMERIC_ATTRIBUTES.values()}}
     if layer.has_coordinates and not is_geo:
         for key in ("x", "y"):
@@ -424,15 +552,42 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     table, rows = table[keep].reset_index(drop=True), rows[keep]
     if len(table) == 0:
         raise InputDataError(f"{file}: no data rows; the file has a header but no facilities")
+    if layer.filter_column is not None:
+        wanted_values = {_level_key(v) for v in layer.filter_values}
+        sel = _text(table[layer.filter_column]).map(
+            lambda v: not pd.isna(v) and _level_key(v) in wanted_values).to_numpy(dtype=bool)
+        log.info("facilities '%s' (%s): %d of %d rows have %s in %s; the others are left out",
+                 label, file, int(sel.sum()), len(table), layer.filter_column,
+                 ", ".join(layer.filter_values))
+        table, rows = table[sel].reset_index(drop=True), rows[sel]
+        if len(table) == 0:
+            raise InputDataError(f"{file}: no row has {layer.filter_column} in "
+                                 f"{', '.join(layer.filter_values)}; check "
+                                 f"{where.setting('filter_values')}")
 
     def column(col: str | None) -> pd.Series:
         if col is None:
             return pd.Series(np.full(len(table), np.nan, dtype=object))
         return _text(table[col]).reset_index(drop=True)
 
+    issue_frames: list[pd.DataFrame] = []
+    if layer.category_column is not None:
+        row_types, unmapped = _category_types(layer, column(layer.category_column),
+                                              column(layer.name_column), rows, where)
+        issue_frames.append(unmapped)
+        used = row_types != ""
+        table, rows, row_types = (table[used].reset_index(drop=True), rows[used],
+                                  row_types[used])
+        if len(table) == 0:
+            _log_issues(_concat_issues(issue_frames))
+            raise InputDataError(f"{file}: no row has a category that the category map of "
+                                 f"{where.setting('category_column')} uses")
+    else:
+        row_types = np.full(len(table), layer.type, dtype=object)
+
     names, addresses, streets = (column(layer.name_column), column(layer.address_column),
                                  column(layer.street_column))
-    issue_frames: list[pd.DataFrame] = []
+    geocode_note, low_quality = _geocode_quality(layer, column, where)
 
     # capacity, beds, floor area: unknown (NaN) unless a non-negative number, never 0
     numeric: dict[str, np.ndarray] = {}
@@ -468,7 +623,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     fids = (f"{label}:" + pd.Series(rows, dtype=np.int64).astype(str)).to_numpy(dtype=object)
     inventory = pd.DataFrame({
         "fid": fids, "layer": np.full(len(table), label, dtype=object),
-        "type": np.full(len(table), layer.type, dtype=object),
+        "type": row_types.astype(object),
         "name": names.to_numpy(dtype=object), "address": addresses.to_numpy(dtype=object),
         "street": streets.to_numpy(dtype=object), **numeric, "public": public,
         "source_row": rows, "located": np.zeros(len(table), dtype=bool)})
@@ -540,35 +695,49 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         "fid": (f"{label}:" + pd.Series(rows[ok], dtype=np.int64).astype(str)).to_numpy(
             dtype=object),
         "layer": np.full(n_ok, label, dtype=object),
-        "type": np.full(n_ok, layer.type, dtype=object),
+        "type": row_types[ok].astype(object),
         "name": names[ok].to_numpy(dtype=object),
         "address": addresses[ok].to_numpy(dtype=object),
         "street": streets[ok].to_numpy(dtype=object),
         **{attr: values[ok] for attr, values in numeric.items()},
         "public": public[ok],
+        "geocode_note": geocode_note[ok],
         "source_row": rows[ok],
         "lon_src": np.asarray(x_src, dtype=np.float64),
         "lat_src": np.asarray(y_src, dtype=np.float64),
     }, geometry=shapely.points(lon, lat), crs="EPSG:4326")
+    flagged = ok & low_quality
+    issue_frames.append(_issue_frame(
+        label, file, rows[flagged], names[flagged], "low_geocode_quality",
+        pd.Series(geocode_note[flagged]) + (
+            "; dropped (low_quality = \"drop\"), check the location" if layer.low_quality
+            == "drop" else "; kept and marked on the map, check the location"),
+        "dropped" if layer.low_quality == "drop" else "kept"))
     issues = _concat_issues(issue_frames)
     if len(issues):
         issues = issues.sort_values("row", kind="stable", ignore_index=True)
     _log_issues(issues)
     inventory["located"] = ok
+    if layer.low_quality == "drop" and flagged.any():
+        inventory.loc[flagged, "located"] = False
+        points = points[~flagged[ok]].reset_index(drop=True)
+        n_ok = len(points)
     load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file}, inventory)
-    dup, detail = _duplicates(load.points)
-    if dup.any():
-        load = move_to_issues(load, dup, "duplicate", detail)
-    return load
+    return _drop_duplicates(load)
 
 
-def load_facilities(layers: Sequence[FacilityLayer]) -> FacilityLoad:
-    """Load all facility layers and drop duplicates across layers of the same type.
+def load_facilities(layers: Sequence[FacilityLayer],
+                    joins: Sequence[Join] = ()) -> FacilityLoad:
+    """Load all facility layers, attach joined tables, drop duplicates across layers.
 
     Parameters
     ----------
     layers : sequence of FacilityLayer
         The configured layers, in config order.
+    joins : sequence of Join
+        Tables attached by name (:func:`~geoplan.sources.joins.apply_joins`) before
+        duplicates across layers are dropped (a kept duplicate takes the dropped one's
+        attached values). The match table is :attr:`FacilityLoad.joins`.
 
     Returns
     -------
@@ -592,13 +761,17 @@ def load_facilities(layers: Sequence[FacilityLayer]) -> FacilityLoad:
     files: dict[str, str] = {}
     for ld in loads:
         files.update(ld.files)
-    load = FacilityLoad(_concat_points([ld.points for ld in loads]),
-                        _concat_issues([ld.issues for ld in loads]), files,
-                        _concat_inventory([ld.inventory for ld in loads]))
-    dup, detail = _duplicates(load.points)
-    if dup.any():
-        load = move_to_issues(load, dup, "duplicate", detail)
-    return load
+    points = _concat_points([ld.points for ld in loads])
+    issues = _concat_issues([ld.issues for ld in loads])
+    inventory = _concat_inventory([ld.inventory for ld in loads])
+    matches = None
+    if joins:
+        from geoplan.sources.joins import apply_joins
+
+        points, inventory, matches, join_issues = apply_joins(points, inventory, joins)
+        issues = _concat_issues([issues, *join_issues])
+    load = FacilityLoad(points, issues, files, inventory, matches)
+    return _drop_duplicates(load)
 
 
 def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str,
@@ -661,7 +834,7 @@ def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str
     if problem == "duplicate" and action == "dropped":  # a duplicate is not extra stock
         inventory = inventory[~inventory["fid"].isin(sel["fid"])].reset_index(drop=True)
     return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files),
-                        inventory)
+                        inventory, load.joins)
 
 
 def flag_outside(load: FacilityLoad, boundary_wgs84: shapely.Geometry) -> FacilityLoad:

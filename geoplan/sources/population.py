@@ -20,7 +20,6 @@ import shapely
 from geoplan.config import Population
 from geoplan.errors import InputDataError
 from geoplan.sources.areas import assign_points
-from geoplan.sources.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -42,41 +41,67 @@ FILL_SPACING_M = 40.0
 
 @dataclass(frozen=True)
 class ElderlyShares:
-    """Shares of residents aged 60+ and 80+, and where they come from."""
+    """Shares of residents aged 60+ and 80+, and where they come from.
+
+    ``residents``, ``elderly_60`` and ``elderly_80`` are the district's counts behind the
+    shares when known (census or config), else None.
+    """
 
     share_60: float
     share_80: float
     source: str
+    residents: float | None = None
+    elderly_60: float | None = None
+    elderly_80: float | None = None
 
 
 def elderly_shares(pop: Population) -> ElderlyShares:
     """Elderly shares from the config or the district census table.
 
+    Each figure is taken from the first source that has it: the config's share
+    (``share_60``/``share_80``), the config's count (``elderly_60``/``elderly_80``) divided
+    by the residents (``residents``, else the census), then the census row of
+    ``district_code`` in ``census_file`` (the national county table ``.xlsx`` or the small
+    CSV, see :func:`~geoplan.sources.census.district_census`). Without an 80+ figure the
+    80+ share is 16 % of the 60+ share.
+
     Raises
     ------
     InputDataError
-        If the census file lacks the district or the needed columns.
+        If no source gives the 60+ share, or the census file lacks the district or the
+        needed columns.
     """
-    if pop.share_60 is not None:
-        s80 = pop.share_80 if pop.share_80 is not None else pop.share_60 * 0.16
-        return ElderlyShares(pop.share_60, s80, "config")
-    if pop.census_file is None:
-        raise InputDataError("population: set share_60 (and share_80) or census_file with "
-                             "district_code to estimate the elderly without committee counts")
-    df = read_table(pop.census_file)
-    need = {"adcode", "pop_total", "pop_60plus", "pop_80plus"}
-    if not need <= set(df.columns):
-        raise InputDataError(f"{pop.census_file}: census table needs columns "
-                             f"{', '.join(sorted(need))}")
-    row = df[df["adcode"].astype(str).str.strip() == str(pop.district_code)]
-    if row.empty:
-        raise InputDataError(f"{pop.census_file}: no row for district_code "
-                             f"{pop.district_code}; check population.district_code")
-    total = float(row["pop_total"].iloc[0])
-    s60 = float(row["pop_60plus"].iloc[0]) / total
-    s80 = float(row["pop_80plus"].iloc[0]) / total
-    name = str(row["district"].iloc[0]) if "district" in row else pop.district_code
-    return ElderlyShares(s60, s80, f"2020 census, {name} ({pop.district_code})")
+    from geoplan.sources.census import district_census
+
+    census = (district_census(pop.census_file, pop.district_code)
+              if pop.census_file is not None and pop.district_code else None)
+    residents = pop.residents if pop.residents is not None else (
+        census.residents if census else None)
+    where = f"2020 census, {census.name} ({census.code})" if census else ""
+
+    def pick(age: int) -> tuple[float | None, float | None, str]:
+        share, count = getattr(pop, f"share_{age}"), getattr(pop, f"elderly_{age}")
+        if share is not None:
+            return share, (share * residents if residents else None), "config share"
+        if count is not None and residents:
+            return count / residents, count, "config count"
+        if census is not None:
+            return (getattr(census, f"share_{age}"), getattr(census, f"elderly_{age}"),
+                    where)
+        return None, None, ""
+
+    s60, c60, src60 = pick(60)
+    if s60 is None:
+        raise InputDataError("population: set share_60 (and share_80), elderly_60 with "
+                             "residents, or census_file with district_code to estimate the "
+                             "elderly without committee counts")
+    s80, c80, src80 = pick(80)
+    if s80 is None:
+        s80, c80, src80 = s60 * 0.16, (c60 * 0.16 if c60 else None), "16 % of 60+"
+    source = src60 if src60 == src80 else f"60+: {src60}; 80+: {src80}"
+    if source in ("config share", "config count"):
+        source = "config"
+    return ElderlyShares(s60, s80, source, residents, c60, c80)
 
 
 def _levels(text: pd.Series, default: float) -> np.ndarray:
