@@ -142,10 +142,10 @@ def walk_policy(edges: gpd.GeoDataFrame, walkable: tuple[str, ...], *,
         (connected bridge ways of these classes or of motorroads) shorter than
         ``elevated_min_length_m`` is kept: a street crossing a creek, not an elevated road.
 
-    Footways, steps, paths and pedestrian streets are never touched by the last two
-    rules, so pedestrian bridges (天桥), underpasses (地道) and sidewalks mapped as their
-    own ways (``footway=sidewalk``) stay; an explicit ``foot=yes|designated|permissive|
-    official`` keeps any way the last two rules would drop.
+    Footways, steps, paths and pedestrian streets are never touched by the elevated/
+    tunnel rule, so pedestrian bridges (天桥), underpasses (地道) and sidewalks mapped as
+    their own ways (``footway=sidewalk``) stay; an explicit ``foot=yes|designated|
+    permissive|official`` keeps any way the motorroad and elevated/tunnel rules would drop.
 
     Parameters
     ----------
