@@ -180,3 +180,34 @@ def test_policy_settings_load_and_change_the_cache_key(tmp_path: Path) -> None:
     assert not custom.walking.exclude_elevated and not custom.walking.exclude_motorroad
     assert custom.walking.elevated_highways == ("trunk",)
     assert network_cache_key(custom) != network_cache_key(default)
+
+
+def test_policy_on_the_demo_extracts(demo_dir: Path) -> None:
+    # Real Yangpu OSM: the Middle Ring Road viaduct (中环路, motorroad=yes), its unnamed
+    # bridge ramps and the 五角场 / 四平路 road tunnels go; the short 淞沪路 creek bridges
+    # (about 45 m each way) and the ground-level primary 邯郸路 stay.
+    files = (demo_dir / "osm" / "wujiaochang-fudan.osm", demo_dir / "osm" / "tongji-siping.osm")
+    raw = graph_from_osm_files(files)
+    net = build_walk_network(raw, 1.0, 2.0, DEFAULT_WALKABLE_HIGHWAYS)
+    dropped = net.report["policy_dropped"]
+    assert dropped["motorroad"]["km"] > 10
+    assert dropped["elevated"]["km"] > 3 and dropped["tunnel"]["km"] > 2
+    edges = ox.graph_to_gdfs(raw, nodes=False, fill_edge_geometry=True).to_crs(net.crs)
+    name = edges["name"].astype(str)
+    creek = edges[(name == "淞沪路") & (edges["bridge"] == "yes")]
+    tunnel = edges[(name == "五角场隧道") & (edges["tunnel"] == "yes")]
+    ground = edges[(name == "邯郸路") & edges["bridge"].isna() & edges["tunnel"].isna()]
+    assert len(creek) and len(tunnel) and len(ground)
+
+    def share_on_network(part) -> float:
+        """Share of the ways' length running along a network edge (within 1 m)."""
+        lines = part.geometry.to_numpy()
+        near = net.edges.geometry.to_numpy()[np.unique(
+            net.edge_tree.query(lines, predicate="dwithin", distance=1.0)[1])]
+        cover = shapely.buffer(shapely.union_all(near), 1.0)
+        return float(shapely.length(shapely.intersection(lines, cover)).sum()
+                     / shapely.length(lines).sum())
+
+    assert share_on_network(creek) > 0.99
+    assert share_on_network(ground) > 0.99
+    assert share_on_network(tunnel) < 0.1  # only where streets cross above it
