@@ -43,6 +43,8 @@ DEFAULT_WALKABLE_HIGHWAYS: tuple[str, ...] = (
     "primary_link", "trunk", "trunk_link", "track", "cycleway", "corridor", "road",
     "platform", "elevator",
 )
+#: Carriageway classes that the elevated/tunnel rule of the walking policy applies to.
+DEFAULT_ELEVATED_HIGHWAYS: tuple[str, ...] = ("trunk", "trunk_link", "primary", "primary_link")
 
 COORDINATE_SYSTEMS = ("wgs84", "gcj02", "bd09")
 AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid")
@@ -97,12 +99,24 @@ class NetworkSource:
 
 @dataclass(frozen=True)
 class WalkingProfile:
-    """How older people walk: speed, penalties and which ways are walkable."""
+    """How older people walk: speed, penalties and which ways are walkable.
+
+    The walking policy on top of ``walkable_highways`` (see
+    :func:`geoplan.network.walkgraph.walk_policy`): ``exclude_motorroad`` leaves out
+    ``motorroad=yes`` ways, motorways and their links; ``exclude_elevated`` leaves out
+    bridges and tunnels of the ``elevated_highways`` classes that have no sidewalk
+    tagged, except bridge runs shorter than ``elevated_min_length_m`` (a ground-level
+    street crossing a creek). ``foot=yes``/``designated`` always keeps a way.
+    """
 
     speed_kmh: float = 3.6
     steps_factor: float = 2.0
     walkable_highways: tuple[str, ...] = DEFAULT_WALKABLE_HIGHWAYS
     snap_max_m: float = 300.0
+    exclude_motorroad: bool = True
+    exclude_elevated: bool = True
+    elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS
+    elevated_min_length_m: float = 60.0
 
     @property
     def speed_mps(self) -> float:
@@ -874,6 +888,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("walking.steps_factor must be >= 1 (a time multiplier for steps)")
     if wk.snap_max_m <= 0:
         raise ConfigError("walking.snap_max_m must be positive (metres)")
+    if wk.elevated_min_length_m < 0:
+        raise ConfigError("walking.elevated_min_length_m must be >= 0 (metres; 0 leaves out "
+                          "every bridge of walking.elevated_highways without a sidewalk)")
     an = cfg.analysis
     if not an.thresholds_min or any(t <= 0 or t > 120 for t in an.thresholds_min):
         raise ConfigError("analysis.thresholds_min must list minutes between 0 and 120, "

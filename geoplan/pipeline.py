@@ -329,6 +329,13 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry
     feats = osm.features(cfg.network, cfg.output.cache_dir).to_crs(net.crs)
     compounds = compound_areas(feats, boundary, cfg.areas.min_compound_m2)
     src = cfg.areas.source
+    if src != "file" and len(feats) == 0:
+        # Compounds and grid cells carry no counts: residents come only from mapped floor
+        # area, and a streets-only OSM source has none.
+        raise InputDataError(f"areas.source = '{src}' estimates residents from OSM buildings "
+                             "and residential landuse, and the OSM source has none; give "
+                             "committee polygons with elderly counts (areas.source = \"file\", "
+                             "elderly60_column) or an OSM extract with buildings")
     if src == "file":
         areas = areas_from_file(cfg.areas, net.crs)
         areas = areas[shapely.intersects(areas.geometry.to_numpy(), boundary)]

@@ -21,7 +21,7 @@ from geoplan.sources import osm
 log = logging.getLogger(__name__)
 
 #: Bump when the prepared-network format or preparation logic changes.
-CACHE_FORMAT = 3  # 3: merged highway/name values sorted and joined
+CACHE_FORMAT = 4  # 3: merged highway/name sorted and joined; 4: + walking policy, factors
 
 
 def network_cache_key(cfg: Config) -> str:
@@ -37,6 +37,10 @@ def network_cache_key(cfg: Config) -> str:
         "speed_kmh": walk.speed_kmh,
         "steps_factor": walk.steps_factor,
         "walkable": sorted(walk.walkable_highways),
+        "exclude_motorroad": walk.exclude_motorroad,
+        "exclude_elevated": walk.exclude_elevated,
+        "elevated": sorted(walk.elevated_highways),
+        "elevated_min_length_m": walk.elevated_min_length_m,
     }
     text = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -68,8 +72,12 @@ def prepare_network(cfg: Config, *, use_cache: bool = True) -> tuple[WalkNetwork
         raw = osm.graph_from_osm_files(cfg.network.osm_files)
     else:
         raw = osm.graph_from_download(cfg.network, cfg.walking.walkable_highways, cache_dir)
-    net = build_walk_network(raw, cfg.walking.speed_mps, cfg.walking.steps_factor,
-                             cfg.walking.walkable_highways)
+    wk = cfg.walking
+    net = build_walk_network(raw, wk.speed_mps, wk.steps_factor, wk.walkable_highways,
+                             exclude_motorroad=wk.exclude_motorroad,
+                             exclude_elevated=wk.exclude_elevated,
+                             elevated_highways=wk.elevated_highways,
+                             elevated_min_length_m=wk.elevated_min_length_m)
     net.report["cache_key"] = key
     if use_cache:
         from geoplan.outputs.atomic import atomic_write  # names the file on a full disk

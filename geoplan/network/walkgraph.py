@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from geoplan.config import DEFAULT_ELEVATED_HIGHWAYS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,6 +72,14 @@ class WalkNetwork:
 #: Values of ``foot``/``access`` that close a way to pedestrians (unless ``foot`` opens it).
 _CLOSED = {"no", "private"}
 _OPEN = {"yes", "designated", "permissive", "official"}
+#: ``sidewalk=*`` values saying the carriageway itself has a sidewalk (``separate`` means
+#: the sidewalk is its own way, so the carriageway has none).
+_SIDEWALK = {"yes", "both", "left", "right"}
+_SIDEWALK_KEYS = ("sidewalk:both", "sidewalk:left", "sidewalk:right")
+_MOTORWAYS = {"motorway", "motorway_link"}
+#: ``bridge``/``tunnel`` values that do not lift or sink the way off the street level
+#: (``building_passage``: a street running under a building through an arch).
+_NOT_RAISED = {"", "no", "building_passage"}
 
 
 def _first(value: Any) -> str:
@@ -105,25 +118,144 @@ def merge_tag_values(values: list[Any]) -> str:
     return ";".join(sorted(flat))
 
 
-def _walkable_mask(edges: gpd.GeoDataFrame, walkable: tuple[str, ...]) -> np.ndarray:
-    hw = edges["highway"].map(_first) if "highway" in edges else None
-    if hw is None:
-        return np.zeros(len(edges), dtype=bool)
-    ok = hw.isin(set(walkable)).to_numpy()
-    foot = edges["foot"].map(_first) if "foot" in edges else hw.map(lambda _: "")
-    access = edges["access"].map(_first) if "access" in edges else hw.map(lambda _: "")
+def _tag(edges: pd.DataFrame, key: str) -> pd.Series:
+    """Tag ``key`` of every edge as stripped lower-case text ('' when missing)."""
+    if key not in edges:
+        return pd.Series("", index=edges.index, dtype=object)
+    return edges[key].map(_first).str.strip().str.lower()
+
+
+def _short_runs(u: np.ndarray, v: np.ndarray, length: np.ndarray, min_length: float
+                ) -> np.ndarray:
+    """Which edges belong to a connected run of edges shorter than ``min_length`` in all.
+
+    ``u``/``v``/``length`` describe the candidate edges of a bidirectional graph (each way
+    appears once per direction, so a run's way length is half its summed length).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(u) == 0 or min_length <= 0:
+        return np.zeros(len(u), dtype=bool)
+    ids, inv = np.unique(np.concatenate([u, v]), return_inverse=True)
+    a, b = inv[:len(u)], inv[len(u):]
+    adj = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(ids), len(ids)))
+    _, label = connected_components(adj, directed=False)
+    run_len = np.bincount(label[a], weights=length, minlength=label.max() + 1) / 2.0
+    return run_len[label[a]] < min_length
+
+
+def walk_policy(edges: gpd.GeoDataFrame, walkable: tuple[str, ...], *,
+                exclude_motorroad: bool = True, exclude_elevated: bool = True,
+                elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS,
+                elevated_min_length_m: float = 60.0) -> pd.Series:
+    """Why each raw OSM edge is left out of the walking network ('' when it is kept).
+
+    Rules, in order (the first that applies is reported):
+
+    ``highway``
+        ``highway`` is not one of ``walkable``.
+    ``closed``
+        ``foot=no|private``, or ``access=no|private`` without ``foot=yes|designated|
+        permissive|official``.
+    ``motorroad``
+        ``motorroad=yes`` (expressways, 快速路), ``highway=motorway|motorway_link``
+        (with ``exclude_motorroad``).
+    ``elevated`` / ``tunnel``
+        A carriageway of ``elevated_highways`` (trunk, primary and their links) tagged
+        ``bridge=*`` or ``tunnel=*`` (any value but ``no``/``building_passage``) and no
+        sidewalk on it (``sidewalk=yes|both|left|right`` or ``sidewalk:both|left|right=
+        yes``): elevated expressways (高架路) and road tunnels (隧道, 下立交). A bridge run
+        (connected bridge ways of these classes or of motorroads) shorter than
+        ``elevated_min_length_m`` is kept: a street crossing a creek, not an elevated road.
+
+    Footways, steps, paths and pedestrian streets are never touched by the elevated/
+    tunnel rule, so pedestrian bridges (天桥), underpasses (地道) and sidewalks mapped as
+    their own ways (``footway=sidewalk``) stay; an explicit ``foot=yes|designated|
+    permissive|official`` keeps any way the motorroad and elevated/tunnel rules would drop.
+
+    Parameters
+    ----------
+    edges : GeoDataFrame
+        Raw edges of an unsimplified, bidirectional osmnx graph (index ``u, v, key``)
+        with their OSM tags as columns.
+    walkable : tuple of str
+        Walkable ``highway`` values.
+    exclude_motorroad, exclude_elevated : bool, default True
+        Apply the ``motorroad`` and ``elevated``/``tunnel`` rules.
+    elevated_highways : tuple of str
+        ``highway`` values the ``elevated``/``tunnel`` rule applies to.
+    elevated_min_length_m : float, default 60
+        Bridge runs shorter than this are kept (0: drop every such bridge).
+
+    Returns
+    -------
+    pandas.Series
+        One reason per edge (same index as ``edges``): ``''`` (kept), ``'highway'``,
+        ``'closed'``, ``'motorroad'``, ``'elevated'`` or ``'tunnel'``.
+    """
+    hw = _tag(edges, "highway")
+    foot, access = _tag(edges, "foot"), _tag(edges, "access")
+    foot_open = foot.isin(_OPEN).to_numpy()
+    reason = np.full(len(edges), "", dtype=object)
+    reason[~hw.isin(set(walkable)).to_numpy()] = "highway"
     closed = (foot.isin(_CLOSED) | (access.isin(_CLOSED) & ~foot.isin(_OPEN))).to_numpy()
-    return ok & ~closed
+    reason[(reason == "") & closed] = "closed"
+    motor = (_tag(edges, "motorroad") == "yes").to_numpy() | hw.isin(_MOTORWAYS).to_numpy()
+    if exclude_motorroad:
+        reason[(reason == "") & motor & ~foot_open] = "motorroad"
+    if exclude_elevated:
+        sidewalk = _tag(edges, "sidewalk").isin(_SIDEWALK).to_numpy().copy()
+        for key in _SIDEWALK_KEYS:
+            sidewalk |= (_tag(edges, key) == "yes").to_numpy()
+        raised = ~_tag(edges, "bridge").isin(_NOT_RAISED).to_numpy()
+        carriage = (hw.isin(set(elevated_highways)).to_numpy() & ~sidewalk & ~foot_open
+                    & (reason == ""))
+        bridge = carriage & raised
+        tunnel = carriage & ~raised & ~_tag(edges, "tunnel").isin(_NOT_RAISED).to_numpy()
+        # Runs are measured over every raised carriageway (motorroad parts included), so
+        # a short untagged piece of an elevated road is not mistaken for a creek bridge.
+        run = np.flatnonzero(raised & (hw.isin(set(elevated_highways)).to_numpy() | motor))
+        if bridge.any():
+            uu = edges.index.get_level_values(0).to_numpy()[run]
+            vv = edges.index.get_level_values(1).to_numpy()[run]
+            ll = edges["length"].to_numpy(np.float64)[run]
+            bridge[run[_short_runs(uu, vv, ll, elevated_min_length_m)]] = False
+        reason[bridge] = "elevated"
+        reason[tunnel] = "tunnel"
+    return pd.Series(reason, index=edges.index, dtype=object)
+
+
+_POLICY_LABEL = {"motorroad": "motorroad/motorway", "elevated": "elevated carriageway",
+                 "tunnel": "road tunnel"}
+
+
+def _policy_summary(edges: gpd.GeoDataFrame, reason: pd.Series) -> dict[str, dict[str, Any]]:
+    """Ways and kilometres each walking-policy rule left out (both directions counted once)."""
+    out: dict[str, dict[str, Any]] = {}
+    length = edges["length"].to_numpy(np.float64)
+    osmid = edges["osmid"].map(_first).to_numpy() if "osmid" in edges else np.arange(len(edges))
+    for why in ("closed", "motorroad", "elevated", "tunnel"):
+        m = (reason == why).to_numpy()
+        if m.any():
+            out[why] = {"ways": len(np.unique(osmid[m].astype(str))),
+                        "km": round(float(length[m].sum()) / 2000.0, 3)}
+    return out
 
 
 def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
-                       walkable: tuple[str, ...], *, min_share: float = 0.5) -> WalkNetwork:
+                       walkable: tuple[str, ...], *, min_share: float = 0.5,
+                       exclude_motorroad: bool = True, exclude_elevated: bool = True,
+                       elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS,
+                       elevated_min_length_m: float = 60.0) -> WalkNetwork:
     """Prepare a walking network from a raw (unsimplified, WGS84) osmnx graph.
 
-    Steps: keep walkable ways (``highway`` in ``walkable`` and not closed by
-    ``foot``/``access``); keep the largest connected part and report what was dropped;
-    simplify; project to the local UTM zone; make undirected; compute edge times from
-    length, speed and the steps penalty.
+    Steps: keep walkable ways (the walking policy of :func:`walk_policy`); keep the
+    largest connected part and report what was dropped; simplify, never merging ways of
+    different walking-time factors (steps and the rest) and keeping a network that is
+    one closed loop; project to the local UTM zone; make undirected; compute edge times
+    from the projected length, speed and the steps penalty, so ``time_s`` and
+    ``length_m`` agree and time grows evenly along every edge.
 
     Parameters
     ----------
@@ -138,6 +270,12 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     min_share : float, default 0.5
         Smallest share of walkable way length the largest connected part must hold;
         below it the network is considered disconnected and an error is raised.
+    exclude_motorroad, exclude_elevated : bool, default True
+        Walking-policy rules, see :func:`walk_policy`.
+    elevated_highways : tuple of str
+        Carriageway classes of the elevated/tunnel rule, see :func:`walk_policy`.
+    elevated_min_length_m : float, default 60
+        Bridge runs shorter than this are kept, see :func:`walk_policy`.
 
     Returns
     -------
@@ -158,20 +296,31 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     if graph.number_of_edges() == 0:
         raise NetworkError("the OSM source holds no ways; check the file or the download area")
     edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=False)
-    keep = _walkable_mask(edges, walkable)
+    reason = walk_policy(edges, walkable, exclude_motorroad=exclude_motorroad,
+                         exclude_elevated=exclude_elevated,
+                         elevated_highways=elevated_highways,
+                         elevated_min_length_m=elevated_min_length_m)
+    keep = (reason == "").to_numpy()
     g = graph.copy()
     g.remove_edges_from(edges.index[~keep].tolist())
     g.remove_nodes_from(list(nx.isolates(g)))
     report["non_walkable_edges_dropped"] = int((~keep).sum())
+    report["policy_dropped"] = _policy_summary(edges, reason)
+    for why in ("motorroad", "elevated", "tunnel"):
+        if why in report["policy_dropped"]:
+            d = report["policy_dropped"][why]
+            log.info("walking policy: left out %d %s ways (%.1f km)", d["ways"],
+                     _POLICY_LABEL[why], d["km"])
     if g.number_of_edges() == 0:
         raise NetworkError("no walkable way in the OSM source (checked highway=* against "
-                           "walking.walkable_highways); is this a street network?")
-    # Edge times before simplification so that steps keep their own penalty.
+                           "walking.walkable_highways and the walking policy); is this a "
+                           "street network?")
+    # Walking-time factor of every raw edge: ways of different factors are never merged
+    # by the simplification below, so time grows evenly along each simplified edge.
     hw = nx.get_edge_attributes(g, "highway")
     length = nx.get_edge_attributes(g, "length")
-    times = {k: length[k] / speed_mps * (steps_factor if _first(hw.get(k)) == "steps" else 1.0)
-             for k in length}
-    nx.set_edge_attributes(g, times, "time_s")
+    factor = {k: steps_factor if _first(hw.get(k)) == "steps" else 1.0 for k in length}
+    nx.set_edge_attributes(g, factor, "walk_factor")
 
     comps = sorted(nx.weakly_connected_components(g), key=len, reverse=True)
     total_len = sum(length[k] for k in g.edges(keys=True)) / 2.0
@@ -185,9 +334,14 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
         raise NetworkError(f"the walking network is disconnected: its largest part holds only "
                            f"{main_len / total_len:.0%} of {total_len / 1000:.1f} km of ways in "
                            f"{len(comps)} parts; use OSM extracts that adjoin or one larger area")
-    main = ox.simplify_graph(main, edge_attr_aggs={"length": sum, "time_s": sum,
-                                                   "highway": merge_tag_values,
-                                                   "name": merge_tag_values})
+    # remove_rings=False: a network that is one closed loop is a network, not clutter;
+    # edge_attrs_differ: a node where the walking-time factor changes (footway meets
+    # steps) stays a node, so no edge mixes steps with other ways; merged highway/name
+    # values are sorted and joined (not hash-order dependent).
+    main = ox.simplify_graph(main, edge_attrs_differ=["walk_factor"], remove_rings=False,
+                             edge_attr_aggs={"length": sum, "walk_factor": max,
+                                             "highway": merge_tag_values,
+                                             "name": merge_tag_values})
     main = ox.project_graph(main)
     und = ox.convert.to_undirected(main)
     nodes, edges = ox.graph_to_gdfs(und, fill_edge_geometry=True)
@@ -203,7 +357,10 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     flip = shapely.distance(start, vpt) < shapely.distance(start, upt)
     geom = np.where(flip, shapely.reverse(geom), geom)
     length_m = shapely.length(geom)
-    time_s = edges["time_s"].to_numpy(np.float64)
+    # Times from the projected lengths (the same as length_m), not osmnx's spherical ones.
+    walk_factor = edges["walk_factor"].map(
+        lambda f: max(f) if isinstance(f, list) else f).to_numpy(np.float64)
+    time_s = length_m / speed_mps * walk_factor
     out_edges = gpd.GeoDataFrame({
         "u": u.astype(np.int64), "v": v.astype(np.int64),
         "osm_u": edges.index.get_level_values(0).to_numpy(),

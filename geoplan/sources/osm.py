@@ -15,6 +15,7 @@ import networkx as nx
 import osmnx as ox
 import pandas as pd
 import shapely
+from osmnx._errors import InsufficientResponseError
 
 from geoplan.config import NetworkSource
 from geoplan.errors import InputDataError, NetworkError
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Way tags kept on graph edges (osmnx keeps a short default list).
 WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway", "sidewalk",
-            "bridge", "tunnel", "indoor", "level")
+            "sidewalk:both", "sidewalk:left", "sidewalk:right", "motorroad", "bridge", "tunnel",
+            "layer", "indoor", "level")
 
 _BOUNDS = re.compile(rb"<bounds\s+([^>]*)/?>")
 _ATTR = re.compile(rb'(minlat|minlon|maxlat|maxlon)\s*=\s*"([-0-9.]+)"')
@@ -145,6 +147,11 @@ def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
         for p in source.osm_files:
             try:
                 frames.append(ox.features_from_xml(p, tags=tags))
+            except InsufficientResponseError:
+                # osmnx raises when no feature matches: a streets-only extract. Demand
+                # then falls back to the area counts spread evenly (see population.py).
+                log.warning("%s: no buildings or residential landuse mapped (streets only); "
+                            "elderly counts given per area are spread evenly over the area", p)
             except Exception as exc:
                 raise InputDataError(f"{p}: cannot read buildings/landuse "
                                      f"({type(exc).__name__})") from None
@@ -156,8 +163,9 @@ def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
             log.warning("no buildings or residential areas downloaded (%s)", exc)
     frames = [f for f in frames if len(f)]
     if not frames:
-        return gpd.GeoDataFrame({"osm_id": [], "building": [], "building_levels": [],
-                                 "landuse": [], "name": []}, geometry=[], crs=4326)
+        cols = ("osm_id", "building", "building_levels", "landuse", "name")
+        return gpd.GeoDataFrame({c: pd.Series([], dtype=object) for c in cols},
+                                geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     f = pd.concat(frames)
     f = f[~f.index.duplicated(keep="first")]
     f = f[f.geom_type.isin(["Polygon", "MultiPolygon"])]
