@@ -18,6 +18,7 @@ Path rules
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import re
@@ -97,6 +98,13 @@ class NetworkSource:
         return not self.osm_files
 
 
+#: 80+ walking speed relative to the 60+ speed. Bohannon & Andrews (2011), "Normal walking
+#: speed: a descriptive meta-analysis", Physiotherapy 97(3):182–189: comfortable gait speed
+#: of men 1.34 m/s at 60–69 and 0.97 m/s at 80–99, of women 1.24 and 0.94 m/s; the mean
+#: ratio (0.955 / 1.29) is 0.74. Applied to the planning value 3.6 km/h: 2.7 km/h for 80+.
+SPEED_80_RATIO = 0.74
+
+
 @dataclass(frozen=True)
 class WalkingProfile:
     """How older people walk: speed, penalties and which ways are walkable.
@@ -107,9 +115,15 @@ class WalkingProfile:
     bridges and tunnels of the ``elevated_highways`` classes that have no sidewalk
     tagged, except bridge runs shorter than ``elevated_min_length_m`` (a ground-level
     street crossing a creek). ``foot=yes``/``designated`` always keeps a way.
+
+    ``speed_kmh`` is the 60+ speed; ``speed_80_kmh`` the 80+ speed, by default
+    ``speed_kmh × SPEED_80_RATIO`` (0.74, see :data:`SPEED_80_RATIO`). Every 80+ figure is
+    computed at the 80+ speed from the same walking times (a second cutoff, not a second
+    graph).
     """
 
     speed_kmh: float = 3.6
+    speed_80_kmh: float | None = None
     steps_factor: float = 2.0
     walkable_highways: tuple[str, ...] = DEFAULT_WALKABLE_HIGHWAYS
     snap_max_m: float = 300.0
@@ -123,6 +137,17 @@ class WalkingProfile:
         """Walking speed in metres per second."""
         return self.speed_kmh / 3.6
 
+    @property
+    def speed_80(self) -> float:
+        """The 80+ walking speed in km/h (set, or derived with :data:`SPEED_80_RATIO`)."""
+        return self.speed_80_kmh if self.speed_80_kmh is not None else \
+            self.speed_kmh * SPEED_80_RATIO
+
+    @property
+    def slow80(self) -> float:
+        """How much longer a walk takes at the 80+ speed (60+ speed / 80+ speed)."""
+        return self.speed_kmh / self.speed_80
+
 
 @dataclass(frozen=True)
 class Analysis:
@@ -133,6 +158,7 @@ class Analysis:
     required_types: tuple[str, ...] = ()
     walk_in_m: float = 40.0
     seed: int = 20240930
+    sensitivity: bool = True
 
     @property
     def max_minutes(self) -> float:
@@ -597,6 +623,16 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
     ("WalkingProfile", "speed_kmh"): Range(0.5, 10, advice="km/h; other speeds are "
                                                            "implausible (3.6 km/h is the usual "
                                                            "planning value for older people)"),
+    ("WalkingProfile", "elevated_min_length_m"): Range(0, 5000, advice="metres; bridge runs "
+                                                                 "shorter than this are kept"),
+    ("FacilityLayer", "min_quality"): Range(0, 100, advice="geocoder confidence (0-100) below "
+                                                           "which a row is flagged, e.g. 50"),
+    ("Join", "min_score"): Range(0, 100, advice="fuzzy name similarity (0-100), e.g. 90"),
+    ("Population", "residents"): Range(0, 5e8, advice="residents of the district (persons)"),
+    ("Population", "elderly_60"): Range(0, 5e8, advice="residents aged 60+ (persons)"),
+    ("Population", "elderly_80"): Range(0, 5e8, advice="residents aged 80+ (persons)"),
+    ("WalkingProfile", "speed_80_kmh"): Range(0.3, 10, advice="km/h of people aged 80+ "
+                                                              "(default: speed_kmh × 0.74)"),
     ("WalkingProfile", "steps_factor"): Range(1, 10, advice="a time multiplier for steps "
                                                             "(e.g. 2)"),
     ("WalkingProfile", "snap_max_m"): Range(**_POS, hi=2000, advice="metres from a home or "
@@ -819,7 +855,7 @@ def _build(cls: type, data: Any, where: str, base: Path | None,
     return obj
 
 
-_ARRAY_KEYS = ("facilities", "scenarios")
+_ARRAY_KEYS = ("facilities", "scenarios", "joins")
 _TOP_KEYS = ("study_area", "paths", "network", "walking", "analysis", "facilities", "areas",
              "population", "output", "scenarios", "standards", "accessibility", "gap_index",
              "joins")
@@ -886,6 +922,11 @@ def _validate(cfg: Config) -> None:
                           "(3.6 km/h is the usual planning value for older people)")
     if wk.steps_factor < 1:
         raise ConfigError("walking.steps_factor must be >= 1 (a time multiplier for steps)")
+    if wk.speed_80_kmh is not None and wk.speed_80_kmh > wk.speed_kmh:
+        logging.getLogger("geoplan.config").warning(
+            "walking.speed_80_kmh = %g is above walking.speed_kmh = %g: people aged 80+ walk "
+            "more slowly than the 60+; the two values are probably swapped",
+            wk.speed_80_kmh, wk.speed_kmh)
     if wk.snap_max_m <= 0:
         raise ConfigError("walking.snap_max_m must be positive (metres)")
     if wk.elevated_min_length_m < 0:

@@ -223,6 +223,34 @@ def _served_from_outside(cfg: Config, fac: gpd.GeoDataFrame, demand: gpd.GeoData
             f"older residents inside it (60+ served): {names}"]
 
 
+#: Walking speeds of the sensitivity band, relative to the configured 60+ speed.
+SENSITIVITY_FACTORS = {"slow20": 0.8, "fast20": 1.2}
+
+
+def _sensitivity(cfg: Config, summary: pd.DataFrame, times_min: dict[str, np.ndarray],
+                 required: list[str] | tuple[str, ...], w60: np.ndarray) -> list[str]:
+    """Circle share at ±20 % walking speed and at the 80+ speed, from the same times.
+
+    Adds ``circle_share_slow20``, ``circle_share_fast20`` and ``circle_share_speed80`` to
+    ``summary`` and returns the note that states the band.
+    """
+    from geoplan.analysis.coverage import speed_sensitivity
+
+    wk = cfg.walking
+    factors = {**SENSITIVITY_FACTORS, "speed80": 1.0 / wk.slow80}
+    figs = speed_sensitivity(times_min, required, cfg.analysis.circle_minutes, w60, factors)
+    for k, v in figs.items():
+        summary[k] = v
+    lo, hi = figs["circle_share_slow20"], figs["circle_share_fast20"]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return []
+    return [f"Walking-speed sensitivity: {100 * lo:.1f} %–{100 * hi:.1f} % of older residents "
+            f"reach every required service within {cfg.analysis.circle_minutes:g} min at "
+            f"{0.8 * wk.speed_kmh:.2f}–{1.2 * wk.speed_kmh:.2f} km/h (±20 % of "
+            f"{wk.speed_kmh:g} km/h); {100 * figs['circle_share_speed80']:.1f} % at the 80+ "
+            f"speed {wk.speed_80:.2f} km/h"]
+
+
 def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
                    fac_snap: SnappedPoints, dem_snap: SnappedPoints,
                    demand: gpd.GeoDataFrame
@@ -263,6 +291,17 @@ def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
             times = sp.csr_matrix(point_reach(graph, fac_snap.subset(sel), dem_snap,
                                               catch * 60.0))
             times.data = times.data / 60.0
+            if acc.weight == "elderly_80":  # 80+ demand walks at the 80+ speed
+                times.data = times.data * cfg.walking.slow80
+                times.data[times.data > catch] = np.inf
+                times.eliminate_zeros()
+                times = sp.csr_matrix((times.data[np.isfinite(times.data)],
+                                       times.indices[np.isfinite(times.data)],
+                                       np.r_[0, np.cumsum(np.add.reduceat(
+                                           np.isfinite(times.data).astype(np.int64),
+                                           times.indptr[:-1]) if times.nnz else
+                                           np.zeros(times.shape[0], np.int64))]),
+                                      shape=times.shape)
         else:
             times = sp.csr_matrix((0, len(demand)))
         for m, decay in methods.items():
@@ -458,8 +497,9 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         w60 = demand["elderly_60"].to_numpy(np.float64)
         w80 = demand["elderly_80"].to_numpy(np.float64)
         apos = demand["area_pos"].to_numpy()
+        slow80 = cfg.walking.slow80  # 80+ figures at the 80+ speed, from the same times
         scored = score_areas(areas.drop(columns="geometry"), apos, w60, w80, times_min,
-                             an.thresholds_min, an.circle_minutes, required)
+                             an.thresholds_min, an.circle_minutes, required, slow80)
         est = np.ones(len(areas), dtype=bool)
         est_pts = demand.groupby("area_pos")["pop_estimated"].any()
         est[est_pts.index.to_numpy()] = est_pts.to_numpy()
@@ -469,13 +509,16 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         has_street = (areas["street_code"].astype(str) != "").any()
         if has_street:
             streets = rollup(areas[["street_code", "street_name"]].astype(str), apos, w60, w80,
-                             times_min, an.thresholds_min, an.circle_minutes, required)
+                             times_min, an.thresholds_min, an.circle_minutes, required,
+                             slow80)
         else:
             streets = pd.DataFrame()
         whole = pd.DataFrame({"study_area": [cfg.study_area.name]}).iloc[
             np.zeros(len(areas), dtype=np.int64)].reset_index(drop=True)
         summary = rollup(whole, apos, w60, w80, times_min, an.thresholds_min,
-                         an.circle_minutes, required)
+                         an.circle_minutes, required, slow80)
+        if an.sensitivity:
+            notes = [*notes, *_sensitivity(cfg, summary, times_min, required, w60)]
         summary["pop_estimated"] = bool(est.any())
     step = 6
     acc_cols: dict[str, np.ndarray] = {}

@@ -45,11 +45,14 @@ SECTIONS: dict[str, tuple[Any, ...]] = {
     "Candidates": ("scenarios", 0, "candidates"),
     "TypeCount": ("scenarios", 1, "plans", 0),
     "Link1N": ("scenarios", 1, "link"),
+    "FacilityLayer": ("facilities", 0),
+    "Join": ("joins", 0),
 }
 # The setting name printed in messages for each path.
 WHERE = {"Scenario": "scenarios[0]", "Candidates": "scenarios[0].candidates",
          "TypeCount": "scenarios[1].plans[0]", "Link1N": "scenarios[1].link",
-         "ReportedStock": "standards.reported"}
+         "ReportedStock": "standards.reported", "FacilityLayer": "facilities[0]",
+         "Join": "joins[0]"}
 # Tuple fields need a list of this length.
 TUPLE_LEN = {("NetworkSource", "bbox"): 4}
 
@@ -72,6 +75,8 @@ def _raw(tmp_path: Path) -> dict[str, Any]:
         "walking": {}, "analysis": {}, "areas": {}, "population": {"share_60": 0.2},
         "facilities": [{"type": "canteen", "path": "fac.csv"},
                        {"type": "day_care", "path": "fac.csv", "label": "dc"}],
+        "joins": [{"layer": "dc", "path": "fac.csv", "name_column": "name",
+                   "columns": ["lon"]}],
         "output": {"dir": str(out / "d"), "maps_dir": str(out / "m"),
                    "cache_dir": str(out / "c")},
         "standards": {"reported": {}},
