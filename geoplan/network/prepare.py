@@ -20,8 +20,9 @@ from geoplan.sources import osm
 
 log = logging.getLogger(__name__)
 
-#: Bump when the prepared-network format or preparation logic changes.
-CACHE_FORMAT = 2
+#: Bump when the prepared-network format or preparation logic changes (3: every
+#: connected part kept, labelled in ``edges.part``).
+CACHE_FORMAT = 3
 
 
 def network_cache_key(cfg: Config) -> str:

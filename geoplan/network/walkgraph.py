@@ -23,7 +23,8 @@ class WalkNetwork:
     edges : GeoDataFrame
         One row per undirected edge, positional index ``0..m-1``; columns ``u``, ``v``
         (node positions), ``length_m``, ``time_s`` (walking time at the profile speed,
-        with penalties), ``highway`` and LineString ``geometry`` running from ``u`` to ``v``.
+        with penalties), ``highway``, ``part`` (connected part, 0 = the largest) and
+        LineString ``geometry`` running from ``u`` to ``v``.
     crs : pyproj.CRS
         The metric CRS (local UTM zone) of ``nodes`` and ``edges``.
     report : dict
@@ -57,6 +58,28 @@ class WalkNetwork:
         state = dict(self.__dict__)
         state["_tree"] = None  # rebuilt on demand; GEOS trees are not pickled
         return state
+
+    def subset(self, keep_edges: np.ndarray, report: dict[str, Any] | None = None
+               ) -> WalkNetwork:
+        """The network made of the edges ``keep_edges`` (boolean mask), nodes renumbered.
+
+        Parameters
+        ----------
+        keep_edges : ndarray of bool
+            One entry per edge.
+        report : dict, optional
+            Report of the new network (default: a copy of this one).
+        """
+        keep_edges = np.asarray(keep_edges, dtype=bool)
+        edges = self.edges[keep_edges]
+        used = np.unique(np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]))
+        new_pos = np.full(len(self.nodes), -1, dtype=np.int64)
+        new_pos[used] = np.arange(len(used))
+        edges = edges.assign(u=new_pos[edges["u"].to_numpy()],
+                             v=new_pos[edges["v"].to_numpy()]).reset_index(drop=True)
+        nodes = self.nodes.iloc[used].reset_index(drop=True)
+        return WalkNetwork(nodes=nodes, edges=edges, crs=self.crs,
+                           report=dict(self.report) if report is None else report)
 
     def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return ``(u, v, time_s)`` arrays of the undirected edges."""
@@ -94,7 +117,8 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     """Prepare a walking network from a raw (unsimplified, WGS84) osmnx graph.
 
     Steps: keep walkable ways (``highway`` in ``walkable`` and not closed by
-    ``foot``/``access``); keep the largest connected part and report what was dropped;
+    ``foot``/``access``); label the connected parts (``part``, 0 = the largest; every
+    part is kept, :func:`geoplan.network.parts.select_parts` chooses which are analysed);
     simplify; project to the local UTM zone; make undirected; compute edge times from
     length, speed and the steps penalty.
 
@@ -146,10 +170,17 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
              for k in length}
     nx.set_edge_attributes(g, times, "time_s")
 
-    comps = sorted(nx.weakly_connected_components(g), key=len, reverse=True)
-    total_len = sum(length[k] for k in g.edges(keys=True)) / 2.0
-    main = g.subgraph(comps[0]).copy()
-    main_len = sum(d["length"] for _, _, d in main.edges(data=True)) / 2.0
+    # Connected parts, largest first (ties by their smallest OSM node id: deterministic).
+    comps = sorted(nx.weakly_connected_components(g), key=lambda c: (-len(c), min(c)))
+    part_of = {n: i for i, c in enumerate(comps) for n in c}
+    comp_len = np.zeros(len(comps))
+    for (a, _b, _k), ln in length.items():
+        comp_len[part_of[a]] += ln / 2.0
+    total_len = float(comp_len.sum())
+    main_len = float(comp_len[0])
+    # Every part is kept here (the cache does not depend on where people live); the
+    # pipeline keeps the parts that hold homes or facilities no other part reaches and
+    # drops the rest (geoplan.network.parts), so nobody is lost to a "small part".
     report.update(components=len(comps), dropped_components=len(comps) - 1,
                   dropped_nodes=sum(len(c) for c in comps[1:]),
                   dropped_length_m=round(float(total_len - main_len), 1),
@@ -158,7 +189,7 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
         raise NetworkError(f"the walking network is disconnected: its largest part holds only "
                            f"{main_len / total_len:.0%} of {total_len / 1000:.1f} km of ways in "
                            f"{len(comps)} parts; use OSM extracts that adjoin or one larger area")
-    main = ox.simplify_graph(main, edge_attr_aggs={"length": sum, "time_s": sum})
+    main = ox.simplify_graph(g, edge_attr_aggs={"length": sum, "time_s": sum})
     main = ox.project_graph(main)
     und = ox.convert.to_undirected(main)
     nodes, edges = ox.graph_to_gdfs(und, fill_edge_geometry=True)
@@ -182,10 +213,13 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
         "length_m": length_m, "time_s": time_s,
         "highway": edges["highway"].map(_first).to_numpy(),
         "name": edges["name"].map(_first).to_numpy() if "name" in edges else "",
+        "part": np.array([part_of[n] for n in edges.index.get_level_values(0)],
+                         dtype=np.int64),
     }, geometry=geom, crs=crs)
     out_nodes = gpd.GeoDataFrame({"osmid": nodes.index.to_numpy(),
                                   "x": nodes["x"].to_numpy(), "y": nodes["y"].to_numpy()},
                                  geometry=nodes.geometry.to_numpy(), crs=crs)
     report.update(nodes=len(out_nodes), edges=len(out_edges),
-                  length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs))
+                  length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs),
+                  part_length_m=[round(float(x), 1) for x in comp_len])
     return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, report=report)

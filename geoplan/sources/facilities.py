@@ -92,12 +92,19 @@ class FacilityLoad:
         Every facility row of the tables, located or not and wherever it lies (duplicates
         removed), columns :data:`INVENTORY_COLUMNS`: the existing stock that planning
         standards count (a care home without coordinates still has its beds).
+    read : dict of str to int
+        Data rows read per layer label, blank rows included (for the facility ledger:
+        rows read = points + dropped issues + blank rows).
+    blank : dict of str to int
+        Blank rows skipped per layer label.
     """
 
     points: gpd.GeoDataFrame
     issues: pd.DataFrame
     files: dict[str, str] = field(default_factory=dict)
     inventory: pd.DataFrame = field(default_factory=lambda: _empty_inventory())
+    read: dict[str, int] = field(default_factory=dict)
+    blank: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -360,6 +367,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     if blank.any():
         log.debug("facilities '%s' (%s): skipped %d blank rows", label, file, int(blank.sum()))
     keep = ~blank
+    counts = {"read": {label: len(table)}, "blank": {label: int(blank.sum())}}
     table, rows = table[keep].reset_index(drop=True), rows[keep]
     if len(table) == 0:
         raise InputDataError(f"{file}: no data rows; the file has a header but no facilities")
@@ -412,7 +420,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         issues = _concat_issues([*issue_frames, _issue_frame(
             label, file, rows, names, "missing_coordinates", detail, "dropped")])
         _log_issues(issues)
-        return FacilityLoad(_empty_points(), issues, {label: file}, inventory)
+        return FacilityLoad(_empty_points(), issues, {label: file}, inventory, **counts)
 
     if is_geo:
         geom = table.geometry
@@ -485,7 +493,8 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         issues = issues.sort_values("row", kind="stable", ignore_index=True)
     _log_issues(issues)
     inventory["located"] = ok
-    load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file}, inventory)
+    load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file}, inventory,
+                        **counts)
     dup, detail = _duplicates(load.points)
     if dup.any():
         load = move_to_issues(load, dup, "duplicate", detail)
@@ -520,11 +529,15 @@ def load_facilities(layers: Sequence[FacilityLayer]) -> FacilityLoad:
         seen[label] = i
     loads = [load_facility_layer(layer, index=i) for i, layer in enumerate(layers)]
     files: dict[str, str] = {}
+    read: dict[str, int] = {}
+    blank: dict[str, int] = {}
     for ld in loads:
         files.update(ld.files)
+        read.update(ld.read)
+        blank.update(ld.blank)
     load = FacilityLoad(_concat_points([ld.points for ld in loads]),
                         _concat_issues([ld.issues for ld in loads]), files,
-                        _concat_inventory([ld.inventory for ld in loads]))
+                        _concat_inventory([ld.inventory for ld in loads]), read, blank)
     dup, detail = _duplicates(load.points)
     if dup.any():
         load = move_to_issues(load, dup, "duplicate", detail)
@@ -591,7 +604,7 @@ def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str
     if problem == "duplicate" and action == "dropped":  # a duplicate is not extra stock
         inventory = inventory[~inventory["fid"].isin(sel["fid"])].reset_index(drop=True)
     return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files),
-                        inventory)
+                        inventory, dict(load.read), dict(load.blank))
 
 
 def flag_outside(load: FacilityLoad, boundary_wgs84: shapely.Geometry) -> FacilityLoad:
