@@ -226,15 +226,19 @@ class Ledger:
                f"80+) entered = {self.scored60 or 0:,.0f} ({self.scored80 or 0:,.0f}) scored"
                + "".join(f" + {e.persons60:,.0f} ({e.persons80:,.0f}) {e.reason}"
                          for e in self.excluded)]
+        def where(e: LedgerEntry) -> str:
+            if not e.n_areas:
+                return ""
+            return (f" in {e.n_areas} areas ({', '.join(e.area_codes[:8])}"
+                    + (" …)" if e.n_areas > 8 else ")"))
+
         for e in self.excluded:
             out.append(f"  excluded, {e.reason}: {e.persons60:,.1f} aged 60+, "
-                       f"{e.persons80:,.1f} aged 80+ in {e.n_areas} areas"
-                       + (f" ({', '.join(e.area_codes[:8])}"
-                          + (" …)" if e.n_areas > 8 else ")") if e.n_areas else "")
+                       f"{e.persons80:,.1f} aged 80+{where(e)}"
                        + (f": {e.detail}" if e.detail else ""))
         for e in self.notes:
             out.append(f"  of those scored, {e.reason}: {e.persons60:,.1f} aged 60+, "
-                       f"{e.persons80:,.1f} aged 80+ in {e.n_areas} areas"
+                       f"{e.persons80:,.1f} aged 80+{where(e)}"
                        + (f": {e.detail}" if e.detail else ""))
         return out
 

@@ -181,9 +181,9 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     # Every part is kept here (the cache does not depend on where people live); the
     # pipeline keeps the parts that hold homes or facilities no other part reaches and
     # drops the rest (geoplan.network.parts), so nobody is lost to a "small part".
-    report.update(components=len(comps), dropped_components=len(comps) - 1,
-                  dropped_nodes=sum(len(c) for c in comps[1:]),
-                  dropped_length_m=round(float(total_len - main_len), 1),
+    report.update(components=len(comps), other_parts=len(comps) - 1,
+                  other_parts_nodes=sum(len(c) for c in comps[1:]),
+                  other_parts_length_m=round(float(total_len - main_len), 1),
                   kept_length_share=round(float(main_len / total_len), 4) if total_len else 0.0)
     if total_len and main_len / total_len < min_share:
         raise NetworkError(f"the walking network is disconnected: its largest part holds only "

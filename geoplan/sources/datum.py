@@ -39,7 +39,7 @@ CAP_M = 300.0
 #: declared reading's score ...
 RATIO = 0.5
 #: ... and better by at least this many metres.
-MIN_GAIN_M = 10.0
+MIN_GAIN_M = 5.0
 #: Fewer points than this are not judged.
 MIN_POINTS = 4
 #: At most this many polygon vertices are used (evenly subsampled).
