@@ -137,8 +137,9 @@ def _check_areas_datum(cfg: Config, areas: gpd.GeoDataFrame, net: WalkNetwork) -
 
 
 def _load_facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
-                     ) -> FacilityLoad:
-    """Read every facility layer and move those outside the study area to the issues."""
+                     ) -> tuple[FacilityLoad, list[str]]:
+    """Read every facility layer, check its datum (warnings returned) and move the rows
+    outside the study area to the issues."""
     load = load_facilities(cfg.facilities)
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
@@ -147,7 +148,9 @@ def _load_facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geomet
     # within snap_max_m of the boundary (the network reaches a little beyond it).
     reach_area = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).buffer(
         cfg.walking.snap_max_m).to_crs(4326).iloc[0]
-    return flag_outside(load, reach_area)
+    # the datum check sees every located row: a wrong datum also pushes rows "outside"
+    notes = _check_datum(load, net, cfg)
+    return flag_outside(load, reach_area), notes
 
 
 def _place_facilities(cfg: Config, load: FacilityLoad, net: WalkNetwork
@@ -443,8 +446,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
     with _step(manifest, 2, total, "facilities"):
-        load = _load_facilities(cfg, net, boundary_wgs)
-        notes = _check_datum(load, net, cfg)
+        load, notes = _load_facilities(cfg, net, boundary_wgs)
     with _step(manifest, 3, total, "areas and demand"):
         areas, demand, shares_source, (outside, o60, o80) = _areas_and_demand(
             cfg, net, boundary, ledger)

@@ -31,13 +31,13 @@ from geoplan.sources.crs import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DatumFit", "compare_readings", "declared_datum", "fit_score"]
+__all__ = ["DatumFit", "compare_readings", "declared_datum", "polygon_vertices", "way_distance"]
 
 #: Distances above this (metres) count as this much in the fit score.
 CAP_M = 300.0
 #: Another reading "fits clearly better" when its score is below this share of the
 #: declared reading's score ...
-RATIO = 0.5
+RATIO = 0.6
 #: ... and better by at least this many metres.
 MIN_GAIN_M = 5.0
 #: Fewer points than this are not judged.
@@ -104,9 +104,8 @@ def declared_datum(crs: str) -> str | None:
     return None
 
 
-def fit_score(lon: np.ndarray, lat: np.ndarray, net: WalkNetwork
-              ) -> tuple[float, float]:
-    """Mean capped distance (m) of WGS84 points to the nearest way, and the share > 50 m.
+def way_distance(lon: np.ndarray, lat: np.ndarray, net: WalkNetwork) -> np.ndarray:
+    """Distance (m) of WGS84 points to the nearest way of ``net``.
 
     Parameters
     ----------
@@ -117,12 +116,15 @@ def fit_score(lon: np.ndarray, lat: np.ndarray, net: WalkNetwork
     """
     pts = gpd.GeoSeries(shapely.points(lon, lat), crs=4326).to_crs(net.crs).to_numpy()
     _, dist = net.edge_tree.query_nearest(pts, all_matches=False, return_distance=True)
-    return float(np.minimum(dist, CAP_M).mean()), float((dist > 50.0).mean())
+    return np.asarray(dist, dtype=np.float64)
 
 
 def compare_readings(lon_wgs: np.ndarray, lat_wgs: np.ndarray, declared: str,
                      net: WalkNetwork) -> DatumFit:
     """Fit of the same coordinates read as WGS84, GCJ-02 and BD-09.
+
+    Only points within :data:`CAP_M` of a way under at least one reading are compared
+    (points far beyond the network under every reading say nothing about the datum).
 
     Parameters
     ----------
@@ -148,11 +150,14 @@ def compare_readings(lon_wgs: np.ndarray, lat_wgs: np.ndarray, declared: str,
         raw = (lon_wgs, lat_wgs)
     # ... and read each way
     readings = {"wgs84": raw, "gcj02": gcj02_to_wgs84(*raw), "bd09": bd09_to_wgs84(*raw)}
-    scores: dict[str, float] = {}
-    far: dict[str, float] = {}
-    for key, (lo, la) in readings.items():
-        scores[key], far[key] = fit_score(lo, la, net)
-    return DatumFit(declared, scores, far, len(lon_wgs))
+    dist = {key: way_distance(lo, la, net) for key, (lo, la) in readings.items()}
+    near = np.min(np.vstack(list(dist.values())), axis=0) <= CAP_M if len(lon_wgs) else \
+        np.zeros(0, dtype=bool)
+    n = int(near.sum())
+    scores = {k: float(np.minimum(d[near], CAP_M).mean()) if n else np.nan
+              for k, d in dist.items()}
+    far = {k: float((d[near] > 50.0).mean()) if n else np.nan for k, d in dist.items()}
+    return DatumFit(declared, scores, far, n)
 
 
 def polygon_vertices(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
