@@ -269,3 +269,72 @@ def test_ledger_balance_check_raises() -> None:
     table = ledger_table(led, fl)
     assert list(table["entry"]) == ["entered", "scored", "excluded", "entered", "scored",
                                     "excluded", "excluded"]
+
+
+def _run_bad(cfg: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    code = main(["run", str(cfg)])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if "geoplan: error:" in ln]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err
+    out = cfg.parent / "out"
+    assert not (out / "data").exists() or not any((out / "data").iterdir())
+    return lines[0]
+
+
+def test_80_above_60_is_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(tmp_path)
+    gpkg = tmp_path / "committees.gpkg"
+    g = gpd.read_file(gpkg)
+    g.loc[1, "e80"] = 5000  # committee B: 5,000 aged 80+ but 800 aged 60+
+    g.to_file(gpkg)
+    line = _run_bad(cfg, capsys)
+    assert "committees.gpkg: feature 2 (code 'B')" in line
+    assert "'e80'" in line and "'e60'" in line and "5000" in line and "800" in line
+
+
+def test_census_80_above_60_is_rejected(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(tmp_path, source="compounds")
+    census = tmp_path / "census.csv"
+    census.write_text("adcode,district,pop_total,pop_60plus,pop_80plus\n"
+                      "310110,杨浦区,1000,300,400\n", encoding="utf-8")
+    text = cfg.read_text(encoding="utf-8").replace(
+        "share_60 = 0.3\nshare_80 = 0.05\n",
+        f'census_file = "{census}"\ndistrict_code = "310110"\n')
+    cfg.write_text(text, encoding="utf-8")
+    line = _run_bad(cfg, capsys)
+    assert "census.csv" in line and "pop_80plus <= pop_60plus" in line
+
+
+def test_stale_bounds_header_does_not_hide_homes(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """An OSM file whose <bounds> header misses its data (edited or shifted): the study
+    area follows the data, so its homes are not silently outside."""
+    from geoplan.config import NetworkSource
+    from geoplan.sources.osm import study_boundary
+
+    osm = _world_osm(tmp_path / "w.osm")
+    text = osm.read_text(encoding="utf-8")
+    head = text[text.index("<bounds"):text.index("/>", text.index("<bounds")) + 2]
+    osm.write_text(text.replace(head, '<bounds minlat="31.0" minlon="121.0" maxlat="31.01" '
+                                      'maxlon="121.01"/>'), encoding="utf-8")
+    b = study_boundary(NetworkSource(osm_files=(osm,)))
+    assert shapely.covers(b, shapely.points(*_lonlat(ISLAND_B_DX + 200, 200)))
+    assert "<bounds> header" in caplog.text
+
+
+def test_report_shows_the_ledger() -> None:
+    from geoplan.outputs.report import render_report, report_sheets
+
+    led = Ledger()
+    led.enter("areas", "areas_file", 100.0, 20.0, ["A", "B"])
+    led.exclude("areas", "outside_study_area", 10.0, 2.0, ["B"])
+    led.set_scored(np.array([90.0]), np.array([18.0]), 1)
+    table = ledger_table(led, None)
+    page = render_report("t", lang="zh", circle_minutes=15, summary=pd.DataFrame(),
+                         streets=pd.DataFrame(), areas=pd.DataFrame(), siting=[],
+                         standards=None, map_html=None, notes=[], inputs={}, generated="now",
+                         ledger=table)
+    assert "人口与设施台账" in page and "位于研究范围外" in page and "<td>B</td>" in page
+    sheets = report_sheets(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [], None, table)
+    assert "ledger" in sheets
