@@ -125,8 +125,31 @@ def graph_from_download(source: NetworkSource, walkable: tuple[str, ...],
     return g
 
 
-def node_extent(path: Path) -> tuple[shapely.Polygon | None, float]:
+#: Bytes of an OSM file sampled to test its <bounds> header against its nodes.
+BOUNDS_SAMPLE_BYTES = 4 << 20
+
+
+def _node_coords(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of the ``<node>`` elements in ``data``."""
+    tags = _NODE.findall(data)
+    lat = [m.group(1) for m in map(_LAT.search, tags) if m]
+    lon = [m.group(1) for m in map(_LON.search, tags) if m]
+    if len(lat) != len(tags) or len(lon) != len(tags):
+        return np.zeros(0), np.zeros(0)
+    return np.array(lon, dtype=np.float64), np.array(lat, dtype=np.float64)
+
+
+def node_extent(path: Path, *, sample_bytes: int | None = None
+                ) -> tuple[shapely.Polygon | None, float]:
     """The bounding box of an OSM file's nodes and the share of them inside its header.
+
+    Parameters
+    ----------
+    path : Path
+        OSM XML file.
+    sample_bytes : int, optional
+        Read only this many bytes from the start (nodes come first in OSM files); the
+        box and share are then those of the sampled nodes.
 
     Returns
     -------
@@ -134,14 +157,11 @@ def node_extent(path: Path) -> tuple[shapely.Polygon | None, float]:
         The box of the node coordinates (None without nodes) and the share of nodes
         inside the file's ``<bounds>`` header (1.0 without a header).
     """
-    data = Path(path).read_bytes()
-    tags = _NODE.findall(data)
-    lat = [m.group(1) for m in map(_LAT.search, tags) if m]
-    lon = [m.group(1) for m in map(_LON.search, tags) if m]
-    if not tags or len(lat) != len(tags) or len(lon) != len(tags):
+    with open(path, "rb") as fh:
+        data = fh.read(-1 if sample_bytes is None else sample_bytes)
+    x, y = _node_coords(data)
+    if not len(x):
         return None, 1.0
-    y = np.array(lat, dtype=np.float64)
-    x = np.array(lon, dtype=np.float64)
     box = shapely.box(x.min(), y.min(), x.max(), y.max())
     header = check_osm_file(path)
     if header is None:
@@ -153,16 +173,23 @@ def node_extent(path: Path) -> tuple[shapely.Polygon | None, float]:
 
 def _file_boundary(path: Path) -> shapely.Geometry | None:
     """A file's header bounds, or the extent of its nodes when the header does not match
-    them (an edited or shifted file): the study area must hold the file's data."""
+    them (an edited or shifted file): the study area must hold the file's data.
+
+    Only the first :data:`BOUNDS_SAMPLE_BYTES` are read to test the header; the whole
+    file only when it does not match.
+    """
     header = check_osm_file(path)
     if header is None:
         return None
+    _, share = node_extent(path, sample_bytes=BOUNDS_SAMPLE_BYTES)
+    if share >= BOUNDS_MIN_SHARE:
+        return header
     box, share = node_extent(path)
-    if box is not None and share < BOUNDS_MIN_SHARE:
-        log.warning("%s: only %.0f%% of its nodes lie inside its <bounds> header; the study "
-                    "area uses the extent of its data instead", path, 100 * share)
-        return box
-    return header
+    if box is None or share >= BOUNDS_MIN_SHARE:
+        return header
+    log.warning("%s: only %.0f%% of its nodes lie inside its <bounds> header; the study "
+                "area uses the extent of its data instead", path, 100 * share)
+    return box
 
 
 def study_boundary(source: NetworkSource) -> shapely.Geometry:
