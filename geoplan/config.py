@@ -48,12 +48,25 @@ LANGUAGES = ("zh", "en")
 
 @dataclass(frozen=True)
 class StudyArea:
-    """Name and titles of the study area."""
+    """Name and titles of the study area, and optionally its boundary polygon.
+
+    ``boundary`` is a polygon file (e.g. the district polygons of a city); ``boundary_code``
+    or ``boundary_name`` picks one polygon by ``boundary_code_column`` / ``boundary_name_column``.
+    ``boundary_crs`` declares the datum of its coordinates ("wgs84", "gcj02", "bd09" or
+    "EPSG:nnnn"; default: the file's own CRS): Amap-derived files are GCJ-02 although they
+    say nothing. Without a boundary the study area is the OSM files' extent.
+    """
 
     name: str
     title_zh: str = ""
     title_en: str = ""
     district_code: str | None = None
+    boundary: Path | None = None
+    boundary_crs: str | None = None
+    boundary_code: str | None = None
+    boundary_name: str | None = None
+    boundary_code_column: str = "adcode"
+    boundary_name_column: str = "name"
 
     def title(self, lang: str) -> str:
         """The map and report title in ``lang`` ("zh" or "en"), else the name."""
@@ -149,6 +162,7 @@ class Areas:
     grid_size_m: float = 300.0
     min_compound_m2: float = 2000.0
     streets_file: Path | None = None
+    crs: str | None = None  # datum of the polygon file's coordinates (default: the file's)
 
 
 @dataclass(frozen=True)
@@ -503,6 +517,17 @@ def _validate(cfg: Config) -> None:
                           f"(found: {', '.join(chosen) or 'none'})")
     for i, p in enumerate(net.osm_files):
         _require_file(p, f"network.osm_files[{i}]")
+    sa = cfg.study_area
+    _require_file(sa.boundary, "study_area.boundary")
+    for where, crs in (("study_area.boundary_crs", sa.boundary_crs),
+                       ("areas.crs", cfg.areas.crs)):
+        if crs is not None and crs.lower() not in COORDINATE_SYSTEMS and not re.fullmatch(
+                r"epsg:\d{4,6}", crs.lower()):
+            raise ConfigError(f"{where} = '{crs}': use wgs84, gcj02, bd09 or an EPSG code "
+                              "such as 'EPSG:4490'")
+    if sa.boundary is None and (sa.boundary_code or sa.boundary_name):
+        raise ConfigError("study_area.boundary_code/boundary_name pick a polygon from "
+                          "study_area.boundary, which is not set")
     _require_file(net.polygon, "network.polygon")
     if net.bbox is not None:
         w, s, e, n = net.bbox
@@ -815,6 +840,8 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
         raise ConfigError(f"paths.data_root: folder not found: {data_root} (set GEOPLAN_DATA "
                           "or data_root to the folder holding the input data)")
 
+    if study.boundary is not None and not study.boundary.is_absolute():
+        study = dataclasses.replace(study, boundary=data_root / study.boundary)
     network = _build(NetworkSource, raw.get("network", {}), "network", data_root)
     walking = _build(WalkingProfile, raw.get("walking", {}), "walking", None)
     analysis = _build(Analysis, raw.get("analysis", {}), "analysis", None)

@@ -121,14 +121,55 @@ def _check_datum(load: FacilityLoad, net: WalkNetwork, cfg: Config) -> list[str]
     return warnings
 
 
+def walking_buffer_m(cfg: Config) -> float:
+    """How far beyond the study boundary supply still matters (metres).
+
+    The largest catchment walked at the profile speed plus the snap limit: a facility that
+    far outside can still be reached by a resident on the boundary.
+    """
+    return cfg.analysis.max_minutes * 60.0 * cfg.walking.speed_mps + cfg.walking.snap_max_m
+
+
+def _study_boundary(cfg: Config) -> shapely.Geometry:
+    """The configured boundary polygon (WGS84), checked against the OSM files' extent
+    before any network is built; an empty geometry when none is configured."""
+    sa = cfg.study_area
+    if sa.boundary is None:
+        return shapely.Polygon()
+    from geoplan.sources.boundary import study_boundary_from_file
+
+    poly = study_boundary_from_file(sa.boundary, sa.boundary_crs, code=sa.boundary_code,
+                                    name=sa.boundary_name, code_column=sa.boundary_code_column,
+                                    name_column=sa.boundary_name_column)
+    extent = osm.study_boundary(cfg.network)
+    if not extent.is_empty:
+        _require_overlap(poly, extent, sa.boundary, "the OSM files")
+    return poly
+
+
+def _require_overlap(poly: shapely.Geometry, extent: shapely.Geometry, path: object,
+                     what: str) -> None:
+    """One line naming both extents when the study boundary misses the network source."""
+    if shapely.intersects(poly, extent):
+        return
+    b, n = shapely.bounds(poly), shapely.bounds(extent)
+    raise InputDataError(
+        f"{path}: the study boundary ({b[0]:.4f}–{b[2]:.4f} E, {b[1]:.4f}–{b[3]:.4f} N) does "
+        f"not overlap {what} ({n[0]:.4f}–{n[2]:.4f} E, {n[1]:.4f}–{n[3]:.4f} N); check "
+        "study_area.boundary_crs and the OSM source")
+
+
 def _check_areas_datum(cfg: Config, areas: gpd.GeoDataFrame, net: WalkNetwork) -> list[str]:
     """The same check for committee polygons (their boundaries follow streets)."""
-    from geoplan.sources.datum import compare_readings, polygon_vertices
+    from geoplan.sources.datum import compare_readings, declared_datum, polygon_vertices
 
     if cfg.areas.source != "file" or not len(areas):
         return []
+    # as declared: areas.crs (gcj02/bd09 already converted vertex by vertex), else the
+    # file's own CRS, whose WGS84 reading is the declared one
+    declared = declared_datum(cfg.areas.crs) if cfg.areas.crs else None
     lon, lat = polygon_vertices(areas.to_crs(4326).geometry.to_numpy())
-    fit = compare_readings(lon, lat, "wgs84", net)
+    fit = compare_readings(lon, lat, declared or "wgs84", net)
     msg = fit.message(f"the areas file {cfg.areas.path} (polygon vertices)")
     if msg:
         log.warning(msg)
@@ -144,16 +185,17 @@ def _load_facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geomet
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
                              "see the reported rows and fix the coordinates")
-    # Facilities just outside the study area still serve residents inside it: keep those
-    # within snap_max_m of the boundary (the network reaches a little beyond it).
+    # Facilities outside the study area still serve residents inside it (edge effects):
+    # keep those within walking reach of the boundary; residents outside are not scored.
     reach_area = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).buffer(
-        cfg.walking.snap_max_m).to_crs(4326).iloc[0]
+        walking_buffer_m(cfg)).to_crs(4326).iloc[0]
     # the datum check sees every located row: a wrong datum also pushes rows "outside"
     notes = _check_datum(load, net, cfg)
     return flag_outside(load, reach_area), notes
 
 
-def _place_facilities(cfg: Config, load: FacilityLoad, net: WalkNetwork
+def _place_facilities(cfg: Config, load: FacilityLoad, net: WalkNetwork,
+                      boundary_wgs: shapely.Geometry
                       ) -> tuple[gpd.GeoDataFrame, SnappedPoints, pd.DataFrame,
                                  pd.DataFrame, FacilityLoad]:
     """Snap the facilities to the (selected) network; far ones are reported and kept."""
@@ -169,7 +211,38 @@ def _place_facilities(cfg: Config, load: FacilityLoad, net: WalkNetwork
         pts = load.points.to_crs(net.crs)
     pts = pts.copy()
     pts["snap_m"] = snapped.off_m
+    pts["outside_boundary"] = ~shapely.covers(boundary_wgs, load.points.geometry.to_numpy())
     return pts, snapped, load.issues, load.inventory, load
+
+
+def _served_from_outside(cfg: Config, fac: gpd.GeoDataFrame, demand: gpd.GeoDataFrame,
+                         types: tuple[str, ...]) -> list[str]:
+    """Count, per facility outside the boundary, the older residents inside for whom it is
+    the nearest of its type within the circle time (column ``serves_inside_60``); a note
+    names them for the report."""
+    fac["serves_inside_60"] = 0.0
+    outside = fac["outside_boundary"].to_numpy(bool)
+    if not outside.any():
+        return []
+    w = demand["elderly_60"].to_numpy(np.float64)
+    fid = fac["fid"].astype(str).to_numpy()
+    for t in types:
+        if f"{t}_nearest" not in demand:
+            continue
+        near = demand[f"{t}_nearest"].astype(str).to_numpy()
+        ok = demand[f"{t}_time_min"].to_numpy(np.float64) <= cfg.analysis.circle_minutes
+        served = pd.Series(w[ok]).groupby(near[ok]).sum()
+        sel = outside & (fac["type"].to_numpy() == t)
+        fac.loc[sel, "serves_inside_60"] = pd.Series(fid[sel]).map(served).fillna(0).to_numpy()
+    used = fac[outside & (fac["serves_inside_60"].to_numpy() > 0)]
+    if not len(used):
+        return []
+    names = ", ".join(f"{n or f} ({v:,.0f})" for n, f, v in zip(
+        used["name"].fillna("").astype(str), used["fid"].astype(str),
+        used["serves_inside_60"], strict=True))
+    return [f"{len(used)} facilities outside the study boundary are the nearest within "
+            f"{cfg.analysis.circle_minutes:g} min for {used['serves_inside_60'].sum():,.0f} "
+            f"older residents inside it (60+ served): {names}"]
 
 
 def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
@@ -435,14 +508,20 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
             manifest.add_input(p, role)
     total = 6 + sum(x is not None for x in (cfg.accessibility, cfg.standards, cfg.gap_index))
     ledger = Ledger()
+    boundary_wgs = _study_boundary(cfg)
     with _step(manifest, 1, total, "walking network"):
         net, cached = prepare_network(cfg, use_cache=use_cache)
         log.info("network: %d nodes, %d edges, %.1f km%s", net.n_nodes, net.n_edges,
                  net.report.get("length_km", 0), " (cached)" if cached else "")
-    boundary_wgs = osm.study_boundary(cfg.network)
+    net_hull = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(
+        net.edges.geometry.to_numpy()))], crs=net.crs).to_crs(4326).iloc[0]
     if boundary_wgs.is_empty:
-        boundary_wgs = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(
-            net.edges.geometry.to_numpy()))], crs=net.crs).to_crs(4326).iloc[0]
+        boundary_wgs = osm.study_boundary(cfg.network)
+        if boundary_wgs.is_empty:
+            boundary_wgs = net_hull
+    else:
+        _require_overlap(boundary_wgs, net_hull, cfg.study_area.boundary,
+                         "the walking network")
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
     with _step(manifest, 2, total, "facilities"):
@@ -462,7 +541,8 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
             log.info("dropped %d small disconnected parts (%d nodes, %.0f m of ways) that "
                      "serve no home or facility the other parts do not reach",
                      parts.dropped_parts, parts.dropped_nodes, parts.dropped_length_m)
-        fac, fac_snap, issues, inventory, load = _place_facilities(cfg, load, net)
+        fac, fac_snap, issues, inventory, load = _place_facilities(cfg, load, net,
+                                                                   boundary_wgs)
         fac_ledger = FacilityLedger.from_issues(load.read, load.blank, len(fac), issues)
         fac_ledger.check()
         log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
@@ -494,6 +574,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
             demand[f"{t}_nearest"] = np.where(nearest >= 0,
                                               fac["fid"].to_numpy()[sel][np.maximum(nearest, 0)],
                                               "")
+    notes = [*notes, *_served_from_outside(cfg, fac, demand, types)]
     with _step(manifest, 5, total, "isochrones"):
         thresholds_s = [60.0 * m for m in an.thresholds_min]
         nt = node_reach(graph, fac_snap, max(thresholds_s))

@@ -320,7 +320,7 @@ def run_scenario(ctx: _Context, sc: Scenario) -> ScenarioOutcome:
             res = MCLP(prob, sc.new, cut, budget=sc.budget, conflicts=conflicts).solve(
                 sc.method, **kw)
         elif sc.model == "lscp":
-            model = LSCP(prob, sc.target, cut, conflicts=conflicts)
+            model = LSCP(prob, sc.target, cut, budget=sc.budget, conflicts=conflicts)
             res = model.solve(sc.method, **kw)
             unreachable = _unreachable_by_area(run, w, model.unreachable)
         elif sc.model == "cmclp":
@@ -389,7 +389,14 @@ def _summary(sc: Scenario, outcomes: list[TypeOutcome], total: float, objective:
                            outcomes[0].result.method if outcomes else sc.method,
                            "elderly": total, "objective": objective,
                            "objective_name": outcomes[0].result.objective_name,
-                           "bound": bound, "gap": gap, "status": status}
+                           "bound": bound, "gap": gap, "status": status,
+                           "verified": all(o.result.info.get("verified") for o in outcomes)}
+    first = outcomes[0].result.info if outcomes else {}
+    if first.get("milp_attempts"):  # each HiGHS run and what its check found
+        out["solver_attempts"] = " | ".join(first["milp_attempts"])
+    if first.get("limited_by"):
+        out["limited_by"] = ", ".join(first["limited_by"])
+        out["best_share"] = first.get("best_share")
     for o in outcomes:
         pre = f"{o.type}_" if len(outcomes) > 1 else ""
         w = o.result.info.get("total_weight", total)

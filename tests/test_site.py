@@ -161,3 +161,30 @@ def test_unreachable_target_says_best_share(tmp_path, demo_dir, capsys):
     assert main(["site", str(cfg), "-q"]) == 0
     out = capsys.readouterr().out
     assert "cannot be reached: the best achievable share is" in out
+
+
+def test_spacing_that_makes_the_target_unreachable_is_infeasible(tmp_path, demo_dir, capsys):
+    """A spacing rule no two candidates satisfy: the status says infeasible and names the
+    rule and the best share, instead of 'time limit reached'."""
+    cfg = _site_config(tmp_path, demo_dir, model="lscp",
+                       extra="target = 0.95\nmin_spacing_m = 100000")
+    assert main(["site", str(cfg), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "status infeasible" in out, out
+    assert "min_spacing_m" in out and "best achievable share" in out
+    assert "time limit" not in out
+    gpkg = next((tmp_path / "out").rglob("*-site-*.gpkg"))
+    scen = gpd.read_file(gpkg, layer="scenario")
+    assert scen["status"].iloc[0] == "infeasible"
+    assert "min_spacing_m" in scen["limited_by"].iloc[0]
+    assert 0 < scen["best_share"].iloc[0] < 0.95
+    assert len(gpd.read_file(gpkg, layer="proposed_sites")) == 1
+
+
+def test_bad_solver_time_limit_is_one_line_error(tmp_path, demo_dir, capsys):
+    cfg = _site_config(tmp_path, demo_dir)
+    for bad in ("0", "-3", "nan"):
+        code = main(["site", str(cfg), "--time-limit", bad, "-q"])
+        err = capsys.readouterr().err
+        assert code != 0 and "Traceback" not in err
+        assert "time" in err.lower()

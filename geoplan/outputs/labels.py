@@ -78,6 +78,10 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "nursing_beds": ("护理床位数（张）", "Nursing beds", KIND_COUNT),
     "public": ("公办", "Public (公办)", KIND_TEXT),
     "snap_m": ("距步行路网（米）", "Distance to walking network (m)", KIND_METRES),
+    "outside_boundary": ("位于研究范围外", "Outside the study boundary", KIND_TEXT),
+    "serves_inside_60": ("就近服务范围内60岁及以上老人（人）",
+                         "Residents 60+ inside for whom it is the nearest in reach",
+                         KIND_PERSONS),
     # isochrones
     "threshold_min": ("步行时间阈值（分钟）", "Walking time threshold (min)", KIND_MINUTES),
     # issues
@@ -114,6 +118,9 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "objective_name": ("目标含义", "Objective", KIND_TEXT),
     "bound": ("最优界", "Proven bound", KIND_COUNT),
     "gap": ("最优性差距", "Optimality gap", KIND_SHARE),
+    "verified": ("结果已独立核验", "Answer independently verified", KIND_TEXT),
+    "limited_by": ("限制目标的条件", "Rules that limit the target", KIND_TEXT),
+    "solver_attempts": ("求解器运行记录", "Solver runs and their checks", KIND_TEXT),
     "rank": ("建议顺序", "Rank", KIND_COUNT),
     "cid": ("候选点编号", "Candidate ID", KIND_TEXT),
     "origin": ("候选点来源", "Candidate source", KIND_TEXT),
@@ -314,6 +321,11 @@ STATUSES: dict[str, tuple[str, str]] = {
     "optimal": ("已证明最优", "Proven optimal"),
     "time_limit": ("达到时间上限（给出差距）", "Time limit reached (gap stated)"),
     "heuristic": ("启发式解（给出差距）", "Heuristic (gap stated)"),
+    "unproven": ("未证明最优（给出差距）", "Not proven optimal (gap stated)"),
+    "no_solution": ("达到时间上限，无可行解", "Time limit reached, no solution"),
+    "infeasible": ("目标在约束下不可达（给出最佳可达比例）",
+                   "Target unreachable under the rules (best share stated)"),
+    "error": ("求解器出错", "Solver error"),
 }
 #: Action codes of the data-issues table.
 ACTIONS: dict[str, tuple[str, str]] = {

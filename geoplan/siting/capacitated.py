@@ -24,6 +24,13 @@ from geoplan.errors import InputDataError
 from geoplan.siting.highs import solve_milp
 from geoplan.siting.problem import SitingProblem, merge_identical_columns
 from geoplan.siting.result import SitingResult, relative_gap
+from geoplan.siting.verify import (
+    check_solver_options,
+    finalise,
+    flow_violations,
+    milp_status,
+    rule_violations,
+)
 
 #: Above this many candidate pairs the ``z <= w x`` strengthening rows are left out.
 STRONG_ROWS_MAX = 400_000
@@ -84,6 +91,7 @@ class CapacitatedMCLP:
             ``objective`` = persons served by the new sites (beyond what existing facilities
             serve); ``assignment`` lists persons per (demand point, site) pair.
         """
+        check_solver_options(time_limit, mip_gap)
         t0 = time.perf_counter()
         pr = self.problem
         ac, ae, wg, live, grp = self._reduce()
@@ -106,10 +114,12 @@ class CapacitatedMCLP:
         if method == "exact":
             sol = self._milp(ac, ae, wg, cap_c, cap_e, served_e, chosen, time_limit, mip_gap,
                              seed, threads)
-            if sol.x is not None:
+            heur_total = self._assign(ac, ae, wg, cap_c, cap_e, served_e, chosen,
+                                      time_limit)[0]
+            if sol.has_solution and sol.objective >= heur_total - 1e-6 * max(1.0, heur_total):
                 chosen = np.flatnonzero(sol.x[:m] > 0.5)
-            bound = float(sol.bound) - served_e
-            status = "optimal" if sol.status == "optimal" else "time_limit"
+            bound = float(sol.bound) - served_e if np.isfinite(sol.bound) else None
+            status = milp_status(sol, warnings, time_limit)
         elif method != "heuristic":
             raise ValueError(f"unknown method {method!r}")
         total, flows = self._assign(ac, ae, wg, cap_c, cap_e, served_e, chosen, time_limit)
@@ -117,24 +127,26 @@ class CapacitatedMCLP:
         if method == "heuristic" and ac.nnz <= 2_000_000:
             lp = self._milp(ac, ae, wg, cap_c, cap_e, served_e, None, time_limit, 0.0, seed,
                             threads, relax=True)
-            bound = float(lp.objective) - served_e if lp.x is not None else None
-        if bound is not None:
-            bound = max(bound, obj)
+            bound = float(lp.objective) - served_e if lp.has_solution else None
         gap = relative_gap(obj, bound, maximise=True)
-        if status == "time_limit":
-            warnings.append(f"solver time limit ({time_limit:.0f} s) reached: best solution "
-                            f"returned, gap {100 * (gap or 0):.2f} %")
         order, marg = self._order(ac, ae, wg, cap_c, cap_e, served_e, chosen, time_limit)
         assignment = self._disaggregate(flows, live, grp, wg, chosen)
         info = {"served_existing": served_e, "served_total": total,
                 "total_weight": pr.total_weight, "demand_groups": int(g),
                 "capacity_new": float(cap_c[chosen].sum()) if len(chosen) else 0.0,
                 "utilisation_new": (obj / cap_c[chosen].sum()) if len(chosen) else 0.0}
-        return SitingResult(model=self.name, method=method, selected=order, marginal=marg,
-                            objective=obj, objective_name="persons served by new sites",
-                            bound=bound, gap=gap, status=status,
-                            seconds=time.perf_counter() - t0, info=info,
-                            assignment=assignment, warnings=warnings)
+        res = SitingResult(model=self.name, method=method, selected=order, marginal=marg,
+                           objective=obj, objective_name="persons served by new sites",
+                           bound=bound, gap=gap, status=status,
+                           seconds=time.perf_counter() - t0, info=info,
+                           assignment=assignment, warnings=warnings)
+        problems, flow_total, flow_existing = flow_violations(pr, order, self.cutoff,
+                                                              assignment)
+        if flow_existing < served_e - 1e-6 * max(1.0, served_e):
+            problems.append(f"existing facilities serve {flow_existing:,.3f} persons, less "
+                            f"than the {served_e:,.3f} they serve alone")
+        return finalise(res, recomputed=flow_total - served_e, maximise=True, mip_gap=mip_gap,
+                        violations=problems + rule_violations(pr, order, max_sites=self.p))
 
     # -- pieces ---------------------------------------------------------------------------
     def _greedy(self, ac, ae, wg, cap_c, cap_e, served_e, time_limit, times
@@ -313,6 +325,8 @@ def _flow_lp(cover: sp.csr_matrix, wg: np.ndarray, caps: np.ndarray,
     sol = solve_milp(np.ones(nnz), sp.vstack(blocks, format="csr"), np.concatenate(lo),
                      np.concatenate(hi), np.zeros(nnz), wg[cover.indices],
                      np.zeros(nnz, dtype=bool), maximise=True, time_limit=time_limit)
+    if not sol.has_solution:  # a transport LP with zero flows feasible always has one
+        raise RuntimeError(f"HiGHS found no solution of a transport LP ({sol.status})")
     if flows:
-        return sol, (sol.x if sol.x is not None else np.zeros(nnz))
+        return sol, sol.x
     return sol

@@ -25,9 +25,16 @@ from geoplan.siting.greedy import (
     lagrangian,
     order_by_value,
 )
-from geoplan.siting.highs import solve_milp
+from geoplan.siting.highs import MilpSolution, solve_milp
 from geoplan.siting.problem import SitingProblem, merge_identical_columns
 from geoplan.siting.result import SitingResult, relative_gap
+from geoplan.siting.verify import (
+    check_coverage,
+    check_solver_options,
+    finalise,
+    milp_status,
+    rule_violations,
+)
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +174,14 @@ class MCLP:
             ``objective`` is the elderly weight newly covered; ``info["covered_total"]``
             adds what existing facilities already cover.
         """
+        check_solver_options(time_limit, mip_gap)
         t0 = time.perf_counter()
+        if method not in ("auto", "exact", "heuristic"):
+            raise ValueError(f"unknown method {method!r}")
         red = reduce_coverage(self.problem, self.cutoff)
         if red.a.nnz == 0:
+            if not red.unreachable.any():
+                return self._nothing_to_cover(red, method, t0)
             raise InputDataError(
                 f"no candidate site reaches any older resident left uncovered within "
                 f"{self.cutoff:g} min; add candidates nearer the gaps or raise the cutoff")
@@ -189,7 +201,9 @@ class MCLP:
             alt = interchange(red.a, red.w, lag.best_set, feas)
             if _value(red.a, red.w, alt) > heur_val:
                 chosen, heur_val = alt, _value(red.a, red.w, alt)
-        bound = max(lag.bound, heur_val)
+        # The Lagrangian bound is a true upper bound; below the heuristic value only by
+        # rounding noise, which finalise() checks.
+        bound = lag.bound
         if method == "auto":
             method = "exact" if red.a.nnz <= AUTO_EXACT_MAX_NNZ else "heuristic"
         warnings: list[str] = []
@@ -206,36 +220,75 @@ class MCLP:
                 red.info["candidates_in_milp"] = int(keep.sum())
                 sol, cand = self._milp(red, np.flatnonzero(keep), chosen, time_limit, mip_gap,
                                        seed, threads)
-                if sol.x is not None and _value(red.a, red.w, cand) >= heur_val - 1e-9:
+                if sol.has_solution and _value(red.a, red.w, cand) >= heur_val - 1e-9:
                     chosen = cand
                 obj = _value(red.a, red.w, chosen)
-                bound = min(bound, max(float(sol.bound), obj))
-                status = "optimal" if sol.status == "optimal" else "time_limit"
+                # Solutions opening a fixed-out candidate are worth at most the incumbent,
+                # so the MILP's bound (over the kept candidates) bounds the whole problem.
+                if np.isfinite(sol.bound):
+                    bound = min(bound, max(float(sol.bound), obj))
+                status = milp_status(sol, warnings, time_limit)
                 red.info["milp_nodes"] = sol.nodes
-            gap = relative_gap(obj, bound, maximise=True)
-            if status == "time_limit":
-                warnings.append(f"solver time limit ({time_limit:.0f} s) reached: best solution "
-                                f"returned, within {100 * (gap or 0):.2f} % of the optimum")
-        elif method == "heuristic":
-            gap = relative_gap(obj, bound, maximise=True)
-        else:
-            raise ValueError(f"unknown method {method!r}")
+                red.info["milp_attempts"] = sol.attempts
+        gap = relative_gap(obj, bound, maximise=True)
         sel, marg = order_by_value(red.a, red.w, chosen)
         if len(sel) and marg[-1] <= 0:
             n_useful = int((marg > 0).sum())
             warnings.append(f"only {n_useful} of the {len(sel)} sites add coverage; the rest "
                             "reach no demand left uncovered")
         elif len(sel) < self.p:
-            warnings.append(f"only {len(sel)} sites add coverage (of {self.p} requested): no "
-                            "other candidate reaches uncovered demand")
-        info = dict(red.info, covered_total=red.base + obj, covered_existing=red.base,
+            warnings.append(f"only {len(sel)} sites add coverage (of {self.p} requested): "
+                            + self._why_fewer(red, chosen))
+        covered, base = check_coverage(self.problem, sel, self.cutoff)
+        info = dict(red.info, covered_total=covered, covered_existing=base,
                     total_weight=self.problem.total_weight,
                     unreachable_weight=float(self.problem.weights[red.unreachable].sum()),
                     heuristic_objective=heur_val)
-        return SitingResult(model=self.name, method=method, selected=sel, marginal=marg,
-                            objective=obj, objective_name="elderly newly covered",
-                            bound=bound, gap=gap, status=status,
-                            seconds=time.perf_counter() - t0, info=info, warnings=warnings)
+        res = SitingResult(model=self.name, method=method, selected=sel, marginal=marg,
+                           objective=obj, objective_name="elderly newly covered",
+                           bound=bound, gap=gap, status=status,
+                           seconds=time.perf_counter() - t0, info=info, warnings=warnings)
+        return finalise(res, recomputed=covered - base, maximise=True, mip_gap=mip_gap,
+                        violations=rule_violations(self.problem, sel, max_sites=self.p,
+                                                   budget=self.budget,
+                                                   conflicts=self.conflicts))
+
+    def _nothing_to_cover(self, red: _Reduced, method: str, t0: float) -> SitingResult:
+        """Existing facilities already reach every older resident: no new site is needed."""
+        covered, base = check_coverage(self.problem, np.zeros(0, dtype=np.int64), self.cutoff)
+        info = dict(red.info, covered_total=covered, covered_existing=base,
+                    total_weight=self.problem.total_weight, unreachable_weight=0.0,
+                    heuristic_objective=0.0)
+        msg = (f"existing facilities already reach every older resident within "
+               f"{self.cutoff:g} min: nobody is left uncovered, so no new site is proposed")
+        res = SitingResult(model=self.name, method="exact" if method == "auto" else method,
+                           selected=np.zeros(0, dtype=np.int64), marginal=np.zeros(0),
+                           objective=0.0, objective_name="elderly newly covered", bound=0.0,
+                           gap=0.0, status="optimal", seconds=time.perf_counter() - t0,
+                           info=info, warnings=[msg])
+        return finalise(res, recomputed=0.0, maximise=True, mip_gap=0.0, violations=[])
+
+    def _why_fewer(self, red: _Reduced, chosen: np.ndarray) -> str:
+        """Say which rule stops further sites: spacing, budget, or no demand left."""
+        gains = np.asarray(red.a @ np.where(_hit(red.a, chosen), 0.0, red.w)).ravel()
+        useful = gains > 1e-9
+        useful[chosen] = False
+        if not useful.any():
+            return "no other candidate reaches uncovered demand"
+        rules = []
+        conf = _conflict_matrix(self.conflicts, red.a.shape[0])
+        if conf is not None:
+            blocked = np.asarray(conf[:, chosen].sum(axis=1)).ravel() > 0
+            if (blocked | ~useful).all():
+                rules.append("the minimum spacing rule (min_spacing_m) excludes every other "
+                             "useful candidate")
+        if self.budget is not None and self.problem.candidate_cost is not None:
+            left = self.budget - float(self.problem.candidate_cost[chosen].sum())
+            if (self.problem.candidate_cost[useful] > left + 1e-9).all():
+                rules.append(f"the budget leaves {left:,.2f}, less than any other useful "
+                             "candidate costs")
+        return "; ".join(rules) if rules else ("the spacing and budget rules together allow "
+                                               "no further useful site")
 
     def _milp(self, red: _Reduced, keep: np.ndarray, start: np.ndarray, time_limit: float,
               mip_gap: float, seed: int, threads: int | None):
@@ -269,16 +322,22 @@ class MCLP:
         sol = solve_milp(c, a, row_lo, row_hi, np.zeros(m + g), np.ones(m + g), integer,
                          maximise=True, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
                          threads=threads, start=x0)
-        chosen = keep[np.flatnonzero(sol.x[:m] > 0.5)] if sol.x is not None else start
+        chosen = keep[np.flatnonzero(sol.x[:m] > 0.5)] if sol.has_solution else start
         return sol, chosen
 
 
-def _value(a: sp.csr_matrix, w: np.ndarray, chosen: np.ndarray) -> float:
-    if len(chosen) == 0:
-        return 0.0
+def _hit(a: sp.csr_matrix, chosen: np.ndarray) -> np.ndarray:
+    """Columns (demand groups) that the chosen rows reach."""
     hit = np.zeros(a.shape[1], dtype=bool)
-    hit[a[np.asarray(chosen)].indices] = True
-    return float(w[hit].sum())
+    if len(chosen):
+        hit[a[np.asarray(chosen)].indices] = True
+    return hit
+
+
+def _value(a: sp.csr_matrix, w: np.ndarray, chosen: np.ndarray) -> float:
+    return float(w[_hit(a, chosen)].sum())
+
+
 
 
 class LSCP:
@@ -290,6 +349,11 @@ class LSCP:
     for the rest: if the target exceeds the best achievable share, the model covers
     everything it can and says so in ``warnings``.
 
+    When the rules (``max_sites``, ``budget``, minimum spacing) make the target unreachable,
+    the status is ``"infeasible"``: ``info["limited_by"]`` names the rules that do it,
+    ``info["best_share"]`` is the best share any set of sites within the rules achieves, and
+    the sites returned are the fewest that achieve it.
+
     Parameters
     ----------
     problem : SitingProblem
@@ -299,21 +363,39 @@ class LSCP:
         Catchment in minutes.
     max_sites : int, optional
         Upper limit on the count (default: number of candidates).
+    budget : float, optional
+        Upper limit on the summed ``problem.candidate_cost`` of the new sites.
     conflicts : ndarray (k, 2), optional
-        Candidate pairs that may not both be chosen.
+        Candidate pairs that may not both be chosen (minimum spacing).
     """
 
     name = "lscp"
 
     def __init__(self, problem: SitingProblem, target: float, cutoff: float, *,
-                 max_sites: int | None = None, conflicts: np.ndarray | None = None) -> None:
+                 max_sites: int | None = None, budget: float | None = None,
+                 conflicts: np.ndarray | None = None) -> None:
         if not 0 < target <= 1:
             raise InputDataError(f"coverage target must be a share in (0, 1], got {target}; "
                                  "write 0.95 for 95 %")
+        if budget is not None and problem.candidate_cost is None:
+            raise InputDataError("a budget is set but the candidates carry no cost; add a cost "
+                                 "column to the candidate file or remove the budget")
         self.problem, self.target, self.cutoff = problem, float(target), float(cutoff)
         self.max_sites = problem.n_candidates if max_sites is None else int(max_sites)
+        self.budget = budget
         self.conflicts = conflicts
         self.unreachable = np.zeros(problem.n_demand, dtype=bool)
+
+    def _rules(self) -> dict[str, dict]:
+        """The side rules in force, as keyword arguments of :class:`MCLP` / this model."""
+        rules: dict[str, dict] = {}
+        if self.max_sites < self.problem.n_candidates:
+            rules["max_sites"] = {"max_sites": self.max_sites}
+        if self.budget is not None:
+            rules["budget"] = {"budget": self.budget}
+        if self.conflicts is not None and len(self.conflicts):
+            rules["min_spacing_m"] = {"conflicts": self.conflicts}
+        return rules
 
     def solve(self, method: str = "auto", *, time_limit: float = 300.0, mip_gap: float = 0.0,
               seed: int = 0, threads: int | None = None) -> SitingResult:
@@ -325,7 +407,10 @@ class LSCP:
             ``objective`` is the number of new sites; ``info`` holds the target, the share
             reached and the best achievable share.
         """
+        check_solver_options(time_limit, mip_gap)
         t0 = time.perf_counter()
+        if method not in ("auto", "exact", "heuristic"):
+            raise ValueError(f"unknown method {method!r}")
         red = reduce_coverage(self.problem, self.cutoff)
         self.unreachable = red.unreachable
         total = self.problem.total_weight
@@ -333,6 +418,7 @@ class LSCP:
             raise InputDataError("the demand carries no elderly population; nothing to cover")
         best_share = (red.base + red.w.sum()) / total
         warnings: list[str] = []
+        limited_by: list[str] = []
         target = self.target
         if target > best_share + 1e-12:
             lost = float(self.problem.weights[red.unreachable].sum())
@@ -341,60 +427,135 @@ class LSCP:
                 f"{100 * best_share:.1f} % because {lost:,.0f} elderly live where no candidate "
                 f"site is within {self.cutoff:g} min; solving for everything reachable")
             target = best_share
+            limited_by.append("reach")
         need = max(0.0, target * total - red.base)
-        feas = Feasibility(max_sites=self.max_sites,
-                           conflicts=_conflict_matrix(self.conflicts, red.a.shape[0]))
+        if method == "auto":
+            method = "exact" if red.a.nnz <= AUTO_EXACT_MAX_NNZ else "heuristic"
+        m = red.a.shape[0]
+        feas = Feasibility(max_sites=self.max_sites, cost=self.problem.candidate_cost,
+                           budget=self.budget,
+                           conflicts=_conflict_matrix(self.conflicts, m))
         chosen = np.zeros(0, dtype=np.int64)
         if need > 1e-9:
             chosen, _ = greedy_cover(red.a, red.w, feas, stop_at=need)
             chosen = _drop_redundant(red.a, red.w, chosen, need)
         heur_count = len(chosen)
-        if method == "auto":
-            method = "exact" if red.a.nnz <= AUTO_EXACT_MAX_NNZ else "heuristic"
-        status = "heuristic"
+        heur_ok = _value(red.a, red.w, chosen) >= need - 1e-6 * max(1.0, need)
+        status = "heuristic" if method == "heuristic" else "optimal"
         gains_sorted = np.sort(np.asarray(red.a @ red.w).ravel())[::-1]
         # Counting bound: k sites cover at most the sum of their k largest single gains.
-        lb = float(np.searchsorted(np.cumsum(gains_sorted), need - 1e-9) + 1) if need > 1e-9 \
-            else 0.0
-        bound = lb
+        bound = float(np.searchsorted(np.cumsum(gains_sorted), need - 1e-9) + 1) \
+            if need > 1e-9 else 0.0
+        milp_info: dict = {}
         if method == "exact" and need > 1e-9:
-            sol = self._milp(red, chosen, need, time_limit, mip_gap, seed, threads)
-            if sol.x is not None:
-                cand = np.flatnonzero(sol.x[:red.a.shape[0]] > 0.5)
-                if len(cand) <= len(chosen) and _value(red.a, red.w, cand) >= need - 1e-6:
-                    chosen = cand
-            bound = max(lb, float(np.ceil(sol.bound - 1e-6)))
-            status = "optimal" if sol.status == "optimal" else "time_limit"
-            if status == "time_limit":
-                warnings.append(f"solver time limit ({time_limit:.0f} s) reached: best solution "
-                                f"has {len(chosen)} sites; at least {bound:.0f} are needed")
-        elif method == "exact":
-            status = "optimal"
-        elif method != "heuristic":
-            raise ValueError(f"unknown method {method!r}")
-        if len(chosen) > self.max_sites:
-            warnings.append(f"the target needs {len(chosen)} sites, more than max_sites")
-        covered = red.base + _value(red.a, red.w, chosen)
-        if covered < need + red.base - 1e-6:
-            warnings.append(f"with at most {self.max_sites} sites only "
-                            f"{100 * covered / total:.1f} % is reached")
+            sol = self._milp(red, chosen if heur_ok else None, need, time_limit, mip_gap, seed,
+                             threads)
+            milp_info = {"milp_nodes": sol.nodes, "milp_attempts": sol.attempts}
+            if sol.status == "infeasible":
+                return self._infeasible(red, target, limited_by, warnings, method, time_limit,
+                                        mip_gap, seed, threads, t0)
+            if sol.has_solution:
+                cand = np.flatnonzero(sol.x[:m] > 0.5)
+                if (not heur_ok or len(cand) <= len(chosen)) and \
+                        _value(red.a, red.w, cand) >= need - 1e-6 * max(1.0, need):
+                    chosen, heur_ok = cand, True
+            if np.isfinite(sol.bound):
+                bound = max(bound, float(np.ceil(sol.bound - 1e-6)))
+            if not heur_ok:
+                status = "no_solution"
+                warnings.append(f"solver time limit ({time_limit:g} s) reached before any set "
+                                f"of sites within the rules reached the target; no answer")
+            else:
+                status = milp_status(sol, warnings, time_limit)
+        elif not heur_ok:
+            rules = ", ".join(self._rules()) or "the candidates"
+            warnings.append(f"the heuristic found no set of sites within {rules} that reaches "
+                            f"{100 * target:.1f} %; method = 'exact' tells whether one exists "
+                            "and the best achievable share")
+        if not heur_ok:
+            chosen = np.zeros(0, dtype=np.int64)
         sel, marg = order_by_value(red.a, red.w, chosen)
-        gap = relative_gap(float(len(chosen)), bound, maximise=False)
-        if status == "optimal":
-            gap = 0.0 if len(chosen) <= bound + 1e-9 else gap
-        info = dict(red.info, target=self.target, target_used=target, share=covered / total,
-                    best_share=best_share, covered_existing=red.base, covered_total=covered,
-                    total_weight=total,
+        covered, base = check_coverage(self.problem, sel, self.cutoff)
+        info = dict(red.info, **milp_info, target=self.target, target_used=target,
+                    share=covered / total, best_share=best_share, covered_existing=base,
+                    covered_total=covered, total_weight=total,
                     unreachable_weight=float(self.problem.weights[red.unreachable].sum()),
                     unreachable_points=int(red.unreachable.sum()),
-                    heuristic_objective=heur_count)
-        return SitingResult(model=self.name, method=method, selected=sel, marginal=marg,
-                            objective=float(len(sel)), objective_name="new sites",
-                            bound=bound, gap=gap, status=status,
-                            seconds=time.perf_counter() - t0, info=info, warnings=warnings)
+                    heuristic_objective=heur_count, limited_by=limited_by)
+        res = SitingResult(model=self.name, method=method, selected=sel, marginal=marg,
+                           objective=float(len(sel)), objective_name="new sites",
+                           bound=bound if heur_ok else None,
+                           gap=relative_gap(float(len(sel)), bound, maximise=False),
+                           status=status, seconds=time.perf_counter() - t0, info=info,
+                           warnings=warnings)
+        violations = rule_violations(self.problem, sel, max_sites=self.max_sites,
+                                     budget=self.budget, conflicts=self.conflicts)
+        if heur_ok and covered < target * total - 1e-6 * max(1.0, total):
+            violations.append(f"covers {100 * covered / total:.3f} % below the target "
+                              f"{100 * target:.3f} %")
+        return finalise(res, recomputed=float(len(sel)), maximise=False, mip_gap=mip_gap,
+                        violations=violations)
 
-    def _milp(self, red: _Reduced, start: np.ndarray, need: float, time_limit: float,
-              mip_gap: float, seed: int, threads: int | None):
+    def _infeasible(self, red: _Reduced, target: float, limited_by: list[str],
+                    warnings: list[str], method: str, time_limit: float, mip_gap: float,
+                    seed: int, threads: int | None, t0: float) -> SitingResult:
+        """The rules make the target unreachable: say which, and the best achievable share.
+
+        The best share within all the rules is an exact MCLP with as many sites as allowed;
+        each rule alone is tried the same way to name the ones that make the target
+        unreachable by themselves. The sites returned are the fewest that reach the best
+        share (a feasible LSCP), and the status stays ``"infeasible"``.
+        """
+        total = self.problem.total_weight
+        rules = self._rules()
+        n_all = self.problem.n_candidates
+
+        def best(names: list[str]) -> tuple[float, str]:
+            """Best share within the named rules (an exact MCLP with all sites allowed)."""
+            kw = {k: v for n in names if n != "max_sites" for k, v in rules[n].items()}
+            p = max(1, min(self.max_sites, n_all) if "max_sites" in names else n_all)
+            r = MCLP(self.problem, p, self.cutoff, **kw).solve(
+                "exact", time_limit=time_limit, mip_gap=0.0, seed=seed, threads=threads)
+            return float(r.info["covered_total"]) / total, r.status
+
+        share_all, st_all = best(list(rules))
+        alone = list(rules) if len(rules) == 1 else [
+            n for n in rules if best([n])[0] < target - 1e-9]
+        names = alone or list(rules)
+        limited_by = [*limited_by, *names]
+        why = " and ".join(names) if alone else "the rules " + " + ".join(names) + " together"
+        warnings.append(
+            f"target {100 * target:.1f} % cannot be reached within {why}: the best achievable "
+            f"share is {100 * share_all:.1f} %"
+            + ("" if st_all == "optimal" else f" (as far as the solver got: {st_all})")
+            + "; the fewest sites reaching that share are proposed")
+        base_share = red.base / total
+        if share_all <= base_share + 1e-12:
+            sel = np.zeros(0, dtype=np.int64)
+            res = SitingResult(model=self.name, method=method, selected=sel,
+                               marginal=np.zeros(0), objective=0.0, objective_name="new sites",
+                               bound=0.0, gap=0.0, status="infeasible",
+                               seconds=time.perf_counter() - t0, info={}, warnings=warnings)
+            covered = red.base
+        else:
+            sub = LSCP(self.problem, min(1.0, share_all), self.cutoff, max_sites=self.max_sites,
+                       budget=self.budget, conflicts=self.conflicts)
+            res = sub.solve(method, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
+                            threads=threads)
+            res.info["relaxed_status"] = res.status
+            res.status = "infeasible"
+            res.warnings = warnings + [w for w in res.warnings if "cannot be reached" not in w]
+            covered = float(res.info["covered_total"])
+        res.info.update(target=self.target, target_used=target, best_share=share_all,
+                        share=covered / total, limited_by=limited_by,
+                        covered_total=covered, total_weight=total,
+                        unreachable_weight=float(self.problem.weights[red.unreachable].sum()),
+                        unreachable_points=int(red.unreachable.sum()))
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    def _milp(self, red: _Reduced, start: np.ndarray | None, need: float, time_limit: float,
+              mip_gap: float, seed: int, threads: int | None) -> MilpSolution:
         m, g = red.a.shape
         at = sp.csr_matrix(red.a.T, dtype=np.float64)
         full = need >= red.w.sum() - 1e-9
@@ -410,16 +571,19 @@ class LSCP:
             row_lo = np.concatenate([np.full(g, -np.inf), [need - 1e-7]])
             row_hi = np.concatenate([np.zeros(g), [np.inf]])
             n_y = g
-        side_rows, lo, hi = _side_rows(m, n_y, self.max_sites, None, None, self.conflicts)
+        side_rows, lo, hi = _side_rows(m, n_y, self.max_sites, self.problem.candidate_cost,
+                                       self.budget, self.conflicts)
         a = sp.vstack([a, *side_rows], format="csr")
         row_lo = np.concatenate([row_lo, *lo])
         row_hi = np.concatenate([row_hi, *hi])
         c = np.concatenate([np.ones(m), np.zeros(n_y)])
         integer = np.concatenate([np.ones(m, dtype=bool), np.zeros(n_y, dtype=bool)])
-        x0 = np.zeros(m + n_y)
-        x0[start] = 1.0
-        if n_y:
-            x0[m:] = np.minimum(1.0, np.asarray(at @ x0[:m]).ravel())
+        x0 = None
+        if start is not None:
+            x0 = np.zeros(m + n_y)
+            x0[start] = 1.0
+            if n_y:
+                x0[m:] = np.minimum(1.0, np.asarray(at @ x0[:m]).ravel())
         return solve_milp(c, a, row_lo, row_hi, np.zeros(m + n_y), np.ones(m + n_y), integer,
                           maximise=False, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
                           threads=threads, start=x0)

@@ -27,7 +27,14 @@ from geoplan.siting.greedy import (
 )
 from geoplan.siting.highs import solve_milp
 from geoplan.siting.problem import SitingProblem
-from geoplan.siting.result import SitingResult, relative_gap
+from geoplan.siting.result import SitingResult
+from geoplan.siting.verify import (
+    check_coverage,
+    check_solver_options,
+    finalise,
+    milp_status,
+    rule_violations,
+)
 
 
 @dataclass
@@ -125,6 +132,7 @@ class MultiTypePlan:
     def solve(self, method: str = "auto", *, time_limit: float = 300.0, mip_gap: float = 1e-4,
               seed: int = 0, threads: int | None = None) -> MultiTypeResult:
         """Solve jointly (``exact``) or type by type, centres first (``heuristic``)."""
+        check_solver_options(time_limit, mip_gap)
         t0 = time.perf_counter()
         reds = {p.key: reduce_coverage(p.problem, p.cutoff) for p in self.plans}
         heur = self._heuristic(reds)
@@ -134,47 +142,65 @@ class MultiTypePlan:
         sel = heur
         if method == "exact":
             sol, offsets = self._milp(reds, heur, time_limit, mip_gap, seed, threads)
-            if sol.x is not None:
+            if sol.has_solution:
                 cand = {p.key: np.flatnonzero(sol.x[offsets[p.key]:offsets[p.key]
                                                      + p.problem.n_candidates] > 0.5)
                         for p in self.plans}
                 if self._objective(reds, cand) >= self._objective(reds, heur) - 1e-9:
                     sel = cand
-            bound = float(sol.bound)
-            status = "optimal" if sol.status == "optimal" else "time_limit"
+            bound = float(sol.bound) if np.isfinite(sol.bound) else None
+            status = milp_status(sol, warnings, time_limit)
+            if status == "heuristic":
+                bound = self._lagrangian(reds, heur)
         elif method == "heuristic":
-            bound = sum(p.weight * lagrangian_bound(reds[p.key].a, reds[p.key].w, p.count,
-                                                    lower=_value(reds[p.key].a, reds[p.key].w,
-                                                                 heur[p.key]))
-                        for p in self.plans)
+            bound = self._lagrangian(reds, heur)
             status = "heuristic"
         else:
             raise ValueError(f"unknown method {method!r}")
         obj = self._objective(reds, sel)
-        bound = max(bound, obj)
-        gap = relative_gap(obj, bound, maximise=True)
-        if status == "time_limit":
-            warnings.append(f"solver time limit ({time_limit:.0f} s) reached: gap "
-                            f"{100 * (gap or 0):.2f} %")
         by_type = {}
+        recomputed = 0.0
+        violations: list[str] = []
         for p in self.plans:
             red = reds[p.key]
             order, marg = order_by_value(red.a, red.w, sel[p.key])
             val = _value(red.a, red.w, sel[p.key])
-            info = dict(red.info, covered_total=red.base + val, covered_existing=red.base,
+            covered, base = check_coverage(p.problem, order, p.cutoff)
+            recomputed += p.weight * (covered - base)
+            violations += [f"{p.key}: {v}" for v in
+                           rule_violations(p.problem, order, max_sites=p.count)]
+            info = dict(red.info, covered_total=covered, covered_existing=base,
                         total_weight=p.problem.total_weight, cutoff=p.cutoff)
-            by_type[p.key] = SitingResult(
+            by_type[p.key] = finalise(SitingResult(
                 model="multi", method=method, selected=order, marginal=marg, objective=val,
-                objective_name="elderly newly covered", bound=None, gap=None, status=status,
-                seconds=0.0, info=info)
+                objective_name="elderly newly covered", bound=None, gap=None,
+                status="heuristic", seconds=0.0, info=info), recomputed=covered - base,
+                maximise=True, mip_gap=mip_gap, violations=[])  # joint status set below
         if self.link is not None:
             ok = self._allowed_stations(sel[self.link.centre])
-            bad = [j for j in sel[self.link.station] if not ok[j]]
-            if bad:  # pragma: no cover - guarded by construction
-                raise RuntimeError("1+N link violated")
+            bad = int((~ok[sel[self.link.station]]).sum())
+            if bad:
+                violations.append(f"{bad} new {self.link.station} sites beyond "
+                                  f"{self.link.max_min:g} min of any {self.link.centre}")
+        joint = finalise(SitingResult(
+            model="multi", method=method, selected=np.zeros(0, dtype=np.int64),
+            marginal=np.zeros(0), objective=obj, objective_name="weighted elderly newly "
+            "covered", bound=bound, gap=None, status=status, seconds=0.0, warnings=warnings),
+            recomputed=recomputed, maximise=True, mip_gap=mip_gap, violations=violations)
+        for r in by_type.values():
+            r.status = joint.status
+        obj, bound, gap, status = joint.objective, joint.bound, joint.gap, joint.status
         return MultiTypeResult(by_type=by_type, objective=obj, bound=bound, gap=gap,
                                status=status, method=method, seconds=time.perf_counter() - t0,
                                warnings=warnings)
+
+    def _lagrangian(self, reds, heur) -> float:
+        """Sum of per-type Lagrangian bounds (the link only removes solutions)."""
+        return float(sum(p.weight * lagrangian_bound(reds[p.key].a, reds[p.key].w, p.count,
+                                                     lower=_value(reds[p.key].a,
+                                                                  reds[p.key].w,
+                                                                  heur[p.key]))
+                         for p in self.plans))
 
     def _objective(self, reds, sel) -> float:
         return float(sum(p.weight * _value(reds[p.key].a, reds[p.key].w, sel[p.key])

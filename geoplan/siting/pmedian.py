@@ -35,6 +35,7 @@ from geoplan.siting import pmedian_kernels as kern
 from geoplan.siting.highs import solve_milp
 from geoplan.siting.problem import SitingProblem, min_time
 from geoplan.siting.result import SitingResult, relative_gap
+from geoplan.siting.verify import check_pmedian, check_solver_options, finalise, rule_violations
 
 log = logging.getLogger(__name__)
 
@@ -393,7 +394,7 @@ def _radius_milp(inst: _Instance, p: int, start: np.ndarray | None, time_limit: 
                      start=x0, offset=offset, verbose=verbose,
                      mip_abs_gap=1.0 - 1e-6 if inst.integral() else None,
                      options=HIGHS_OPTIONS)
-    sel = None if sol.x is None else np.nonzero(sol.x[:m] > 0.5)[0]
+    sel = np.nonzero(sol.x[:m] > 0.5)[0] if sol.has_solution else None
     return sel, sol, sizes
 
 
@@ -496,10 +497,11 @@ def _exact(inst: _Instance, p: int, sel: np.ndarray, ub: float, h: _HeuristicOut
         info.update(sizes)
         info["milp_nodes"] = sol.nodes
         info["milp_seconds"] = sol.seconds
+        info["milp_attempts"] = sol.attempts
         sub_status, sub_bound = sol.status, sol.bound
-        if sol.status not in ("optimal", "time_limit") or not np.isfinite(sol.bound):
+        if sol.status in ("infeasible", "error") or not np.isfinite(sol.bound):
             sub_bound = -np.inf
-        if sol.status not in ("optimal", "time_limit"):
+        if sol.status in ("infeasible", "error"):
             warnings.append(f"HiGHS returned status {sol.status}; the heuristic solution is "
                             "reported")
     cost = ub
@@ -514,8 +516,14 @@ def _exact(inst: _Instance, p: int, sel: np.ndarray, ub: float, h: _HeuristicOut
     # MILP's bound
     bound = min(max(h.bound, min(_round_bound(sub_bound, integral), excluded)), cost)
     gap = relative_gap(cost, bound, False)
-    status = "optimal" if sub_status == "optimal" and gap is not None and (
-        gap <= mip_gap + 1e-12) else "time_limit"
+    if sub_status == "optimal" and gap is not None and gap <= mip_gap + 1e-12:
+        status = "optimal"
+    elif sub_status in ("optimal", "unproven"):
+        status = "unproven"
+    elif sub_status in ("time_limit", "no_solution"):
+        status = "time_limit"
+    else:
+        status = "heuristic"
     return _ExactOutcome(sel, cost, bound, status, info, warnings)
 
 
@@ -696,6 +704,7 @@ class PMedian:
         if method not in ("exact", "heuristic", "auto"):
             raise InputDataError(f"p-median method must be 'exact', 'heuristic' or 'auto', "
                                  f"got {method!r}")
+        check_solver_options(time_limit, mip_gap)
         t0 = time.perf_counter()
         deadline = t0 + float(time_limit)
         inst = self._instance()
@@ -754,11 +763,15 @@ class PMedian:
             obj, obj_name = mean, "mean minutes"
         else:
             scale, obj_name, obj = 1.0, "total weighted minutes", total
-        return SitingResult(
+        res = SitingResult(
             model=self.model_name, method=method, selected=order, marginal=marginal,
             objective=obj, objective_name=obj_name,
             bound=bound * scale, gap=relative_gap(total, bound, False), status=status,
             seconds=seconds, info=info, warnings=warnings)
+        return finalise(res, recomputed=check_pmedian(self.problem, order,
+                                                      self.penalty_min) * scale,
+                        maximise=False, mip_gap=mip_gap,
+                        violations=rule_violations(self.problem, order, exact_sites=p))
 
     @staticmethod
     def _inst_cost(inst: _Instance, sel: np.ndarray) -> float:

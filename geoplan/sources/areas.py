@@ -66,7 +66,12 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
         File without a CRS, missing columns, duplicate codes, non-polygon geometry.
     """
     assert spec.path is not None
-    gdf = read_table(spec.path)
+    if spec.crs is not None:  # declared datum: convert every vertex (GCJ-02/BD-09 files)
+        from geoplan.sources.boundary import read_polygons_wgs84
+
+        gdf = read_polygons_wgs84(spec.path, spec.crs, "areas.path")
+    else:
+        gdf = read_table(spec.path)
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputDataError(f"{spec.path}: areas.path must be a polygon file (GeoPackage, "
                              "GeoJSON or Shapefile), not a table")
