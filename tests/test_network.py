@@ -104,6 +104,9 @@ def test_parts_serving_points_alone_are_kept(small_osm: Path) -> None:
     sel = select_parts(full, np.array([shapely.Point(x[0], y[0]), home]), 300.0)
     assert sel.kept == (0, 1) and sel.dropped_parts == 0
     assert sel.network.n_edges == full.n_edges
+    # a point 500 m from the path is beyond the snap limit of every part: no reason to keep it
+    lost = shapely.Point(x[far_end], y[far_end] + 500)
+    assert select_parts(full, np.array([lost]), 300.0).kept == (0,)
     # a home near the main part only: the path is dropped, and the subset is consistent
     sel = select_parts(full, np.array([shapely.Point(x[0], y[0])]), 300.0)
     sub = sel.network

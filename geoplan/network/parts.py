@@ -8,9 +8,10 @@ part lets homes snap to a 30 m fragment from which nothing is reachable.
 
 The rule here: a part other than the largest is analysed (on its own: walking times
 never cross between parts, as Dijkstra stays inside a connected part) when it is the
-nearest way of at least one home or facility that lies farther than ``snap_max_m`` from
-the largest part, i.e. a point that the largest part cannot serve; every other small
-part is dropped and its points attach to the nearest way that is kept, as before.
+nearest way, within ``snap_max_m``, of at least one home or facility that lies farther
+than ``snap_max_m`` from the largest part, i.e. a point that only this part can serve;
+every other small part is dropped and its points attach to the nearest way that is kept,
+as before.
 """
 
 from __future__ import annotations
@@ -76,10 +77,14 @@ def select_parts(net: WalkNetwork, points: np.ndarray, snap_max_m: float) -> Par
     if len(points) and keep_part.size > 1:
         geom = edges.geometry.to_numpy()
         # nearest way of each point, among all parts (ties: lowest edge, deterministic)
-        pidx, eidx = net.edge_tree.query_nearest(points, all_matches=False)
+        (pidx, eidx), dist = net.edge_tree.query_nearest(points, all_matches=False,
+                                                         return_distance=True)
         nearest_part = np.zeros(len(points), dtype=np.int64)
         nearest_part[pidx] = part[eidx]
-        cand = nearest_part != 0
+        d_near = np.full(len(points), np.inf)
+        d_near[pidx] = dist
+        # a part serves a point within the snap limit of it, and only then
+        cand = (nearest_part != 0) & (d_near <= snap_max_m)
         if cand.any():
             main_tree = shapely.STRtree(geom[part == 0])
             _, d_main = main_tree.query_nearest(points[cand], all_matches=False,
