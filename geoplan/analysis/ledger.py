@@ -187,7 +187,8 @@ class Ledger:
             rows.append({"ledger": "people", "entry": kind, "stage": e.stage,
                          "reason": e.reason, "elderly_60": e.persons60,
                          "elderly_80": e.persons80, "facility_rows": np.nan,
-                         "n_areas": e.n_areas, "area_codes": codes, "detail": e.detail})
+                         "n_areas": self.scored_areas if kind == "scored" else e.n_areas,
+                         "area_codes": codes, "detail": e.detail})
 
         for e in self.entered:
             add("entered", e)
