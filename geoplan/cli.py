@@ -204,8 +204,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"({result.shares_source}); {s['circle_share']:.1%} reach every required service "
           f"within {cfg.analysis.circle_minutes:g} min; {len(result.areas)} areas scored in "
           f"{time.perf_counter() - t0:.1f} s")
+    _print_ledger(result)
     _print_paths(paths, list(paths))
     return 0
+
+
+def _print_ledger(result: object) -> None:
+    """The ledger's lines when older residents or facility rows were left out."""
+    ledger = getattr(result, "ledger", None)
+    fac = getattr(result, "facility_ledger", None)
+    if ledger is not None and (ledger.excluded or ledger.notes):
+        for line in ledger.lines():
+            print(line)
+    if fac is not None and fac.not_placed:
+        print(fac.line())
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:

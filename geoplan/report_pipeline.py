@@ -82,6 +82,7 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     standards = result.standards.table if result.standards is not None else None
     paths = report_paths(cfg)
     areas_wgs = result.areas.to_crs(4326)
+    ledger = result.ledger_table()
     with manifest.step("report"):
         m = coverage_map(result, areas_wgs=areas_wgs)
         add_siting_layers(m, siting, lang)
@@ -94,10 +95,12 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
             title, lang=lang, circle_minutes=circle, summary=result.summary,
             streets=result.streets, areas=pd.DataFrame(areas_wgs.drop(columns="geometry")),
             siting=siting, standards=standards, map_html=page_map, notes=notes,
-            inputs=inputs, generated=str(manifest.started))
+            inputs=inputs, generated=str(manifest.started), ledger=ledger)
     sheets = report_sheets(result.summary, result.streets,
-                           pd.DataFrame(areas_wgs.drop(columns="geometry")), siting, standards)
+                           pd.DataFrame(areas_wgs.drop(columns="geometry")), siting, standards,
+                           ledger)
     layers: dict[str, Any] = {"areas": areas_wgs, "summary": result.summary,
+                              "ledger": ledger,
                               "streets": result.streets if len(result.streets) else None,
                               "standards": standards}
     for sc in siting:

@@ -20,8 +20,10 @@ from geoplan.sources import osm
 
 log = logging.getLogger(__name__)
 
-#: Bump when the prepared-network format or preparation logic changes.
-CACHE_FORMAT = 4  # 3: merged highway/name sorted and joined; 4: + walking policy, factors
+#: Bump when the prepared-network format or preparation logic changes (3: merged
+#: highway/name sorted and joined; 4: walking policy and factors; 5: every connected part
+#: kept, labelled in ``edges.part``).
+CACHE_FORMAT = 5
 
 
 def network_cache_key(cfg: Config) -> str:

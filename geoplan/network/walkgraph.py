@@ -28,7 +28,8 @@ class WalkNetwork:
     edges : GeoDataFrame
         One row per undirected edge, positional index ``0..m-1``; columns ``u``, ``v``
         (node positions), ``length_m``, ``time_s`` (walking time at the profile speed,
-        with penalties), ``highway`` and LineString ``geometry`` running from ``u`` to ``v``.
+        with penalties), ``highway``, ``part`` (connected part, 0 = the largest) and
+        LineString ``geometry`` running from ``u`` to ``v``.
     crs : pyproj.CRS
         The metric CRS (local UTM zone) of ``nodes`` and ``edges``.
     report : dict
@@ -62,6 +63,28 @@ class WalkNetwork:
         state = dict(self.__dict__)
         state["_tree"] = None  # rebuilt on demand; GEOS trees are not pickled
         return state
+
+    def subset(self, keep_edges: np.ndarray, report: dict[str, Any] | None = None
+               ) -> WalkNetwork:
+        """The network made of the edges ``keep_edges`` (boolean mask), nodes renumbered.
+
+        Parameters
+        ----------
+        keep_edges : ndarray of bool
+            One entry per edge.
+        report : dict, optional
+            Report of the new network (default: a copy of this one).
+        """
+        keep_edges = np.asarray(keep_edges, dtype=bool)
+        edges = self.edges[keep_edges]
+        used = np.unique(np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]))
+        new_pos = np.full(len(self.nodes), -1, dtype=np.int64)
+        new_pos[used] = np.arange(len(used))
+        edges = edges.assign(u=new_pos[edges["u"].to_numpy()],
+                             v=new_pos[edges["v"].to_numpy()]).reset_index(drop=True)
+        nodes = self.nodes.iloc[used].reset_index(drop=True)
+        return WalkNetwork(nodes=nodes, edges=edges, crs=self.crs,
+                           report=dict(self.report) if report is None else report)
 
     def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return ``(u, v, time_s)`` arrays of the undirected edges."""
@@ -250,12 +273,13 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
                        elevated_min_length_m: float = 60.0) -> WalkNetwork:
     """Prepare a walking network from a raw (unsimplified, WGS84) osmnx graph.
 
-    Steps: keep walkable ways (the walking policy of :func:`walk_policy`); keep the
-    largest connected part and report what was dropped; simplify, never merging ways of
-    different walking-time factors (steps and the rest) and keeping a network that is
-    one closed loop; project to the local UTM zone; make undirected; compute edge times
-    from the projected length, speed and the steps penalty, so ``time_s`` and
-    ``length_m`` agree and time grows evenly along every edge.
+    Steps: keep walkable ways (the walking policy of :func:`walk_policy`); label the
+    connected parts (``part``, 0 = the largest; every part is kept,
+    :func:`geoplan.network.parts.select_parts` chooses which are analysed); simplify,
+    never merging ways of different walking-time factors (steps and the rest) and keeping
+    a network that is one closed loop; project to the local UTM zone; make undirected;
+    compute edge times from the projected length, speed and the steps penalty, so
+    ``time_s`` and ``length_m`` agree and time grows evenly along every edge.
 
     Parameters
     ----------
@@ -322,13 +346,20 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     factor = {k: steps_factor if _first(hw.get(k)) == "steps" else 1.0 for k in length}
     nx.set_edge_attributes(g, factor, "walk_factor")
 
-    comps = sorted(nx.weakly_connected_components(g), key=len, reverse=True)
-    total_len = sum(length[k] for k in g.edges(keys=True)) / 2.0
-    main = g.subgraph(comps[0]).copy()
-    main_len = sum(d["length"] for _, _, d in main.edges(data=True)) / 2.0
-    report.update(components=len(comps), dropped_components=len(comps) - 1,
-                  dropped_nodes=sum(len(c) for c in comps[1:]),
-                  dropped_length_m=round(float(total_len - main_len), 1),
+    # Connected parts, largest first (ties by their smallest OSM node id: deterministic).
+    comps = sorted(nx.weakly_connected_components(g), key=lambda c: (-len(c), min(c)))
+    part_of = {n: i for i, c in enumerate(comps) for n in c}
+    comp_len = np.zeros(len(comps))
+    for (a, _b, _k), ln in length.items():
+        comp_len[part_of[a]] += ln / 2.0
+    total_len = float(comp_len.sum())
+    main_len = float(comp_len[0])
+    # Every part is kept here (the cache does not depend on where people live); the
+    # pipeline keeps the parts that hold homes or facilities no other part reaches and
+    # drops the rest (geoplan.network.parts), so nobody is lost to a "small part".
+    report.update(components=len(comps), other_parts=len(comps) - 1,
+                  other_parts_nodes=sum(len(c) for c in comps[1:]),
+                  other_parts_length_m=round(float(total_len - main_len), 1),
                   kept_length_share=round(float(main_len / total_len), 4) if total_len else 0.0)
     if total_len and main_len / total_len < min_share:
         raise NetworkError(f"the walking network is disconnected: its largest part holds only "
@@ -338,7 +369,7 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     # edge_attrs_differ: a node where the walking-time factor changes (footway meets
     # steps) stays a node, so no edge mixes steps with other ways; merged highway/name
     # values are sorted and joined (not hash-order dependent).
-    main = ox.simplify_graph(main, edge_attrs_differ=["walk_factor"], remove_rings=False,
+    main = ox.simplify_graph(g, edge_attrs_differ=["walk_factor"], remove_rings=False,
                              edge_attr_aggs={"length": sum, "walk_factor": max,
                                              "highway": merge_tag_values,
                                              "name": merge_tag_values})
@@ -369,10 +400,13 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
         "highway": edges["highway"].map(lambda v: merge_tag_values([v])).to_numpy(),
         "name": (edges["name"].map(lambda v: merge_tag_values([v])).to_numpy()
                  if "name" in edges else ""),
+        "part": pd.Series(part_of).reindex(edges.index.get_level_values(0)).to_numpy(
+            np.int64),
     }, geometry=geom, crs=crs)
     out_nodes = gpd.GeoDataFrame({"osmid": nodes.index.to_numpy(),
                                   "x": nodes["x"].to_numpy(), "y": nodes["y"].to_numpy()},
                                  geometry=nodes.geometry.to_numpy(), crs=crs)
     report.update(nodes=len(out_nodes), edges=len(out_edges),
-                  length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs))
+                  length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs),
+                  part_length_m=[round(float(x), 1) for x in comp_len])
     return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, report=report)

@@ -103,6 +103,18 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "problem": ("问题", "Problem", KIND_TEXT),
     "detail": ("详情", "Detail", KIND_TEXT),
     "action": ("处理方式", "Action taken", KIND_TEXT),
+    # population ledger
+    "ledger": ("台账", "Ledger", KIND_TEXT),
+    "entry": ("条目", "Entry", KIND_TEXT),
+    "stage": ("环节", "Stage", KIND_TEXT),
+    "reason": ("原因", "Reason", KIND_TEXT),
+    "facility_rows": ("设施记录（条）", "Facility rows", KIND_COUNT),
+    "area_codes": ("涉及区域", "Areas concerned", KIND_TEXT),
+    "excluded_60": ("未纳入计算的60岁以上老人（人）", "Residents 60+ not scored (persons)",
+                    KIND_PERSONS),
+    "excluded_80": ("未纳入计算的80岁以上老人（人）", "Residents 80+ not scored (persons)",
+                    KIND_PERSONS),
+    "excluded_reason": ("未纳入原因", "Why not scored", KIND_TEXT),
     # network edges
     "u": ("起点节点", "From node", KIND_TEXT),
     "v": ("终点节点", "To node", KIND_TEXT),
@@ -389,7 +401,36 @@ STANDARD_KINDS: dict[str, tuple[str, str]] = {
     "per_committees": ("按居委会数", "Per residents' committees"),
 }
 
+#: Ledger entries and reasons (geoplan.analysis.ledger); facility reasons are the
+#: problem codes of the issues table.
+LEDGER_ENTRIES: dict[str, tuple[str, str]] = {
+    "entered": ("输入", "Entered"),
+    "scored": ("纳入计算", "Scored"),
+    "excluded": ("未纳入", "Excluded"),
+    "of_which": ("其中", "Of which"),
+}
+LEDGER_REASONS: dict[str, tuple[str, str]] = {
+    "areas_file": ("区域文件中的老年人口", "Counts in the areas file"),
+    "census_spreading": ("按建筑面积和普查比例估算", "Census shares spread over floor area"),
+    "scored": ("纳入覆盖计算", "Scored"),
+    "outside_study_area": ("位于研究范围外", "Outside the study area"),
+    "outside_every_area": ("不在任何分析区域内", "In no analysis area"),
+    "no_walkable_way_in_area": ("区域内没有可步行道路", "No walkable way in the area"),
+    "home_far_from_network": ("住宅距步行路网过远", "Homes too far from the walking network"),
+    "separate_network_part": ("位于独立路网片区（单独计算）",
+                              "On a separate network part (analysed on its own)"),
+    "rows_read": ("读取记录", "Rows read"),
+    "placed": ("已定位并纳入计算", "Placed"),
+    "blank_row": ("空行", "Blank row"),
+    **PROBLEMS,
+}
+
 _VALUE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "entry": LEDGER_ENTRIES,
+    "reason": LEDGER_REASONS,
+    "excluded_reason": LEDGER_REASONS,
+    "ledger": {"people": ("老年人口", "Older residents"),
+               "facilities": ("设施记录", "Facility rows")},
     "area_kind": AREA_KINDS,
     "source": DEMAND_SOURCES,
     "problem": PROBLEMS,
@@ -430,6 +471,7 @@ SHEET_NAMES: dict[str, tuple[str, str]] = {
     "inventory": ("现状设施清单", "Facility inventory"),
     "standards_missing": ("缺少属性的设施", "Facilities lacking attributes"),
     "joins": ("名称匹配", "Name matches"),
+    "ledger": ("人口与设施台账", "Ledger"),
 }
 
 

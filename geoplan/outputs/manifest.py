@@ -143,6 +143,7 @@ class RunManifest:
         self.outputs: list[dict[str, Any]] = []
         self.steps: list[dict[str, Any]] = []
         self.counts: dict[str, Any] = {}
+        self.ledger: dict[str, Any] | None = None
 
     # -- recording ----------------------------------------------------------------------
     def add_input(self, path: str | os.PathLike[str], role: str) -> dict[str, Any]:
@@ -215,6 +216,12 @@ class RunManifest:
         """Record counts (facilities read, areas, demand points, issues ...)."""
         self.counts.update(counts)
 
+    def set_ledger(self, ledger: Mapping[str, Any]) -> None:
+        """Record the population and facility ledgers (:mod:`geoplan.analysis.ledger`):
+        every older resident and facility row that entered the run, scored or excluded
+        by reason."""
+        self.ledger = dict(ledger)
+
     def finish(self) -> None:
         """Stamp the finishing time (done by :meth:`write` if not yet set)."""
         self.finished = _utc_now()
@@ -237,6 +244,7 @@ class RunManifest:
             "inputs": list(self.inputs),
             "steps": list(self.steps),
             "counts": dict(self.counts),
+            "ledger": self.ledger,
             "outputs": list(self.outputs),
         }
         # Round-trip through json to apply the converters once, then drop NaN/inf.

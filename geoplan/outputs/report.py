@@ -49,6 +49,8 @@ _T = {
            "eq_share": "覆盖率", "eq_min": "最低区域覆盖率", "eq_below": "低于下限的区域比例",
            "eq_gini": "基尼系数",
            "estimate": "标注“估算”的人口数字由上级统计数推算，不是实际登记数。",
+           "ledger": "人口与设施台账",
+           "ledger_note": "输入的老年人口 = 纳入计算 + 各项未纳入（按原因）；设施记录同理。",
            "osm": "地图与路网数据 © OpenStreetMap contributors（ODbL 1.0）。"},
     "en": {"summary": "Study area", "streets": "Streets", "worst": "Largest gaps",
            "siting": "Siting", "standards": "Planning standards", "map": "Interactive map",
@@ -62,6 +64,9 @@ _T = {
            "eq_below": "Areas below the floor", "eq_gini": "Gini index",
            "generated": "Generated", "estimate": "Population figures marked 'estimate' are "
            "spread from higher-level totals, not counted.",
+           "ledger": "Ledger of older residents and facilities",
+           "ledger_note": "Older residents entered = scored + each exclusion by reason; "
+           "the same for facility rows.",
            "osm": "Map and network data © OpenStreetMap contributors (ODbL 1.0)."},
 }
 
@@ -232,8 +237,12 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
                   streets: pd.DataFrame, areas: pd.DataFrame, siting: Sequence[SitingSummary],
                   standards: pd.DataFrame | None, map_html: str | None,
                   notes: Sequence[str], inputs: Mapping[str, str], generated: str,
-                  worst: int = 15) -> str:
-    """The report page as one HTML string (see the module docstring)."""
+                  worst: int = 15, ledger: pd.DataFrame | None = None) -> str:
+    """The report page as one HTML string (see the module docstring).
+
+    ``ledger`` (:func:`geoplan.analysis.ledger.ledger_table`) is shown after the summary:
+    every older resident and facility row that entered, scored or excluded by reason.
+    """
     t = _T[lang]
     parts = [f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head>"
              f"<meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -246,6 +255,9 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
         f"{html.escape(_fmt(s[c], c)[0])}</b></div>" for c in figs) + "</div>")
     if len(summary):
         parts.append(key_value_html(summary.iloc[0], lang, circle_minutes))
+    if ledger is not None and len(ledger):
+        parts.append(f"<h2>{t['ledger']}</h2><p class='note'>{t['ledger_note']}</p>"
+                     + table_html(ledger, lang, circle_minutes, max_rows=200))
     parts.append(f"<h2>{t['streets']}</h2>")
     parts.append(table_html(streets, lang, circle_minutes) if len(streets)
                  else f"<p class='note'>{t['no_streets']}</p>")
@@ -290,9 +302,12 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
 
 def report_sheets(summary: pd.DataFrame, streets: pd.DataFrame, areas: pd.DataFrame,
                   siting: Sequence[SitingSummary],
-                  standards: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+                  standards: pd.DataFrame | None,
+                  ledger: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The report's tables for the workbook, one sheet each."""
     sheets: dict[str, pd.DataFrame] = {"summary": summary}
+    if ledger is not None and len(ledger):
+        sheets["ledger"] = ledger
     if len(streets):
         sheets["streets"] = streets
     sheets["areas"] = areas.drop(columns=[c for c in ("geometry",) if c in areas])

@@ -188,5 +188,11 @@ def district_census(path: Path, code: str) -> CensusFigures:
     if not all(np.isfinite(vals)) or vals[0] <= 0:
         raise InputDataError(f"{path}: the row of district {code} has blank or zero "
                              "population figures; give population.share_60/share_80 instead")
+    total, p60, p80 = vals
+    if not 0 <= p80 <= p60 <= total:
+        raise InputDataError(
+            f"{path}: the row of district {code} has residents={total:g}, 60+={p60:g}, "
+            f"80+={p80:g}; they must satisfy 0 <= 80+ <= 60+ <= residents (the 80+ are part "
+            "of the 60+): check the table")
     return CensusFigures(code, str(r["name"]) if pd.notna(r["name"]) else "", *vals,
                          source=str(path))

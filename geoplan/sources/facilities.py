@@ -106,6 +106,11 @@ class FacilityLoad:
     joins : pandas.DataFrame or None
         The match table of the ``[[joins]]`` (:func:`~geoplan.sources.joins.apply_joins`),
         None when none is configured.
+    read : dict of str to int
+        Data rows read per layer label, blank rows included (for the facility ledger:
+        rows read = points + dropped issues + blank rows).
+    blank : dict of str to int
+        Blank rows skipped per layer label.
     """
 
     points: gpd.GeoDataFrame
@@ -113,6 +118,8 @@ class FacilityLoad:
     files: dict[str, str] = field(default_factory=dict)
     inventory: pd.DataFrame = field(default_factory=lambda: _empty_inventory())
     joins: pd.DataFrame | None = None
+    read: dict[str, int] = field(default_factory=dict)
+    blank: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -421,7 +428,8 @@ def _drop_duplicates(load: FacilityLoad) -> FacilityLoad:
     known = np.isin(fids[kept], pos.index) & np.isin(fids[dropped], pos.index)
     inventory = (_fill_from(inv, pos[fids[kept][known]].to_numpy(),
                             pos[fids[dropped][known]].to_numpy()) if known.any() else inv)
-    load = FacilityLoad(points, load.issues, load.files, inventory, load.joins)
+    load = FacilityLoad(points, load.issues, load.files, inventory, joins=load.joins,
+                        read=dict(load.read), blank=dict(load.blank))
     return move_to_issues(load, dup, "duplicate", detail)
 
 
@@ -549,6 +557,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     if blank.any():
         log.debug("facilities '%s' (%s): skipped %d blank rows", label, file, int(blank.sum()))
     keep = ~blank
+    counts = {"read": {label: len(table)}, "blank": {label: int(blank.sum())}}
     table, rows = table[keep].reset_index(drop=True), rows[keep]
     if len(table) == 0:
         raise InputDataError(f"{file}: no data rows; the file has a header but no facilities")
@@ -634,7 +643,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         issues = _concat_issues([*issue_frames, _issue_frame(
             label, file, rows, names, "missing_coordinates", detail, "dropped")])
         _log_issues(issues)
-        return FacilityLoad(_empty_points(), issues, {label: file}, inventory)
+        return FacilityLoad(_empty_points(), issues, {label: file}, inventory, **counts)
 
     if is_geo:
         geom = table.geometry
@@ -722,7 +731,8 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         inventory.loc[flagged, "located"] = False
         points = points[~flagged[ok]].reset_index(drop=True)
         n_ok = len(points)
-    load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file}, inventory)
+    load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file}, inventory,
+                        **counts)
     return _drop_duplicates(load)
 
 
@@ -759,8 +769,12 @@ def load_facilities(layers: Sequence[FacilityLayer],
         seen[label] = i
     loads = [load_facility_layer(layer, index=i) for i, layer in enumerate(layers)]
     files: dict[str, str] = {}
+    read: dict[str, int] = {}
+    blank: dict[str, int] = {}
     for ld in loads:
         files.update(ld.files)
+        read.update(ld.read)
+        blank.update(ld.blank)
     points = _concat_points([ld.points for ld in loads])
     issues = _concat_issues([ld.issues for ld in loads])
     inventory = _concat_inventory([ld.inventory for ld in loads])
@@ -770,7 +784,7 @@ def load_facilities(layers: Sequence[FacilityLayer],
 
         points, inventory, matches, join_issues = apply_joins(points, inventory, joins)
         issues = _concat_issues([issues, *join_issues])
-    load = FacilityLoad(points, issues, files, inventory, matches)
+    load = FacilityLoad(points, issues, files, inventory, joins=matches, read=read, blank=blank)
     return _drop_duplicates(load)
 
 
@@ -834,7 +848,8 @@ def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str
     if problem == "duplicate" and action == "dropped":  # a duplicate is not extra stock
         inventory = inventory[~inventory["fid"].isin(sel["fid"])].reset_index(drop=True)
     return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files),
-                        inventory, load.joins)
+                        inventory, joins=load.joins, read=dict(load.read),
+                        blank=dict(load.blank))
 
 
 def flag_outside(load: FacilityLoad, boundary_wgs84: shapely.Geometry) -> FacilityLoad:

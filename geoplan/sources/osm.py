@@ -12,6 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import osmnx as ox
 import pandas as pd
 import shapely
@@ -29,6 +30,11 @@ WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway", "
 
 _BOUNDS = re.compile(rb"<bounds\s+([^>]*)/?>")
 _ATTR = re.compile(rb'(minlat|minlon|maxlat|maxlon)\s*=\s*"([-0-9.]+)"')
+_NODE = re.compile(rb"<node\b[^>]*>")
+_LAT = re.compile(rb'\blat\s*=\s*"([-0-9.eE+]+)"')
+_LON = re.compile(rb'\blon\s*=\s*"([-0-9.eE+]+)"')
+#: A file's <bounds> header is trusted when at least this share of its nodes lie inside.
+BOUNDS_MIN_SHARE = 0.5
 
 
 def _configure_osmnx(cache_dir: Path | None = None) -> None:
@@ -121,10 +127,81 @@ def graph_from_download(source: NetworkSource, walkable: tuple[str, ...],
     return g
 
 
+#: Bytes of an OSM file sampled to test its <bounds> header against its nodes.
+BOUNDS_SAMPLE_BYTES = 4 << 20
+
+
+def _node_coords(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of the ``<node>`` elements in ``data``."""
+    tags = _NODE.findall(data)
+    lat = [m.group(1) for m in map(_LAT.search, tags) if m]
+    lon = [m.group(1) for m in map(_LON.search, tags) if m]
+    if len(lat) != len(tags) or len(lon) != len(tags):
+        return np.zeros(0), np.zeros(0)
+    return np.array(lon, dtype=np.float64), np.array(lat, dtype=np.float64)
+
+
+def node_extent(path: Path, *, sample_bytes: int | None = None
+                ) -> tuple[shapely.Polygon | None, float]:
+    """The bounding box of an OSM file's nodes and the share of them inside its header.
+
+    Parameters
+    ----------
+    path : Path
+        OSM XML file.
+    sample_bytes : int, optional
+        Read only this many bytes from the start (nodes come first in OSM files); the
+        box and share are then those of the sampled nodes.
+
+    Returns
+    -------
+    (shapely.Polygon or None, float)
+        The box of the node coordinates (None without nodes) and the share of nodes
+        inside the file's ``<bounds>`` header (1.0 without a header).
+    """
+    with open(path, "rb") as fh:
+        data = fh.read(-1 if sample_bytes is None else sample_bytes)
+    x, y = _node_coords(data)
+    if not len(x):
+        return None, 1.0
+    box = shapely.box(x.min(), y.min(), x.max(), y.max())
+    header = check_osm_file(path)
+    if header is None:
+        return box, 1.0
+    x0, y0, x1, y1 = header.bounds
+    inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    return box, float(inside.mean())
+
+
+def _file_boundary(path: Path) -> shapely.Geometry | None:
+    """A file's header bounds, or the extent of its nodes when the header does not match
+    them (an edited or shifted file): the study area must hold the file's data.
+
+    Only the first :data:`BOUNDS_SAMPLE_BYTES` are read to test the header; the whole
+    file only when it does not match.
+    """
+    header = check_osm_file(path)
+    if header is None:
+        return None
+    _, share = node_extent(path, sample_bytes=BOUNDS_SAMPLE_BYTES)
+    if share >= BOUNDS_MIN_SHARE:
+        return header
+    box, share = node_extent(path)
+    if box is None or share >= BOUNDS_MIN_SHARE:
+        return header
+    log.warning("%s: only %.0f%% of its nodes lie inside its <bounds> header; the study "
+                "area uses the extent of its data instead", path, 100 * share)
+    return box
+
+
 def study_boundary(source: NetworkSource) -> shapely.Geometry:
-    """The study area (WGS84): union of the OSM files' header bounds or the download area."""
+    """The study area (WGS84): union of the OSM files' header bounds or the download area.
+
+    A file whose nodes mostly lie outside its own ``<bounds>`` header contributes the
+    extent of its nodes instead (otherwise its homes would silently fall outside).
+    """
     if source.osm_files:
-        boxes = [b for b in (check_osm_file(p) for p in source.osm_files) if b is not None]
+        boxes = [b for b in (_file_boundary(p) for p in source.osm_files) if b is not None]
         if boxes:
             return shapely.union_all(boxes)
         return shapely.Polygon()  # no header: the caller falls back to the network extent

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geoplan.analysis.ledger import Ledger
 from geoplan.config import Population
 from geoplan.errors import InputDataError
 from geoplan.sources.areas import assign_points
@@ -172,9 +173,31 @@ def fill_points(polygons: np.ndarray, spacing: float = FILL_SPACING_M
     return pts[order], owner[order]
 
 
+def area_counts(areas: pd.DataFrame, shares: ElderlyShares | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each area's own elderly counts as used by :func:`build_demand`.
+
+    Returns
+    -------
+    given : ndarray of bool
+        Areas with a 60+ count.
+    a60, a80 : ndarray of float
+        The counts (0 where not given); a missing 80+ count next to a 60+ count is
+        estimated with the census ratio of 80+ to 60+ (0 without census shares).
+    """
+    a60 = areas["elderly_60"].to_numpy(np.float64)
+    a80 = areas["elderly_80"].to_numpy(np.float64)
+    given = ~np.isnan(a60)
+    ratio = shares.share_80 / shares.share_60 if shares is not None and shares.share_60 else 0.0
+    a80 = np.where(np.isnan(a80), np.nan_to_num(a60) * ratio, a80)
+    return given, np.where(given, a60, 0.0), np.where(given, a80, 0.0)
+
+
 def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
                  compounds: gpd.GeoDataFrame, boundary: shapely.Geometry,
-                 pop: Population, shares: ElderlyShares | None) -> gpd.GeoDataFrame:
+                 pop: Population, shares: ElderlyShares | None, *,
+                 skip: np.ndarray | None = None, ledger: Ledger | None = None
+                 ) -> gpd.GeoDataFrame:
     """Demand points with elderly counts, assigned to analysis areas.
 
     Parameters
@@ -193,6 +216,12 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
         Estimation settings.
     shares : ElderlyShares or None
         Census shares for areas without counts (None when every area has counts).
+    skip : ndarray of bool, optional
+        Areas that get no demand points (e.g. outside the study area; the caller records
+        their residents as excluded).
+    ledger : Ledger, optional
+        Receives the residents estimated by census spreading (entered) and those on
+        homes that fall in no analysis area (excluded).
 
     Returns
     -------
@@ -223,10 +252,11 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
     area_pos = assign_points(points, areas)
 
     # Areas with committee counts but no homes inside get filler points too.
-    counts_given = areas["elderly_60"].notna().to_numpy()
+    counts_given, a60, a80 = area_counts(areas, shares)
+    skip = np.zeros(len(areas), dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
     covered = np.zeros(len(areas), dtype=bool)
     covered[area_pos[area_pos >= 0]] = True
-    lacking = np.flatnonzero(counts_given & ~covered & (areas["elderly_60"].fillna(0) > 0))
+    lacking = np.flatnonzero(counts_given & ~covered & ~skip & (a60 > 0))
     if len(lacking):
         fp, fo = fill_points(areas.geometry.to_numpy()[lacking])
         points = np.concatenate([points, fp])
@@ -236,6 +266,23 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
         log.info("%d areas with elderly counts have no mapped homes; their counts are spread "
                  "over %d evenly spaced points", len(lacking), len(fp))
     outside = area_pos < 0
+    # Homes in no area with counts carry census estimates (when there are census shares):
+    # they enter the run, and those in no analysis area at all are left out (ledger).
+    spread = ~(counts_given[np.maximum(area_pos, 0)] & ~outside)
+    if shares is not None and ledger is not None and spread.any():
+        res = floor_area[spread] / pop.m2_per_resident
+        ledger.enter("demand", "census_spreading", float(res.sum() * shares.share_60),
+                     float(res.sum() * shares.share_80),
+                     areas["area_id"].to_numpy()[np.unique(area_pos[spread & ~outside])],
+                     f"floor area / {pop.m2_per_resident:g} m² per resident x census shares "
+                     f"({shares.source})")
+        if outside.any():
+            res = floor_area[outside] / pop.m2_per_resident
+            ledger.exclude("demand", "outside_every_area", float(res.sum() * shares.share_60),
+                           float(res.sum() * shares.share_80), None,
+                           f"{int(outside.sum())} homes in the study area lie in no analysis "
+                           "area (e.g. outside every mapped compound); use areas.source = "
+                           "\"compounds+grid\" to count them")
     if outside.any():
         log.info("%d demand points lie outside every analysis area and are left out",
                  int(outside.sum()))
@@ -248,21 +295,15 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
     given = counts_given[area_pos]
     if given.any():
         # Spread committee counts by floor-area share inside each committee.
-        tot = np.bincount(area_pos[given], weights=floor_area[given], minlength=len(areas))
-        w = floor_area[given] / tot[area_pos[given]]
-        a60 = areas["elderly_60"].to_numpy(np.float64)
-        a80 = areas["elderly_80"].to_numpy(np.float64)
-        e60[given] = w * a60[area_pos[given]]
-        known80 = ~np.isnan(a80[area_pos[given]])
-        e80_given = np.where(known80, w * np.nan_to_num(a80[area_pos[given]]), np.nan)
-        e80[given] = e80_given
+        ag = area_pos[given]
+        tot = np.bincount(ag, weights=floor_area[given], minlength=len(areas))
+        n_pts = np.bincount(ag, minlength=len(areas))
+        # an area whose homes all have zero floor area shares its count evenly
+        w = np.where(tot[ag] > 0, floor_area[given] / np.where(tot[ag] > 0, tot[ag], 1.0),
+                     1.0 / n_pts[ag])
+        e60[given] = w * a60[ag]
+        e80[given] = w * a80[ag]
         estimated[given] = False
-        if (~known80).any():
-            if shares is None:
-                e80[given] = np.nan_to_num(e80_given)
-            else:
-                ratio = shares.share_80 / shares.share_60
-                e80[given] = np.where(known80, e80_given, e60[given] * ratio)
     rest = ~given
     if rest.any():
         if shares is None:
