@@ -182,6 +182,21 @@ def _print_paths(paths: dict[str, object], keys: list[str], width: int = 9) -> N
         print(f"  {key:{width}s} {shown}")
 
 
+def _offline(args: argparse.Namespace) -> bool | None:
+    """``output.offline`` from ``--offline`` / ``--cdn`` (None: keep the config's)."""
+    return True if getattr(args, "offline", False) else False if args.cdn else None
+
+
+def _with_assets(cfg: Config, args: argparse.Namespace) -> Config:
+    """The config with ``--cdn`` applied (maps link public CDNs instead of inlining)."""
+    import dataclasses
+
+    if _offline(args) is None:
+        return cfg
+    return dataclasses.replace(cfg, output=dataclasses.replace(cfg.output,
+                                                               offline=_offline(args)))
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from geoplan.config import load_config
     from geoplan.pipeline import output_paths, run
@@ -189,7 +204,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     _check_outputs(cfg, maps=True, cache=not args.no_cache)
     over = {k: v for k, v in (("lang", args.lang), ("basemap", args.basemap),
-                              ("offline", args.offline or None), ("embed", args.embed or None),
+                              ("offline", _offline(args)), ("embed", args.embed or None),
                               ("static_map", False if args.no_static_map else None))
             if v is not None}
     if over:
@@ -246,6 +261,7 @@ def _cmd_site(args: argparse.Namespace) -> int:
     _check_outputs(cfg, maps=True, cache=not args.no_cache)
     if args.lang:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
+    cfg = _with_assets(cfg, args)
     overrides = {"model": args.model, "type": args.type, "new": args.new,
                  "target": args.target, "cutoff_min": args.cutoff, "capacity": args.capacity,
                  "method": args.method, "time_limit_s": args.time_limit,
@@ -384,6 +400,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     _check_outputs(cfg, cache=not args.no_cache)
     if args.lang:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
+    cfg = _with_assets(cfg, args)
     t0 = time.perf_counter()
     paths = report(cfg, use_cache=not args.no_cache)
     print(f"report of {cfg.study_area.name}: {len(paths['siting'])} siting scenarios "
@@ -396,6 +413,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 #: Residents' committees of a district (``geoplan standards --committees``; no config key).
 COMMITTEES = Range(0, 1e5, advice="the number of residents' committees in the district")
+
+
+_CDN_HELP = ("link Leaflet and the other map scripts from public CDNs instead of inlining "
+             "them (smaller files; blank maps where the CDNs are blocked; output.offline = "
+             "false)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -423,9 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--basemap", choices=("osm", "tianditu", "none"),
                    help="web map tiles (overrides output.basemap; tianditu needs "
                         "output.tianditu_key or TIANDITU_KEY)")
-    r.add_argument("--offline", action="store_true",
-                   help="self-contained HTML map: inline Leaflet and every script/style "
-                        "(output.offline)")
+    assets = r.add_mutually_exclusive_group()
+    assets.add_argument("--offline", action="store_true",
+                        help="self-contained HTML map, the default: Leaflet and every "
+                             "script/style inlined (overrides output.offline = false)")
+    assets.add_argument("--cdn", action="store_true", help=_CDN_HELP)
     r.add_argument("--embed", action="store_true",
                    help="also write <name>-map-embed.html, an <iframe srcdoc> fragment to "
                         "paste into a report page (output.embed)")
@@ -466,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="demand weight (default elderly_60)")
     st.add_argument("--no-cache", action="store_true", help="rebuild the network, ignore cache")
     st.add_argument("--lang", choices=("zh", "en"), help="table and map language")
+    st.add_argument("--cdn", action="store_true", help=_CDN_HELP)
     st.set_defaults(func=_cmd_site)
     sd = sub.add_parser(
         "standards", parents=[common], help="check planning standards per street and district",
@@ -499,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("config", help="study-area TOML file")
     rp.add_argument("--no-cache", action="store_true", help="rebuild the network, ignore cache")
     rp.add_argument("--lang", choices=("zh", "en"), help="report language")
+    rp.add_argument("--cdn", action="store_true", help=_CDN_HELP)
     rp.set_defaults(func=_cmd_report)
     return p
 

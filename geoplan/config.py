@@ -317,9 +317,11 @@ class Output:
     """Where results go, in which language, and how the maps are drawn.
 
     ``basemap``: ``"osm"``, ``"tianditu"`` (key from ``tianditu_key`` or the
-    ``TIANDITU_KEY`` environment variable) or ``"none"``. ``offline``: inline every
-    script and stylesheet in the HTML map. ``embed``: also write an ``<iframe srcdoc>``
-    fragment for report pages. ``static_map``: also write a PNG and PDF map for print.
+    ``TIANDITU_KEY`` environment variable) or ``"none"``. ``offline`` (default true):
+    inline every script and stylesheet in the HTML maps and the report, from the vendored
+    files (false: link them from public CDNs, as folium does). ``embed``: also write an
+    ``<iframe srcdoc>`` fragment for report pages. ``static_map``: also write a PNG and
+    PDF map for print.
     ``map_score``: the area column the maps are coloured by when they open (default
     ``circle_share``; any numeric column of the areas table, e.g. ``gap_index``,
     ``canteen_share_15`` or ``acc_canteen_count_2sfca``; checked once the analysis has run).
@@ -331,7 +333,7 @@ class Output:
     lang: str = "zh"
     basemap: str = "osm"
     tianditu_key: str = ""
-    offline: bool = False
+    offline: bool = True
     embed: bool = False
     static_map: bool = True
     map_score: str = "circle_share"

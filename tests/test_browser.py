@@ -41,6 +41,52 @@ def _check_screenshot(png: bytes, name: str) -> Image.Image:
     return im
 
 
+#: Per shown colour bar: does its title overlap a tick label, do title and ticks lie inside it.
+COLOURBARS = """(() => {
+  const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom
+                        && b.top < a.bottom;
+  const inside = (a, b) => a.left >= b.left - 1 && a.right <= b.right + 1
+                           && a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+  return Array.from(document.querySelectorAll('svg.geoplan-colorbar'))
+    .filter(svg => svg.getBoundingClientRect().width > 0).map(svg => {
+      const box = svg.getBoundingClientRect();
+      const title = Array.from(svg.querySelectorAll('text.caption tspan'))
+        .map(t => t.getBoundingClientRect());
+      const ticks = Array.from(svg.querySelectorAll('.ticks text'))
+        .map(t => t.getBoundingClientRect());
+      return {lines: title.length, ticks: ticks.length,
+              overlap: title.some(a => ticks.some(t => hit(a, t))),
+              inside: title.concat(ticks).every(r => inside(r, box))};
+    });
+})()"""
+#: Corner of the layer control, whether it is collapsed, and which legends share the corner.
+CORNER = """(() => {
+  const lc = document.querySelector('.leaflet-control-layers');
+  const corner = lc.parentElement;
+  return {corner: corner.className,
+          expanded: lc.classList.contains('leaflet-control-layers-expanded'),
+          legends: corner.querySelectorAll('.legend, .geoplan-legend').length,
+          area: lc.getBoundingClientRect().width * lc.getBoundingClientRect().height};
+})()"""
+
+
+def _check_legends(b: Browser) -> list[dict[str, object]]:
+    """Layer control collapsed with the legends in its corner; colour-bar titles clear of
+    their ticks and inside their box."""
+    corner = b.evaluate(CORNER)
+    assert "leaflet-right" in corner["corner"] and "leaflet-top" in corner["corner"], corner
+    assert not corner["expanded"]
+    assert corner["area"] < 60 * 60, corner  # an icon, not a list covering the map
+    assert corner["legends"] >= 1, corner
+    bars = b.evaluate(COLOURBARS)
+    assert bars, "no colour bar shown"
+    for bar in bars:
+        assert bar["ticks"] >= 2 and bar["lines"] >= 1, bar
+        assert not bar["overlap"], bar
+        assert bar["inside"], bar
+    return bars
+
+
 def _open(chromium: str, page: Path) -> Browser:
     b = Browser(chromium)
     try:
@@ -55,8 +101,8 @@ def test_offline_demo_map_in_browser(chromium: str, demo_dir: Path, tmp_path: Pa
     """The real demo run, offline and without base map: works with no network at all."""
     cfg = make_config(tmp_path, demo_dir,
                       OSM='"osm/wujiaochang-fudan.osm", "osm/tongji-siping.osm"')
-    assert main(["run", str(cfg), "-q", "--offline", "--basemap", "none",
-                 "--no-static-map"]) == 0
+    # self-contained is the default: no --offline
+    assert main(["run", str(cfg), "-q", "--basemap", "none", "--no-static-map"]) == 0
     page = tmp_path / "out" / "maps" / "bad-input-coverage.html"
     with _open(chromium, page) as b:
         assert b.js_errors() == []
@@ -83,6 +129,7 @@ def test_offline_demo_map_in_browser(chromium: str, demo_dir: Path, tmp_path: Pa
             ".textContent; })()")
         assert "长者食堂/社区助餐点" in popup
         assert b.js_errors() == []
+        _check_legends(b)
         im = _check_screenshot(b.screenshot(), "offline-map.png")
         assert im.size == (1280, 900)
 
@@ -104,9 +151,9 @@ def test_offline_map_with_osm_tiles_survives_no_network(chromium: str, tmp_path:
 
 
 def test_online_page_fails_without_network(chromium: str, tmp_path: Path) -> None:
-    """Guard for the test itself: the default (CDN) page must break when offline."""
+    """Guard for the test itself: the CDN page (--cdn) must break when offline."""
     m = build_map(_areas(), _facilities(), _iso_by_type(), basemap="none")
-    page = save_map(m, tmp_path / "online.html")
+    page = save_map(m, tmp_path / "online.html", offline=False)
     with _open(chromium, page) as b:
         assert b.failed_requests(), "the dead proxy did not block the CDN"
         assert b.js_errors(), "a page without Leaflet should raise errors"
@@ -139,3 +186,24 @@ def test_overlay_legends_follow_their_layers(chromium: str, tmp_path: Path) -> N
                    ".includes('median walking')).querySelector('input').click()")
         assert b.evaluate(visible) == 2
         assert b.js_errors() == []
+
+
+def test_long_legend_titles_wrap_clear_of_ticks(chromium: str, tmp_path: Path) -> None:
+    """A long Chinese colour-bar title wraps onto lines above the bar, never over its ticks;
+    the layer control stays an icon with the legends in its corner."""
+    from geoplan.outputs.webmap import SCORE_COLOURS, LegendColormap, finish_layers
+
+    m = build_map(_areas(), _facilities(), _iso_by_type(), lang="zh", basemap="none",
+                  types=["care_centre", "canteen", "day_care"],
+                  title="上海市杨浦区五角场街道与殷行街道十五分钟养老服务圈设施覆盖评估图")
+    long = ("区域: 长者食堂/社区助餐点与日间照料中心及综合为老服务中心十五分钟步行覆盖的"
+            "60岁以上老年人口比例（%；灰色 = 无老年人口；估算人口由街道统计数推算）")
+    LegendColormap(list(SCORE_COLOURS), index=[0, 20, 40, 60, 80, 100], caption=long,
+                   tick_labels=[0, 20, 40, 60, 80, 100]).add_to(m)
+    finish_layers(m)
+    page = save_map(m, tmp_path / "long.html")  # self-contained by default
+    with _open(chromium, page) as b:
+        assert b.js_errors() == []
+        bars = _check_legends(b)
+        assert max(bar["lines"] for bar in bars) >= 3, bars  # the long title was wrapped
+        _check_screenshot(b.screenshot(), "long-legend-titles.png")

@@ -30,8 +30,8 @@ def _js(text: str) -> str:
 
 
 def test_online_map_links_cdns() -> None:
-    """The default page links the CDN assets the offline page must replace."""
-    refs = external_references(map_html(_map()))
+    """The --cdn page links the CDN assets the default (offline) page replaces."""
+    refs = external_references(map_html(_map(), offline=False))
     assert "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js" in refs
     assert len(refs) >= 5
 
@@ -174,3 +174,36 @@ def test_empty_layers_listed_with_note_offline() -> None:
     assert _js("老年人日间照料中心 · 15分钟步行范围（无）") in text
     assert _js("区域（无）") in text
     assert external_references(text) == []
+
+
+def test_maps_self_contained_by_default_cdn_opts_out(tmp_path: Path) -> None:
+    """`geoplan run` and `geoplan report` inline every script by default (no --offline);
+    `--cdn` links the CDNs instead; `offline = false` in the config does the same."""
+    from geoplan.cli import main
+    from geoplan.config import load_config
+    from tests.smallcase import write_case
+
+    cfg = write_case(tmp_path / "case")
+    assert load_config(cfg).output.offline is True
+    out = tmp_path / "case" / "out"
+    page = out / "maps" / "small-coverage.html"
+    assert main(["run", str(cfg), "-q"]) == 0
+    assert external_references(page.read_text(encoding="utf-8")) == []
+    assert main(["report", str(cfg), "-q"]) == 0
+    report = (out / "data" / "small-report.html").read_text(encoding="utf-8")
+    assert external_references(html.unescape(report)) == []
+    assert "leaflet/leaflet.js (inlined)" in html.unescape(report)
+    assert main(["run", str(cfg), "-q", "--cdn"]) == 0
+    assert "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js" in external_references(
+        page.read_text(encoding="utf-8"))
+    assert main(["report", str(cfg), "-q", "--cdn"]) == 0
+    report = (out / "data" / "small-report.html").read_text(encoding="utf-8")
+    assert "leaflet@1.9.3/dist/leaflet.js" in html.unescape(report)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("static_map = false",
+                                                           "static_map = false\noffline = false"),
+                   encoding="utf-8")
+    assert main(["run", str(cfg), "-q"]) == 0
+    assert external_references(page.read_text(encoding="utf-8"))
+    assert main(["run", str(cfg), "-q", "--offline"]) == 0
+    assert external_references(page.read_text(encoding="utf-8")) == []
+    assert main(["run", str(cfg), "--offline", "--cdn"]) == 2

@@ -22,6 +22,7 @@ from jinja2 import Template
 
 from geoplan.outputs.labels import column_label, is_share_column
 from geoplan.outputs.labels import high_is_bad as _high_is_bad
+from geoplan.outputs.webmap import LegendColormap
 
 __all__ = ["add_choropleth", "class_breaks"]
 
@@ -159,7 +160,6 @@ def add_choropleth(m: folium.Map, areas: gpd.GeoDataFrame, column: str, *, lang:
         index = [lo, *(float(b) * scale for b in breaks)]
         if index[-1] <= index[0]:
             index[-1] = index[0] + 1e-9
-        cmap = cm.StepColormap(palette, index=index, vmin=index[0], vmax=index[-1],
-                               caption=label + (" (%)" if share else ""))
+        cmap = LegendColormap(palette, index=index, caption=label + (" (%)" if share else ""))
         cmap.add_to(m)
         _LegendToggle(fg, cmap).add_to(m)

@@ -20,8 +20,9 @@ are in GCJ-02, which would put every WGS84 data layer a few hundred metres off.
 Whatever the base map, "© OpenStreetMap contributors" stays in the attribution: the
 network and the areas come from OpenStreetMap.
 
-:func:`save_map` writes one HTML file (``offline=True`` inlines every script and
-stylesheet, see :mod:`geoplan.outputs.offline`); :func:`map_fragment` gives an
+:func:`save_map` writes one HTML file, self-contained by default (every script and
+stylesheet inlined from the vendored files, see :mod:`geoplan.outputs.offline`;
+``offline=False`` links public CDNs instead); :func:`map_fragment` gives an
 ``<iframe srcdoc>`` to paste into a report page.
 
 Folium gives every element a random id; :func:`build_map` renumbers them so the same
@@ -34,6 +35,8 @@ import copy
 import html
 import math
 import os
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -137,15 +140,107 @@ def score_columns(areas: pd.DataFrame) -> list[str]:
     return [str(c) for c in areas.columns if is_share_column(str(c))]
 
 
-def score_colormap(caption: str) -> cm.StepColormap:
+def _text_px(text: str, size: float = 12.0) -> float:
+    """Rough width of ``text`` in pixels: CJK/full-width characters are one em, others
+    about 0.6 em (enough to size a legend box; the browser is not asked)."""
+    return sum(size if unicodedata.east_asian_width(ch) in "WF" else 0.6 * size
+               for ch in text)
+
+
+def wrap_text(text: str, max_px: float, size: float = 12.0) -> list[str]:
+    """Split ``text`` into lines no wider than ``max_px`` (by :func:`_text_px`).
+
+    Breaks at spaces and after CJK punctuation where possible, else between any two
+    characters (Chinese text has no spaces); never returns an empty list.
+    """
+    lines: list[str] = []
+    line = ""
+    for token in re.findall(r"[（(]?[^\s（(：:；;，,、]*[\s：:；;，,、]?", text):
+        if not token:
+            continue
+        if line and _text_px(line + token, size) > max_px:
+            lines.append(line.rstrip())
+            line = ""
+        while _text_px(token, size) > max_px:  # a token wider than a line: cut it
+            n = 1
+            while n < len(token) and _text_px(token[:n + 1], size) <= max_px:
+                n += 1
+            lines.append(token[:n])
+            token = token[n:]
+        line += token
+    if line.strip() or not lines:
+        lines.append(line.rstrip())
+    return lines
+
+
+class LegendColormap(cm.StepColormap):
+    """A step colour bar whose title sits on its own line(s) above the bar, ticks below.
+
+    branca's legend writes the caption 21 px under a top axis in a 40 px high ``<svg>``,
+    so a caption with Chinese text runs into the tick labels and is cut at 450 px. This
+    legend wraps the caption (:func:`wrap_text`), sizes the ``<svg>`` to it and draws
+    the tick labels under the bar. Like branca's, every legend goes into the first
+    ``.legend`` box of the map, and exposes ``.svg`` (see
+    :class:`geoplan.outputs.scorelayers._LegendToggle`).
+    """
+
+    _template = Template("""
+    {% macro script(this, kwargs) %}
+    var {{ this.get_name() }} = {};
+    {{ this.get_name() }}.color = d3.scale.threshold()
+        .domain({{ this.color_domain }}).range({{ this.color_range }});
+    {{ this.get_name() }}.x = d3.scale.linear()
+        .domain([{{ this.color_domain[0] }}, {{ this.color_domain[-1] }}])
+        .range([0, {{ this.width }} - 40]);
+    {{ this.get_name() }}.legend = L.control({position: 'topright'});
+    {{ this.get_name() }}.legend.onAdd = function (map) {
+        return L.DomUtil.create('div', 'legend'); };
+    {{ this.get_name() }}.legend.addTo({{ this._parent.get_name() }});
+    {{ this.get_name() }}.svg = d3.select(".legend.leaflet-control").append("svg")
+        .attr("id", "legend").attr("class", "geoplan-colorbar")
+        .attr("width", {{ this.width }}).attr("height", {{ this.height }})
+        .style("display", "block");
+    {{ this.get_name() }}.svg.append("text").attr("class", "caption")
+        .attr("x", 6).attr("y", 0).style("font-size", "12px").style("font-weight", "bold")
+        .selectAll("tspan").data({{ this.caption_lines|tojson }}).enter().append("tspan")
+        .attr("x", 6).attr("dy", "15").text(function (d) { return d; });
+    {{ this.get_name() }}.g = {{ this.get_name() }}.svg.append("g").attr("class", "key")
+        .attr("transform", "translate(20,{{ this.bar_top }})");
+    {{ this.get_name() }}.g.selectAll("rect")
+        .data({{ this.get_name() }}.color.range().map(function (d, i) {
+          var c = {{ this.get_name() }};
+          return {x0: i ? c.x(c.color.domain()[i - 1]) : c.x.range()[0],
+                  x1: i < c.color.domain().length ? c.x(c.color.domain()[i]) : c.x.range()[1],
+                  z: d}; }))
+      .enter().append("rect").attr("height", 10)
+        .attr("x", function (d) { return d.x0; })
+        .attr("width", function (d) { return d.x1 - d.x0; })
+        .style("fill", function (d) { return d.z; });
+    {{ this.get_name() }}.g.append("g").attr("class", "ticks")
+        .attr("transform", "translate(0,10)")
+        .call(d3.svg.axis().scale({{ this.get_name() }}.x).orient("bottom").tickSize(3)
+              .tickValues({{ this.tick_labels }}));
+    {% endmacro %}
+    """)
+
+    def __init__(self, colors: Sequence[str], index: Sequence[float], caption: str,
+                 tick_labels: Sequence[float] | None = None) -> None:
+        super().__init__(list(colors), index=list(index), vmin=float(index[0]),
+                         vmax=float(index[-1]), caption=caption, tick_labels=tick_labels)
+        self.caption_lines = wrap_text(caption, 420)
+        self.width = int(min(460, max(260, max(_text_px(x) for x in self.caption_lines) + 20)))
+        self.bar_top = 15 * len(self.caption_lines) + 8
+        self.height = self.bar_top + 10 + 20
+
+
+def score_colormap(caption: str) -> LegendColormap:
     """The fixed-class legend for shares, in percent, with ``caption`` as its title.
 
     The legend is drawn in percent (0-100) so its ticks read 0, 20 ... 100; area colours
     are computed from the shares (0..1) with the same breaks.
     """
     index = [round(b * 100) for b in SCORE_BREAKS]
-    return cm.StepColormap(list(SCORE_COLOURS), index=index, vmin=0, vmax=100,
-                           caption=caption, tick_labels=index)
+    return LegendColormap(list(SCORE_COLOURS), index=index, caption=caption, tick_labels=index)
 
 
 def _score_colour(value: Any) -> str:
@@ -396,16 +491,46 @@ def _add_boundary(m: folium.Map, gdf: gpd.GeoDataFrame, lang: str) -> None:
     fg.add_to(m)
 
 
-def _type_legend(types: list[str], lang: str) -> Element:
+class _LegendControl(MacroElement):
+    """A Leaflet control holding fixed HTML, in the top-right corner under the colour
+    bars (so the legends sit together beside the layer control)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var c = L.control({position: "topright"});
+            c.onAdd = function () {
+                var div = L.DomUtil.create("div", "geoplan-legend leaflet-bar");
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                return div;
+            };
+            c.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, html_text: str) -> None:
+        super().__init__()
+        self._name = "LegendControl"
+        self.html = html_text
+
+
+#: Legend boxes: white, compact; the colour bars' box (branca's ``.legend``) styled alike.
+_LEGEND_CSS = Element(
+    "<style>.geoplan-legend,.legend.leaflet-control{background:rgba(255,255,255,0.9);"
+    "padding:4px 8px;font-size:12px;border-radius:4px;box-shadow:0 0 4px rgba(0,0,0,0.3);"
+    "border:0;clear:both}.legend.leaflet-control:empty{display:none}"
+    ".leaflet-control-layers-expanded{max-height:60vh;overflow-y:auto;font-size:12px}"
+    "</style>")
+
+
+def _type_legend(types: list[str], lang: str) -> _LegendControl:
     items = "".join(
         f"<div><span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
         f"background:{_type_colour(k)};border:1px solid #222;margin-right:4px'></span>"
         f"{html.escape(_type_name(k, lang))}</div>" for k in types)
-    return Element(
-        "<div class='geoplan-legend' style='position:fixed;bottom:64px;left:10px;z-index:900;"
-        "background:rgba(255,255,255,0.9);padding:6px 8px;font-size:12px;border-radius:4px;"
-        f"box-shadow:0 0 4px rgba(0,0,0,0.3)'><b>{html.escape(_t(lang, 'legend'))}</b>"
-        f"{items}</div>")
+    return _LegendControl(f"<b>{html.escape(_t(lang, 'legend'))}</b>{items}")
 
 
 def _bounds(frames: Iterable[gpd.GeoDataFrame | gpd.GeoSeries | None]
@@ -626,9 +751,12 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
     colormap = score_colormap(f"{label}（%；{_t(lang, 'grey')}）" if lang == "zh"
                               else f"{label} (%; {_t(lang, 'grey')})")
     colormap.add_to(m)
+    root.header.add_child(_LEGEND_CSS, name="geoplan_legend_css")
     if type_keys:
-        root.html.add_child(_type_legend(type_keys, lang), name="geoplan_type_legend")
-    folium.LayerControl(collapsed=False).add_to(m)
+        m.add_child(_type_legend(type_keys, lang), name="geoplan_type_legend")
+    # Collapsed to an icon (opens on hover or tap) under the legends: expanded, the list
+    # of layers covered a third of the map.
+    folium.LayerControl(collapsed=True).add_to(m)
 
     box = _bounds([areas, facilities, boundary_gdf])
     if box is not None:
@@ -638,16 +766,17 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
     return m
 
 
-def map_html(m: folium.Map, offline: bool = False) -> str:
+def map_html(m: folium.Map, offline: bool = True) -> str:
     """The map as a complete HTML page.
 
     Parameters
     ----------
     m : folium.Map
         A map from :func:`build_map`.
-    offline : bool, default False
-        Inline Leaflet and every other script and stylesheet, so the page needs no
-        network (tiles excepted: use ``basemap="none"`` for fully offline use).
+    offline : bool, default True
+        Inline Leaflet and every other script and stylesheet from the vendored files,
+        so the page needs no network (tiles excepted: use ``basemap="none"`` for fully
+        offline use); ``False`` links them from public CDNs (smaller file).
 
     Raises
     ------
@@ -662,14 +791,14 @@ def map_html(m: folium.Map, offline: bool = False) -> str:
     return inline_assets(text) if offline else text
 
 
-def map_fragment(m: folium.Map, offline: bool = False, height: str = "600px") -> str:
+def map_fragment(m: folium.Map, offline: bool = True, height: str = "600px") -> str:
     """An ``<iframe srcdoc=…>`` holding the whole map, to paste into a report page.
 
     Parameters
     ----------
     m : folium.Map
         A map from :func:`build_map`.
-    offline : bool, default False
+    offline : bool, default True
         Inline every script and stylesheet (see :func:`map_html`).
     height : str, default "600px"
         CSS height of the frame (its width is 100 % of the container).
@@ -686,7 +815,7 @@ def map_fragment(m: folium.Map, offline: bool = False, height: str = "600px") ->
             'allowfullscreen></iframe>\n')
 
 
-def save_map(m: folium.Map, path: str | os.PathLike[str], offline: bool = False) -> Path:
+def save_map(m: folium.Map, path: str | os.PathLike[str], offline: bool = True) -> Path:
     """Write the map as one HTML file, atomically.
 
     Parameters
@@ -695,8 +824,8 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], offline: bool = False)
         A map from :func:`build_map`.
     path : str or PathLike
         Target ``.html`` file.
-    offline : bool, default False
-        Write a self-contained page (see :func:`map_html`).
+    offline : bool, default True
+        Write a self-contained page (see :func:`map_html`); ``False`` links CDNs.
 
     Returns
     -------
