@@ -26,8 +26,14 @@ from tests.test_cli_errors import make_config
 from tests.test_outputs import _areas, _facilities, _iso_by_type
 
 
+def _unwrap(text: str) -> str:
+    """A wrapped label as one line (a space between words, none between CJK characters)."""
+    return re.sub(r"(?<=[\x21-\x7e])\n(?=[\x21-\x7e])", " ", text).replace("\n", "")
+
+
 def _texts(fig: object) -> list[str]:
-    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]  # type: ignore[attr-defined]
+    return [_unwrap(t.get_text()) for t in fig.findobj(Text)  # type: ignore[attr-defined]
+            if t.get_text()]
 
 
 def _proposed() -> gpd.GeoDataFrame:
@@ -303,3 +309,42 @@ def test_north_arrow_avoids_the_data() -> None:
     assert not bowtie.is_valid
     assert _arrow_corner(ax, np.array([bowtie, box(95, 85, 100, 100), None],
                                       dtype=object)) == "upper left"
+
+
+def test_legend_and_title_inside_the_page_with_long_names(tmp_path: Path) -> None:
+    """A long Chinese title and long layer names are wrapped (not cut at the page edge):
+    on the rendered PNG every legend and the title lie within the figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.legend import Legend
+    from PIL import Image
+
+    title = ("上海市杨浦区五角场街道、殷行街道与长白新村街道十五分钟养老服务圈设施步行覆盖"
+             "评估与缺口分析图（含规划新增设施选址方案比较）")
+    long_type = "社区嵌入式养老服务综合体（含长者照护之家、日间照料与助餐点）试点设施"
+    fac = _facilities()
+    fac.loc[fac.index[0], "type"] = long_type
+    for lang in ("zh", "en"):
+        fig = build_static_map(_areas(), fac, _iso_by_type(), title=title, lang=lang,
+                               types=["care_centre", "canteen", "day_care", long_type],
+                               proposed=[(long_type, _proposed())])
+        png = tmp_path / f"long-{lang}.png"
+        write_static_map([png], _areas(), fac, _iso_by_type(), title=title, lang=lang,
+                         types=["care_centre", "canteen", "day_care", long_type],
+                         proposed=[(long_type, _proposed())])
+        FigureCanvasAgg(fig)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        page = fig.bbox
+        with Image.open(png) as im:
+            assert im.size == (round(page.width), round(page.height))
+        legends = fig.findobj(Legend)
+        assert len(legends) == 2
+        for artist in [*legends, fig._suptitle]:
+            box = artist.get_window_extent(renderer)
+            assert box.x0 >= page.x0 and box.y0 >= page.y0, (artist, box)
+            assert box.x1 <= page.x1 and box.y1 <= page.y1, (artist, box)
+        labels = [t.get_text() for leg in legends for t in leg.get_texts()]
+        joined = [lab.replace("\n", "") for lab in labels]
+        assert any(long_type in lab for lab in joined), joined  # wrapped, nothing lost
+        assert any("\n" in lab for lab in labels)
+        assert fig._suptitle.get_text().replace("\n", "") == title

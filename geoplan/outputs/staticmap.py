@@ -43,7 +43,13 @@ from matplotlib_scalebar.scalebar import ScaleBar
 from geoplan.errors import GeoplanError
 from geoplan.outputs.atomic import atomic_write
 from geoplan.outputs.labels import column_label, format_minutes, high_is_bad, is_share_column
-from geoplan.outputs.webmap import NO_DATA_COLOUR, SCORE_COLOURS, _type_colour, _type_name
+from geoplan.outputs.webmap import (
+    NO_DATA_COLOUR,
+    SCORE_COLOURS,
+    _type_colour,
+    _type_name,
+    wrap_text,
+)
 from geoplan.sources.areas import street_outlines
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,10 @@ _CJK_FILES = re.compile(r"(?i)(notosans|notoserif)cjk|sourcehan|wqy|wenquanyi|ms
 #: Print resolution of the PNG.
 DPI = 200
 PROPOSED_COLOUR = "#6a00a8"
+#: Widths (points) that legend entries and titles are wrapped to: the legend column is a
+#: quarter of an A4-landscape page (about 200 pt) less the handles; the title spans it.
+LEGEND_TEXT_PT = 160.0
+TITLE_PT = 760.0
 ATTRIBUTION = "© OpenStreetMap contributors"
 
 _TEXT = {
@@ -474,17 +484,66 @@ def build_static_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | Non
         _north_arrow(ax, t["north"],
                      _arrow_corner(ax, np.concatenate(shapes) if shapes else None))
         legend_title = label + (t["quantiles"] if scheme == "quantiles" else t["classes"])
+        for h in (*area_handles, *layer_handles):  # long names wrap inside the column
+            h.set_label(_wrapped(h.get_label(), LEGEND_TEXT_PT, 8))
         if area_handles:
-            leg = lax.legend(handles=area_handles, title=legend_title, loc="upper left",
-                             fontsize=8, title_fontsize=9, frameon=False, alignment="left")
+            leg = lax.legend(handles=area_handles, title=_wrapped(legend_title,
+                                                                  LEGEND_TEXT_PT, 9),
+                             loc="upper left", fontsize=8, title_fontsize=9, frameon=False,
+                             alignment="left")
             lax.add_artist(leg)
         lax.legend(handles=layer_handles, title=t["layers"], loc="lower left", fontsize=8,
                    title_fontsize=9, frameon=False, alignment="left")
-        fig.suptitle(title or label, fontsize=15, fontweight="bold")
+        fig.suptitle(_wrapped(title or label, TITLE_PT, 15), fontsize=15, fontweight="bold")
         fig.text(0.995, 0.005, ATTRIBUTION, ha="right", va="bottom", fontsize=7,
                  color="#444444")
+        _keep_inside(fig)
     fig._geoplan_font = font  # type: ignore[attr-defined]  # saved with the same font
     return fig
+
+
+def _wrapped(text: str, width_pt: float, size: float) -> str:
+    """``text`` broken into lines of at most ``width_pt`` points at ``size`` points."""
+    return "\n".join(wrap_text(text, width_pt, size))
+
+
+def _outside(fig: Figure) -> list[Any]:
+    """Legends and the title of ``fig`` that reach past the page (after layout)."""
+    from matplotlib.legend import Legend
+
+    fig.draw_without_rendering()  # runs the constrained layout; no pixels drawn
+    renderer = fig._get_renderer()
+    page = fig.bbox
+    texts = [x for x in (fig._suptitle,) if x is not None]
+    out = []
+    for artist in [*fig.findobj(Legend), *texts]:
+        box = artist.get_window_extent(renderer)
+        if (box.x0 < page.x0 - 0.5 or box.y0 < page.y0 - 0.5 or box.x1 > page.x1 + 0.5
+                or box.y1 > page.y1 + 0.5):
+            out.append(artist)
+    return out
+
+
+def _keep_inside(fig: Figure, tries: int = 5) -> None:
+    """Shrink the text of legends (and the title) that reach past the page edge.
+
+    Labels are already wrapped to the legend column; what still does not fit (a word
+    longer than a line, many entries on a small page) is drawn smaller, step by step,
+    rather than cut off at the page edge.
+    """
+    from matplotlib.legend import Legend
+
+    for _ in range(tries):
+        outside = _outside(fig)
+        if not outside:
+            return
+        for artist in outside:
+            parts = ([*artist.get_texts(), artist.get_title()] if isinstance(artist, Legend)
+                     else [artist])
+            for text in parts:
+                text.set_fontsize(text.get_fontsize() * 0.85)
+    if _outside(fig):
+        log.warning("static map: a legend or the title still reaches past the page edge")
 
 
 def save_static_map(fig: Figure, paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
