@@ -407,7 +407,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
           f"({', '.join(paths['siting']) or 'none; run geoplan site first'}), "
           f"standards {'included' if cfg.standards else 'not configured'}; "
           f"{time.perf_counter() - t0:.1f} s")
-    _print_paths(paths, ["html", "tables", "gpkg", "manifest"])
+    _print_paths(paths, ["html", "docx", "tables", "gpkg", "manifest"])
     return 0
 
 

@@ -2,9 +2,10 @@
 
 Runs the coverage analysis (with accessibility, standards and the gap index when
 configured), reads back the siting results that ``geoplan site`` wrote, and writes
-``<area>-report.html`` (self-contained: the map is embedded), ``<area>-report.xlsx`` (one
-sheet per table, Chinese headers by default, frozen header rows), ``<area>-report.gpkg``
-and a manifest, atomically.
+``<area>-report.html`` (self-contained: the map is embedded, its scripts inlined unless
+``output.offline = false``), ``<area>-report.docx`` (the Word report: numbered sections,
+tables, the print map), ``<area>-report.xlsx`` (one sheet per table, Chinese headers by
+default, frozen header rows), ``<area>-report.gpkg`` and a manifest, atomically.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ __all__ = ["report", "report_paths"]
 def report_paths(cfg: Config) -> dict[str, Path]:
     """Where :func:`report` writes."""
     base = cfg.output.dir / f"{cfg.study_area.name}-report"
-    return {"html": base.with_suffix(".html"), "tables": base, "gpkg": base.with_suffix(".gpkg"),
+    return {"html": base.with_suffix(".html"), "docx": base.with_suffix(".docx"),
+            "tables": base, "gpkg": base.with_suffix(".gpkg"),
             "manifest": cfg.output.dir / f"{cfg.study_area.name}-report-manifest.json"}
 
 
@@ -57,12 +59,39 @@ def add_siting_layers(m: Any, siting: list[SitingSummary], lang: str) -> None:
     finish_layers(m)
 
 
+def print_map_png(result: Any, siting: list[SitingSummary]) -> bytes | None:
+    """The print map of the run as PNG (with the first scenario's proposed sites), for
+    the Word report; None if it cannot be drawn (the report is still written)."""
+    from geoplan.outputs.staticmap import build_static_map, static_map_png
+
+    cfg = result.config
+    lang = cfg.output.lang
+    proposed = []
+    for sc in siting[:1]:
+        geo = sc.sites_geo
+        if geo.crs is not None and len(geo) and "type" in geo:
+            proposed = [(str(k), g) for k, g in geo.groupby("type", sort=True)]
+    try:
+        fig = build_static_map(result.areas, result.facilities, result.isochrones_by_type,
+                               boundary=result.boundary, lang=lang,
+                               title=cfg.study_area.title(lang),
+                               score=cfg.output.map_score,
+                               circle_minutes=cfg.analysis.circle_minutes,
+                               types=list(cfg.facility_types), proposed=proposed)
+        return static_map_png(fig)
+    except (ValueError, KeyError) as exc:  # an odd score column or empty layers
+        log.warning("report: the print map for the Word report could not be drawn (%s)", exc)
+        return None
+
+
 def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     """Analyse the study area and write the report files; returns their paths."""
     from geoplan.outputs.atomic import StagedOutputs
     from geoplan.outputs.gpkg import write_geopackage
+    from geoplan.outputs.report import area_display_names
     from geoplan.outputs.tables import write_area_tables
     from geoplan.outputs.webmap import map_html
+    from geoplan.outputs.wordreport import write_word_report
     from geoplan.pipeline import analyse, coverage_map
 
     result = analyse(cfg, use_cache=use_cache)
@@ -91,11 +120,14 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
         title = cfg.study_area.title(lang)
         inputs = {f"{i['role']}: {Path(i['path']).name}": i["sha256"]
                   for i in manifest.inputs}
+        shown = pd.DataFrame(areas_wgs.drop(columns="geometry"))
+        shown["display_name"] = area_display_names(areas_wgs, lang)  # unnamed: kind, place
         page = render_report(
             title, lang=lang, circle_minutes=circle, summary=result.summary,
-            streets=result.streets, areas=pd.DataFrame(areas_wgs.drop(columns="geometry")),
+            streets=result.streets, areas=shown,
             siting=siting, standards=standards, map_html=page_map, notes=notes,
             inputs=inputs, generated=str(manifest.started), ledger=ledger)
+        map_png = print_map_png(result, siting)
     sheets = report_sheets(result.summary, result.streets,
                            pd.DataFrame(areas_wgs.drop(columns="geometry")), siting, standards,
                            ledger)
@@ -110,10 +142,16 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     with StagedOutputs({"data": cfg.output.dir}) as staged:
         html_path = staged.path("data", paths["html"].name)
         html_path.write_text(page, encoding="utf-8")
+        docx_path = write_word_report(
+            staged.path("data", paths["docx"].name), title, lang=lang, circle_minutes=circle,
+            summary=result.summary, streets=result.streets, areas=shown, siting=siting,
+            standards=standards, map_png=map_png, notes=notes, inputs=inputs,
+            generated=str(manifest.started), ledger=ledger)
         write_geopackage(staged.path("data", paths["gpkg"].name), layers)
         tables = write_area_tables(staged, ("data", paths["tables"].name), sheets, lang=lang,
                                    circle_minutes=circle, notes=notes)
         manifest.add_output(html_path, final=paths["html"])
+        manifest.add_output(docx_path, final=paths["docx"])
         manifest.add_output(staged.path("data", paths["gpkg"].name), final=paths["gpkg"])
         for kind in ("csv", "xlsx"):
             manifest.add_output(tables[kind], final=paths["tables"].with_suffix(f".{kind}"))

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pyogrio
+from docx import Document
 from openpyxl import load_workbook
 
 from geoplan.cli import main
@@ -27,6 +28,18 @@ def test_report_on_the_demo(demo_dir: Path, tmp_path: Path) -> None:
                  "OpenStreetMap", "估算", "公平性：规划前后", "最低区域覆盖率", "基尼系数"):
         assert text in page, text
     assert page.count("<html") == 1  # the map is escaped inside srcdoc, not nested raw
+    # standards condensed: one row per standard, per-street details left to the workbook
+    std = page.split("<h2>规划标准检查</h2>")[1].split("<h2>")[0]
+    assert "达标街道（个）" in std and "全区结果" in std
+    assert std.count("<tr>") - 1 == len(set(re.findall(r"<tr><td>([^<]+)</td>", std)))
+    assert "<NA>" not in page
+    # the Word report beside it, with the same sections and the print map
+    doc = Document(str(tmp_path / "data" / "yangpu-wujiaochang-report.docx"))
+    heads = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
+    assert heads[0] == "一、研究范围概况" and any(h.endswith("规划标准检查") for h in heads)
+    assert any(h.endswith("覆盖图") for h in heads) and len(doc.inline_shapes) == 1
+    assert "Scenario" not in " ".join(heads) and any(
+        p.text == "方案 canteens-7" for p in doc.paragraphs)
     # the embedded map carries the proposed sites, numbered, with before → after in popups
     srcdoc = re.search(r'srcdoc="([^"]*)"', page)
     assert srcdoc is not None

@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ReportSection", "SitingSummary", "coverage_curve_svg", "render_report",
-           "table_html"]
+__all__ = ["ReportSection", "SitingSummary", "area_display_names", "cell_texts",
+           "coverage_curve_svg", "render_report", "standards_digest", "table_html",
+           "worst_areas"]
 
 _T = {
     "zh": {"summary": "研究范围概况", "streets": "街道汇总", "worst": "缺口最大的区域",
@@ -50,6 +51,8 @@ _T = {
            "eq_gini": "基尼系数",
            "estimate": "标注“估算”的人口数字由上级统计数推算，不是实际登记数。",
            "ledger": "人口与设施台账",
+           "std_note": "每项标准一行（各街道达标、未达标、数据不全的个数及全区结果）；"
+                       "逐街道明细见同名工作簿（XLSX）的“规划标准检查”表。",
            "ledger_note": "输入的老年人口 = 纳入计算 + 各项未纳入（按原因）；设施记录同理。",
            "osm": "地图与路网数据 © OpenStreetMap contributors（ODbL 1.0）。"},
     "en": {"summary": "Study area", "streets": "Streets", "worst": "Largest gaps",
@@ -65,6 +68,9 @@ _T = {
            "generated": "Generated", "estimate": "Population figures marked 'estimate' are "
            "spread from higher-level totals, not counted.",
            "ledger": "Ledger of older residents and facilities",
+           "std_note": "One row per standard (streets passing, failing or lacking data, "
+                       "and the district result); the per-street details are in the "
+                       "workbook (XLSX), sheet 'Planning standards'.",
            "ledger_note": "Older residents entered = scored + each exclusion by reason; "
            "the same for facility rows.",
            "osm": "Map and network data © OpenStreetMap contributors (ODbL 1.0)."},
@@ -109,7 +115,8 @@ class ReportSection:
 
 
 def _fmt(value: object, col: str) -> tuple[str, bool]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (
+            isinstance(value, float | np.floating) and np.isnan(value)):
         return "–", True
     if isinstance(value, bool | np.bool_):
         return str(value), False
@@ -121,24 +128,34 @@ def _fmt(value: object, col: str) -> tuple[str, bool]:
     return str(value), False
 
 
+def cell_texts(df: pd.DataFrame, lang: str = "zh", circle_minutes: float = 15
+               ) -> tuple[list[str], list[list[tuple[str, bool]]]]:
+    """Localised headers and cell texts of a table, each cell with "is a number" (for
+    right alignment): shares in %, counts with thousands separators, coded values
+    translated. Shared by the HTML and the Word report."""
+    df = df.drop(columns=[c for c in ("geometry",) if c in df.columns])
+    keys = list(df.columns)
+    shown = label_frame(df, lang, circle_minutes)
+    rows = []
+    for raw, lab in zip(df.itertuples(index=False), shown.itertuples(index=False),
+                        strict=True):  # report tables are short
+        cells = []
+        for k, r, v in zip(keys, raw, lab, strict=True):
+            cells.append(_fmt(r, k) if not isinstance(v, str) or v == r else (str(v), False))
+        rows.append(cells)
+    return [str(h) for h in shown.columns], rows
+
+
 def table_html(df: pd.DataFrame, lang: str = "zh", circle_minutes: float = 15,
                columns: Sequence[str] | None = None, max_rows: int = 50) -> str:
     """An HTML table with localised headers and values (shares in %)."""
     if columns is not None:
         df = df[[c for c in columns if c in df.columns]]
-    df = df.drop(columns=[c for c in ("geometry",) if c in df.columns]).head(max_rows)
-    keys = list(df.columns)
-    shown = label_frame(df, lang, circle_minutes)
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in shown.columns)
-    rows = []
-    for raw, lab in zip(df.itertuples(index=False), shown.itertuples(index=False),
-                        strict=True):  # report tables are short (≤ max_rows)
-        cells = []
-        for k, r, v in zip(keys, raw, lab, strict=True):
-            text, num = _fmt(r, k) if not isinstance(v, str) or v == r else (str(v), False)
-            cells.append(f"<td class='num'>{html.escape(text)}</td>" if num else
-                         f"<td>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+    heads, cells = cell_texts(df.head(max_rows), lang, circle_minutes)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+    rows = ["<tr>" + "".join(f"<td class='num'>{html.escape(text)}</td>" if num else
+                             f"<td>{html.escape(text)}</td>" for text, num in row) + "</tr>"
+            for row in cells]
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -233,6 +250,121 @@ def equity_svg(row: pd.Series, lang: str = "zh", title: str = "") -> str | None:
     return _chart_svg(draw, 3.0, title)
 
 
+def _number(value: object) -> str:
+    return _fmt(value, "")[0]
+
+
+def standards_digest(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """The standards check condensed to one row per standard, for reading.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The check's table (:func:`geoplan.analysis.standards.check_standards`): one row
+        per standard and unit (district, streets).
+    lang : {"zh", "en"}
+        Language of the district result text.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``standard``, ``std_unit``, ``streets_pass``, ``streets_fail``,
+        ``streets_unknown`` (unknown, no population base or no facility data) and
+        ``district_result`` (the district row's result with existing / required, or
+        "–" when the standard is not checked at district level), in the table's order.
+    """
+    cols = ["standard", "std_unit", "streets_pass", "streets_fail", "streets_unknown",
+            "district_result"]
+    if table is None or table.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for _, grp in table.groupby("standard_id", sort=False):
+        first = grp.iloc[0]
+        street = grp.loc[grp["unit_level"] == "street", "check_status"]
+        district = grp[grp["unit_level"] == "district"]
+        result = "–"
+        if len(district):
+            d = district.iloc[0]
+            status = value_label("check_status", d["check_status"], lang)
+            have = not pd.isna(d.get("existing_amount")) and not pd.isna(d.get("required"))
+            if have:
+                unit = "" if pd.isna(d.get("std_unit")) else f" {d['std_unit']}"
+                detail = (f"现状 {_number(d['existing_amount'])} / 要求 "
+                          f"{_number(d['required'])}{unit}" if lang == "zh" else
+                          f"existing {_number(d['existing_amount'])} / required "
+                          f"{_number(d['required'])}{unit}")
+                result = f"{status}（{detail}）" if lang == "zh" else f"{status} ({detail})"
+            else:
+                result = str(status)
+        rows.append({"standard": first["standard"], "std_unit": first.get("std_unit", ""),
+                     "streets_pass": int((street == "pass").sum()),
+                     "streets_fail": int((street == "fail").sum()),
+                     "streets_unknown": int(street.isin(["unknown", "no_base",
+                                                         "no_data"]).sum()),
+                     "district_result": result})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def area_display_names(areas: gpd.GeoDataFrame, lang: str = "zh") -> pd.Series:
+    """A name for every area a reader can find: its name, else its kind, code and place.
+
+    Unnamed compounds and grid cells are shown as e.g. ``"小区 way/123 (121.503, 31.295)"``
+    or ``"Grid cell g12 (121.503, 31.295)"``: kind, code when there is one, and the
+    longitude/latitude (WGS84, 3 decimals, about 100 m) of a point inside the area.
+
+    Parameters
+    ----------
+    areas : GeoDataFrame
+        Areas with ``name`` and optionally ``area_kind``, ``code`` / ``area_id``.
+    lang : {"zh", "en"}
+        Language of the kind label.
+
+    Returns
+    -------
+    Series of str
+        Aligned with ``areas``.
+    """
+    def blank(v: object) -> bool:
+        return v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
+
+    n = len(areas)
+    names = areas["name"] if "name" in areas else pd.Series([None] * n, index=areas.index)
+    kinds = areas["area_kind"] if "area_kind" in areas else pd.Series([""] * n,
+                                                                       index=areas.index)
+    codes = next((areas[c] for c in ("code", "area_id") if c in areas),
+                 pd.Series([""] * n, index=areas.index))
+    need = names.map(blank).to_numpy(dtype=bool)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    if need.any() and "geometry" in areas and areas.crs is not None:
+        pts = areas.geometry[need].to_crs(4326).representative_point()
+        lon[need], lat[need] = pts.x.to_numpy(), pts.y.to_numpy()
+    out = []
+    for i, (name, kind, code) in enumerate(zip(names, kinds, codes, strict=True)):
+        if not need[i]:
+            out.append(str(name))
+            continue
+        parts = [str(value_label("area_kind", kind, lang)) if not blank(kind) else
+                 ("区域" if lang == "zh" else "Area")]
+        if not blank(code):
+            parts.append(str(code))
+        if np.isfinite(lon[i]):
+            parts.append(f"({lon[i]:.3f}, {lat[i]:.3f})")
+        out.append(" ".join(parts))
+    return pd.Series(out, index=areas.index, dtype=object)
+
+
+def worst_areas(areas: pd.DataFrame, n: int = 15) -> pd.DataFrame:
+    """The ``n`` areas with the largest gaps (by gap-index rank, else coverage gap rank),
+    with the columns the report shows (``display_name`` in place of ``name`` if given)."""
+    rank = "gap_index_rank" if "gap_index_rank" in areas else "gap_rank"
+    name = "display_name" if "display_name" in areas else "name"
+    cols = [name, "area_kind", "street_name", "elderly_60", "circle_share", "uncovered_60",
+            "gap_index", "gap_uncovered", "gap_access", "gap_standards", rank]
+    top = areas.sort_values(rank).head(n) if rank in areas else areas.head(n)
+    return top[[c for c in cols if c in top.columns]]
+
+
 def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.DataFrame,
                   streets: pd.DataFrame, areas: pd.DataFrame, siting: Sequence[SitingSummary],
                   standards: pd.DataFrame | None, map_html: str | None,
@@ -261,11 +393,8 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
     parts.append(f"<h2>{t['streets']}</h2>")
     parts.append(table_html(streets, lang, circle_minutes) if len(streets)
                  else f"<p class='note'>{t['no_streets']}</p>")
-    rank = "gap_index_rank" if "gap_index_rank" in areas else "gap_rank"
-    cols = ["name", "area_kind", "street_name", "elderly_60", "circle_share", "uncovered_60",
-            "gap_index", "gap_uncovered", "gap_access", "gap_standards", rank]
-    top = areas.sort_values(rank).head(worst) if rank in areas else areas.head(worst)
-    parts.append(f"<h2>{t['worst']}</h2>" + table_html(top, lang, circle_minutes, cols))
+    parts.append(f"<h2>{t['worst']}</h2>"
+                 + table_html(worst_areas(areas, worst), lang, circle_minutes))
     parts.append(f"<h2>{t['siting']}</h2>")
     if not siting:
         parts.append(f"<p class='note'>{t['no_siting']}</p>")
@@ -282,10 +411,9 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
             parts.append(f"<h4>{t['equity']}</h4>" + chart)
         parts.append(f"<h4>{t['sites']}</h4>" + table_html(sc.sites, lang, circle_minutes))
     if standards is not None and len(standards):
-        cols = ["unit_level", "unit_name", "standard", "required", "existing_amount",
-                "shortfall", "std_unit", "check_status", "detail"]
-        parts.append(f"<h2>{t['standards']}</h2>"
-                     + table_html(standards, lang, circle_minutes, cols, max_rows=200))
+        parts.append(f"<h2>{t['standards']}</h2><p class='note'>{t['std_note']}</p>"
+                     + table_html(standards_digest(standards, lang), lang, circle_minutes,
+                                  max_rows=200))
     if map_html is not None:
         parts.append(f"<h2>{t['map']}</h2><iframe title='map' srcdoc=\""
                      f"{html.escape(map_html, quote=True)}\"></iframe>")

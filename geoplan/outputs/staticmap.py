@@ -570,6 +570,26 @@ def save_static_map(fig: Figure, paths: Sequence[str | os.PathLike[str]]) -> lis
     return written
 
 
+def static_map_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """``fig`` as PNG bytes (for documents that embed the map, e.g. the Word report).
+
+    Parameters
+    ----------
+    fig : Figure
+        A figure from :func:`build_static_map`.
+    dpi : int
+        Resolution; default the print map's 200 dpi.
+    """
+    import io
+
+    font = fig._geoplan_font if hasattr(fig, "_geoplan_font") else find_cjk_font()
+    buf = io.BytesIO()
+    with _font_context(font):
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None},
+                    facecolor="white")
+    return buf.getvalue()
+
+
 def write_static_map(paths: Sequence[str | os.PathLike[str]], areas: gpd.GeoDataFrame,
                      facilities: gpd.GeoDataFrame | None,
                      isochrones_by_type: gpd.GeoDataFrame | None, **kw: Any) -> list[Path]:
