@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from docx import Document
 from docx.document import Document as DocumentType
-from docx.enum.section import WD_ORIENT
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
@@ -43,6 +43,8 @@ NUMERALS = "一二三四五六七八九十"
 #: Fonts: SimSun (宋体) for the text, SimHei (黑体) for headings; Word and LibreOffice
 #: substitute an installed CJK font where these are missing.
 BODY_FONT_ZH, HEAD_FONT_ZH = "宋体", "黑体"
+#: A4 with 2.5 cm margins: the width tables and text take.
+TEXT_WIDTH_CM = 16.0
 
 _W = {
     "zh": {"map": "覆盖图", "figure": "图{n}　{t}", "key": "指标", "value": "数值",
@@ -109,6 +111,22 @@ def _repeat_header(row: object) -> None:
     trpr.append(el)
 
 
+def _widths(heads: Sequence[str], rows: Sequence[Sequence[tuple[str, bool]]],
+            total_cm: float) -> list[float]:
+    """Column widths (cm) in proportion to each column's longest word-wrapped text,
+    between a narrow number column and a third of the page: names get room, counts do
+    not (Word and LibreOffice otherwise split the page evenly)."""
+    from geoplan.outputs.webmap import _text_px
+
+    need = []
+    for j, head in enumerate(heads):
+        cells = [_text_px(r[j][0], 9) for r in rows]
+        longest = max([*cells, _text_px(head, 9) / 2, 1.0])  # headers may wrap to 2 lines
+        need.append(min(max(longest, 42.0), 160.0))
+    scale = total_cm / sum(need)
+    return [n * scale for n in need]
+
+
 def _table(doc: DocumentType, df: pd.DataFrame, lang: str, circle_minutes: float,
            columns: Sequence[str] | None = None, max_rows: int = 30,
            more_note: bool = True) -> None:
@@ -120,7 +138,12 @@ def _table(doc: DocumentType, df: pd.DataFrame, lang: str, circle_minutes: float
     table = doc.add_table(rows=1, cols=len(heads))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    for cell, text in zip(table.rows[0].cells, heads, strict=True):
+    table.autofit = False
+    widths = [Cm(w) for w in _widths(heads, rows, TEXT_WIDTH_CM)]
+    for col, width in zip(table.columns, widths, strict=True):
+        col.width = width
+    for cell, text, width in zip(table.rows[0].cells, heads, widths, strict=True):
+        cell.width = width
         cell.text = ""
         run = cell.paragraphs[0].add_run(text)
         run.bold = True
@@ -128,7 +151,8 @@ def _table(doc: DocumentType, df: pd.DataFrame, lang: str, circle_minutes: float
     _repeat_header(table.rows[0])
     for row in rows:
         cells = table.add_row().cells
-        for cell, (text, num) in zip(cells, row, strict=True):
+        for cell, (text, num), width in zip(cells, row, widths, strict=True):
+            cell.width = width  # Word reads the cell widths, LibreOffice the grid
             cell.text = ""
             par = cell.paragraphs[0]
             par.add_run(text).font.size = Pt(9)
@@ -258,12 +282,20 @@ def write_word_report(path: str | os.PathLike[str], title: str, *, lang: str,
         section("standards")
         doc.add_paragraph(t["std_note"])
         _table(doc, standards_digest(standards, lang), lang, circle_minutes, max_rows=100)
-    if map_png:
+    if map_png:  # on a landscape page of its own, as the print map is drawn
+        land = doc.add_section(WD_SECTION.NEW_PAGE)
+        land.orientation = WD_ORIENT.LANDSCAPE
+        land.page_width, land.page_height = Cm(29.7), Cm(21.0)
+        land.top_margin, land.bottom_margin = Cm(1.8), Cm(1.5)
         doc.add_heading(section_number(next(number), lang) + w["map"], level=1)
-        doc.add_picture(io.BytesIO(map_png), width=Cm(16))
+        doc.add_picture(io.BytesIO(map_png), width=Cm(21.0))  # 14.9 cm high: fits one page
         doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
         cap = doc.add_paragraph(w["figure"].format(n=1, t=title))
         cap.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        back = doc.add_section(WD_SECTION.NEW_PAGE)
+        back.orientation = WD_ORIENT.PORTRAIT
+        back.page_width, back.page_height = Cm(21.0), Cm(29.7)
+        back.top_margin, back.bottom_margin = Cm(2.5), Cm(2.2)
     section("method")
     for note in [*notes, t["estimate"], t["osm"]]:
         doc.add_paragraph(str(note), style="List Bullet")
