@@ -4,6 +4,7 @@ names for unnamed areas."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -138,14 +139,32 @@ def test_geoplan_report_writes_a_word_report(tmp_path: Path) -> None:
     assert len(inline) == 1 and inline[0].width > 0
     blips = [r for r in doc.part.rels.values() if "image" in r.reltype]
     assert blips and blips[0].target_part.content_type == "image/png"
-    with Image.open(__import__("io").BytesIO(blips[0].target_part.blob)) as im:
+    with Image.open(io.BytesIO(blips[0].target_part.blob)) as im:
         assert im.size[0] > 1500  # print resolution
+
+
+def test_word_report_converts_to_pdf(tmp_path: Path) -> None:
+    """Through LibreOffice (when installed) the report becomes a PDF whose page 1 is not
+    blank. Only this conversion is skipped without ``soffice``; the .docx itself is read
+    back in every run by the tests above."""
     if not (shutil.which("soffice") or shutil.which("libreoffice")):
-        pytest.skip("LibreOffice (soffice) not installed: the PDF conversion step is skipped "
-                    "(the .docx was read back above)")
+        pytest.skip("LibreOffice (soffice) not installed: PDF conversion not checked")
+    from geoplan.outputs.staticmap import build_static_map, static_map_png
+    from tests.test_outputs import _areas, _facilities, _iso_by_type
+
+    png = static_map_png(build_static_map(_areas(), _facilities(), _iso_by_type(),
+                                          title="杨浦区测试"), dpi=60)
+    docx = write_word_report(tmp_path / "r.docx", "杨浦区十五分钟养老服务圈评估", lang="zh",
+                             circle_minutes=15,
+                             summary=pd.DataFrame({"elderly_60": [28586.0],
+                                                   "circle_share": [0.434]}),
+                             streets=pd.DataFrame(), areas=pd.DataFrame({"name": ["甲"]}),
+                             siting=[], standards=_standards(), map_png=png, notes=["注"],
+                             inputs={}, generated="2026-01-01")
     page = _word_pages(docx, tmp_path)
     dark = np.asarray(page) < 200
     assert dark.mean() > 0.01, "page 1 of the PDF looks blank"
+    assert dark[: page.height // 4].mean() > 0.005, "no title or text at the top of page 1"
 
 
 def test_word_report_english_and_siting(tmp_path: Path) -> None:
