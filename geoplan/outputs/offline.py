@@ -116,7 +116,7 @@ def _check_unused(url: str, page: str) -> None:
         raise GeoplanError(f"offline map: the map uses {url.rsplit('/', 1)[-1]} "
                            f"({url}), which is not vendored; vendor it in "
                            "scripts/vendor_js.sh and geoplan/outputs/offline.py, or build "
-                           "the map without offline = true")
+                           "the map with --cdn (output.offline = false)")
 
 
 def inline_assets(page: str) -> str:
