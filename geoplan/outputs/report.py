@@ -130,9 +130,25 @@ def _fmt(value: object, col: str) -> tuple[str, bool]:
 
 def cell_texts(df: pd.DataFrame, lang: str = "zh", circle_minutes: float = 15
                ) -> tuple[list[str], list[list[tuple[str, bool]]]]:
-    """Localised headers and cell texts of a table, each cell with "is a number" (for
-    right alignment): shares in %, counts with thousands separators, coded values
-    translated. Shared by the HTML and the Word report."""
+    """Localised headers and cell texts of a table (shared by the HTML and Word report).
+
+    Parameters
+    ----------
+    df : DataFrame
+        A geoplan table (a ``geometry`` column is left out).
+    lang : {"zh", "en"}
+        Language of headers and coded values.
+    circle_minutes : float
+        Walking time of the service circle (in column labels).
+
+    Returns
+    -------
+    headers : list of str
+        Column labels.
+    rows : list of list of (str, bool)
+        Per cell its text (shares in %, counts with thousands separators, coded values
+        translated, "–" for missing) and whether it is a number (right-aligned).
+    """
     df = df.drop(columns=[c for c in ("geometry",) if c in df.columns])
     keys = list(df.columns)
     shown = label_frame(df, lang, circle_minutes)
@@ -355,8 +371,21 @@ def area_display_names(areas: gpd.GeoDataFrame, lang: str = "zh") -> pd.Series:
 
 
 def worst_areas(areas: pd.DataFrame, n: int = 15) -> pd.DataFrame:
-    """The ``n`` areas with the largest gaps (by gap-index rank, else coverage gap rank),
-    with the columns the report shows (``display_name`` in place of ``name`` if given)."""
+    """The areas with the largest gaps, with the columns the report shows.
+
+    Parameters
+    ----------
+    areas : DataFrame
+        The areas table; ``display_name`` (:func:`area_display_names`) is shown in place
+        of ``name`` when present.
+    n : int, default 15
+        Number of areas.
+
+    Returns
+    -------
+    DataFrame
+        The first ``n`` areas by gap-index rank (else by coverage gap rank).
+    """
     rank = "gap_index_rank" if "gap_index_rank" in areas else "gap_rank"
     name = "display_name" if "display_name" in areas else "name"
     cols = [name, "area_kind", "street_name", "elderly_60", "circle_share", "uncovered_60",

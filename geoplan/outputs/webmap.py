@@ -150,8 +150,24 @@ def _text_px(text: str, size: float = 12.0) -> float:
 def wrap_text(text: str, max_px: float, size: float = 12.0) -> list[str]:
     """Split ``text`` into lines no wider than ``max_px`` (by :func:`_text_px`).
 
-    Breaks at spaces and after CJK punctuation where possible, else between any two
-    characters (Chinese text has no spaces); never returns an empty list.
+    Breaks at spaces, after CJK punctuation and before opening brackets where possible,
+    else between any two characters (Chinese text has no spaces). Used for the web map's
+    colour-bar titles and the print map's legend and title.
+
+    Parameters
+    ----------
+    text : str
+        The text to wrap.
+    max_px : float
+        Line width, in the unit of ``size`` (pixels for the web map, points for print).
+    size : float, default 12
+        Font size.
+
+    Returns
+    -------
+    list of str
+        The lines (at least one; joined without separator they give ``text`` less the
+        spaces at the breaks).
     """
     lines: list[str] = []
     line = ""
