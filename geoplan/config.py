@@ -185,6 +185,9 @@ class FacilityLayer:
     are read (e.g. ``district`` = ``["杨浦区"]`` in a city-wide list), the others are left
     out of the analysis and of the inventory that planning standards count. Facilities of
     a neighbouring district within walking reach then no longer count as supply either.
+    ``district_column``: the column naming each row's district (name or division code) in a
+    list that spans several districts; every row stays supply for walking, but planning
+    standards count only the rows of ``[standards] district_name``/``district_code``.
     """
 
     path: Path
@@ -197,6 +200,7 @@ class FacilityLayer:
     name_column: str | None = "name"
     address_column: str | None = None
     street_column: str | None = None
+    district_column: str | None = None
     capacity_column: str | None = None
     beds_column: str | None = None
     nursing_beds_column: str | None = None
@@ -1123,6 +1127,11 @@ def _validate_standards(cfg: Config) -> None:
                     f"standards.only lists '{s.id}', which needs facilities of type "
                     f"{' or '.join(s.types)}, but no [[facilities]] layer has that type "
                     f"(types: {', '.join(cfg.facility_types)}); add a layer or drop it")
+    for i, layer in enumerate(cfg.facilities):
+        if layer.district_column is not None and not (st.district_name or st.district_code):
+            raise ConfigError(f"facilities[{i}].district_column = '{layer.district_column}' "
+                              "needs standards.district_name (or district_code) to know "
+                              "which rows are the district's (e.g. district_name = \"杨浦区\")")
     if st.elderly_total is not None and st.elderly_total <= 0:
         raise ConfigError(f"standards.elderly_total = {st.elderly_total:g}: give the "
                           "district's elderly (e.g. 431700), or leave it out")

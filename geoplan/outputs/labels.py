@@ -74,6 +74,7 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "type": ("设施类型", "Facility type", KIND_TEXT),
     "address": ("地址", "Address", KIND_TEXT),
     "street": ("所属街道", "Street", KIND_TEXT),
+    "district": ("所属区", "District", KIND_TEXT),
     "capacity": ("容量", "Capacity", KIND_COUNT),
     "beds": ("床位数（张）", "Beds", KIND_COUNT),
     "nursing_beds": ("护理床位数（张）", "Nursing beds", KIND_COUNT),

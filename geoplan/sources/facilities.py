@@ -73,8 +73,9 @@ NUMERIC_ATTRIBUTES = {"capacity": "capacity_column", "beds": "beds_column",
                       "nursing_beds": "nursing_beds_column",
                       "floor_area_m2": "floor_area_column"}
 #: Columns of :attr:`FacilityLoad.inventory`, in order.
-INVENTORY_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "capacity", "beds",
-                     "nursing_beds", "floor_area_m2", "public", "source_row", "located")
+INVENTORY_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "district",
+                     "capacity", "beds", "nursing_beds", "floor_area_m2", "public",
+                     "source_row", "located")
 #: Columns of :attr:`FacilityLoad.issues`, in order.
 ISSUE_COLUMNS = ("layer", "file", "row", "name", "problem", "detail", "action")
 #: Two rows with the same name closer than this (metres) are one facility.
@@ -103,6 +104,8 @@ class FacilityLoad:
         Every facility row of the tables, located or not and wherever it lies (duplicates
         removed), columns :data:`INVENTORY_COLUMNS`: the existing stock that planning
         standards count (a care home without coordinates still has its beds).
+        ``district`` is the layer's ``district_column`` (NaN without one): standards
+        count only the district's rows of a city-wide list.
     joins : pandas.DataFrame or None
         The match table of the ``[[joins]]`` (:func:`~geoplan.sources.joins.apply_joins`),
         None when none is configured.
@@ -533,6 +536,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     is_geo = isinstance(table, gpd.GeoDataFrame)
     wanted = {"name_column": layer.name_column, "address_column": layer.address_column,
               "street_column": layer.street_column, "public_column": layer.public_column,
+              "district_column": layer.district_column,
               "category_column": layer.category_column,
               "quality_column": layer.quality_column,
               "match_level_column": layer.match_level_column,
@@ -634,8 +638,9 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         "fid": fids, "layer": np.full(len(table), label, dtype=object),
         "type": row_types.astype(object),
         "name": names.to_numpy(dtype=object), "address": addresses.to_numpy(dtype=object),
-        "street": streets.to_numpy(dtype=object), **numeric, "public": public,
-        "source_row": rows, "located": np.zeros(len(table), dtype=bool)})
+        "street": streets.to_numpy(dtype=object),
+        "district": column(layer.district_column).to_numpy(dtype=object), **numeric,
+        "public": public, "source_row": rows, "located": np.zeros(len(table), dtype=bool)})
 
     if not layer.has_coordinates:
         detail = ("no coordinates in the source (has_coordinates = false); geocode the "
