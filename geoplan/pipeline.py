@@ -603,7 +603,8 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
                      parts.dropped_parts, parts.dropped_nodes, parts.dropped_length_m)
         fac, fac_snap, issues, inventory, load = _place_facilities(cfg, load, net,
                                                                    boundary_wgs)
-        fac_ledger = FacilityLedger.from_issues(load.read, load.blank, len(fac), issues)
+        fac_ledger = FacilityLedger.from_issues(load.read, load.blank, len(fac), issues,
+                                                load.left_out)
         fac_ledger.check()
         log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
 

@@ -423,6 +423,8 @@ LEDGER_REASONS: dict[str, tuple[str, str]] = {
     "rows_read": ("读取记录", "Rows read"),
     "placed": ("已定位并纳入计算", "Placed"),
     "blank_row": ("空行", "Blank row"),
+    "category_left_out": ("按类别映射不纳入（配置为\"\"）", "Category left out on purpose"),
+    "filtered_out": ("按筛选条件不纳入", "Left out by filter_values"),
     **PROBLEMS,
 }
 

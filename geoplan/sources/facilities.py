@@ -114,6 +114,10 @@ class FacilityLoad:
         rows read = points + dropped issues + blank rows).
     blank : dict of str to int
         Blank rows skipped per layer label.
+    left_out : dict of str to int
+        Rows left out on purpose, per reason: ``category_left_out`` (a category mapped to
+        ``""``), ``filtered_out`` (not in ``filter_values``). Not issues, but counted by
+        the facility ledger (rows read = placed + not placed).
     """
 
     points: gpd.GeoDataFrame
@@ -123,6 +127,7 @@ class FacilityLoad:
     joins: pd.DataFrame | None = None
     read: dict[str, int] = field(default_factory=dict)
     blank: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -432,7 +437,8 @@ def _drop_duplicates(load: FacilityLoad) -> FacilityLoad:
     inventory = (_fill_from(inv, pos[fids[kept][known]].to_numpy(),
                             pos[fids[dropped][known]].to_numpy()) if known.any() else inv)
     load = FacilityLoad(points, load.issues, load.files, inventory, joins=load.joins,
-                        read=dict(load.read), blank=dict(load.blank))
+                        read=dict(load.read), blank=dict(load.blank),
+                        left_out=dict(load.left_out))
     return move_to_issues(load, dup, "duplicate", detail)
 
 
@@ -573,6 +579,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
                  label, file, int(sel.sum()), len(table), layer.filter_column,
                  ", ".join(layer.filter_values))
         table, rows = table[sel].reset_index(drop=True), rows[sel]
+        counts["left_out"] = {"filtered_out": int((~sel).sum())}
         if len(table) == 0:
             raise InputDataError(f"{file}: no row has {layer.filter_column} in "
                                  f"{', '.join(layer.filter_values)}; check "
@@ -589,6 +596,9 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
                                               column(layer.name_column), rows, where)
         issue_frames.append(unmapped)
         used = row_types != ""
+        skipped = int(np.count_nonzero(~used)) - len(unmapped)  # unmapped ones are issues
+        if skipped:
+            counts.setdefault("left_out", {})["category_left_out"] = skipped
         table, rows, row_types = (table[used].reset_index(drop=True), rows[used],
                                   row_types[used])
         if len(table) == 0:
@@ -776,10 +786,13 @@ def load_facilities(layers: Sequence[FacilityLayer],
     files: dict[str, str] = {}
     read: dict[str, int] = {}
     blank: dict[str, int] = {}
+    left_out: dict[str, int] = {}
     for ld in loads:
         files.update(ld.files)
         read.update(ld.read)
         blank.update(ld.blank)
+        for reason, n in ld.left_out.items():
+            left_out[reason] = left_out.get(reason, 0) + n
     points = _concat_points([ld.points for ld in loads])
     issues = _concat_issues([ld.issues for ld in loads])
     inventory = _concat_inventory([ld.inventory for ld in loads])
@@ -789,7 +802,8 @@ def load_facilities(layers: Sequence[FacilityLayer],
 
         points, inventory, matches, join_issues = apply_joins(points, inventory, joins)
         issues = _concat_issues([issues, *join_issues])
-    load = FacilityLoad(points, issues, files, inventory, joins=matches, read=read, blank=blank)
+    load = FacilityLoad(points, issues, files, inventory, joins=matches, read=read, blank=blank,
+                        left_out=left_out)
     return _drop_duplicates(load)
 
 
@@ -854,7 +868,7 @@ def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str
         inventory = inventory[~inventory["fid"].isin(sel["fid"])].reset_index(drop=True)
     return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files),
                         inventory, joins=load.joins, read=dict(load.read),
-                        blank=dict(load.blank))
+                        blank=dict(load.blank), left_out=dict(load.left_out))
 
 
 def flag_outside(load: FacilityLoad, boundary_wgs84: shapely.Geometry) -> FacilityLoad:
