@@ -450,7 +450,7 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
     if given.any():
         ledger.enter("areas", "areas_file", float(a60.sum()), float(a80.sum()),
                      areas["area_id"].to_numpy()[given],
-                     f"committee counts in {cfg.areas.path}")
+                     f"committee counts in {cfg.areas.path.name}")
     if outside.any():
         ids = areas["area_id"].to_numpy()[outside]
         n60, n80 = float(a60[outside].sum()), float(a80[outside].sum())

@@ -116,6 +116,9 @@ def test_symlinked_data_folder_compares_resolved(tmp_path: Path,
     for rel in inputs:
         (real / rel).parent.mkdir(parents=True, exist_ok=True)
         (real / rel).write_text("x", encoding="utf-8")
+    # the census table is read when the config loads (its district must exist)
+    (real / inputs[2]).write_text("adcode,district,pop_total,pop_60plus,pop_80plus\n"
+                                  "310110,杨浦区,1242548,394927,62574\n", encoding="utf-8")
     (tmp_path / "shared").symlink_to(tmp_path / "disk" / "shared", target_is_directory=True)
     examples = tmp_path / "geoplan" / "examples"
     examples.mkdir(parents=True)

@@ -303,7 +303,7 @@ def test_census_80_above_60_is_rejected(tmp_path: Path,
         f'census_file = "{census}"\ndistrict_code = "310110"\n')
     cfg.write_text(text, encoding="utf-8")
     line = _run_bad(cfg, capsys)
-    assert "census.csv" in line and "pop_80plus <= pop_60plus" in line
+    assert "census.csv" in line and "0 <= 80+ <= 60+ <= residents" in line
 
 
 def test_stale_bounds_header_does_not_hide_homes(tmp_path: Path,

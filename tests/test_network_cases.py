@@ -44,7 +44,7 @@ def test_network_that_is_one_loop_is_kept(tmp_path: Path) -> None:
     net = _net(write_osm(tmp_path / "ring.osm", RING_NODES, RING_WAYS))
     assert (net.n_nodes, net.n_edges) == (6, 6)
     assert net.edges["length_m"].sum() == pytest.approx(2064, abs=3)
-    assert net.report["dropped_components"] == 0
+    assert net.report["other_parts"] == 0  # one part: nothing else to keep or drop
 
 
 def test_loop_of_one_closed_way_and_a_loop_with_steps(tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
            if spec.elderly60_column else np.full(len(gdf), np.nan))
     e80 = (_numeric(gdf[spec.elderly80_column], spec.path, spec.elderly80_column, rows, word)
            if spec.elderly80_column else np.full(len(gdf), np.nan))
-    _check_80_within_60(e60, e80, gdf.index.to_numpy(), codes.to_numpy(), spec)
+    _check_80_within_60(e60, e80, source_rows(gdf), codes.to_numpy(), spec)
     out = gpd.GeoDataFrame({
         "area_id": codes.to_numpy(), "area_kind": "committee", "code": codes.to_numpy(),
         "name": _text(gdf[spec.name_column]).to_numpy(),
@@ -128,15 +128,16 @@ def _check_80_within_60(e60: np.ndarray, e80: np.ndarray, index: np.ndarray,
     Raises
     ------
     InputDataError
-        Naming the file, the first offending feature (1-based, as GIS software numbers
-        them) with its code and both columns, and how many features are affected.
+        Naming the file, the first offending feature (its number as GIS software shows it:
+        ``index`` holds :func:`~geoplan.sources.tables.source_rows`) with its code and both
+        columns, and how many features are affected.
     """
     bad = np.isfinite(e60) & np.isfinite(e80) & (e80 > e60)
     if not bad.any():
         return
     i = int(np.flatnonzero(bad)[0])
     raise InputDataError(
-        f"{spec.path}: feature {int(index[i]) + 1} (code '{codes[i]}') has {e80[i]:g} residents "
+        f"{spec.path}: feature {int(index[i])} (code '{codes[i]}') has {e80[i]:g} residents "
         f"aged 80+ in column '{spec.elderly80_column}' but only {e60[i]:g} aged 60+ in column "
         f"'{spec.elderly60_column}' ({int(bad.sum())} feature(s) affected); the 80+ are part "
         "of the 60+: check whether the columns are swapped (areas.elderly60_column / "
