@@ -188,6 +188,10 @@ class FacilityLayer:
     ``district_column``: the column naming each row's district (name or division code) in a
     list that spans several districts; every row stays supply for walking, but planning
     standards count only the rows of ``[standards] district_name``/``district_code``.
+    ``same_place_m``: a row of this layer within this many metres of a row of the same type
+    from an earlier layer is the same facility under another name (two lists of the same
+    canteens): reported as a duplicate, the earlier row kept. 0 (default): only the same
+    name within 30 m is a duplicate.
     """
 
     path: Path
@@ -201,6 +205,7 @@ class FacilityLayer:
     address_column: str | None = None
     street_column: str | None = None
     district_column: str | None = None
+    same_place_m: float = 0.0
     capacity_column: str | None = None
     beds_column: str | None = None
     nursing_beds_column: str | None = None
@@ -631,6 +636,9 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
                                                                  "shorter than this are kept"),
     ("FacilityLayer", "min_quality"): Range(0, 100, advice="geocoder confidence (0-100) below "
                                                            "which a row is flagged, e.g. 50"),
+    ("FacilityLayer", "same_place_m"): Range(0, 200, advice="metres within which a same-type "
+                                                        "row of an earlier layer is the same "
+                                                        "facility, e.g. 30"),
     ("Join", "min_score"): Range(0, 100, advice="fuzzy name similarity (0-100), e.g. 90"),
     ("Population", "residents"): Range(0, 5e8, advice="residents of the district (persons)"),
     ("Population", "elderly_60"): Range(0, 5e8, advice="residents aged 60+ (persons)"),

@@ -232,16 +232,17 @@ def test_standards_command_on_the_demo(demo_dir: Path, tmp_path: Path,
     res = check_config(load_config(cfg_path))
     # Yangpu's stock, with or without coordinates, across the district: 47 listed
     # canteens, 65 institutions, and the municipal map's 225 Yangpu rows less its 70 care
-    # homes (left out: the institution list holds them); no other district's row
+    # homes (left out: the institution list holds them) and less 6 meal points within
+    # 30 m of a listed canteen (same_place_m); no other district's row
     inv = res.inventory
-    assert len(inv) == 47 + 65 + 155
+    assert len(inv) == 47 + 65 + 155 - 6
     assert inv.groupby("type").size().to_dict() == {
-        "canteen": 47 + 82, "care_centre": 16, "care_home": 65, "community_org": 11,
+        "canteen": 47 + 82 - 6, "care_centre": 16, "care_home": 65, "community_org": 11,
         "day_care": 24, "nursing_hospital": 11, "nursing_station": 11}
     assert set(inv["district"].dropna()) == {"杨浦区"}
     # streets: from the lists' street columns, or a full street name in the facility name
     # (one canteen, 8 organisations and the 22 nursing stations/hospitals have none)
-    assert (inv["street_code"] != "").sum() == 267 - 31
+    assert (inv["street_code"] != "").sum() == 261 - 31
     assert any("2766 facilities of other districts" in n for n in res.notes)
     assert len(res.units.streets) == 12
     assert res.units.district_committees == 301
@@ -259,13 +260,13 @@ def test_standards_command_on_the_demo(demo_dir: Path, tmp_path: Path,
     assert (streets["elderly"] > 0).all()
     assert streets["elderly"].sum() == pytest.approx(1_242_600 * 0.3178, rel=1e-3)
     assert (streets["check_status"] == "unknown").all()
-    assert streets["unknown_rows"].sum() == 129 + 24 - 1
+    assert streets["unknown_rows"].sum() == 123 + 24 - 1
     centres = res.table[(res.table["unit_level"] == "street")
                         & (res.table["standard_id"] == "care_centre_per_street")]
     assert (centres["check_status"] == "pass").all() and centres["existing_amount"].sum() == 16
-    # which facilities lack floor area: all 153 canteens and day-care centres, by row
+    # which facilities lack floor area: all 147 canteens and day-care centres, by row
     miss = res.missing[res.missing["standard_id"] == "homecare_floor_area"]
-    assert len(miss) == 153 and (miss["attribute"] == "floor_area_m2").all()
+    assert len(miss) == 147 and (miss["attribute"] == "floor_area_m2").all()
     assert {"fid", "source_row", "name"} <= set(miss.columns)
     assert "standards_missing" in layers
 

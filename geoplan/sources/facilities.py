@@ -21,7 +21,10 @@ low_geocode_quality      kept      geocoder confidence below ``min_quality`` or 
                                    in ``bad_match_levels``; the point carries the reason in
                                    ``geocode_note`` (``low_quality = "drop"``: dropped)
 duplicate                dropped   same name within 30 m of an earlier row of the same
-                                   facility type (any layer); the first is kept
+                                   facility type (any layer); the first is kept. With
+                                   ``same_place_m`` on a layer: also a row within that
+                                   distance of a same-type row of an earlier layer,
+                                   whatever its name (two lists of the same facilities)
 outside_study_area       dropped   :func:`flag_outside`
 ======================== ========= =====================================================
 
@@ -37,7 +40,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -362,8 +365,46 @@ def _check_lonlat(x: NDArray[np.float64], y: NDArray[np.float64], rows: NDArray[
             f"{int(bad.sum())} {where.row}(s) affected, fix the values in the file")
 
 
-def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]:
-    """Rows whose name repeats within :data:`DUPLICATE_RADIUS_M` of an earlier same-type row."""
+def _same_place_pairs(frame: pd.DataFrame, same_place: Mapping[str, float]) -> pd.DataFrame:
+    """Pairs (``pos_a`` < ``pos_b``) of rows of the same type in different layers, ``b`` of a
+    layer with ``same_place_m`` > 0 and within that distance of ``a``, whatever the names.
+
+    A k-d tree (scipy) on local metres finds the candidates; the haversine distance decides.
+    """
+    radius = frame["layer"].map(same_place).fillna(0.0).to_numpy(np.float64)
+    cols = ["pos_a", "pos_b", "fid_a", "dist", "how"]
+    if not (radius > 0).any():
+        return pd.DataFrame(columns=cols)
+    from scipy.spatial import cKDTree
+
+    lon, lat = frame["lon"].to_numpy(np.float64), frame["lat"].to_numpy(np.float64)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    lat0 = float(np.mean(lat[ok])) if ok.any() else 0.0
+    xy = np.column_stack([lon * 111_320.0 * np.cos(np.radians(lat0)), lat * 110_574.0])
+    idx = np.flatnonzero(ok)
+    tree = cKDTree(xy[idx])
+    b_rows = idx[radius[idx] > 0]
+    if len(b_rows) == 0:
+        return pd.DataFrame(columns=cols)
+    hits = tree.query_ball_point(xy[b_rows], r=1.01 * radius[b_rows])
+    pa = np.concatenate([idx[np.asarray(h, dtype=np.int64)] for h in hits])
+    pb = np.repeat(b_rows, [len(h) for h in hits])
+    types, layers = frame["type"].to_numpy(), frame["layer"].to_numpy()
+    keep = (pa < pb) & (types[pa] == types[pb]) & (layers[pa] != layers[pb])
+    pa, pb = pa[keep], pb[keep]
+    dist = _haversine_m(lon[pa], lat[pa], lon[pb], lat[pb])
+    close = dist <= radius[pb]
+    pos = frame["pos"].to_numpy()
+    return pd.DataFrame({"pos_a": pos[pa[close]], "pos_b": pos[pb[close]],
+                         "fid_a": frame["fid"].to_numpy()[pa[close]], "dist": dist[close],
+                         "how": "place"})
+
+
+def _duplicates(points: gpd.GeoDataFrame, same_place: Mapping[str, float] | None = None
+                ) -> tuple[NDArray[np.bool_], pd.Series]:
+    """Rows whose name repeats within :data:`DUPLICATE_RADIUS_M` of an earlier same-type row,
+    and rows of a layer with ``same_place_m`` that lie within it of a same-type row of an
+    earlier layer (:func:`_same_place_pairs`)."""
     n = len(points)
     mask = np.zeros(n, dtype=bool)
     detail = pd.Series(np.full(n, "", dtype=object), index=points.index)
@@ -376,19 +417,27 @@ def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]
         "pos": np.arange(n), "type": points["type"].to_numpy(), "key": key.to_numpy(),
         "lon": shapely.get_x(points.geometry.values), "lat": shapely.get_y(points.geometry.values),
         "fid": points["fid"].to_numpy()})
-    frame = frame[frame["key"].notna()]
-    pairs = frame.merge(frame, on=["type", "key"], suffixes=("_a", "_b"))
+    frame["layer"] = points["layer"].to_numpy()
+    place = _same_place_pairs(frame, same_place or {})
+    named = frame[frame["key"].notna()]
+    pairs = named.merge(named, on=["type", "key"], suffixes=("_a", "_b"))
     pairs = pairs[pairs["pos_a"] < pairs["pos_b"]]
-    if pairs.empty:
-        return mask, detail
     dist = _haversine_m(pairs["lon_a"], pairs["lat_a"], pairs["lon_b"], pairs["lat_b"])
-    close = pairs.assign(dist=dist)[dist <= DUPLICATE_RADIUS_M]
-    close = close.sort_values(["pos_b", "pos_a"]).drop_duplicates("pos_b")
+    by_name = pairs.assign(dist=dist, how="name")[dist <= DUPLICATE_RADIUS_M]
+    close = pd.concat([by_name[["pos_a", "pos_b", "fid_a", "dist", "how"]], place],
+                      ignore_index=True) if len(place) else by_name
+    # a name match first, then the earliest row at the same place
+    close = close.assign(order=(close["how"] != "name").astype(int)).sort_values(
+        ["pos_b", "order", "pos_a"]).drop_duplicates("pos_b")
     if close.empty:
         return mask, detail
     pos = close["pos_b"].to_numpy()
     mask[pos] = True
-    text = ("same name as " + close["fid_a"].astype(str) + ", "
+    names = points["name"].astype(object).fillna("").astype(str).to_numpy()
+    what = np.where(close["how"].to_numpy() == "name", "same name as ",
+                    "same type, another name ('" + names[close["pos_a"].to_numpy()]
+                    + "', same_place_m of its layer), as ")
+    text = (what + close["fid_a"].astype(str) + ", "
             + close["dist"].round().astype(int).astype(str)
             + " m away; the first is kept (check whether they are separate facilities)")
     detail.iloc[pos] = text.to_numpy()
@@ -417,13 +466,14 @@ def _fill_from(frame: pd.DataFrame, kept: NDArray[np.int64],
     return out
 
 
-def _drop_duplicates(load: FacilityLoad) -> FacilityLoad:
+def _drop_duplicates(load: FacilityLoad,
+                     same_place: Mapping[str, float] | None = None) -> FacilityLoad:
     """Report repeated names at one place once and keep the first row.
 
     The kept row takes over what it lacks from the dropped rows (address, street,
     capacity, beds, joined columns ...), in the points and in the inventory.
     """
-    dup, detail = _duplicates(load.points)
+    dup, detail = _duplicates(load.points, same_place)
     if not dup.any():
         return load
     kept, dropped = detail.attrs["kept_pos"], detail.attrs["dropped_pos"]
@@ -804,7 +854,9 @@ def load_facilities(layers: Sequence[FacilityLayer],
         issues = _concat_issues([issues, *join_issues])
     load = FacilityLoad(points, issues, files, inventory, joins=matches, read=read, blank=blank,
                         left_out=left_out)
-    return _drop_duplicates(load)
+    same_place = {label: layer.same_place_m for label, layer in zip(labels, layers,
+                                                                     strict=True)}
+    return _drop_duplicates(load, same_place)
 
 
 def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str,
