@@ -234,3 +234,26 @@ def test_setting_loads_changes_the_cache_key_and_rejects_bad_values(tmp_path: Pa
     for bad in ("-5", "nan", "301"):
         with pytest.raises(ConfigError, match=r"walking\.crossing_delay_s"):
             _config(tmp_path, f"[walking]\ncrossing_delay_s = {bad}\n")
+
+
+def test_isochrone_pays_the_delay_at_the_crossing_not_along_the_edge(
+        primary_osm: Path) -> None:
+    from geoplan.reach.engine import node_reach
+    from geoplan.reach.isochrones import reached_edge_segments
+
+    x2, y2 = _xy(_net(primary_osm), 2)
+    src = np.array([shapely.Point(x2, y2 - 50.0)], dtype=object)
+    reached_north = {}
+    for delay in (0.0, DELAY):
+        net = _net(primary_osm, crossing_delay_s=delay)
+        snap = snap_points(net, src, 1.0)
+        nt = node_reach(ReachGraph.from_network(net), snap, 3600.0, threads=1)
+        _, segs = reached_edge_segments(net, snap, nt, 100.0)
+        ys = shapely.get_coordinates(segs)[:, 1]
+        reached_north[delay] = ys.max() - y2
+        # Southwards (the source's own edge, no crossing) the reach is the same.
+        assert y2 - ys.min() == pytest.approx(150.0, rel=0.02)
+    # 100 s budget: 50 s to the road, then 50 m north without delay; 20 m with 30 s of
+    # waiting (15 s on each side of the crossing node, none spread along the edges).
+    assert reached_north[0.0] == pytest.approx(50.0, rel=0.03)
+    assert reached_north[DELAY] == pytest.approx(20.0, rel=0.05)
