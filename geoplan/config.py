@@ -129,7 +129,9 @@ class WalkingProfile:
     ``crossing_roads`` classes and mapped crossings and signals (see
     :func:`geoplan.network.walkgraph.crossing_nodes`). Default 0 (off): in Chinese cities
     OSM's crossing and signal mapping is uneven, and the 15-minute planning rule does not
-    state waiting time, so use it as a sensitivity setting (e.g. 30 s).
+    state waiting time, so use it as a sensitivity setting (e.g. 30 s). The 80+ and
+    speed-band figures scale whole walking times, the delay included (an approximation:
+    30 s counts as about 40 s at the 80+ speed).
     """
 
     speed_kmh: float = 3.6
