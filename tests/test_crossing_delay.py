@@ -257,3 +257,21 @@ def test_isochrone_pays_the_delay_at_the_crossing_not_along_the_edge(
     # waiting (15 s on each side of the crossing node, none spread along the edges).
     assert reached_north[0.0] == pytest.approx(50.0, rel=0.03)
     assert reached_north[DELAY] == pytest.approx(20.0, rel=0.05)
+
+
+def test_crossing_nodes_on_the_demo_extracts(demo_dir: Path) -> None:
+    # Real Yangpu OSM: the junctions along the primary 邯郸路 are crossing nodes; a few
+    # mapped crossings and signals away from major roads count too.
+    files = (demo_dir / "osm" / "wujiaochang-fudan.osm", demo_dir / "osm" / "tongji-siping.osm")
+    net = build_walk_network(graph_from_osm_files(files), 1.0, 2.0, DEFAULT_WALKABLE_HIGHWAYS,
+                             crossing_delay_s=DELAY)
+    rep = net.report
+    assert 100 < rep["crossing_major"] < 400 and 0 < rep["crossing_mapped"] < 100
+    assert rep["crossing_nodes"] == int(net.nodes["crossing"].sum())
+    e = net.edges
+    handan = e[e["name"].str.contains("邯郸路")]
+    ends = np.unique(np.concatenate([handan["u"], handan["v"]]))
+    assert net.nodes["crossing"].to_numpy()[ends].mean() > 0.8
+    halves = e["cross_u_s"].to_numpy() + e["cross_v_s"].to_numpy()
+    np.testing.assert_allclose(e["time_s"] - halves, e["length_m"]
+                               * np.where(e["highway"] == "steps", 2.0, 1.0))
