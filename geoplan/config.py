@@ -947,6 +947,11 @@ def _validate(cfg: Config) -> None:
             wk.speed_80_kmh, wk.speed_kmh)
     if wk.snap_max_m <= 0:
         raise ConfigError("walking.snap_max_m must be positive (metres)")
+    unknown = [h for h in wk.crossing_roads if h not in wk.walkable_highways]
+    if unknown and wk.crossing_roads != DEFAULT_CROSSING_ROADS:
+        logging.getLogger("geoplan.config").warning(
+            "walking.crossing_roads lists %s, not among walking.walkable_highways: no walkable "
+            "way has that class (a typo?)", ", ".join(repr(h) for h in unknown))
     if wk.elevated_min_length_m < 0:
         raise ConfigError("walking.elevated_min_length_m must be >= 0 (metres; 0 leaves out "
                           "every bridge of walking.elevated_highways without a sidewalk)")

@@ -221,7 +221,8 @@ def _config(tmp_path: Path, walking: str = ""):
     return load_config(p)
 
 
-def test_setting_loads_changes_the_cache_key_and_rejects_bad_values(tmp_path: Path) -> None:
+def test_setting_loads_changes_the_cache_key_and_rejects_bad_values(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     default = _config(tmp_path)
     assert default.walking.crossing_delay_s == 0
     assert "primary" in default.walking.crossing_roads
@@ -231,6 +232,15 @@ def test_setting_loads_changes_the_cache_key_and_rejects_bad_values(tmp_path: Pa
     roads = _config(tmp_path, '[walking]\ncrossing_delay_s = 30\ncrossing_roads = ["trunk"]\n')
     keys = {network_cache_key(c) for c in (default, on, other, roads)}
     assert len(keys) == 4
+    with caplog.at_level(logging.WARNING, logger="geoplan.config"):
+        typo = _config(tmp_path, '[walking]\ncrossing_roads = ["primay"]\n')
+    assert typo.walking.crossing_roads == ("primay",)
+    assert any("'primay'" in r.getMessage() and "crossing_roads" in r.getMessage()
+               for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="geoplan.config"):
+        _config(tmp_path, '[walking]\nwalkable_highways = ["footway"]\n')
+    assert not any("crossing_roads" in r.getMessage() for r in caplog.records)
     for bad in ("-5", "nan", "301"):
         with pytest.raises(ConfigError, match=r"walking\.crossing_delay_s"):
             _config(tmp_path, f"[walking]\ncrossing_delay_s = {bad}\n")
