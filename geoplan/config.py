@@ -46,6 +46,9 @@ DEFAULT_WALKABLE_HIGHWAYS: tuple[str, ...] = (
 )
 #: Carriageway classes that the elevated/tunnel rule of the walking policy applies to.
 DEFAULT_ELEVATED_HIGHWAYS: tuple[str, ...] = ("trunk", "trunk_link", "primary", "primary_link")
+#: Major-road classes whose at-grade intersections cost ``walking.crossing_delay_s``.
+DEFAULT_CROSSING_ROADS: tuple[str, ...] = ("trunk", "trunk_link", "primary", "primary_link",
+                                           "secondary", "secondary_link")
 
 COORDINATE_SYSTEMS = ("wgs84", "gcj02", "bd09")
 AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid")
@@ -120,6 +123,15 @@ class WalkingProfile:
     ``speed_kmh × SPEED_80_RATIO`` (0.74, see :data:`SPEED_80_RATIO`). Every 80+ figure is
     computed at the 80+ speed from the same walking times (a second cutoff, not a second
     graph).
+
+    ``crossing_delay_s`` is the time added for crossing a major road at grade (waiting
+    for a signal or a gap), paid at the network's crossing nodes: intersections of the
+    ``crossing_roads`` classes and mapped crossings and signals (see
+    :func:`geoplan.network.walkgraph.crossing_nodes`). Default 0 (off): in Chinese cities
+    OSM's crossing and signal mapping is uneven, and the 15-minute planning rule does not
+    state waiting time, so use it as a sensitivity setting (e.g. 30 s). The 80+ and
+    speed-band figures scale whole walking times, the delay included (an approximation:
+    30 s counts as about 40 s at the 80+ speed).
     """
 
     speed_kmh: float = 3.6
@@ -131,6 +143,8 @@ class WalkingProfile:
     exclude_elevated: bool = True
     elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS
     elevated_min_length_m: float = 60.0
+    crossing_delay_s: float = 0.0
+    crossing_roads: tuple[str, ...] = DEFAULT_CROSSING_ROADS
 
     @property
     def speed_mps(self) -> float:
@@ -645,6 +659,10 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
     ("Population", "elderly_80"): Range(0, 5e8, advice="residents aged 80+ (persons)"),
     ("WalkingProfile", "speed_80_kmh"): Range(0.3, 10, advice="km/h of people aged 80+ "
                                                               "(default: speed_kmh × 0.74)"),
+    ("WalkingProfile", "crossing_delay_s"): Range(0, 300, advice="seconds of waiting per "
+                                                                 "major-road crossing (0: off; "
+                                                                 "e.g. 30 as a sensitivity "
+                                                                 "setting)"),
     ("WalkingProfile", "steps_factor"): Range(1, 10, advice="a time multiplier for steps "
                                                             "(e.g. 2)"),
     ("WalkingProfile", "snap_max_m"): Range(**_POS, hi=2000, advice="metres from a home or "
@@ -941,6 +959,11 @@ def _validate(cfg: Config) -> None:
             wk.speed_80_kmh, wk.speed_kmh)
     if wk.snap_max_m <= 0:
         raise ConfigError("walking.snap_max_m must be positive (metres)")
+    unknown = [h for h in wk.crossing_roads if h not in wk.walkable_highways]
+    if unknown and wk.crossing_roads != DEFAULT_CROSSING_ROADS:
+        logging.getLogger("geoplan.config").warning(
+            "walking.crossing_roads lists %s, not among walking.walkable_highways: no walkable "
+            "way has that class (a typo?)", ", ".join(repr(h) for h in unknown))
     if wk.elevated_min_length_m < 0:
         raise ConfigError("walking.elevated_min_length_m must be >= 0 (metres; 0 leaves out "
                           "every bridge of walking.elevated_highways without a sidewalk)")

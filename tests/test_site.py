@@ -217,6 +217,9 @@ def test_equity_scenarios_end_to_end(tmp_path, demo_dir, capsys):
         for k in ("min_area_share", "areas_below_floor", "gini"):
             assert np.isfinite(scen[f"{k}_before"]) and np.isfinite(scen[f"{k}_after"])
         assert scen["min_area_share_after"] >= scen["min_area_share_before"] - 1e-12
+    page = (out / "maps" / "yangpu-wujiaochang-site-eq-maximin.html").read_text(
+        encoding="utf-8")
+    assert "公平性（规划前→后）" in page and "基尼系数" in page
     # maximin maximises the smallest share; MCLP the total
     assert rows["eq-maximin"]["min_area_share_after"] >= \
         rows["eq-mclp"]["min_area_share_after"] - 1e-9

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 #: Bump when the prepared-network format or preparation logic changes (3: merged
 #: highway/name sorted and joined; 4: walking policy and factors; 5: every connected part
-#: kept, labelled in ``edges.part``).
-CACHE_FORMAT = 5
+#: kept, labelled in ``edges.part``; 6: crossing delay, ``nodes.crossing`` and
+#: ``edges.cross_u_s``/``cross_v_s``).
+CACHE_FORMAT = 6
 
 
 def network_cache_key(cfg: Config) -> str:
@@ -43,6 +44,8 @@ def network_cache_key(cfg: Config) -> str:
         "exclude_elevated": walk.exclude_elevated,
         "elevated": sorted(walk.elevated_highways),
         "elevated_min_length_m": walk.elevated_min_length_m,
+        "crossing_delay_s": walk.crossing_delay_s,
+        "crossing_roads": sorted(walk.crossing_roads),
     }
     text = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -79,7 +82,9 @@ def prepare_network(cfg: Config, *, use_cache: bool = True) -> tuple[WalkNetwork
                              exclude_motorroad=wk.exclude_motorroad,
                              exclude_elevated=wk.exclude_elevated,
                              elevated_highways=wk.elevated_highways,
-                             elevated_min_length_m=wk.elevated_min_length_m)
+                             elevated_min_length_m=wk.elevated_min_length_m,
+                             crossing_delay_s=wk.crossing_delay_s,
+                             crossing_roads=wk.crossing_roads)
     net.report["cache_key"] = key
     if use_cache:
         from geoplan.outputs.atomic import atomic_write  # names the file on a full disk

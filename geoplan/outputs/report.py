@@ -13,10 +13,10 @@ import html
 import io
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -161,20 +161,13 @@ def coverage_curve_svg(curve: pd.DataFrame, lang: str = "zh", title: str = "") -
     Text stays text in the SVG (``svg.fonttype = none``), so the browser renders Chinese
     labels with its own fonts.
     """
-    from matplotlib.figure import Figure
 
     t = _T[lang]
     ycol = next((c for c in ("share", "share_after") if c in curve), None)
     groups = (list(curve.groupby("type", sort=False)) if "type" in curve
               else [("", curve)])
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "geoplan"}), \
-            warnings.catch_warnings():
-        # text stays text in the SVG and the browser draws it; matplotlib only measures it,
-        # so a missing CJK font here costs layout precision, not glyphs
-        warnings.simplefilter("ignore")
-        fig = Figure(figsize=(6, 3.2))
-        ax = fig.add_subplot()
+
+    def draw(ax: Any) -> None:
         for key, part in groups:  # one line per facility type (multi-type plans)
             x = part["sites"].to_numpy(float) if "sites" in part else np.arange(len(part))
             y = part[ycol].to_numpy(float) * 100 if ycol else np.zeros(len(part))
@@ -183,8 +176,27 @@ def coverage_curve_svg(curve: pd.DataFrame, lang: str = "zh", title: str = "") -
             ax.legend(fontsize=8)
         ax.set_xlabel(t["new_sites"])
         ax.set_ylabel(t["share"] + " (%)")
-        ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
+
+    return _chart_svg(draw, 3.2, title)
+
+
+def _chart_svg(draw: Callable[[Any], None], height: float, title: str) -> str:
+    """A 0–100 % chart as inline SVG whose text stays text (``svg.fonttype = none``).
+
+    The browser renders the labels, Chinese included, with its own fonts; matplotlib only
+    measures them, so a missing CJK font here costs layout precision, not glyphs.
+    """
+    from matplotlib.figure import Figure
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "geoplan"}), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = Figure(figsize=(6, height))
+        ax = fig.add_subplot()
+        draw(ax)
+        ax.set_ylim(0, 100)
         if title:
             ax.set_title(title)
         fig.tight_layout()
@@ -199,8 +211,6 @@ def equity_svg(row: pd.Series, lang: str = "zh", title: str = "") -> str | None:
     Bars: share covered, smallest area share, share of areas below the floor (all in %)
     and the population-weighted Gini index (0–1, drawn ×100 and labelled so).
     """
-    from matplotlib.figure import Figure
-
     t = _T[lang]
     keys = [("share", "eq_share"), ("min_area_share", "eq_min"),
             ("areas_below_floor", "eq_below"), ("gini", "eq_gini")]
@@ -211,26 +221,16 @@ def equity_svg(row: pd.Series, lang: str = "zh", title: str = "") -> str | None:
             and np.isfinite(float(a))]
     if not vals:
         return None
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "geoplan"}), \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # text stays text; see coverage_curve_svg
-        fig = Figure(figsize=(6, 3.0))
-        ax = fig.add_subplot()
+    def draw(ax: Any) -> None:
         x = np.arange(len(vals))
         ax.bar(x - 0.2, [100 * b for _, b, _ in vals], 0.4, label=t["before"], color="#bbb")
         ax.bar(x + 0.2, [100 * a for _, _, a in vals], 0.4, label=t["after"], color="#2b6cb0")
         ax.set_xticks(x, [n for n, _, _ in vals], fontsize=8)
-        ax.set_ylim(0, 100)
         ax.set_ylabel("%")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, axis="y")
-        if title:
-            ax.set_title(title)
-        fig.tight_layout()
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+
+    return _chart_svg(draw, 3.0, title)
 
 
 def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.DataFrame,

@@ -129,6 +129,19 @@ def equity_figures(shares: np.ndarray, weight: np.ndarray, floor: float | None =
     return out
 
 
+def _answer_figures(problem: SitingProblem, area: np.ndarray, n_areas: int,
+                    selected: np.ndarray, cutoff: float, floor: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Area shares, area weights and the ``info`` figures of a set of new sites."""
+    cov = covered_mask(problem, selected, cutoff)
+    shares, weight = area_shares(problem, area, n_areas, cov)
+    base = covered_mask(problem, np.zeros(0, dtype=np.int64), cutoff)
+    return shares, weight, {"covered_total": float(problem.weights[cov].sum()),
+                            "covered_existing": float(problem.weights[base].sum()),
+                            "total_weight": problem.total_weight, "area_shares": shares,
+                            **equity_figures(shares, weight, floor)}
+
+
 @dataclass
 class _Live:
     """Demand left to cover, grouped by area and coverage set."""
@@ -274,16 +287,11 @@ class AreaFloors:
         if not ok_heur:
             chosen = np.zeros(0, np.int64)
         sel = np.sort(np.asarray(chosen, dtype=np.int64))
-        cov = covered_mask(self.problem, sel, self.cutoff)
-        shares, weight = area_shares(self.problem, self.area, self.n_areas, cov)
+        shares, weight, figures = _answer_figures(self.problem, self.area, self.n_areas, sel,
+                                                  self.cutoff, self.floor)
         info.update(unliftable=[(int(a), float(lv.best[a] / lv.total[a]))
                                 for a in np.flatnonzero(unliftable)],
-                    areas_without_elderly=int((~has).sum()), floor=self.floor,
-                    covered_total=float(self.problem.weights[cov].sum()),
-                    covered_existing=float(self.problem.weights[covered_mask(
-                        self.problem, np.zeros(0, dtype=np.int64), self.cutoff)].sum()),
-                    total_weight=self.problem.total_weight, area_shares=shares,
-                    **equity_figures(shares, weight, self.floor))
+                    areas_without_elderly=int((~has).sum()), floor=self.floor, **figures)
         if info["unliftable"]:
             warnings.append(f"{len(info['unliftable'])} areas cannot reach "
                             f"{100 * self.floor:.0f} % with any candidate (best shares in "
@@ -452,17 +460,12 @@ class Maximin:
         else:
             bound = self._lp_bound(lv, has, time_limit, seed, threads)
         sel = np.sort(np.asarray(chosen, dtype=np.int64))
-        cov = covered_mask(self.problem, sel, self.cutoff)
-        shares, weight = area_shares(self.problem, self.area, self.n_areas, cov)
+        shares, _, figures = _answer_figures(self.problem, self.area, self.n_areas, sel,
+                                             self.cutoff)
         fixed = (lv.total > 0) & ~has
         info.update(areas_without_elderly=int((lv.total <= 0).sum()),
                     areas_unchangeable=[(int(a), float(lv.base[a] / lv.total[a]))
-                                        for a in np.flatnonzero(fixed)],
-                    covered_total=float(self.problem.weights[cov].sum()),
-                    covered_existing=float(self.problem.weights[covered_mask(
-                        self.problem, np.zeros(0, dtype=np.int64), self.cutoff)].sum()),
-                    total_weight=self.problem.total_weight, area_shares=shares,
-                    **equity_figures(shares, weight))
+                                        for a in np.flatnonzero(fixed)], **figures)
         if info["areas_without_elderly"]:
             warnings.append(f"{info['areas_without_elderly']} areas without older residents "
                             "are left out of the smallest share")
@@ -617,14 +620,10 @@ def weighted_mclp(problem: SitingProblem, area: np.ndarray, n_areas: int, p: int
         method, time_limit=time_limit, mip_gap=mip_gap, seed=seed, threads=threads)
     res.model = "wmclp"
     res.objective_name = "persons newly covered + equity term"
-    cov = covered_mask(problem, res.selected, cutoff)
-    base = covered_mask(problem, np.zeros(0, dtype=np.int64), cutoff)
-    shares, weight = area_shares(problem, area, n_areas, cov)
-    res.info.update(equity_weight=equity_weight,
-                    covered_total=float(problem.weights[cov].sum()),
-                    covered_existing=float(problem.weights[base].sum()),
-                    total_weight=problem.total_weight, area_shares=shares,
-                    weighted_objective=float(wp[cov & ~base].sum()),
-                    **equity_figures(shares, weight))
-    return finalise(res, recomputed=float(wp[cov & ~base].sum()), maximise=True,
+    _, _, figures = _answer_figures(problem, area, n_areas, res.selected, cutoff)
+    newly = (covered_mask(problem, res.selected, cutoff)
+             & ~covered_mask(problem, np.zeros(0, dtype=np.int64), cutoff))
+    res.info.update(equity_weight=equity_weight, weighted_objective=float(wp[newly].sum()),
+                    **figures)
+    return finalise(res, recomputed=float(wp[newly].sum()), maximise=True,
                     mip_gap=mip_gap, violations=[])

@@ -28,6 +28,10 @@ WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway", "
             "sidewalk:both", "sidewalk:left", "sidewalk:right", "motorroad", "bridge", "tunnel",
             "layer", "indoor", "level")
 
+#: Node tags kept on graph nodes: mapped crossings and signals for the crossing delay
+#: (osmnx keeps ``highway`` by default; ``crossing=traffic_signals`` needs ``crossing``).
+NODE_TAGS = ("highway", "crossing")
+
 _BOUNDS = re.compile(rb"<bounds\s+([^>]*)/?>")
 _ATTR = re.compile(rb'(minlat|minlon|maxlat|maxlon)\s*=\s*"([-0-9.]+)"')
 _NODE = re.compile(rb"<node\b[^>]*>")
@@ -39,6 +43,8 @@ BOUNDS_MIN_SHARE = 0.5
 
 def _configure_osmnx(cache_dir: Path | None = None) -> None:
     ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, *WAY_TAGS]))
+    ox.settings.useful_tags_node = list(dict.fromkeys([*ox.settings.useful_tags_node,
+                                                       *NODE_TAGS]))
     ox.settings.log_console = False
     if cache_dir is not None:
         ox.settings.use_cache = True
