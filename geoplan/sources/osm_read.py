@@ -1,0 +1,386 @@
+"""Stream OpenStreetMap files (.osm.pbf, .osm, .osm.gz, .osm.bz2) into arrays, cut to an area.
+
+Planning institutes keep OSM as ``.osm.pbf`` extracts of a whole city or province. This module
+reads them with pyosmium (the libosmium bindings: a streaming C++ reader for every OSM format,
+PBF decoding on a thread pool, kept by the OSM tooling maintainers) and keeps only what lies in
+the study area plus a walking buffer, so that memory follows the study area, not the file:
+
+1. relations (only multipolygon/boundary relations tagged ``building`` or
+   ``landuse=residential``; their member way ids are remembered);
+2. nodes: only those inside the clip polygon (a bounding-box test per node while streaming,
+   then one vectorised point-in-polygon test);
+3. ways: ``highway`` ways (tag columns used by the walkability policy) and building/landuse
+   ways and relation members, filtered in chunks to those touching a kept node.
+
+The result, :class:`OsmTables`, holds plain numpy arrays for the street network and
+Overpass-like elements for buildings and residential landuse (few, and their polygons are
+built by osmnx exactly as for XML files).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import logging
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoplan.errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+#: Way tags kept for the street network: osmnx's default ``useful_tags_way`` plus the tags
+#: geoplan's walkability policy and outputs read (same set as the XML path keeps on edges).
+NETWORK_WAY_TAGS = ("bridge", "tunnel", "oneway", "lanes", "ref", "name", "highway",
+                    "maxspeed", "service", "access", "area", "landuse", "width", "est_width",
+                    "junction", "foot", "footway", "sidewalk", "indoor", "level")
+
+#: osmnx builds polygons only from relations of these types.
+_RELATION_TYPES = {"multipolygon", "boundary"}
+
+#: Ways are filtered against the kept nodes in chunks of this many node references.
+_CHUNK_REFS = 2_000_000
+
+FORMAT_NAMES = {"pbf": "OSM PBF", "osm": "OSM XML", "osm.gz": "gzip OSM XML",
+                "osm.bz2": "bzip2 OSM XML"}
+
+
+def detect_format(path: Path) -> str:
+    """Tell the OSM file format of ``path`` from its content (not its name).
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    str
+        ``"pbf"``, ``"osm"`` (XML), ``"osm.gz"`` or ``"osm.bz2"``, as pyosmium names them.
+
+    Raises
+    ------
+    InputDataError
+        If the file cannot be read or holds none of these formats.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+        inner = head
+        fmt = "osm"
+        if head[:2] == b"\x1f\x8b":
+            fmt = "osm.gz"
+            with gzip.open(path, "rb") as fh:
+                inner = fh.read(64)
+        elif head[:3] == b"BZh":
+            fmt = "osm.bz2"
+            with bz2.open(path, "rb") as fh:
+                inner = fh.read(64)
+    except (OSError, EOFError) as exc:
+        raise InputDataError(f"{path}: cannot read OSM file "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
+    # A PBF starts with a 4-byte BlobHeader length, then the BlobHeader whose type is
+    # "OSMHeader" (protobuf field 1, tag 0x0a, length 9).
+    if fmt == "osm" and len(head) >= 15 and head[4:6] == b"\x0a\x09" and head[6:15] == b"OSMHeader":
+        return "pbf"
+    text = inner.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith((b"<?xml", b"<osm")):
+        return fmt
+    raise InputDataError(f"{path}: not an OpenStreetMap file (expected .osm.pbf, .osm XML, "
+                         ".osm.gz or .osm.bz2 content); export it from an OSM extract service "
+                         "or openstreetmap.org")
+
+
+@dataclass
+class OsmTables:
+    """What the study area needs from one or several OSM files, as arrays.
+
+    Attributes
+    ----------
+    node_id : ndarray of int64
+        Sorted OSM ids of the kept nodes.
+    lon, lat : ndarray of float64
+        Their WGS84 coordinates.
+    way_id : ndarray of int64
+        Ids of the kept ``highway`` ways (unique).
+    way_offsets : ndarray of int64
+        ``refs[way_offsets[i]:way_offsets[i+1]]`` are the node ids of way ``i``.
+    refs : ndarray of int64
+        Node ids of the ways (ids not in ``node_id`` lie outside the clip area).
+    way_tags : DataFrame
+        One row per way, columns :data:`NETWORK_WAY_TAGS` (missing tags are NaN).
+    feature_elements : list of dict
+        Overpass-like elements (nodes, ways, relations) of buildings and residential landuse.
+    bounds : list of shapely.Polygon
+        Header bounds of each file that declares them (WGS84).
+    """
+
+    node_id: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    way_id: np.ndarray
+    way_offsets: np.ndarray
+    refs: np.ndarray
+    way_tags: pd.DataFrame
+    feature_elements: list[dict[str, Any]] = field(default_factory=list)
+    bounds: list[shapely.Polygon] = field(default_factory=list)
+
+    def node_index(self, ids: np.ndarray) -> np.ndarray:
+        """Positions of node ``ids`` in :attr:`node_id`, ``-1`` where not kept."""
+        if len(self.node_id) == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        pos = np.searchsorted(self.node_id, ids)
+        pos = np.minimum(pos, len(self.node_id) - 1)
+        return np.where(self.node_id[pos] == ids, pos, -1).astype(np.int64)
+
+
+def header_bounds(path: Path, fmt: str | None = None) -> shapely.Polygon | None:
+    """The bounding box an OSM file declares in its header (WGS84), if any."""
+    import osmium
+
+    fmt = fmt or detect_format(path)
+    try:
+        reader = osmium.io.Reader(osmium.io.File(str(path), fmt),
+                                  osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            box = reader.header().box()
+        finally:
+            reader.close()
+    except RuntimeError as exc:
+        raise InputDataError(_corrupt(path, fmt, exc)) from None
+    if not box.valid():
+        return None
+    bl, tr = box.bottom_left, box.top_right
+    return shapely.box(bl.lon, bl.lat, tr.lon, tr.lat)
+
+
+def _corrupt(path: Path, fmt: str, exc: BaseException) -> str:
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (f"{path}: cannot read this {FORMAT_NAMES[fmt]} file ({msg}); it looks truncated or "
+            "corrupt: download or export it again")
+
+
+class _Collector:
+    """Accumulates streamed ways and keeps those that touch a kept node, chunk by chunk."""
+
+    def __init__(self, kept_ids: np.ndarray) -> None:
+        self.kept = kept_ids
+        self.ids = array("q")
+        self.lens = array("q")
+        self.refs = array("q")
+        self.rows: list[Any] = []
+        self.out_ids: list[np.ndarray] = []
+        self.out_lens: list[np.ndarray] = []
+        self.out_refs: list[np.ndarray] = []
+        self.out_rows: list[Any] = []
+
+    def add(self, wid: int, refs: list[int], row: Any) -> None:
+        self.ids.append(wid)
+        self.lens.append(len(refs))
+        self.refs.extend(refs)
+        self.rows.append(row)
+        if len(self.refs) >= _CHUNK_REFS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.ids:
+            return
+        ids = np.frombuffer(self.ids, dtype=np.int64).copy()
+        lens = np.frombuffer(self.lens, dtype=np.int64).copy()
+        refs = np.frombuffer(self.refs, dtype=np.int64).copy()
+        keep = _touches(refs, lens, self.kept)
+        ref_keep = np.repeat(keep, lens)
+        self.out_ids.append(ids[keep])
+        self.out_lens.append(lens[keep])
+        self.out_refs.append(refs[ref_keep])
+        self.out_rows.extend(r for r, k in zip(self.rows, keep, strict=True) if k)
+        self.ids, self.lens, self.refs, self.rows = array("q"), array("q"), array("q"), []
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+        self.flush()
+        cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64))
+        return cat(self.out_ids), cat(self.out_lens), cat(self.out_refs), self.out_rows
+
+
+def _touches(refs: np.ndarray, lens: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Per way (given by ``lens``), whether any of its ``refs`` is among sorted ``kept``."""
+    if len(lens) == 0:
+        return np.zeros(0, dtype=bool)
+    if len(kept) == 0:
+        return np.zeros(len(lens), dtype=bool)
+    pos = np.minimum(np.searchsorted(kept, refs), len(kept) - 1)
+    hit = (kept[pos] == refs).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    nonempty = lens > 0
+    out = np.zeros(len(lens), dtype=bool)
+    out[nonempty] = np.add.reduceat(hit, starts[nonempty]) > 0
+    return out
+
+
+def _is_feature(tags: Any) -> bool:
+    return "building" in tags or tags.get("landuse") == "residential"
+
+
+def read_osm(paths: tuple[Path, ...] | list[Path],
+             clip: shapely.Geometry | None = None) -> OsmTables:
+    """Stream OSM files into :class:`OsmTables`, keeping only what lies in ``clip``.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        OSM files in any mix of formats; they are merged (shared ids are one object).
+    clip : shapely geometry, optional
+        Area to keep (WGS84), normally the study boundary plus a walking buffer. ``None``
+        keeps everything.
+
+    Returns
+    -------
+    OsmTables
+
+    Raises
+    ------
+    InputDataError
+        If a file is not OSM, is truncated or corrupt, or ``clip`` lies outside every
+        file's declared extent.
+    """
+    import osmium
+
+    fmts = [detect_format(Path(p)) for p in paths]
+    bounds = [header_bounds(Path(p), f) for p, f in zip(paths, fmts, strict=True)]
+    if clip is not None and not clip.is_empty:
+        declared = [b for b in bounds if b is not None]
+        if declared and len(declared) == len(bounds) and not any(
+                b.intersects(clip) for b in declared):
+            ext = shapely.union_all(declared).bounds
+            cb = clip.bounds
+            raise InputDataError(
+                f"{', '.join(str(p) for p in paths)}: the study boundary (lon {cb[0]:.4f} to "
+                f"{cb[2]:.4f}, lat {cb[1]:.4f} to {cb[3]:.4f}) lies outside the OSM extract "
+                f"(lon {ext[0]:.4f} to {ext[2]:.4f}, lat {ext[1]:.4f} to {ext[3]:.4f}); use an "
+                "extract that covers the study area or check network.boundary")
+    use_clip = clip is not None and not clip.is_empty
+    if use_clip:
+        assert clip is not None
+        shapely.prepare(clip)
+        w, s, e, n = clip.bounds
+
+    # 1. relations that make building/landuse polygons, and their member ways
+    relations: dict[int, dict[str, Any]] = {}
+    for p, fmt in zip(paths, fmts, strict=True):
+        try:
+            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.RELATION)
+            for r in fp.with_filter(osmium.filter.KeyFilter("building", "landuse")):
+                tags = r.tags
+                if tags.get("type") in _RELATION_TYPES and _is_feature(tags):
+                    relations[r.id] = {
+                        "type": "relation", "id": r.id, "tags": dict(tags),
+                        "members": [{"type": {"n": "node", "w": "way", "r": "relation"}[m.type],
+                                     "ref": m.ref, "role": m.role} for m in r.members]}
+        except RuntimeError as exc:
+            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    member_ways = {m["ref"] for rel in relations.values() for m in rel["members"]
+                   if m["type"] == "way"}
+
+    # 2. nodes inside the clip area
+    nid, xs, ys = array("q"), array("q"), array("q")
+    for p, fmt in zip(paths, fmts, strict=True):
+        try:
+            for nd in osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE):
+                loc = nd.location
+                if not loc.valid():
+                    continue
+                if use_clip:
+                    lo, la = loc.lon, loc.lat
+                    if lo < w or lo > e or la < s or la > n:
+                        continue
+                nid.append(nd.id)
+                xs.append(loc.x)
+                ys.append(loc.y)
+        except RuntimeError as exc:
+            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    ids = np.frombuffer(nid, dtype=np.int64)
+    # Fixed-point / 1e7 is correctly rounded: the same doubles as parsing the XML text.
+    lon = np.frombuffer(xs, dtype=np.int64) / 1e7
+    lat = np.frombuffer(ys, dtype=np.int64) / 1e7
+    del nid, xs, ys
+    if use_clip and len(ids):
+        inside = shapely.contains_xy(clip, lon, lat) | shapely.intersects_xy(clip, lon, lat)
+        ids, lon, lat = ids[inside], lon[inside], lat[inside]
+    ids, first = np.unique(ids, return_index=True)
+    lon, lat = lon[first], lat[first]
+
+    # 3. ways: highway ways for the network, building/landuse ways and relation members
+    net = _Collector(ids)
+    feat = _Collector(ids)
+    for p, fmt in zip(paths, fmts, strict=True):
+        try:
+            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.WAY)
+            if not member_ways:
+                fp = fp.with_filter(osmium.filter.KeyFilter("highway", "building", "landuse"))
+            for wy in fp:
+                tags = wy.tags
+                hw = tags.get("highway")
+                is_feat = _is_feature(tags) or wy.id in member_ways
+                if hw is None and not is_feat:
+                    continue
+                refs = [r.ref for r in wy.nodes]
+                if hw is not None and len(refs) > 1:
+                    net.add(wy.id, refs, tuple(tags.get(k) for k in NETWORK_WAY_TAGS))
+                if is_feat:
+                    feat.add(wy.id, refs, dict(tags))
+        except RuntimeError as exc:
+            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    way_id, lens, refs, rows = net.result()
+    way_id, lens, refs, rows = _unique_ways(way_id, lens, refs, rows)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    way_tags = pd.DataFrame(rows, columns=list(NETWORK_WAY_TAGS), dtype=object)
+    way_tags = way_tags.where(way_tags.notna(), np.nan)
+
+    tables = OsmTables(node_id=ids, lon=lon, lat=lat, way_id=way_id, way_offsets=offsets,
+                       refs=refs, way_tags=way_tags,
+                       bounds=[b for b in bounds if b is not None])
+    tables.feature_elements = _feature_elements(tables, *feat.result(), relations)
+    log.info("read %d OSM file(s): %d nodes, %d highway ways, %d feature elements kept",
+             len(paths), len(ids), len(way_id), len(tables.feature_elements))
+    return tables
+
+
+def _unique_ways(way_id: np.ndarray, lens: np.ndarray, refs: np.ndarray,
+                 rows: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    """Drop repeated way ids (a way in two adjoining files), keeping the first copy."""
+    uniq, first = np.unique(way_id, return_index=True)
+    if len(uniq) == len(way_id):
+        return way_id, lens, refs, rows
+    first = np.sort(first)
+    keep = np.zeros(len(way_id), dtype=bool)
+    keep[first] = True
+    return (way_id[keep], lens[keep], refs[np.repeat(keep, lens)],
+            [r for r, k in zip(rows, keep, strict=True) if k])
+
+
+def _feature_elements(tables: OsmTables, way_id: np.ndarray, lens: np.ndarray,
+                      refs: np.ndarray, tags: list[dict[str, str]],
+                      relations: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Overpass-like elements of the kept building/landuse ways, members and relations."""
+    way_id, lens, refs, tags = _unique_ways(way_id, lens, refs, tags)
+    pos = tables.node_index(refs)
+    used = np.unique(pos[pos >= 0])
+    elements: list[dict[str, Any]] = [
+        {"type": "node", "id": int(i), "lon": float(x), "lat": float(y)}
+        for i, x, y in zip(tables.node_id[used].tolist(), tables.lon[used].tolist(),
+                           tables.lat[used].tolist(), strict=True)]
+    splits = np.cumsum(lens)[:-1]
+    kept_ways = set(way_id.tolist())
+    for wid, nodes, t in zip(way_id.tolist(), np.split(refs, splits), tags, strict=True):
+        elements.append({"type": "way", "id": wid, "nodes": nodes.tolist(), "tags": t})
+    for rel in relations.values():
+        if any(m["type"] == "way" and m["ref"] in kept_ways for m in rel["members"]):
+            elements.append({**rel, "tags": dict(rel["tags"]),
+                             "members": [dict(m) for m in rel["members"]]})
+    return elements
