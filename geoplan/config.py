@@ -62,16 +62,22 @@ class StudyArea:
 
 @dataclass(frozen=True)
 class NetworkSource:
-    """Where the walking network comes from: local OSM XML files or a download.
+    """Where the walking network comes from: local OSM files or a download.
 
     Exactly one of ``osm_files``, ``place``, ``polygon`` or ``bbox`` is set.
-    ``bbox`` is ``[west, south, east, north]`` in WGS84 degrees.
+    ``bbox`` is ``[west, south, east, north]`` in WGS84 degrees. ``osm_files`` may be
+    ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2`` (told apart by content). With
+    ``boundary`` (a polygon file of the study area) the files are cut while read to the
+    boundary plus ``buffer_m`` metres (default: the longest walk of the analysis at the
+    profile speed plus ``walking.snap_max_m``), so a city or province extract can be used.
     """
 
     osm_files: tuple[Path, ...] = ()
     place: str | None = None
     polygon: Path | None = None
     bbox: tuple[float, float, float, float] | None = None
+    boundary: Path | None = None
+    buffer_m: float | None = None
 
     @property
     def is_download(self) -> bool:
@@ -504,6 +510,12 @@ def _validate(cfg: Config) -> None:
     for i, p in enumerate(net.osm_files):
         _require_file(p, f"network.osm_files[{i}]")
     _require_file(net.polygon, "network.polygon")
+    _require_file(net.boundary, "network.boundary")
+    if net.boundary is not None and not net.osm_files:
+        raise ConfigError("network.boundary cuts local osm_files to the study area; with a "
+                          "download use network.polygon instead")
+    if net.buffer_m is not None and net.buffer_m < 0:
+        raise ConfigError(f"network.buffer_m = {net.buffer_m} must be >= 0 (metres)")
     if net.bbox is not None:
         w, s, e, n = net.bbox
         if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
@@ -818,6 +830,9 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     network = _build(NetworkSource, raw.get("network", {}), "network", data_root)
     walking = _build(WalkingProfile, raw.get("walking", {}), "walking", None)
     analysis = _build(Analysis, raw.get("analysis", {}), "analysis", None)
+    if network.boundary is not None and network.buffer_m is None:
+        network = dataclasses.replace(network, buffer_m=round(
+            analysis.max_minutes * 60 * walking.speed_mps + walking.snap_max_m, 1))
     layers = raw.get("facilities", [])
     if not isinstance(layers, list):
         raise ConfigError("facilities must be an array of tables: write [[facilities]]")

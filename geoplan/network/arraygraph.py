@@ -119,7 +119,7 @@ def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
 
 def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor: float,
                               walkable: tuple[str, ...], *,
-                              min_share: float = 0.5) -> WalkNetwork:
+                              min_share: float = 0.5, where: str = "") -> WalkNetwork:
     """Prepare a walking network from streamed OSM arrays.
 
     Parameters
@@ -134,6 +134,8 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
         Walkable ``highway`` values.
     min_share : float, default 0.5
         Smallest share of walkable way length the largest connected part must hold.
+    where : str, optional
+        Where the ways were read (for the error message), e.g. " inside network.boundary".
 
     Returns
     -------
@@ -160,15 +162,12 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     valid = (a >= 0) & (b >= 0) & (a != b)
     seg_way, a, b = seg_way[valid], a[valid], b[valid]
     report["raw_edges"] = 2 * len(a)
-    if len(a) == 0:
-        raise NetworkError("the OSM source holds no ways inside the study area; check the "
-                           "file, network.boundary or the download area")
     keep_way = np.asarray(_walkable_mask(tables.way_tags, walkable), dtype=bool)
     keep = keep_way[seg_way]
     report["non_walkable_edges_dropped"] = 2 * int((~keep).sum())
     seg_way, a, b = seg_way[keep], a[keep], b[keep]
     if len(a) == 0:
-        raise NetworkError("no walkable way in the OSM source (checked highway=* against "
+        raise NetworkError(f"no walkable way in the OSM source{where} (checked highway=* against "
                            "walking.walkable_highways); is this a street network?")
     hw = tables.way_tags["highway"].map(_first).to_numpy(dtype=object)
     is_steps = (hw == "steps")[seg_way]

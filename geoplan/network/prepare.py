@@ -15,13 +15,14 @@ import pickle
 from geoplan import __version__
 from geoplan.config import Config
 from geoplan.hashing import sha256_file
+from geoplan.network.arraygraph import build_walk_network_arrays
 from geoplan.network.walkgraph import WalkNetwork, build_walk_network
 from geoplan.sources import osm
 
 log = logging.getLogger(__name__)
 
 #: Bump when the prepared-network format or preparation logic changes.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def network_cache_key(cfg: Config) -> str:
@@ -30,7 +31,10 @@ def network_cache_key(cfg: Config) -> str:
     payload = {
         "format": CACHE_FORMAT,
         "geoplan": __version__,
-        "files": [sha256_file(p) for p in net.osm_files],
+        # large extracts: size + mtime + head/tail hash instead of hashing 1 GB every run
+        "files": [osm.file_fingerprint(p) for p in net.osm_files],
+        "boundary": sha256_file(net.boundary) if net.boundary else None,
+        "buffer_m": net.buffer_m,
         "place": net.place,
         "polygon": sha256_file(net.polygon) if net.polygon else None,
         "bbox": list(net.bbox) if net.bbox else None,
@@ -65,11 +69,16 @@ def prepare_network(cfg: Config, *, use_cache: bool = True) -> tuple[WalkNetwork
         except Exception as exc:  # a corrupt cache is rebuilt, never fatal
             log.warning("ignoring unreadable network cache %s (%s)", path, exc)
     if cfg.network.osm_files:
-        raw = osm.graph_from_osm_files(cfg.network.osm_files)
+        # streamed once with pyosmium, cut to the boundary, built from arrays
+        tables = osm.read_tables(cfg.network)
+        where = " inside network.boundary plus its buffer" if cfg.network.boundary else ""
+        net = build_walk_network_arrays(tables, cfg.walking.speed_mps,
+                                        cfg.walking.steps_factor,
+                                        cfg.walking.walkable_highways, where=where)
     else:
         raw = osm.graph_from_download(cfg.network, cfg.walking.walkable_highways, cache_dir)
-    net = build_walk_network(raw, cfg.walking.speed_mps, cfg.walking.steps_factor,
-                             cfg.walking.walkable_highways)
+        net = build_walk_network(raw, cfg.walking.speed_mps, cfg.walking.steps_factor,
+                                 cfg.walking.walkable_highways)
     net.report["cache_key"] = key
     if use_cache:
         cache_dir.mkdir(parents=True, exist_ok=True)

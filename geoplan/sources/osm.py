@@ -1,14 +1,23 @@
-"""OpenStreetMap input: local XML exports (one or several, merged) or an osmnx download.
+"""OpenStreetMap input: local OSM files (one or several, merged) or an osmnx download.
 
-Everything OSM-specific that the rest of geoplan needs comes from here: the raw street
-graph, building and residential-landuse features, and the study-area boundary.
+Everything OSM-specific that the rest of geoplan needs comes from here: the street
+network source, building and residential-landuse features, and the study-area boundary.
+Local files (.osm.pbf, .osm, .osm.gz, .osm.bz2) are streamed once with pyosmium by
+:mod:`geoplan.sources.osm_read`, cut to ``network.boundary`` plus a walking buffer; the
+network and the features come from that same pass. :func:`graph_from_osm_files` (osmnx's
+XML reader) is kept as the reference the array path is tested against.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import pickle
 import re
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -18,6 +27,8 @@ import shapely
 
 from geoplan.config import NetworkSource
 from geoplan.errors import InputDataError, NetworkError
+from geoplan.hashing import sha256_file
+from geoplan.sources.osm_read import OsmTables, detect_format, header_bounds, read_osm
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +38,12 @@ WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway", "
 
 _BOUNDS = re.compile(rb"<bounds\s+([^>]*)/?>")
 _ATTR = re.compile(rb'(minlat|minlon|maxlat|maxlon)\s*=\s*"([-0-9.]+)"')
+
+_FEATURE_TAGS: dict[str, bool | str | list[str]] = {"building": True,
+                                                    "landuse": ["residential"]}
+
+#: Bump when the cached features' format or preparation changes.
+FEATURES_CACHE_FORMAT = 1
 
 
 def _configure_osmnx(cache_dir: Path | None = None) -> None:
@@ -38,21 +55,19 @@ def _configure_osmnx(cache_dir: Path | None = None) -> None:
 
 
 def check_osm_file(path: Path) -> shapely.Polygon | None:
-    """Check that ``path`` is an OSM XML file and return its header bounds, if any.
+    """Check that ``path`` is an OSM file (PBF or XML, plain, gzip or bzip2) and return
+    the bounds its header declares, if any.
 
     Raises
     ------
     InputDataError
-        If the file is missing, unreadable or not OSM XML.
+        If the file is missing, unreadable, not OSM, or its header is corrupt.
     """
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8192)
-    except OSError as exc:
-        raise InputDataError(f"{path}: cannot read OSM file ({exc.strerror})") from None
-    if b"<osm" not in head:
-        raise InputDataError(f"{path}: not an OpenStreetMap XML file (no <osm> element); export "
-                             "it from openstreetmap.org or use network.place/bbox to download")
+    fmt = detect_format(path)
+    if fmt != "osm":
+        return header_bounds(path, fmt)
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
     m = _BOUNDS.search(head)
     if not m:
         return None
@@ -62,10 +77,91 @@ def check_osm_file(path: Path) -> shapely.Polygon | None:
     return shapely.box(attrs["minlon"], attrs["minlat"], attrs["maxlon"], attrs["maxlat"])
 
 
+def file_fingerprint(path: Path, *, whole_below: int = 64 << 20) -> str:
+    """A cache key for a file: its SHA-256, or for large files size, mtime and a hash of
+    the first and last MiB (hashing a 1 GB extract on every run would cost seconds)."""
+    st = path.stat()
+    if st.st_size < whole_below:
+        return sha256_file(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        h.update(fh.read(1 << 20))
+        fh.seek(max(0, st.st_size - (1 << 20)))
+        h.update(fh.read(1 << 20))
+    return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
+
+
+def read_boundary(path: Path) -> shapely.Geometry:
+    """The study boundary polygon (WGS84) from a polygon file with a CRS.
+
+    Raises
+    ------
+    InputDataError
+        If the file cannot be read, has no CRS or holds no polygon.
+    """
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:
+        raise InputDataError(f"{path}: cannot read the boundary polygon file "
+                             f"({type(exc).__name__}); use GeoJSON, GeoPackage or Shapefile"
+                             ) from None
+    if gdf.crs is None:
+        raise InputDataError(f"{path}: boundary file has no CRS; save it with one")
+    geom = gdf.to_crs(4326).geometry
+    geom = geom[geom.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if geom.empty:
+        raise InputDataError(f"{path}: boundary file holds no polygon")
+    return shapely.union_all(geom.to_numpy())
+
+
+def clip_area(source: NetworkSource) -> shapely.Geometry | None:
+    """The area kept while reading ``osm_files``: boundary plus walking buffer (WGS84).
+
+    ``None`` (keep everything) when ``network.boundary`` is not set.
+    """
+    if source.boundary is None:
+        return None
+    poly = read_boundary(source.boundary)
+    gs = gpd.GeoSeries([poly], crs=4326)
+    utm = gs.estimate_utm_crs()
+    return gs.to_crs(utm).buffer(source.buffer_m or 0.0).to_crs(4326).iloc[0]
+
+
+_TABLES_MEMO: dict[tuple[Any, ...], OsmTables] = {}
+
+
+def read_tables(source: NetworkSource) -> OsmTables:
+    """Stream ``source.osm_files`` once (cut to :func:`clip_area`) into arrays.
+
+    The result is remembered for the rest of the process, so the network and the
+    buildings of one run come from the same pass over the files.
+    """
+    stats = []
+    for p in source.osm_files:
+        try:
+            st = p.stat()
+        except OSError as exc:
+            raise InputDataError(f"{p}: cannot read OSM file ({exc.strerror})") from None
+        stats.append((str(p), st.st_size, st.st_mtime_ns))
+    key = (tuple(stats), str(source.boundary), source.buffer_m)
+    if key not in _TABLES_MEMO:
+        clip = clip_area(source)
+        if clip is None:
+            big = [p for p, size, _ in stats if size > (256 << 20)]
+            if big:
+                log.warning("%s is large and network.boundary is not set: the whole file is "
+                            "read into memory; set network.boundary to cut it", big[0])
+        _TABLES_MEMO.clear()
+        _TABLES_MEMO[key] = read_osm(source.osm_files, clip)
+    return _TABLES_MEMO[key]
+
+
 def graph_from_osm_files(paths: tuple[Path, ...]) -> nx.MultiDiGraph:
-    """Read and merge the street graphs of several OSM XML files (unsimplified, WGS84).
+    """Read and merge the street graphs of several OSM XML files with osmnx (unsimplified).
 
     Nodes shared between files (same OSM id) are merged, so adjoining exports join up.
+    geoplan itself reads files through :func:`read_tables`; this osmnx path is the
+    reference it is tested against.
     """
     _configure_osmnx()
     graphs = []
@@ -120,7 +216,10 @@ def graph_from_download(source: NetworkSource, walkable: tuple[str, ...],
 
 
 def study_boundary(source: NetworkSource) -> shapely.Geometry:
-    """The study area (WGS84): union of the OSM files' header bounds or the download area."""
+    """The study area (WGS84): ``network.boundary``, else the union of the OSM files'
+    header bounds, else the download area."""
+    if source.boundary is not None:
+        return read_boundary(source.boundary)
     if source.osm_files:
         boxes = [b for b in (check_osm_file(p) for p in source.osm_files) if b is not None]
         if boxes:
@@ -138,22 +237,66 @@ def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
         Columns ``osm_id``, ``building``, ``building_levels`` (text, may be empty),
         ``landuse``, ``name`` and polygon ``geometry``.
     """
-    tags: dict[str, bool | str | list[str]] = {"building": True, "landuse": ["residential"]}
-    frames = []
     if source.osm_files:
-        _configure_osmnx()
-        for p in source.osm_files:
-            try:
-                frames.append(ox.features_from_xml(p, tags=tags))
-            except Exception as exc:
-                raise InputDataError(f"{p}: cannot read buildings/landuse "
-                                     f"({type(exc).__name__})") from None
-    else:
-        _configure_osmnx(cache_dir)
+        return _cached_file_features(source, cache_dir)
+    frames = []
+    _configure_osmnx(cache_dir)
+    try:
+        frames.append(ox.features_from_polygon(_download_polygon(source), tags=_FEATURE_TAGS))
+    except Exception as exc:  # osmnx raises when nothing matches
+        log.warning("no buildings or residential areas downloaded (%s)", exc)
+    return _features_frame(frames)
+
+
+def features_from_tables(tables: OsmTables) -> gpd.GeoDataFrame:
+    """Buildings and residential landuse from streamed OSM arrays (see :func:`features`).
+
+    Polygons are built by osmnx's own feature code from the kept elements, so they are
+    the same as osmnx reading the XML.
+    """
+    _configure_osmnx()
+    # osmnx consumes the element dicts: hand it copies
+    els = [{**e, "tags": dict(e["tags"])} if "tags" in e else dict(e)
+           for e in tables.feature_elements]
+    if not els:
+        return _features_frame([])
+    try:
+        f = ox.features._create_gdf([{"elements": els}], shapely.Polygon(), _FEATURE_TAGS)
+    except ox._errors.InsufficientResponseError:
+        return _features_frame([])
+    return _features_frame([f])
+
+
+def _cached_file_features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
+    payload = json.dumps({"format": FEATURES_CACHE_FORMAT,
+                          "files": [file_fingerprint(p) for p in source.osm_files],
+                          "boundary": (sha256_file(source.boundary) if source.boundary
+                                       else None),
+                          "buffer_m": source.buffer_m}, sort_keys=True)
+    key = hashlib.sha256(payload.encode()).hexdigest()[:20]
+    path = cache_dir / f"osmfeatures-{key}.pkl"
+    if path.is_file():
         try:
-            frames.append(ox.features_from_polygon(_download_polygon(source), tags=tags))
-        except Exception as exc:  # osmnx raises when nothing matches
-            log.warning("no buildings or residential areas downloaded (%s)", exc)
+            with open(path, "rb") as fh:
+                out = pickle.load(fh)
+            if isinstance(out, gpd.GeoDataFrame):
+                log.info("buildings and landuse loaded from cache %s", path)
+                return out
+        except Exception as exc:  # a corrupt cache is rebuilt, never fatal
+            log.warning("ignoring unreadable features cache %s (%s)", path, exc)
+    out = features_from_tables(read_tables(source))
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("cannot write features cache %s (%s)", path, exc)
+    return out
+
+
+def _features_frame(frames: list[pd.DataFrame]) -> gpd.GeoDataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         return gpd.GeoDataFrame({"osm_id": [], "building": [], "building_levels": [],

@@ -92,9 +92,9 @@ def detect_format(path: Path) -> str:
     text = inner.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith((b"<?xml", b"<osm")):
         return fmt
-    raise InputDataError(f"{path}: not an OpenStreetMap file (expected .osm.pbf, .osm XML, "
-                         ".osm.gz or .osm.bz2 content); export it from an OSM extract service "
-                         "or openstreetmap.org")
+    raise InputDataError(f"{path}: not an OpenStreetMap XML file nor an .osm.pbf, .osm.gz or "
+                         ".osm.bz2 extract; export it from an OSM extract service or "
+                         "openstreetmap.org")
 
 
 @dataclass
@@ -204,8 +204,12 @@ class _Collector:
 
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
         self.flush()
-        cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64))
-        return cat(self.out_ids), cat(self.out_lens), cat(self.out_refs), self.out_rows
+        return (_cat(self.out_ids), _cat(self.out_lens), _cat(self.out_refs),
+                self.out_rows)
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def _touches(refs: np.ndarray, lens: np.ndarray, kept: np.ndarray) -> np.ndarray:
@@ -375,9 +379,9 @@ def _feature_elements(tables: OsmTables, way_id: np.ndarray, lens: np.ndarray,
         {"type": "node", "id": int(i), "lon": float(x), "lat": float(y)}
         for i, x, y in zip(tables.node_id[used].tolist(), tables.lon[used].tolist(),
                            tables.lat[used].tolist(), strict=True)]
-    splits = np.cumsum(lens)[:-1]
     kept_ways = set(way_id.tolist())
-    for wid, nodes, t in zip(way_id.tolist(), np.split(refs, splits), tags, strict=True):
+    parts = np.split(refs, np.cumsum(lens)[:-1]) if len(way_id) else []
+    for wid, nodes, t in zip(way_id.tolist(), parts, tags, strict=True):
         elements.append({"type": "way", "id": wid, "nodes": nodes.tolist(), "tags": t})
     for rel in relations.values():
         if any(m["type"] == "way" and m["ref"] in kept_ways for m in rel["members"]):
