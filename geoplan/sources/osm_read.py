@@ -261,13 +261,7 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
         declared = [b for b in bounds if b is not None]
         if declared and len(declared) == len(bounds) and not any(
                 b.intersects(clip) for b in declared):
-            ext = shapely.union_all(declared).bounds
-            cb = clip.bounds
-            raise InputDataError(
-                f"{', '.join(str(p) for p in paths)}: the study boundary (lon {cb[0]:.4f} to "
-                f"{cb[2]:.4f}, lat {cb[1]:.4f} to {cb[3]:.4f}) lies outside the OSM extract "
-                f"(lon {ext[0]:.4f} to {ext[2]:.4f}, lat {ext[1]:.4f} to {ext[3]:.4f}); use an "
-                "extract that covers the study area or check network.boundary")
+            raise InputDataError(_outside(paths, clip, shapely.union_all(declared)))
     use_clip = clip is not None and not clip.is_empty
     if use_clip:
         assert clip is not None
@@ -318,6 +312,9 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
         ids, lon, lat = ids[inside], lon[inside], lat[inside]
     ids, first = np.unique(ids, return_index=True)
     lon, lat = lon[first], lat[first]
+    if use_clip and len(ids) == 0:
+        assert clip is not None
+        raise InputDataError(_outside(paths, clip, _data_extent(paths, fmts)))
 
     # 3. ways: highway ways for the network, building/landuse ways and relation members
     net = _Collector(ids)
@@ -353,6 +350,34 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     log.info("read %d OSM file(s): %d nodes, %d highway ways, %d feature elements kept",
              len(paths), len(ids), len(way_id), len(tables.feature_elements))
     return tables
+
+
+def _outside(paths: Any, clip: shapely.Geometry, extent: shapely.Geometry | None) -> str:
+    cb = clip.bounds
+    where = "holds no node"
+    if extent is not None and not extent.is_empty:
+        eb = extent.bounds
+        where = (f"(lon {eb[0]:.4f} to {eb[2]:.4f}, lat {eb[1]:.4f} to {eb[3]:.4f})")
+        where = f"lies outside the OSM extract {where}"
+    else:
+        where = "holds no node of the OSM extract"
+    return (f"{', '.join(str(p) for p in paths)}: the study boundary with its buffer (lon "
+            f"{cb[0]:.4f} to {cb[2]:.4f}, lat {cb[1]:.4f} to {cb[3]:.4f}) {where}; use an "
+            "extract that covers the study area or check network.boundary")
+
+
+def _data_extent(paths: Any, fmts: list[str]) -> shapely.Geometry | None:
+    """Extent of all nodes of the files (only read to explain an error)."""
+    import osmium
+
+    lo = [np.inf, np.inf, -np.inf, -np.inf]
+    for p, fmt in zip(paths, fmts, strict=True):
+        for nd in osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE):
+            loc = nd.location
+            if loc.valid():
+                x, y = loc.lon, loc.lat
+                lo = [min(lo[0], x), min(lo[1], y), max(lo[2], x), max(lo[3], y)]
+    return shapely.box(*lo) if np.isfinite(lo[0]) else None
 
 
 def _unique_ways(way_id: np.ndarray, lens: np.ndarray, refs: np.ndarray,

@@ -1,0 +1,348 @@
+"""OSM extracts: every format by content, cut while read, network straight from arrays."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import osmium
+import pytest
+import shapely
+
+from geoplan.config import DEFAULT_WALKABLE_HIGHWAYS, NetworkSource
+from geoplan.errors import InputDataError, NetworkError
+from geoplan.network.arraygraph import build_walk_network_arrays
+from geoplan.network.walkgraph import WalkNetwork, build_walk_network
+from geoplan.sources import osm
+from geoplan.sources.osm_read import detect_format, read_osm
+from tests.osmxml import DLAT, DLON, LAT0, LON0, write_osm
+
+WALK = DEFAULT_WALKABLE_HIGHWAYS
+
+
+def to_pbf(src: Path, dst: Path, fmt: str = "pbf") -> Path:
+    """Convert an OSM file to PBF with pyosmium (as an institute's extract would be)."""
+    dst.unlink(missing_ok=True)
+    with osmium.SimpleWriter(osmium.io.File(str(dst), fmt)) as w:
+        for obj in osmium.FileProcessor(str(src)):
+            w.add(obj)
+    return dst
+
+
+def osm7(path: Path) -> Path:
+    """Rewrite a test XML (8 decimals) with OSM's own 7-decimal precision, as real exports
+    have; libosmium stores coordinates in units of 1e-7 degrees."""
+    return to_pbf(path, path.with_name(path.stem + "-7.osm"), "osm")
+
+
+def xml_net(paths: tuple[Path, ...]) -> WalkNetwork:
+    """Today's reference path: osmnx graph_from_xml, then build_walk_network."""
+    return build_walk_network(osm.graph_from_osm_files(paths), 1.0, 2.0, WALK)
+
+
+def array_net(paths: tuple[Path, ...], clip: shapely.Geometry | None = None) -> WalkNetwork:
+    return build_walk_network_arrays(read_osm(paths, clip), 1.0, 2.0, WALK)
+
+
+def assert_same_network(a: WalkNetwork, b: WalkNetwork) -> None:
+    """Same nodes (ids and coordinates), same edges (endpoints, length and time to 1e-6)."""
+    na = a.nodes.set_index("osmid").sort_index()
+    nb = b.nodes.set_index("osmid").sort_index()
+    assert na.index.tolist() == nb.index.tolist()
+    np.testing.assert_allclose(na[["x", "y"]].to_numpy(), nb[["x", "y"]].to_numpy(), atol=1e-6)
+    assert str(a.crs) == str(b.crs)
+
+    def rows(n: WalkNetwork) -> np.ndarray:
+        e = n.edges
+        lo = np.minimum(e["osm_u"], e["osm_v"]).to_numpy(np.float64)
+        hi = np.maximum(e["osm_u"], e["osm_v"]).to_numpy(np.float64)
+        r = np.stack([lo, hi, e["length_m"].to_numpy(), e["time_s"].to_numpy()], axis=1)
+        return r[np.lexsort(r.T[::-1])]
+
+    ra, rb = rows(a), rows(b)
+    assert ra.shape == rb.shape
+    np.testing.assert_array_equal(ra[:, :2], rb[:, :2])
+    np.testing.assert_allclose(ra[:, 2:], rb[:, 2:], atol=1e-6, rtol=0)
+    # every edge line runs from its u node to its v node
+    for n in (a, b):
+        start = shapely.get_point(n.edges.geometry.to_numpy(), 0)
+        u = n.edges["u"].to_numpy()
+        assert np.allclose(shapely.get_x(start), n.nodes["x"].to_numpy()[u])
+
+
+# -- formats ---------------------------------------------------------------------------
+
+@pytest.fixture()
+def street(tmp_path: Path) -> Path:
+    nodes = {1: (0, 0), 2: (100, 0), 3: (200, 0), 4: (200, 100), 5: (100, 100), 6: (300, 0)}
+    ways = [(10, [1, 2, 3], {"highway": "residential", "name": "A路"}),
+            (11, [3, 4, 5, 2], {"highway": "footway"}),
+            (12, [3, 6], {"highway": "steps"}),
+            (13, [5, 4], {"building": "yes"})]
+    return osm7(write_osm(tmp_path / "street.osm", nodes, ways))
+
+
+def test_formats_detected_by_content(street: Path, tmp_path: Path) -> None:
+    raw = street.read_bytes()
+    gz = tmp_path / "a.data"
+    gz.write_bytes(gzip.compress(raw))
+    bz = tmp_path / "b.osm"  # named like XML, holds bzip2
+    bz.write_bytes(bz2.compress(raw))
+    pbf = to_pbf(street, tmp_path / "c.osm")  # PBF content under an .osm name
+    assert [detect_format(p) for p in (street, gz, bz, pbf)] == ["osm", "osm.gz", "osm.bz2",
+                                                                 "pbf"]
+    ref = xml_net((street,))
+    for p in (street, gz, bz, pbf):
+        assert_same_network(ref, array_net((p,)))
+    assert ref.n_edges == 4  # 1-2, 2-3, the footway loop 3-4-5-2, the steps 3-6
+
+
+def test_not_osm_names_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "x.osm.pbf"
+    p.write_bytes(b"name,lon,lat\na,1,2\n")
+    with pytest.raises(InputDataError, match=r"x\.osm\.pbf: not an OpenStreetMap"):
+        detect_format(p)
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9])
+def test_truncated_pbf_is_one_line(street: Path, tmp_path: Path, cut: float) -> None:
+    pbf = to_pbf(street, tmp_path / "s.osm.pbf")
+    data = pbf.read_bytes()
+    bad = tmp_path / "bad.osm.pbf"
+    bad.write_bytes(data[:max(40, int(len(data) * cut))])
+    with pytest.raises(InputDataError) as ei:
+        read_osm((bad,))
+    msg = str(ei.value)
+    assert "\n" not in msg and str(bad) in msg and "truncated or corrupt" in msg
+
+
+def test_corrupt_pbf_body(street: Path, tmp_path: Path) -> None:
+    pbf = to_pbf(street, tmp_path / "s.osm.pbf")
+    data = bytearray(pbf.read_bytes())
+    for i in range(len(data) // 2, len(data)):
+        data[i] ^= 0x5A
+    bad = tmp_path / "flipped.osm.pbf"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(InputDataError, match=r"flipped\.osm\.pbf: cannot read this OSM PBF"):
+        read_osm((bad,))
+
+
+def test_several_files_merged(tmp_path: Path) -> None:
+    a = osm7(write_osm(tmp_path / "a.osm", {1: (0, 0), 2: (100, 0), 3: (200, 0)},
+                       [(1, [1, 2, 3], {"highway": "footway"})]))
+    b = osm7(write_osm(tmp_path / "b.osm", {3: (200, 0), 4: (300, 0), 5: (300, 100)},
+                       [(2, [3, 4, 5], {"highway": "footway"}),
+                        (3, [4, 5], {"highway": "path"})]))
+    pa, pb = to_pbf(a, tmp_path / "a.pbf"), to_pbf(b, tmp_path / "b.pbf")
+    ref = xml_net((a, b))
+    assert_same_network(ref, array_net((pa, b)))  # mixed formats
+    net = array_net((pa, pb))
+    assert_same_network(ref, net)
+    assert net.report["components"] == 1
+
+
+# -- the array builder gives what the osmnx path gives, on any topology ----------------
+
+def _random_city(path: Path, seed: int) -> Path:
+    """A small random street network with every awkward case the simplifier meets."""
+    rng = random.Random(seed)
+    n = 7
+    nodes = {i * n + j + 1: (j * 60.0 + rng.uniform(-9, 9), i * 55.0 + rng.uniform(-9, 9))
+             for i in range(n) for j in range(n)}
+    tags_pool = [{"highway": "residential"}, {"highway": "footway"}, {"highway": "steps"},
+                 {"highway": "service", "access": "private"},
+                 {"highway": "service", "access": "private", "foot": "yes"},
+                 {"highway": "path", "foot": "no"}, {"highway": "motorway"},
+                 {"building": "yes"}, {"highway": "pedestrian", "name": "步行街"}]
+    ways: list[tuple[int, list[int], dict[str, str]]] = []
+    wid = 100
+    for _ in range(rng.randint(14, 26)):
+        cur = rng.randint(1, n * n)
+        refs = [cur]
+        for _ in range(rng.randint(1, 6)):
+            i, j = divmod(cur - 1, n)
+            di, dj = rng.choice([(0, 1), (1, 0), (0, -1), (-1, 0)])
+            if 0 <= i + di < n and 0 <= j + dj < n:
+                cur = (i + di) * n + j + dj + 1
+                refs.append(cur)
+        if rng.random() < 0.15:
+            refs.append(refs[0])  # closed way (ring or back-and-forth)
+        if rng.random() < 0.1 and len(refs) > 1:
+            refs.insert(1, refs[0])  # repeated consecutive node
+        if len(refs) > 1:
+            ways.append((wid, refs, dict(rng.choice(tags_pool))))
+            wid += 1
+    # a way shared twice (parallel segments), a lollipop and a separate small part
+    ways.append((wid, [1, 2, 3], {"highway": "footway"}))
+    ways.append((wid + 1, [2, 3], {"highway": "cycleway"}))
+    ways.append((wid + 2, [3, 4, 11, 10, 3], {"highway": "footway"}))
+    ways.append((wid + 3, [1, 8, 15, 22, 29, 36, 43], {"highway": "residential"}))
+    ways.append((wid + 4, [43, 44, 45, 46, 47, 48, 49], {"highway": "residential"}))
+    ways.append((wid + 5, [7, 14, 21, 28, 35, 42, 49], {"highway": "residential"}))
+    ways.append((wid + 6, [1, 2, 3, 4, 5, 6, 7], {"highway": "residential"}))
+    return osm7(write_osm(path, nodes, ways))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_arrays_equal_osmnx_on_random_networks(tmp_path: Path, seed: int) -> None:
+    p = _random_city(tmp_path / f"r{seed}.osm", seed)
+    ref = xml_net((p,))
+    net = array_net((to_pbf(p, tmp_path / f"r{seed}.osm.pbf"),))
+    assert_same_network(ref, net)
+    for k in ("components", "dropped_components", "dropped_nodes", "dropped_length_m",
+              "kept_length_share", "nodes", "edges", "length_km", "crs"):
+        assert net.report[k] == ref.report[k], k
+
+
+# -- cut while reading -----------------------------------------------------------------
+
+def _long_street(tmp_path: Path) -> Path:
+    """A 20 km street (a node every 100 m) with a footway and a building at each end."""
+    nodes = {i + 1: (i * 100.0, 0.0) for i in range(201)}
+    nodes |= {1001: (0, 80), 1002: (30, 80), 1003: (30, 110), 1004: (0, 110)}
+    nodes |= {2001: (20000, 80), 2002: (20030, 80), 2003: (20030, 110), 2004: (20000, 110)}
+    nodes |= {3001: (10000, 0), 3002: (10000, 150)}
+    ways = [(1, list(range(1, 202)), {"highway": "residential"}),
+            (2, [1001, 1002, 1003, 1004, 1001], {"building": "yes"}),
+            (3, [2001, 2002, 2003, 2004, 2001], {"building": "apartments"}),
+            (4, [3001, 3002], {"highway": "footway"})]
+    del nodes[3001]
+    ways[3] = (4, [101, 3002], {"highway": "footway"})
+    return write_osm(tmp_path / "long.osm", nodes, ways)
+
+
+def _box_m(e0: float, n0: float, e1: float, n1: float) -> shapely.Polygon:
+    return shapely.box(LON0 + e0 * DLON, LAT0 + n0 * DLAT, LON0 + e1 * DLON, LAT0 + n1 * DLAT)
+
+
+def test_cut_to_boundary_keeps_only_the_study_area(tmp_path: Path) -> None:
+    pbf = to_pbf(_long_street(tmp_path), tmp_path / "long.osm.pbf")
+    full = read_osm((pbf,))
+    assert len(full.node_id) == 201 + 8 + 1
+    clip = _box_m(-50, -50, 1050, 200)  # the west end only
+    t = read_osm((pbf,), clip)
+    lon0, lon1 = clip.bounds[0], clip.bounds[2]
+    assert len(t.node_id) == 11 + 4  # street nodes 0..1000 m and the west building
+    assert ((t.lon >= lon0) & (t.lon <= lon1)).all()
+    net = build_walk_network_arrays(t, 1.0, 2.0, WALK)
+    assert net.n_nodes == 2 and net.n_edges == 1
+    assert net.edges["length_m"].iloc[0] == pytest.approx(1000, rel=0.01)
+    ids = [e["id"] for e in t.feature_elements if e["type"] == "way"]
+    assert ids == [2]
+
+
+def test_boundary_file_and_default_buffer(tmp_path: Path) -> None:
+    from geoplan.config import config_from_dict
+
+    to_pbf(_long_street(tmp_path), tmp_path / "long.osm.pbf")
+    (tmp_path / "f.csv").write_text("name,lon,lat\nA,121.6,31.3\n", encoding="utf-8")
+    bnd = tmp_path / "b.geojson"
+    bnd.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {},
+         "geometry": shapely.geometry.mapping(_box_m(9950, -50, 10050, 50))}]}))
+    raw = {"study_area": {"name": "cut"}, "paths": {"data_root": str(tmp_path)},
+           "network": {"osm_files": ["long.osm.pbf"], "boundary": "b.geojson"},
+           "walking": {"speed_kmh": 3.6, "snap_max_m": 300},
+           "analysis": {"thresholds_min": [5, 10], "circle_minutes": 10},
+           "facilities": [{"type": "canteen", "path": "f.csv"}],
+           "output": {"dir": str(tmp_path / "o"), "cache_dir": str(tmp_path / "c")}}
+    cfg = config_from_dict(raw, base_dir=tmp_path)
+    assert cfg.network.buffer_m == pytest.approx(10 * 60 * 1.0 + 300)
+    tables = osm.read_tables(cfg.network)
+    # 50 m each side of 10 km plus the 900 m buffer: street nodes 9100..10900 m and the
+    # footway's end 150 m north
+    assert len(tables.node_id) == 19 + 1
+    span_m = (tables.lon.max() - tables.lon.min()) / DLON
+    assert span_m == pytest.approx(1800, abs=1)
+    assert osm.study_boundary(cfg.network).equals(_box_m(9950, -50, 10050, 50))
+    raw["network"]["buffer_m"] = 0
+    cfg0 = config_from_dict(raw, base_dir=tmp_path)
+    assert osm.read_tables(cfg0.network).node_id.tolist() == [101]
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_boundary_outside_extract_says_both_extents(tmp_path: Path, header: bool) -> None:
+    src = _long_street(tmp_path)
+    pbf = tmp_path / "long.osm.pbf"
+    h = osmium.io.Header()
+    if header:  # as extract services write it
+        h.add_box(osmium.osm.Box(osmium.osm.Location(121.49, 31.29),
+                                 osmium.osm.Location(121.72, 31.31)))
+    with osmium.SimpleWriter(osmium.io.File(str(pbf), "pbf"), header=h) as w:
+        for obj in osmium.FileProcessor(str(src)):
+            w.add(obj)
+    assert (osm.check_osm_file(pbf) is not None) == header
+    far = shapely.box(116.3, 39.9, 116.4, 40.0)  # Beijing, the extract is in Shanghai
+    with pytest.raises(InputDataError) as ei:
+        read_osm((pbf,), far)
+    msg = str(ei.value)
+    assert "lies outside the OSM extract" in msg and "116.3000" in msg
+    assert ("lon 121.4900 to 121.7200" if header else "lon 121.5000 to 121.7108") in msg
+    assert "long.osm.pbf" in msg and "\n" not in msg
+
+
+def test_no_walkable_way_inside_boundary(tmp_path: Path) -> None:
+    pbf = to_pbf(_long_street(tmp_path), tmp_path / "long.osm.pbf")
+    clip = _box_m(19980, 60, 20050, 130)  # only the east building
+    t = read_osm((pbf,), clip)
+    with pytest.raises(NetworkError, match="no walkable way in the OSM source inside"):
+        build_walk_network_arrays(t, 1.0, 2.0, WALK, where=" inside network.boundary")
+
+
+def test_features_cached_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pbf = to_pbf(_long_street(tmp_path), tmp_path / "long.osm.pbf")
+    src = NetworkSource(osm_files=(pbf,))
+    first = osm.features(src, tmp_path / "cache")
+    assert sorted(first["osm_id"]) == ["way/2", "way/3"]
+    assert sorted(first["building"]) == ["apartments", "yes"]
+
+    def boom(_: NetworkSource) -> None:
+        raise AssertionError("re-read although cached")
+
+    monkeypatch.setattr(osm, "read_tables", boom)
+    again = osm.features(src, tmp_path / "cache")
+    assert again["osm_id"].tolist() == first["osm_id"].tolist()
+    monkeypatch.undo()
+    other = to_pbf(_random_city(tmp_path / "r.osm", 1), tmp_path / "r.osm.pbf")
+    assert len(osm.features(NetworkSource(osm_files=(other,)), tmp_path / "cache")) >= 0
+
+
+# -- the real demo: PBF equals today's XML path -----------------------------------------
+
+def test_demo_pbf_equals_xml_path(demo_dir: Path, tmp_path: Path) -> None:
+    xml = (demo_dir / "osm" / "tongji-siping.osm", demo_dir / "osm" / "wujiaochang-fudan.osm")
+    pbf = tuple(to_pbf(p, tmp_path / f"{p.stem}.osm.pbf") for p in xml)
+    ref = xml_net(xml)
+    tables = read_osm(pbf)
+    net = build_walk_network_arrays(tables, 1.0, 2.0, WALK)
+    assert ref.n_nodes > 1000
+    assert_same_network(ref, net)
+
+    ref_f = osm._features_frame([
+        osm.ox.features_from_xml(p, tags=osm._FEATURE_TAGS) for p in xml])
+    got_f = osm.features_from_tables(tables)
+    assert len(ref_f) > 1000
+    r = ref_f.set_index("osm_id").sort_index()
+    g = got_f.set_index("osm_id").sort_index()
+    assert r.index.tolist() == g.index.tolist()
+    assert (r["landuse"] == "residential").sum() == (g["landuse"] == "residential").sum() > 50
+    for col in ("building", "building_levels", "landuse", "name"):
+        assert r[col].tolist() == g[col].tolist(), col
+    assert shapely.equals_exact(r.geometry.to_numpy(), g.geometry.to_numpy(), 1e-9).all()
+
+
+def test_cli_truncated_pbf_one_line(demo_dir: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_cli_errors import make_config, run_bad
+
+    pbf = to_pbf(demo_dir / "osm" / "tongji-siping.osm", tmp_path / "ts.osm.pbf")
+    bad = tmp_path / "cut.osm.pbf"
+    bad.write_bytes(pbf.read_bytes()[: pbf.stat().st_size // 2])
+    cfg = make_config(tmp_path, demo_dir, OSM=f'"{bad}"')
+    line = run_bad(cfg, capsys, "truncated or corrupt")
+    assert "cut.osm.pbf" in line
+    assert not (tmp_path / "out" / "data").exists()
