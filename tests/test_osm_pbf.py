@@ -231,7 +231,7 @@ def test_cut_to_boundary_keeps_only_the_study_area(tmp_path: Path) -> None:
     net = build_walk_network_arrays(t, 1.0, 2.0, WALK)
     assert net.n_nodes == 2 and net.n_edges == 1
     assert net.edges["length_m"].iloc[0] == pytest.approx(1000, rel=0.01)
-    ids = [e["id"] for e in t.feature_elements if e["type"] == "way"]
+    ids = [e["id"] for e in t.feature_elements() if e["type"] == "way"]
     assert ids == [2]
 
 

@@ -255,9 +255,7 @@ def features_from_tables(tables: OsmTables) -> gpd.GeoDataFrame:
     the same as osmnx reading the XML.
     """
     _configure_osmnx()
-    # osmnx consumes the element dicts: hand it copies
-    els = [{**e, "tags": dict(e["tags"])} if "tags" in e else dict(e)
-           for e in tables.feature_elements]
+    els = tables.feature_elements()  # fresh dicts: osmnx consumes them
     if not els:
         return _features_frame([])
     try:

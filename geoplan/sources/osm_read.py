@@ -115,8 +115,9 @@ class OsmTables:
         Node ids of the ways (ids not in ``node_id`` lie outside the clip area).
     way_tags : DataFrame
         One row per way, columns :data:`NETWORK_WAY_TAGS` (missing tags are NaN).
-    feature_elements : list of dict
-        Overpass-like elements (nodes, ways, relations) of buildings and residential landuse.
+    features : tuple
+        Building/landuse ways and relation members ``(ids, lengths, refs, tags)`` and the
+        relations; :meth:`feature_elements` turns them into osmnx's element form.
     bounds : list of shapely.Polygon
         Header bounds of each file that declares them (WGS84).
     """
@@ -128,8 +129,15 @@ class OsmTables:
     way_offsets: np.ndarray
     refs: np.ndarray
     way_tags: pd.DataFrame
-    feature_elements: list[dict[str, Any]] = field(default_factory=list)
+    features: tuple[Any, ...] = ()
     bounds: list[shapely.Polygon] = field(default_factory=list)
+
+    def feature_elements(self) -> list[dict[str, Any]]:
+        """Overpass-like elements (nodes, ways, relations) of the buildings and residential
+        landuse, built on demand (the network does not need them)."""
+        if not self.features:
+            return []
+        return _feature_elements(self, *self.features)
 
     def node_index(self, ids: np.ndarray) -> np.ndarray:
         """Positions of node ``ids`` in :attr:`node_id`, ``-1`` where not kept."""
@@ -266,7 +274,9 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     if use_clip:
         assert clip is not None
         shapely.prepare(clip)
-        w, s, e, n = clip.bounds
+        # bounding box in libosmium's fixed-point units (1e-7 degrees), compared as ints
+        w, s, e, n = (round(v * 1e7) for v in clip.bounds)
+        w, s, e, n = w - 1, s - 1, e + 1, n + 1
 
     # 1. relations that make building/landuse polygons, and their member ways
     relations: dict[int, dict[str, Any]] = {}
@@ -285,28 +295,34 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     member_ways = {m["ref"] for rel in relations.values() for m in rel["members"]
                    if m["type"] == "way"}
 
-    # 2. nodes inside the clip area
+    # 2. nodes inside the clip area (the per-node Python work is kept to a minimum: this
+    # loop sees every node of the file)
     nid, xs, ys = array("q"), array("q"), array("q")
     for p, fmt in zip(paths, fmts, strict=True):
         try:
-            for nd in osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE):
-                loc = nd.location
-                if not loc.valid():
-                    continue
-                if use_clip:
-                    lo, la = loc.lon, loc.lat
-                    if lo < w or lo > e or la < s or la > n:
-                        continue
-                nid.append(nd.id)
-                xs.append(loc.x)
-                ys.append(loc.y)
+            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE)
+            if use_clip:
+                for nd in fp:
+                    loc = nd.location
+                    x, y = loc.x, loc.y
+                    if w <= x <= e and s <= y <= n:
+                        nid.append(nd.id)
+                        xs.append(x)
+                        ys.append(y)
+            else:
+                for nd in fp:
+                    loc = nd.location
+                    nid.append(nd.id)
+                    xs.append(loc.x)
+                    ys.append(loc.y)
         except RuntimeError as exc:
             raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
     ids = np.frombuffer(nid, dtype=np.int64)
+    xi, yi = np.frombuffer(xs, dtype=np.int64), np.frombuffer(ys, dtype=np.int64)
+    ok = (np.abs(xi) <= 1_800_000_000) & (np.abs(yi) <= 900_000_000)  # undefined locations
     # Fixed-point / 1e7 is correctly rounded: the same doubles as parsing the XML text.
-    lon = np.frombuffer(xs, dtype=np.int64) / 1e7
-    lat = np.frombuffer(ys, dtype=np.int64) / 1e7
-    del nid, xs, ys
+    ids, lon, lat = ids[ok], xi[ok] / 1e7, yi[ok] / 1e7
+    del nid, xs, ys, xi, yi
     if use_clip and len(ids):
         inside = shapely.contains_xy(clip, lon, lat) | shapely.intersects_xy(clip, lon, lat)
         ids, lon, lat = ids[inside], lon[inside], lat[inside]
@@ -327,7 +343,8 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
             for wy in fp:
                 tags = wy.tags
                 hw = tags.get("highway")
-                is_feat = _is_feature(tags) or wy.id in member_ways
+                is_feat = ("building" in tags or tags.get("landuse") == "residential"
+                           or wy.id in member_ways)
                 if hw is None and not is_feat:
                     continue
                 refs = [r.ref for r in wy.nodes]
@@ -343,12 +360,12 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     way_tags = pd.DataFrame(rows, columns=list(NETWORK_WAY_TAGS), dtype=object)
     way_tags = way_tags.where(way_tags.notna(), np.nan)
 
+    fw = feat.result()
     tables = OsmTables(node_id=ids, lon=lon, lat=lat, way_id=way_id, way_offsets=offsets,
-                       refs=refs, way_tags=way_tags,
+                       refs=refs, way_tags=way_tags, features=(*fw, relations),
                        bounds=[b for b in bounds if b is not None])
-    tables.feature_elements = _feature_elements(tables, *feat.result(), relations)
-    log.info("read %d OSM file(s): %d nodes, %d highway ways, %d feature elements kept",
-             len(paths), len(ids), len(way_id), len(tables.feature_elements))
+    log.info("read %d OSM file(s): %d nodes, %d highway ways, %d building/landuse ways kept",
+             len(paths), len(ids), len(way_id), len(fw[0]))
     return tables
 
 
