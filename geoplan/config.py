@@ -70,6 +70,8 @@ class NetworkSource:
     ``boundary`` (a polygon file of the study area) the files are cut while read to the
     boundary plus ``buffer_m`` metres (default: the longest walk of the analysis at the
     profile speed plus ``walking.snap_max_m``), so a city or province extract can be used.
+    ``boundary_crs`` says when the boundary's degrees are GCJ-02 or BD-09 (as Chinese map
+    services give them) rather than WGS84.
     """
 
     osm_files: tuple[Path, ...] = ()
@@ -77,6 +79,7 @@ class NetworkSource:
     polygon: Path | None = None
     bbox: tuple[float, float, float, float] | None = None
     boundary: Path | None = None
+    boundary_crs: str = "wgs84"
     buffer_m: float | None = None
 
     @property
@@ -514,6 +517,9 @@ def _validate(cfg: Config) -> None:
     if net.boundary is not None and not net.osm_files:
         raise ConfigError("network.boundary cuts local osm_files to the study area; with a "
                           "download use network.polygon instead")
+    if net.boundary_crs.lower() not in COORDINATE_SYSTEMS:
+        raise ConfigError(f"network.boundary_crs = '{net.boundary_crs}': use one of "
+                          f"{', '.join(COORDINATE_SYSTEMS)}")
     if net.buffer_m is not None and net.buffer_m < 0:
         raise ConfigError(f"network.buffer_m = {net.buffer_m} must be >= 0 (metres)")
     if net.bbox is not None:

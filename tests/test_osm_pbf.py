@@ -346,3 +346,36 @@ def test_cli_truncated_pbf_one_line(demo_dir: Path, tmp_path: Path,
     line = run_bad(cfg, capsys, "truncated or corrupt")
     assert "cut.osm.pbf" in line
     assert not (tmp_path / "out" / "data").exists()
+
+
+def test_boundary_in_gcj02_is_shifted(tmp_path: Path) -> None:
+    from geoplan.sources.crs import wgs84_to_gcj02
+
+    wgs = _box_m(0, 0, 1000, 1000)
+    xy = shapely.get_coordinates(wgs)
+    gx, gy = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+    gcj = shapely.polygons(np.stack([gx, gy], axis=1))
+    p = tmp_path / "gcj.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(gcj)}]}))
+    back = osm.read_boundary(p, "gcj02")
+    assert shapely.hausdorff_distance(back, wgs) < 1e-6  # degrees: ~0.1 m
+    assert shapely.hausdorff_distance(osm.read_boundary(p), wgs) > 1e-3  # ~ 500 m off
+
+
+def test_boundary_needs_osm_files_and_known_crs(tmp_path: Path) -> None:
+    from geoplan.config import config_from_dict
+    from geoplan.errors import ConfigError
+
+    (tmp_path / "f.csv").write_text("name,lon,lat\nA,121.6,31.3\n", encoding="utf-8")
+    (tmp_path / "b.geojson").write_text("{}", encoding="utf-8")
+    (tmp_path / "x.osm.pbf").write_bytes(b"")
+    base = {"study_area": {"name": "cut"}, "paths": {"data_root": str(tmp_path)},
+            "facilities": [{"type": "canteen", "path": "f.csv"}]}
+    with pytest.raises(ConfigError, match=r"network\.boundary cuts local osm_files"):
+        config_from_dict({**base, "network": {"place": "杨浦区", "boundary": "b.geojson"}},
+                         base_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"network\.boundary_crs = 'utm'"):
+        config_from_dict({**base, "network": {"osm_files": ["x.osm.pbf"],
+                                              "boundary": "b.geojson",
+                                              "boundary_crs": "utm"}}, base_dir=tmp_path)

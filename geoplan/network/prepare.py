@@ -34,6 +34,7 @@ def network_cache_key(cfg: Config) -> str:
         # large extracts: size + mtime + head/tail hash instead of hashing 1 GB every run
         "files": [osm.file_fingerprint(p) for p in net.osm_files],
         "boundary": sha256_file(net.boundary) if net.boundary else None,
+        "boundary_crs": net.boundary_crs,
         "buffer_m": net.buffer_m,
         "place": net.place,
         "polygon": sha256_file(net.polygon) if net.polygon else None,

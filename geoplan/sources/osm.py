@@ -21,6 +21,7 @@ from typing import Any
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import osmnx as ox
 import pandas as pd
 import shapely
@@ -28,6 +29,7 @@ import shapely
 from geoplan.config import NetworkSource
 from geoplan.errors import InputDataError, NetworkError
 from geoplan.hashing import sha256_file
+from geoplan.sources.crs import to_wgs84
 from geoplan.sources.osm_read import OsmTables, detect_format, header_bounds, read_osm
 
 log = logging.getLogger(__name__)
@@ -91,8 +93,11 @@ def file_fingerprint(path: Path, *, whole_below: int = 64 << 20) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
 
 
-def read_boundary(path: Path) -> shapely.Geometry:
+def read_boundary(path: Path, coords: str = "wgs84") -> shapely.Geometry:
     """The study boundary polygon (WGS84) from a polygon file with a CRS.
+
+    ``coords`` = "gcj02" or "bd09" says the file's degrees are in that Chinese system
+    (labelled WGS84, as map services export them); they are shifted to WGS84.
 
     Raises
     ------
@@ -111,7 +116,12 @@ def read_boundary(path: Path) -> shapely.Geometry:
     geom = geom[geom.geom_type.isin(["Polygon", "MultiPolygon"])]
     if geom.empty:
         raise InputDataError(f"{path}: boundary file holds no polygon")
-    return shapely.union_all(geom.to_numpy())
+    poly = shapely.union_all(geom.to_numpy())
+    if coords.lower() != "wgs84":
+        def shift(xy: np.ndarray) -> np.ndarray:
+            return np.stack(to_wgs84(xy[:, 0], xy[:, 1], coords), axis=1)
+        poly = shapely.transform(poly, shift)
+    return poly
 
 
 def clip_area(source: NetworkSource) -> shapely.Geometry | None:
@@ -121,7 +131,7 @@ def clip_area(source: NetworkSource) -> shapely.Geometry | None:
     """
     if source.boundary is None:
         return None
-    poly = read_boundary(source.boundary)
+    poly = read_boundary(source.boundary, source.boundary_crs)
     gs = gpd.GeoSeries([poly], crs=4326)
     utm = gs.estimate_utm_crs()
     return gs.to_crs(utm).buffer(source.buffer_m or 0.0).to_crs(4326).iloc[0]
@@ -143,7 +153,7 @@ def read_tables(source: NetworkSource) -> OsmTables:
         except OSError as exc:
             raise InputDataError(f"{p}: cannot read OSM file ({exc.strerror})") from None
         stats.append((str(p), st.st_size, st.st_mtime_ns))
-    key = (tuple(stats), str(source.boundary), source.buffer_m)
+    key = (tuple(stats), str(source.boundary), source.boundary_crs, source.buffer_m)
     if key not in _TABLES_MEMO:
         clip = clip_area(source)
         if clip is None:
@@ -219,7 +229,7 @@ def study_boundary(source: NetworkSource) -> shapely.Geometry:
     """The study area (WGS84): ``network.boundary``, else the union of the OSM files'
     header bounds, else the download area."""
     if source.boundary is not None:
-        return read_boundary(source.boundary)
+        return read_boundary(source.boundary, source.boundary_crs)
     if source.osm_files:
         boxes = [b for b in (check_osm_file(p) for p in source.osm_files) if b is not None]
         if boxes:
@@ -270,6 +280,7 @@ def _cached_file_features(source: NetworkSource, cache_dir: Path) -> gpd.GeoData
                           "files": [file_fingerprint(p) for p in source.osm_files],
                           "boundary": (sha256_file(source.boundary) if source.boundary
                                        else None),
+                          "boundary_crs": source.boundary_crs,
                           "buffer_m": source.buffer_m}, sort_keys=True)
     key = hashlib.sha256(payload.encode()).hexdigest()[:20]
     path = cache_dir / f"osmfeatures-{key}.pkl"
