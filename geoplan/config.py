@@ -54,6 +54,7 @@ class StudyArea:
     title_zh: str = ""
     title_en: str = ""
     district_code: str | None = None
+    osm_relation: int | None = None
 
     def title(self, lang: str) -> str:
         """The map and report title in ``lang`` ("zh" or "en"), else the name."""
@@ -71,7 +72,9 @@ class NetworkSource:
     boundary plus ``buffer_m`` metres (default: the longest walk of the analysis at the
     profile speed plus ``walking.snap_max_m``), so a city or province extract can be used.
     ``boundary_crs`` says when the boundary's degrees are GCJ-02 or BD-09 (as Chinese map
-    services give them) rather than WGS84.
+    services give them) rather than WGS84. Instead of a file, ``osm_relation`` (also
+    accepted as ``[study_area] osm_relation``) takes the boundary relation of that id from
+    the OSM files themselves.
     """
 
     osm_files: tuple[Path, ...] = ()
@@ -81,6 +84,7 @@ class NetworkSource:
     boundary: Path | None = None
     boundary_crs: str = "wgs84"
     buffer_m: float | None = None
+    osm_relation: int | None = None
 
     @property
     def is_download(self) -> bool:
@@ -517,6 +521,12 @@ def _validate(cfg: Config) -> None:
     if net.boundary is not None and not net.osm_files:
         raise ConfigError("network.boundary cuts local osm_files to the study area; with a "
                           "download use network.polygon instead")
+    if net.osm_relation is not None:
+        if not net.osm_files:
+            raise ConfigError("osm_relation takes the study boundary from local osm_files; "
+                              "set network.osm_files to the extract holding it")
+        if net.boundary is not None:
+            raise ConfigError("set either network.boundary or osm_relation, not both")
     if net.boundary_crs.lower() not in COORDINATE_SYSTEMS:
         raise ConfigError(f"network.boundary_crs = '{net.boundary_crs}': use one of "
                           f"{', '.join(COORDINATE_SYSTEMS)}")
@@ -836,7 +846,13 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     network = _build(NetworkSource, raw.get("network", {}), "network", data_root)
     walking = _build(WalkingProfile, raw.get("walking", {}), "walking", None)
     analysis = _build(Analysis, raw.get("analysis", {}), "analysis", None)
-    if network.boundary is not None and network.buffer_m is None:
+    if study.osm_relation is not None:
+        if network.osm_relation not in (None, study.osm_relation):
+            raise ConfigError("study_area.osm_relation and network.osm_relation differ; "
+                              "set one of them")
+        network = dataclasses.replace(network, osm_relation=study.osm_relation)
+    if (network.boundary is not None or network.osm_relation is not None) \
+            and network.buffer_m is None:
         network = dataclasses.replace(network, buffer_m=round(
             analysis.max_minutes * 60 * walking.speed_mps + walking.snap_max_m, 1))
     layers = raw.get("facilities", [])

@@ -379,3 +379,71 @@ def test_boundary_needs_osm_files_and_known_crs(tmp_path: Path) -> None:
         config_from_dict({**base, "network": {"osm_files": ["x.osm.pbf"],
                                               "boundary": "b.geojson",
                                               "boundary_crs": "utm"}}, base_dir=tmp_path)
+
+
+def _with_relation(tmp_path: Path, drop_way: bool = False) -> Path:
+    """The long street plus a boundary relation around its west 1 km, in two member ways
+    (one of them left out of the file when ``drop_way``)."""
+    from osmium.osm.mutable import Node, Relation, Way
+
+    src = _long_street(tmp_path)
+    out = tmp_path / ("rel-cut.osm.pbf" if drop_way else "rel.osm.pbf")
+    corners = {9001: (-20, -40), 9002: (1020, -40), 9003: (1020, 40), 9004: (-20, 40)}
+    with osmium.SimpleWriter(osmium.io.File(str(out), "pbf")) as w:
+        for o in osmium.FileProcessor(str(src), osmium.osm.NODE):
+            w.add_node(o)
+        for nid, (e, n) in corners.items():
+            w.add_node(Node(id=nid, location=(LON0 + e * DLON, LAT0 + n * DLAT)))
+        for o in osmium.FileProcessor(str(src), osmium.osm.WAY):
+            w.add_way(o)
+        w.add_way(Way(id=901, nodes=[9001, 9002, 9003], tags={"boundary": "administrative"}))
+        if not drop_way:
+            w.add_way(Way(id=902, nodes=[9003, 9004, 9001], tags={}))
+        w.add_relation(Relation(id=77, members=[("w", 901, "outer"), ("w", 902, "outer")],
+                                tags={"type": "boundary", "boundary": "administrative",
+                                      "admin_level": "8", "name": "测试街道"}))
+    return out
+
+
+def test_study_area_from_osm_relation(tmp_path: Path) -> None:
+    from geoplan.config import config_from_dict
+    from geoplan.sources.osm_read import relation_polygon
+
+    pbf = _with_relation(tmp_path)
+    poly = relation_polygon((pbf,), 77)
+    assert poly.geom_type == "Polygon"
+    assert shapely.equals_exact(shapely.normalize(poly),
+                                shapely.normalize(_box_m(-20, -40, 1020, 40)), 1e-7)
+    (tmp_path / "f.csv").write_text("name,lon,lat\nA,121.6,31.3\n", encoding="utf-8")
+    raw = {"study_area": {"name": "rel", "osm_relation": 77},
+           "paths": {"data_root": str(tmp_path)},
+           "network": {"osm_files": ["rel.osm.pbf"], "buffer_m": 150},
+           "facilities": [{"type": "canteen", "path": "f.csv"}]}
+    cfg = config_from_dict(raw, base_dir=tmp_path)
+    assert cfg.network.osm_relation == 77
+    assert osm.study_boundary(cfg.network).equals(poly)
+    t = osm.read_tables(cfg.network)
+    # street nodes 0..1100 m (the relation reaches 1020 m, plus the 150 m buffer)
+    kept = set(t.node_id.tolist())
+    assert set(range(1, 13)) <= kept and 13 not in kept
+    assert (t.lon.max() - LON0) / DLON < 1200
+
+
+def test_osm_relation_missing_or_cut_off(tmp_path: Path) -> None:
+    from geoplan.sources.osm_read import relation_polygon
+
+    with pytest.raises(InputDataError, match="relation 78 is not in the OSM extract"):
+        relation_polygon((_with_relation(tmp_path),), 78)
+    with pytest.raises(InputDataError) as ei:
+        relation_polygon((_with_relation(tmp_path, drop_way=True),), 77)
+    msg = str(ei.value)
+    assert "relation 77 (测试街道) is cut off by the extract's edge" in msg
+    assert "1 of 2 member ways" in msg and "\n" not in msg
+
+
+def test_demo_district_relation_is_reported_cut_off(demo_dir: Path) -> None:
+    from geoplan.sources.osm_read import relation_polygon
+
+    files = (demo_dir / "osm" / "wujiaochang-fudan.osm", demo_dir / "osm" / "tongji-siping.osm")
+    with pytest.raises(InputDataError, match=r"relation 398350 \(杨浦区\) is cut off"):
+        relation_polygon(files, 398350)

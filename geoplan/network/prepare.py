@@ -35,6 +35,7 @@ def network_cache_key(cfg: Config) -> str:
         "files": [osm.file_fingerprint(p) for p in net.osm_files],
         "boundary": sha256_file(net.boundary) if net.boundary else None,
         "boundary_crs": net.boundary_crs,
+        "osm_relation": net.osm_relation,
         "buffer_m": net.buffer_m,
         "place": net.place,
         "polygon": sha256_file(net.polygon) if net.polygon else None,
@@ -72,7 +73,8 @@ def prepare_network(cfg: Config, *, use_cache: bool = True) -> tuple[WalkNetwork
     if cfg.network.osm_files:
         # streamed once with pyosmium, cut to the boundary, built from arrays
         tables = osm.read_tables(cfg.network)
-        where = " inside network.boundary plus its buffer" if cfg.network.boundary else ""
+        where = (" inside the study boundary plus its buffer"
+                 if cfg.network.boundary or cfg.network.osm_relation else "")
         net = build_walk_network_arrays(tables, cfg.walking.speed_mps,
                                         cfg.walking.steps_factor,
                                         cfg.walking.walkable_highways, where=where)

@@ -30,7 +30,13 @@ from geoplan.config import NetworkSource
 from geoplan.errors import InputDataError, NetworkError
 from geoplan.hashing import sha256_file
 from geoplan.sources.crs import to_wgs84
-from geoplan.sources.osm_read import OsmTables, detect_format, header_bounds, read_osm
+from geoplan.sources.osm_read import (
+    OsmTables,
+    detect_format,
+    header_bounds,
+    read_osm,
+    relation_polygon,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +130,31 @@ def read_boundary(path: Path, coords: str = "wgs84") -> shapely.Geometry:
     return poly
 
 
+_RELATION_MEMO: dict[tuple[Any, ...], shapely.Geometry] = {}
+
+
+def configured_boundary(source: NetworkSource) -> shapely.Geometry | None:
+    """The study boundary set in the config (WGS84): ``network.boundary`` or the OSM
+    relation ``osm_relation`` of the files; ``None`` when neither is set."""
+    if source.boundary is not None:
+        return read_boundary(source.boundary, source.boundary_crs)
+    if source.osm_relation is not None:
+        key = (tuple((str(p), p.stat().st_mtime_ns) for p in source.osm_files),
+               source.osm_relation)
+        if key not in _RELATION_MEMO:
+            _RELATION_MEMO[key] = relation_polygon(source.osm_files, source.osm_relation)
+        return _RELATION_MEMO[key]
+    return None
+
+
 def clip_area(source: NetworkSource) -> shapely.Geometry | None:
     """The area kept while reading ``osm_files``: boundary plus walking buffer (WGS84).
 
-    ``None`` (keep everything) when ``network.boundary`` is not set.
+    ``None`` (keep everything) when no boundary is configured.
     """
-    if source.boundary is None:
+    poly = configured_boundary(source)
+    if poly is None:
         return None
-    poly = read_boundary(source.boundary, source.boundary_crs)
     gs = gpd.GeoSeries([poly], crs=4326)
     utm = gs.estimate_utm_crs()
     return gs.to_crs(utm).buffer(source.buffer_m or 0.0).to_crs(4326).iloc[0]
@@ -153,7 +176,8 @@ def read_tables(source: NetworkSource) -> OsmTables:
         except OSError as exc:
             raise InputDataError(f"{p}: cannot read OSM file ({exc.strerror})") from None
         stats.append((str(p), st.st_size, st.st_mtime_ns))
-    key = (tuple(stats), str(source.boundary), source.boundary_crs, source.buffer_m)
+    key = (tuple(stats), str(source.boundary), source.boundary_crs, source.buffer_m,
+           source.osm_relation)
     if key not in _TABLES_MEMO:
         clip = clip_area(source)
         if clip is None:
@@ -228,8 +252,9 @@ def graph_from_download(source: NetworkSource, walkable: tuple[str, ...],
 def study_boundary(source: NetworkSource) -> shapely.Geometry:
     """The study area (WGS84): ``network.boundary``, else the union of the OSM files'
     header bounds, else the download area."""
-    if source.boundary is not None:
-        return read_boundary(source.boundary, source.boundary_crs)
+    poly = configured_boundary(source)
+    if poly is not None:
+        return poly
     if source.osm_files:
         boxes = [b for b in (check_osm_file(p) for p in source.osm_files) if b is not None]
         if boxes:
@@ -281,6 +306,7 @@ def _cached_file_features(source: NetworkSource, cache_dir: Path) -> gpd.GeoData
                           "boundary": (sha256_file(source.boundary) if source.boundary
                                        else None),
                           "boundary_crs": source.boundary_crs,
+                          "osm_relation": source.osm_relation,
                           "buffer_m": source.buffer_m}, sort_keys=True)
     key = hashlib.sha256(payload.encode()).hexdigest()[:20]
     path = cache_dir / f"osmfeatures-{key}.pkl"

@@ -430,3 +430,76 @@ def _feature_elements(tables: OsmTables, way_id: np.ndarray, lens: np.ndarray,
             elements.append({**rel, "tags": dict(rel["tags"]),
                              "members": [dict(m) for m in rel["members"]]})
     return elements
+
+
+def relation_polygon(paths: tuple[Path, ...] | list[Path], relation_id: int) -> shapely.Geometry:
+    """The (multi)polygon of a boundary or multipolygon relation of the OSM files (WGS84).
+
+    Three streaming passes with id filters in libosmium (the relation, its member ways,
+    their nodes), so a province extract costs seconds and little memory. Rings are
+    assembled as osmnx assembles relations (merge the member lines, polygonise, cut
+    the inner rings out).
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        The OSM files (merged).
+    relation_id : int
+        OSM id of the relation (e.g. 398350 for 杨浦区).
+
+    Raises
+    ------
+    InputDataError
+        If the relation is not in the files, is cut off by the extract's edge (member ways
+        or nodes missing), or its rings do not close into a polygon.
+    """
+    import osmium
+    from osmnx.features import _build_relation_geometry, _build_way_geometry
+
+    fmts = [detect_format(Path(p)) for p in paths]
+    names = ", ".join(str(p) for p in paths)
+
+    def scan(kind: int, ids: set[int]) -> Any:
+        for p, fmt in zip(paths, fmts, strict=True):
+            try:
+                fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), kind)
+                yield from fp.with_filter(osmium.filter.IdFilter(ids))
+            except RuntimeError as exc:
+                raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+
+    rel = None
+    for r in scan(osmium.osm.RELATION, {relation_id}):
+        rel = {"tags": dict(r.tags),
+               "members": [{"type": {"n": "node", "w": "way", "r": "relation"}[m.type],
+                            "ref": m.ref, "role": m.role or "outer"} for m in r.members]}
+        break
+    if rel is None:
+        raise InputDataError(f"{names}: relation {relation_id} is not in the OSM extract; check "
+                             "study_area.osm_relation (the boundary relation's id on "
+                             "openstreetmap.org) or use a larger extract")
+    label = f"relation {relation_id} ({rel['tags'].get('name', 'no name')})"
+    members = [m for m in rel["members"] if m["type"] == "way"
+               and m["role"] in ("outer", "inner")]
+    want = {m["ref"] for m in members}
+    ways: dict[int, tuple[list[int], dict[str, str]]] = {}
+    for w in scan(osmium.osm.WAY, want):
+        ways[w.id] = ([n.ref for n in w.nodes], dict(w.tags))
+    coords: dict[int, tuple[float, float]] = {}
+    need = {n for refs, _ in ways.values() for n in refs}
+    for nd in scan(osmium.osm.NODE, need):
+        if nd.location.valid():
+            coords[nd.id] = (nd.location.lon, nd.location.lat)
+    missing_ways = want - set(ways)
+    missing_nodes = need - set(coords)
+    if missing_ways or missing_nodes:
+        raise InputDataError(
+            f"{names}: {label} is cut off by the extract's edge ({len(missing_ways)} of "
+            f"{len(want)} member ways and {len(missing_nodes)} nodes missing); it is not "
+            "closed silently: use an extract that holds the whole boundary")
+    way_geoms = {wid: _build_way_geometry(wid, refs, tags, coords)
+                 for wid, (refs, tags) in ways.items()}
+    geom = _build_relation_geometry(members, way_geoms)
+    if geom.is_empty:
+        raise InputDataError(f"{names}: {label}: its member ways do not close into rings; "
+                             "check the relation on openstreetmap.org")
+    return geom
