@@ -42,7 +42,7 @@ DEFAULT_WALKABLE_HIGHWAYS: tuple[str, ...] = (
 )
 
 COORDINATE_SYSTEMS = ("wgs84", "gcj02", "bd09")
-AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid")
+AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid", "osm_admin")
 LANGUAGES = ("zh", "en")
 
 
@@ -149,7 +149,13 @@ class FacilityLayer:
 
 @dataclass(frozen=True)
 class Areas:
-    """Analysis areas: a committee polygon file, OSM residential compounds, or a grid."""
+    """Analysis areas: a committee polygon file, OSM residential compounds, or a grid.
+
+    ``source = "osm_admin"`` takes the boundary relations of ``admin_level`` (8: streets
+    街道/镇; 9-10: committees 社区/居委会 where mapped) from the OSM files; codes come from
+    ``admin_codes`` (a table with ``osm_relation_id`` and ``code``/``code_12``) or the
+    relations' ``ref:NBS``/``ref`` tags.
+    """
 
     source: str = "compounds+grid"
     path: Path | None = None
@@ -162,6 +168,8 @@ class Areas:
     grid_size_m: float = 300.0
     min_compound_m2: float = 2000.0
     streets_file: Path | None = None
+    admin_level: int = 8
+    admin_codes: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -570,6 +578,14 @@ def _validate(cfg: Config) -> None:
     ar = cfg.areas
     if ar.source not in AREA_SOURCES:
         raise ConfigError(f"areas.source = '{ar.source}': use one of {', '.join(AREA_SOURCES)}")
+    if ar.source == "osm_admin":
+        if not cfg.network.osm_files:
+            raise ConfigError("areas.source = 'osm_admin' reads boundary relations from local "
+                              "network.osm_files; set them or use another areas.source")
+        if not 4 <= ar.admin_level <= 11:
+            raise ConfigError(f"areas.admin_level = {ar.admin_level}: use 8 for streets "
+                              "(街道/镇) or 9-10 for committees (社区/居委会)")
+    _require_file(ar.admin_codes, "areas.admin_codes")
     if ar.source == "file" and ar.path is None:
         raise ConfigError("areas.source = 'file' needs areas.path (a polygon file)")
     _require_file(ar.path, "areas.path")

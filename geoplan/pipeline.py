@@ -257,6 +257,8 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry
         areas = areas.reset_index(drop=True)
     elif src == "compounds":
         areas = compounds
+    elif src == "osm_admin":
+        areas = osm.admin_areas(cfg.network, cfg.areas, boundary, net.crs)
     else:
         grid = grid_cells(boundary, cfg.areas.grid_size_m, net.crs)
         if src == "grid":

@@ -447,3 +447,89 @@ def test_demo_district_relation_is_reported_cut_off(demo_dir: Path) -> None:
     files = (demo_dir / "osm" / "wujiaochang-fudan.osm", demo_dir / "osm" / "tongji-siping.osm")
     with pytest.raises(InputDataError, match=r"relation 398350 \(杨浦区\) is cut off"):
         relation_polygon(files, 398350)
+
+
+def _admin_file(tmp_path: Path) -> Path:
+    """The long street with three street boundaries (admin_level 8) along it: west
+    (0-1000 m, ref:NBS), middle (1000-2000 m, code from the user table) and a third whose
+    member way is missing from the extract."""
+    from osmium.osm.mutable import Node, Relation, Way
+
+    src = _long_street(tmp_path)
+    out = tmp_path / "admin.osm.pbf"
+    xs = {0: -20, 1: 1000, 2: 2000, 3: 3000}
+    corners = {}
+    for k, e in xs.items():
+        corners[9100 + k] = (e, -40)
+        corners[9200 + k] = (e, 40)
+    with osmium.SimpleWriter(osmium.io.File(str(out), "pbf")) as w:
+        for o in osmium.FileProcessor(str(src), osmium.osm.NODE):
+            w.add_node(o)
+        for nid, (e, n) in corners.items():
+            w.add_node(Node(id=nid, location=(LON0 + e * DLON, LAT0 + n * DLAT)))
+        for o in osmium.FileProcessor(str(src), osmium.osm.WAY):
+            w.add_way(o)
+        for k in range(2):
+            w.add_way(Way(id=950 + k, nodes=[9100 + k, 9101 + k, 9201 + k, 9200 + k,
+                                             9100 + k], tags={}))
+        tags = {"type": "boundary", "boundary": "administrative", "admin_level": "8"}
+        w.add_relation(Relation(id=81, members=[("w", 950, "outer")],
+                                tags={**tags, "name": "西街道", "ref:NBS": "310110001"}))
+        w.add_relation(Relation(id=82, members=[("w", 951, "outer")],
+                                tags={**tags, "name": "中街道"}))
+        w.add_relation(Relation(id=83, members=[("w", 952, "outer")],
+                                tags={**tags, "name": "东街道"}))
+    return out
+
+
+def test_areas_from_osm_admin_boundaries(tmp_path: Path,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    from geoplan.config import Areas
+
+    pbf = _admin_file(tmp_path)
+    codes = tmp_path / "codes.csv"
+    codes.write_text("code_12,name,admin_level,osm_relation_id\n310110002000,中,8,82\n",
+                     encoding="utf-8")
+    crs = "EPSG:32651"
+    study = gpd_box(_box_m(500, -100, 1500, 100), crs)  # half of west, half of middle
+    with caplog.at_level("WARNING"):
+        areas = osm.admin_areas(NetworkSource(osm_files=(pbf,)),
+                                Areas(source="osm_admin", admin_codes=codes), study, crs)
+    assert "relation 83 (东街道)" in caplog.text and "cut off" in caplog.text
+    assert areas["code"].tolist() == ["310110001", "310110002000"]
+    assert areas["name"].tolist() == ["西街道", "中街道"]
+    assert (areas["area_kind"] == "street").all()
+    assert areas["street_name"].tolist() == ["西街道", "中街道"]
+    assert areas["elderly_60"].isna().all()
+    # clipped to the study area: 500 m x 80 m each
+    np.testing.assert_allclose(areas.area.to_numpy(), 500 * 80, rtol=0.02)
+
+    with pytest.raises(InputDataError, match="no boundary relation with admin_level=10"):
+        osm.admin_areas(NetworkSource(osm_files=(pbf,)),
+                        Areas(source="osm_admin", admin_level=10), study, crs)
+    far = gpd_box(_box_m(5000, -100, 6000, 100), crs)
+    with pytest.raises(InputDataError, match="admin_level=8 lies in the study area"):
+        osm.admin_areas(NetworkSource(osm_files=(pbf,)), Areas(source="osm_admin"), far, crs)
+
+
+def gpd_box(poly: shapely.Polygon, crs: str) -> shapely.Geometry:
+    import geopandas as gpd
+
+    return gpd.GeoSeries([poly], crs=4326).to_crs(crs).iloc[0]
+
+
+def test_osm_admin_needs_osm_files(tmp_path: Path) -> None:
+    from geoplan.config import config_from_dict
+    from geoplan.errors import ConfigError
+
+    (tmp_path / "f.csv").write_text("name,lon,lat\nA,121.6,31.3\n", encoding="utf-8")
+    base = {"study_area": {"name": "adm"}, "paths": {"data_root": str(tmp_path)},
+            "facilities": [{"type": "canteen", "path": "f.csv"}]}
+    with pytest.raises(ConfigError, match="reads boundary relations from local"):
+        config_from_dict({**base, "network": {"place": "杨浦区"},
+                          "areas": {"source": "osm_admin"}}, base_dir=tmp_path)
+    (tmp_path / "x.osm.pbf").write_bytes(b"")
+    with pytest.raises(ConfigError, match="admin_level = 3"):
+        config_from_dict({**base, "network": {"osm_files": ["x.osm.pbf"]},
+                          "areas": {"source": "osm_admin", "admin_level": 3}},
+                         base_dir=tmp_path)

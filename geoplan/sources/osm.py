@@ -353,3 +353,96 @@ def _col(df: pd.DataFrame, name: str) -> list[str]:
     if name not in df.columns:
         return [""] * len(df)
     return df[name].astype("object").where(df[name].notna(), "").astype(str).tolist()
+
+
+def _admin_code_table(path: Path) -> dict[int, tuple[str, str]]:
+    """Relation id -> (code, name) from a user table (``osm_relation_id`` and ``code`` or
+    ``code_12``; ``name`` optional)."""
+    from geoplan.sources.tables import read_table
+
+    df = read_table(path)
+    cols = {str(c).strip().lower(): c for c in df.columns}
+    rid = cols.get("osm_relation_id") or cols.get("relation_id")
+    code = cols.get("code") or cols.get("code_12")
+    if rid is None or code is None:
+        have = ", ".join(str(c) for c in df.columns)
+        raise InputDataError(f"{path}: needs columns osm_relation_id and code (or code_12); "
+                             f"columns are: {have}")
+    name = cols.get("name")
+    out = {}
+    for i, row in df.iterrows():
+        try:
+            key = int(float(row[rid]))
+        except (TypeError, ValueError):
+            raise InputDataError(f"{path}: row {i + 2}: osm_relation_id '{row[rid]}' is not a "
+                                 "number") from None
+        out[key] = (str(row[code]).strip(), str(row[name]).strip() if name else "")
+    return out
+
+
+def admin_areas(source: NetworkSource, spec: Any, boundary: shapely.Geometry,
+                crs: Any) -> gpd.GeoDataFrame:
+    """Analysis areas from the OSM files' administrative boundary relations.
+
+    Parameters
+    ----------
+    source : NetworkSource
+        The OSM files.
+    spec : Areas
+        ``admin_level`` and ``admin_codes`` of the ``[areas]`` section.
+    boundary : shapely geometry
+        The study boundary in ``crs``; areas are clipped to it.
+    crs : CRS
+        The metric CRS of the network.
+
+    Returns
+    -------
+    GeoDataFrame
+        The columns of :func:`geoplan.sources.areas.compound_areas`; ``elderly_60`` is
+        empty, so the population is spread over the homes inside as for compounds.
+
+    Raises
+    ------
+    InputDataError
+        If no relation of that level lies in the study area.
+    """
+    from geoplan.sources.osm_read import assemble_relations
+
+    level = int(spec.admin_level)
+    rels = assemble_relations(source.osm_files, tags={"boundary": "administrative",
+                                                      "admin_level": str(level)})
+    names = ", ".join(str(p) for p in source.osm_files)
+    cut = [r for r in rels if r.geometry is None]
+    if cut:
+        log.warning("%d boundary relation(s) of admin_level %d are cut off by the extract's "
+                    "edge and left out (not closed silently): %s%s", len(cut), level,
+                    ", ".join(r.label for r in cut[:5]), " ..." if len(cut) > 5 else "")
+    ok = [r for r in rels if r.geometry is not None]
+    table = _admin_code_table(spec.admin_codes) if spec.admin_codes else {}
+    geom = gpd.GeoSeries([r.geometry for r in ok], crs=4326).to_crs(crs).to_numpy()
+    geom = shapely.make_valid(geom)
+    clipped = shapely.intersection(geom, boundary) if len(ok) else geom
+    full = shapely.area(geom)
+    part = shapely.area(clipped)
+    keep = part >= np.maximum(1000.0, 0.01 * full)
+    if not keep.any():
+        raise InputDataError(f"areas.source = 'osm_admin': no boundary relation with "
+                             f"admin_level={level} lies in the study area in {names} "
+                             f"({len(ok)} whole and {len(cut)} cut-off relations at that level "
+                             "in the files); try admin_level 8 (streets) or 9-10 (committees), "
+                             "or another areas.source")
+    rows = []
+    for r, g in zip([r for r, k in zip(ok, keep, strict=True) if k], clipped[keep],
+                    strict=True):
+        code, uname = table.get(r.id, ("", ""))
+        code = code or r.tags.get("ref:NBS") or r.tags.get("ref") or f"relation/{r.id}"
+        name = r.tags.get("name:zh") or r.tags.get("name") or uname
+        street = level <= 8
+        rows.append({"area_id": code, "area_kind": "street" if street else "committee",
+                     "code": code, "name": name, "street_code": code if street else "",
+                     "street_name": name if street else "", "elderly_60": np.nan,
+                     "elderly_80": np.nan, "osm_relation": r.id, "geometry": g})
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    out["geometry"] = shapely.make_valid(out.geometry.to_numpy())
+    out = out.drop(columns=["osm_relation"])
+    return out.reset_index(drop=True)

@@ -432,13 +432,114 @@ def _feature_elements(tables: OsmTables, way_id: np.ndarray, lens: np.ndarray,
     return elements
 
 
-def relation_polygon(paths: tuple[Path, ...] | list[Path], relation_id: int) -> shapely.Geometry:
-    """The (multi)polygon of a boundary or multipolygon relation of the OSM files (WGS84).
+@dataclass
+class RelationShape:
+    """A boundary or multipolygon relation of the OSM files, assembled.
 
-    Three streaming passes with id filters in libosmium (the relation, its member ways,
-    their nodes), so a province extract costs seconds and little memory. Rings are
-    assembled as osmnx assembles relations (merge the member lines, polygonise, cut
-    the inner rings out).
+    Attributes
+    ----------
+    id : int
+        OSM relation id.
+    tags : dict
+        Its tags.
+    geometry : shapely geometry or None
+        Its (multi)polygon (WGS84); ``None`` when cut off by the extract's edge or when
+        its rings do not close.
+    missing_ways, missing_nodes, member_ways : int
+        Member ways and their nodes absent from the files, and the number of member ways.
+    """
+
+    id: int
+    tags: dict[str, str]
+    geometry: shapely.Geometry | None
+    missing_ways: int
+    missing_nodes: int
+    member_ways: int
+
+    @property
+    def label(self) -> str:
+        """``relation <id> (<name>)`` for messages."""
+        return f"relation {self.id} ({self.tags.get('name', 'no name')})"
+
+
+def assemble_relations(paths: tuple[Path, ...] | list[Path], *, ids: set[int] | None = None,
+                       tags: dict[str, str] | None = None) -> list[RelationShape]:
+    """Find relations by id or by tag values and assemble their polygons.
+
+    Three streaming passes (the relations, their member ways, their nodes), the last two
+    with id filters inside libosmium, so a province extract costs seconds and little
+    memory. Rings are assembled as osmnx assembles relations (merge the member lines,
+    polygonise, cut the inner rings out). Relations whose members are not all in the files
+    (cut off by the extract's edge) are returned without geometry, never closed silently.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        The OSM files (merged).
+    ids : set of int, optional
+        Relation ids to take.
+    tags : dict, optional
+        Take relations whose tags have all these values (e.g. ``{"boundary":
+        "administrative", "admin_level": "8"}``).
+
+    Returns
+    -------
+    list of RelationShape
+        In the order of the files.
+    """
+    import osmium
+    from osmnx.features import _build_relation_geometry, _build_way_geometry
+
+    fmts = [detect_format(Path(p)) for p in paths]
+
+    def scan(kind: int, flt: Any) -> Any:
+        for p, fmt in zip(paths, fmts, strict=True):
+            try:
+                fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), kind)
+                yield from fp.with_filter(flt)
+            except RuntimeError as exc:
+                raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+
+    flt = (osmium.filter.IdFilter(ids) if ids is not None
+           else osmium.filter.TagFilter(*(tags or {}).items()))
+    rels: dict[int, dict[str, Any]] = {}
+    for r in scan(osmium.osm.RELATION, flt):
+        rtags = dict(r.tags)
+        if tags and any(rtags.get(k) != v for k, v in tags.items()):
+            continue
+        rels.setdefault(r.id, {
+            "tags": rtags,
+            "members": [{"type": {"n": "node", "w": "way", "r": "relation"}[m.type],
+                         "ref": m.ref, "role": m.role or "outer"} for m in r.members
+                        if m.type == "w" and (m.role or "outer") in ("outer", "inner")]})
+    want = {m["ref"] for rel in rels.values() for m in rel["members"]}
+    ways: dict[int, tuple[list[int], dict[str, str]]] = {}
+    if want:
+        for w in scan(osmium.osm.WAY, osmium.filter.IdFilter(want)):
+            ways.setdefault(w.id, ([n.ref for n in w.nodes], dict(w.tags)))
+    coords: dict[int, tuple[float, float]] = {}
+    need = {n for refs, _ in ways.values() for n in refs}
+    if need:
+        for nd in scan(osmium.osm.NODE, osmium.filter.IdFilter(need)):
+            if nd.location.valid():
+                coords[nd.id] = (nd.location.lon, nd.location.lat)
+    out = []
+    for rid, rel in rels.items():
+        mw = {m["ref"] for m in rel["members"]}
+        have = mw & set(ways)
+        nodes = {n for w in have for n in ways[w][0]}
+        miss_w, miss_n = len(mw - have), len(nodes - set(coords))
+        geom = None
+        if not miss_w and not miss_n and mw:
+            wg = {w: _build_way_geometry(w, ways[w][0], ways[w][1], coords) for w in mw}
+            geom = _build_relation_geometry(rel["members"], wg)
+            geom = None if geom.is_empty else geom
+        out.append(RelationShape(rid, rel["tags"], geom, miss_w, miss_n, len(mw)))
+    return out
+
+
+def relation_polygon(paths: tuple[Path, ...] | list[Path], relation_id: int) -> shapely.Geometry:
+    """The (multi)polygon of one boundary or multipolygon relation of the OSM files (WGS84).
 
     Parameters
     ----------
@@ -453,53 +554,19 @@ def relation_polygon(paths: tuple[Path, ...] | list[Path], relation_id: int) -> 
         If the relation is not in the files, is cut off by the extract's edge (member ways
         or nodes missing), or its rings do not close into a polygon.
     """
-    import osmium
-    from osmnx.features import _build_relation_geometry, _build_way_geometry
-
-    fmts = [detect_format(Path(p)) for p in paths]
     names = ", ".join(str(p) for p in paths)
-
-    def scan(kind: int, ids: set[int]) -> Any:
-        for p, fmt in zip(paths, fmts, strict=True):
-            try:
-                fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), kind)
-                yield from fp.with_filter(osmium.filter.IdFilter(ids))
-            except RuntimeError as exc:
-                raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
-
-    rel = None
-    for r in scan(osmium.osm.RELATION, {relation_id}):
-        rel = {"tags": dict(r.tags),
-               "members": [{"type": {"n": "node", "w": "way", "r": "relation"}[m.type],
-                            "ref": m.ref, "role": m.role or "outer"} for m in r.members]}
-        break
-    if rel is None:
+    found = assemble_relations(paths, ids={relation_id})
+    if not found:
         raise InputDataError(f"{names}: relation {relation_id} is not in the OSM extract; check "
                              "study_area.osm_relation (the boundary relation's id on "
                              "openstreetmap.org) or use a larger extract")
-    label = f"relation {relation_id} ({rel['tags'].get('name', 'no name')})"
-    members = [m for m in rel["members"] if m["type"] == "way"
-               and m["role"] in ("outer", "inner")]
-    want = {m["ref"] for m in members}
-    ways: dict[int, tuple[list[int], dict[str, str]]] = {}
-    for w in scan(osmium.osm.WAY, want):
-        ways[w.id] = ([n.ref for n in w.nodes], dict(w.tags))
-    coords: dict[int, tuple[float, float]] = {}
-    need = {n for refs, _ in ways.values() for n in refs}
-    for nd in scan(osmium.osm.NODE, need):
-        if nd.location.valid():
-            coords[nd.id] = (nd.location.lon, nd.location.lat)
-    missing_ways = want - set(ways)
-    missing_nodes = need - set(coords)
-    if missing_ways or missing_nodes:
+    rel = found[0]
+    if rel.missing_ways or rel.missing_nodes:
         raise InputDataError(
-            f"{names}: {label} is cut off by the extract's edge ({len(missing_ways)} of "
-            f"{len(want)} member ways and {len(missing_nodes)} nodes missing); it is not "
+            f"{names}: {rel.label} is cut off by the extract's edge ({rel.missing_ways} of "
+            f"{rel.member_ways} member ways and {rel.missing_nodes} nodes missing); it is not "
             "closed silently: use an extract that holds the whole boundary")
-    way_geoms = {wid: _build_way_geometry(wid, refs, tags, coords)
-                 for wid, (refs, tags) in ways.items()}
-    geom = _build_relation_geometry(members, way_geoms)
-    if geom.is_empty:
-        raise InputDataError(f"{names}: {label}: its member ways do not close into rings; "
+    if rel.geometry is None:
+        raise InputDataError(f"{names}: {rel.label}: its member ways do not close into rings; "
                              "check the relation on openstreetmap.org")
-    return geom
+    return rel.geometry
