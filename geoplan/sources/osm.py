@@ -31,6 +31,7 @@ from geoplan.errors import InputDataError, NetworkError
 from geoplan.hashing import sha256_file
 from geoplan.sources.crs import to_wgs84
 from geoplan.sources.osm_read import (
+    NETWORK_WAY_TAGS,
     OsmTables,
     detect_format,
     header_bounds,
@@ -186,7 +187,9 @@ def read_tables(source: NetworkSource) -> OsmTables:
                 log.warning("%s is large and network.boundary is not set: the whole file is "
                             "read into memory; set network.boundary to cut it", big[0])
         _TABLES_MEMO.clear()
-        _TABLES_MEMO[key] = read_osm(source.osm_files, clip)
+        # the policy's tags (WAY_TAGS) are always kept, whatever it reads
+        tags = tuple(dict.fromkeys((*NETWORK_WAY_TAGS, *WAY_TAGS)))
+        _TABLES_MEMO[key] = read_osm(source.osm_files, clip, way_tags=tags)
     return _TABLES_MEMO[key]
 
 

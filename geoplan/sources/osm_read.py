@@ -35,11 +35,14 @@ from geoplan.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
-#: Way tags kept for the street network: osmnx's default ``useful_tags_way`` plus the tags
-#: geoplan's walkability policy and outputs read (same set as the XML path keeps on edges).
-NETWORK_WAY_TAGS = ("bridge", "tunnel", "oneway", "lanes", "ref", "name", "highway",
-                    "maxspeed", "service", "access", "area", "landuse", "width", "est_width",
-                    "junction", "foot", "footway", "sidewalk", "indoor", "level")
+#: Way tags kept for the street network by default: those geoplan's walkability policy and
+#: outputs read (``geoplan.sources.osm.WAY_TAGS`` is added by :func:`osm.read_tables`).
+#: Each tag costs a lookup per way, the largest part of reading time, so the list is short.
+NETWORK_WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway",
+                    "sidewalk", "bridge", "tunnel", "indoor", "level")
+
+#: Tags of building/landuse ways and relation members that the features need.
+FEATURE_TAGS = ("building", "building:levels", "landuse", "name", "area", "type")
 
 #: osmnx builds polygons only from relations of these types.
 _RELATION_TYPES = {"multipolygon", "boundary"}
@@ -114,7 +117,7 @@ class OsmTables:
     refs : ndarray of int64
         Node ids of the ways (ids not in ``node_id`` lie outside the clip area).
     way_tags : DataFrame
-        One row per way, columns :data:`NETWORK_WAY_TAGS` (missing tags are NaN).
+        One row per way, one column per kept tag (missing tags are NaN).
     features : tuple
         Building/landuse ways and relation members ``(ids, lengths, refs, tags)`` and the
         relations; :meth:`feature_elements` turns them into osmnx's element form.
@@ -240,7 +243,8 @@ def _is_feature(tags: Any) -> bool:
 
 
 def read_osm(paths: tuple[Path, ...] | list[Path],
-             clip: shapely.Geometry | None = None) -> OsmTables:
+             clip: shapely.Geometry | None = None, *,
+             way_tags: tuple[str, ...] = NETWORK_WAY_TAGS) -> OsmTables:
     """Stream OSM files into :class:`OsmTables`, keeping only what lies in ``clip``.
 
     Parameters
@@ -250,6 +254,8 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     clip : shapely geometry, optional
         Area to keep (WGS84), normally the study boundary plus a walking buffer. ``None``
         keeps everything.
+    way_tags : tuple of str
+        Tags of highway ways to keep (columns of :attr:`OsmTables.way_tags`).
 
     Returns
     -------
@@ -342,27 +348,29 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
                 fp = fp.with_filter(osmium.filter.KeyFilter("highway", "building", "landuse"))
             for wy in fp:
                 tags = wy.tags
-                hw = tags.get("highway")
-                is_feat = ("building" in tags or tags.get("landuse") == "residential"
-                           or wy.id in member_ways)
+                get = tags.get
+                hw = get("highway")
+                is_feat = ("building" in tags or get("landuse") == "residential"
+                           or (member_ways and wy.id in member_ways))
                 if hw is None and not is_feat:
                     continue
                 refs = [r.ref for r in wy.nodes]
                 if hw is not None and len(refs) > 1:
-                    net.add(wy.id, refs, tuple(tags.get(k) for k in NETWORK_WAY_TAGS))
+                    net.add(wy.id, refs, tuple([get(k) for k in way_tags]))
                 if is_feat:
-                    feat.add(wy.id, refs, dict(tags))
+                    feat.add(wy.id, refs, {k: v for k in FEATURE_TAGS
+                                           if (v := get(k)) is not None})
         except RuntimeError as exc:
             raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
     way_id, lens, refs, rows = net.result()
     way_id, lens, refs, rows = _unique_ways(way_id, lens, refs, rows)
     offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    way_tags = pd.DataFrame(rows, columns=list(NETWORK_WAY_TAGS), dtype=object)
-    way_tags = way_tags.where(way_tags.notna(), np.nan)
+    tag_table = pd.DataFrame(rows, columns=list(way_tags), dtype=object)
+    tag_table = tag_table.where(tag_table.notna(), np.nan)
 
     fw = feat.result()
     tables = OsmTables(node_id=ids, lon=lon, lat=lat, way_id=way_id, way_offsets=offsets,
-                       refs=refs, way_tags=way_tags, features=(*fw, relations),
+                       refs=refs, way_tags=tag_table, features=(*fw, relations),
                        bounds=[b for b in bounds if b is not None])
     log.info("read %d OSM file(s): %d nodes, %d highway ways, %d building/landuse ways kept",
              len(paths), len(ids), len(way_id), len(fw[0]))
