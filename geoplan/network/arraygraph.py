@@ -37,7 +37,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geoplan.errors import NetworkError
-from geoplan.network.walkgraph import WalkNetwork, _first, _walkable_mask
+from geoplan.network.walkgraph import WalkNetwork, _walkable_mask
 from geoplan.sources.osm_read import OsmTables
 
 #: osmnx's mean earth radius (metres) for great-circle edge lengths.
@@ -108,12 +108,14 @@ def _walk_chains(is_end: np.ndarray, seg_a: np.ndarray, seg_b: np.ndarray,
 
 def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
     """The metric CRS osmnx's ``project_graph`` chooses for these node coordinates."""
-    pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326)
     cy = float(np.mean(lat))  # only decides between UTM and the polar UPS zones
     if cy < -80:
         return pyproj.CRS("epsg:32761")
     if cy > 84:
         return pyproj.CRS("epsg:32661")
+    # geopandas picks the zone from the centre of the total bounds: two corner points do
+    pts = gpd.GeoSeries(gpd.points_from_xy([lon.min(), lon.max()], [lat.min(), lat.max()]),
+                        crs=4326)
     return pts.estimate_utm_crs()
 
 
@@ -169,7 +171,8 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     if len(a) == 0:
         raise NetworkError(f"no walkable way in the OSM source{where} (checked highway=* against "
                            "walking.walkable_highways); is this a street network?")
-    hw = tables.way_tags["highway"].map(_first).to_numpy(dtype=object)
+    # raw OSM tags are plain text or missing: _first is fillna("") here, vectorised
+    hw = tables.way_tags["highway"].fillna("").astype(str).to_numpy(dtype=object)
     is_steps = (hw == "steps")[seg_way]
     length = great_circle_m(tables.lat[a], tables.lon[a], tables.lat[b], tables.lon[b])
     time = length / speed_mps * np.where(is_steps, steps_factor, 1.0)
@@ -252,7 +255,7 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     osmid = tables.node_id[gidx]
     u = node_pos[chain_u[keep_c]]
     v = node_pos[chain_v[keep_c]]
-    name = tables.way_tags["name"].map(_first).to_numpy(dtype=object)
+    name = tables.way_tags["name"].fillna("").astype(str).to_numpy(dtype=object)
     out_edges = gpd.GeoDataFrame({
         "u": u.astype(np.int64), "v": v.astype(np.int64),
         "osm_u": osmid[u], "osm_v": osmid[v],
