@@ -343,9 +343,10 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     feat = _Collector(ids)
     for p, fmt in zip(paths, fmts, strict=True):
         try:
+            # tagged ways through libosmium's key filter; relation members that lack these
+            # keys through its id filter in a second pass, so untagged ways never reach Python
             fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.WAY)
-            if not member_ways:
-                fp = fp.with_filter(osmium.filter.KeyFilter("highway", "building", "landuse"))
+            fp = fp.with_filter(osmium.filter.KeyFilter("highway", "building", "landuse"))
             for wy in fp:
                 tags = wy.tags
                 get = tags.get
@@ -360,6 +361,14 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
                 if is_feat:
                     feat.add(wy.id, refs, {k: v for k in FEATURE_TAGS
                                            if (v := get(k)) is not None})
+            if member_ways:
+                fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.WAY)
+                for wy in fp.with_filter(osmium.filter.IdFilter(member_ways)):
+                    tags = wy.tags
+                    if "highway" in tags or "building" in tags or "landuse" in tags:
+                        continue  # seen in the first pass
+                    feat.add(wy.id, [r.ref for r in wy.nodes],
+                             {k: v for k in FEATURE_TAGS if (v := tags.get(k)) is not None})
         except RuntimeError as exc:
             raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
     way_id, lens, refs, rows = net.result()
