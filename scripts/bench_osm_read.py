@@ -13,6 +13,9 @@ from ``os.wait4``) are measured from outside:
   :func:`geoplan.network.arraygraph.build_walk_network_arrays` (the walking network), and
   the buildings/landuse of the same pass (:func:`geoplan.sources.osm.features_from_tables`)
   reported separately;
+* ``pbf_clip``: the same, cut while read to a 2 km x 2 km study area in the middle plus
+  the default walking buffer (15 min at 3.6 km/h + 300 m snap limit = 1200 m), to show
+  that time and memory follow the study area, not the file;
 * ``osmnx_xml``: ``osmnx.graph_from_xml(bidirectional=True, simplify=True)`` on the XML,
   stopped after ``--osmnx-timeout`` seconds.
 
@@ -146,14 +149,27 @@ def write_city(km2: float, pbf: Path, xml: Path) -> dict[str, int]:
 def worker(kind: str, path: str) -> None:
     """Run one reader in this process and print its result as JSON."""
     t0 = time.perf_counter()
-    if kind == "pbf":
+    if kind in ("pbf", "pbf_clip"):
         from geoplan.config import DEFAULT_WALKABLE_HIGHWAYS
         from geoplan.network.arraygraph import build_walk_network_arrays
         from geoplan.sources.osm import features_from_tables
         from geoplan.sources.osm_read import read_osm
 
+        clip = None
+        if kind == "pbf_clip":
+            import geopandas as gpd
+            import shapely.affinity
+
+            side = float(path.rsplit("city", 1)[1].split(".osm")[0]) ** 0.5 * 1000
+            c = side / 2
+            study = shapely.box(c - 1000, c - 1000, c + 1000, c + 1000)
+            study = shapely.affinity.affine_transform(study, [1 / M_PER_DEG_LON, 0, 0,
+                                                              1 / M_PER_DEG_LAT, LON0, LAT0])
+            gs = gpd.GeoSeries([study], crs=4326)
+            utm = gs.estimate_utm_crs()
+            clip = gs.to_crs(utm).buffer(15 * 60 * 1.0 + 300).to_crs(4326).iloc[0]
         t1 = time.perf_counter()
-        tables = read_osm((Path(path),))
+        tables = read_osm((Path(path),), clip)
         t2 = time.perf_counter()
         net = build_walk_network_arrays(tables, 1.0, 2.0, DEFAULT_WALKABLE_HIGHWAYS)
         t3 = time.perf_counter()
@@ -221,6 +237,12 @@ def main() -> None:
                   f"{p['features_s']:.2f} s for {p['features']}; python+imports "
                   f"{p['import_s']:.2f} s), peak {p['peak_gb']:.2f} GB, nodes {p['nodes']}, "
                   f"edges {p['edges']}", flush=True)
+            c = run_child("pbf_clip", pbf, 3600)
+            if c is not None:
+                print(f"km2={km2:g} pbf cut to a 4 km2 study area + 1200 m buffer: network "
+                      f"{c['network_s']:.2f} s (read {c['read_s']:.2f} + build "
+                      f"{c['build_s']:.2f}), peak {c['peak_gb']:.2f} GB, nodes {c['nodes']}",
+                      flush=True)
             x = run_child("osmnx_xml", xml, args.osmnx_timeout)
             if x is None:
                 print(f"km2={km2:g} osmnx graph_from_xml: stopped after "
