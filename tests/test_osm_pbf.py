@@ -108,11 +108,13 @@ def test_not_osm_names_the_file(tmp_path: Path) -> None:
         detect_format(p)
 
 
+@pytest.mark.parametrize("fmt", ["pbf", "osm", "osm.gz", "osm.bz2"])
 @pytest.mark.parametrize("cut", [0.5, 0.9])
-def test_truncated_pbf_is_one_line(street: Path, tmp_path: Path, cut: float) -> None:
-    pbf = to_pbf(street, tmp_path / "s.osm.pbf")
-    data = pbf.read_bytes()
-    bad = tmp_path / "bad.osm.pbf"
+def test_truncated_file_is_one_line(street: Path, tmp_path: Path, cut: float,
+                                    fmt: str) -> None:
+    whole = to_pbf(street, tmp_path / f"s.{fmt}", fmt)
+    data = whole.read_bytes()
+    bad = tmp_path / f"bad.{fmt}"
     bad.write_bytes(data[:max(40, int(len(data) * cut))])
     with pytest.raises(InputDataError) as ei:
         read_osm((bad,))

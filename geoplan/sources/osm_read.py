@@ -75,19 +75,18 @@ def detect_format(path: Path) -> str:
     try:
         with open(path, "rb") as fh:
             head = fh.read(64)
-        inner = head
-        fmt = "osm"
-        if head[:2] == b"\x1f\x8b":
-            fmt = "osm.gz"
-            with gzip.open(path, "rb") as fh:
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read OSM file ({exc.strerror or exc})") from None
+    inner = head
+    fmt = "osm"
+    opener = {b"\x1f\x8b": ("osm.gz", gzip.open), b"BZ": ("osm.bz2", bz2.open)}.get(head[:2])
+    if opener is not None and (opener[0] == "osm.gz" or head[:3] == b"BZh"):
+        fmt = opener[0]
+        try:
+            with opener[1](path, "rb") as fh:
                 inner = fh.read(64)
-        elif head[:3] == b"BZh":
-            fmt = "osm.bz2"
-            with bz2.open(path, "rb") as fh:
-                inner = fh.read(64)
-    except (OSError, EOFError) as exc:
-        raise InputDataError(f"{path}: cannot read OSM file "
-                             f"({getattr(exc, 'strerror', None) or exc})") from None
+        except (OSError, EOFError) as exc:
+            raise InputDataError(_corrupt(path, fmt, exc)) from None
     # A PBF starts with a 4-byte BlobHeader length, then the BlobHeader whose type is
     # "OSMHeader" (protobuf field 1, tag 0x0a, length 9).
     if fmt == "osm" and len(head) >= 15 and head[4:6] == b"\x0a\x09" and head[6:15] == b"OSMHeader":
