@@ -77,13 +77,14 @@ def detect_format(path: Path) -> str:
             head = fh.read(64)
     except OSError as exc:
         raise InputDataError(f"{path}: cannot read OSM file ({exc.strerror or exc})") from None
-    inner = head
-    fmt = "osm"
-    opener = {b"\x1f\x8b": ("osm.gz", gzip.open), b"BZ": ("osm.bz2", bz2.open)}.get(head[:2])
-    if opener is not None and (opener[0] == "osm.gz" or head[:3] == b"BZh"):
-        fmt = opener[0]
+    inner, fmt, opener = head, "osm", None
+    if head[:2] == b"\x1f\x8b":
+        fmt, opener = "osm.gz", gzip.open
+    elif head[:3] == b"BZh":
+        fmt, opener = "osm.bz2", bz2.open
+    if opener is not None:  # look inside: compressed XML
         try:
-            with opener[1](path, "rb") as fh:
+            with opener(path, "rb") as fh:
                 inner = fh.read(64)
         except (OSError, EOFError) as exc:
             raise InputDataError(_corrupt(path, fmt, exc)) from None
