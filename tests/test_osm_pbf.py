@@ -535,3 +535,36 @@ def test_osm_admin_needs_osm_files(tmp_path: Path) -> None:
         config_from_dict({**base, "network": {"osm_files": ["x.osm.pbf"]},
                           "areas": {"source": "osm_admin", "admin_level": 3}},
                          base_dir=tmp_path)
+
+
+def test_cli_run_from_pbf_cut_to_boundary(demo_dir: Path, tmp_path: Path) -> None:
+    """`geoplan run` on PBF extracts with a study boundary: network cut to it, cached."""
+    import pyogrio
+
+    from geoplan.cli import main
+    from tests.test_cli_errors import make_config
+
+    xml = (demo_dir / "osm" / "wujiaochang-fudan.osm", demo_dir / "osm" / "tongji-siping.osm")
+    pbf = [to_pbf(p, tmp_path / f"{p.stem}.osm.pbf") for p in xml]
+    study = shapely.affinity.scale(osm.check_osm_file(xml[0]), 0.6, 0.6)
+    bnd = tmp_path / "study.geojson"
+    bnd.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(study)}]}))
+    cfg = make_config(tmp_path, demo_dir, OSM=", ".join(f'"{p}"' for p in pbf),
+                      AREAS="compounds")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        "osm_files = [", f'boundary = "{bnd}"\nosm_files = ['), encoding="utf-8")
+    assert main(["run", str(cfg)]) == 0
+    gpkg = next((tmp_path / "out" / "data").glob("*.gpkg"))
+    net = pyogrio.read_dataframe(gpkg, layer="walk_network").to_crs(4326)
+    whole = xml_net(xml)
+    assert 0 < len(net) < whole.n_edges
+    buffered = osm.clip_area(NetworkSource(osm_files=tuple(pbf), boundary=bnd,
+                                           buffer_m=15 * 60 * 1.0 + 300))
+    assert shapely.within(net.geometry.to_numpy(), buffered.buffer(1e-6)).all()
+    areas = pyogrio.read_dataframe(gpkg, layer="areas").to_crs(4326)
+    assert shapely.intersects(areas.geometry.to_numpy(), study).all()
+    # network and buildings are cached for the next run
+    cached = list((tmp_path / "out" / "cache").glob("*.pkl"))
+    assert any(p.name.startswith("walknet-") for p in cached)
+    assert any(p.name.startswith("osmfeatures-") for p in cached)
