@@ -568,3 +568,45 @@ def test_cli_run_from_pbf_cut_to_boundary(demo_dir: Path, tmp_path: Path) -> Non
     cached = list((tmp_path / "out" / "cache").glob("*.pkl"))
     assert any(p.name.startswith("walknet-") for p in cached)
     assert any(p.name.startswith("osmfeatures-") for p in cached)
+
+
+def test_cli_run_with_osm_admin_areas(demo_dir: Path, tmp_path: Path) -> None:
+    """Committee areas from boundary relations of the extract carry the population."""
+    import pyogrio
+    from osmium.osm.mutable import Node, Relation, Way
+
+    from geoplan.cli import main
+    from tests.test_cli_errors import make_config
+
+    src = demo_dir / "osm" / "wujiaochang-fudan.osm"
+    box = osm.check_osm_file(src)
+    w, s, e, n = box.bounds
+    xs = [w + (e - w) * f for f in (0.2, 0.5, 0.8)]
+    ys = [s + (n - s) * f for f in (0.2, 0.8)]
+    pbf = tmp_path / "wf.osm.pbf"
+    with osmium.SimpleWriter(osmium.io.File(str(pbf), "pbf")) as wr:
+        for o in osmium.FileProcessor(str(src), osmium.osm.NODE):
+            wr.add_node(o)
+        for i, x in enumerate(xs):
+            for j, y in enumerate(ys):
+                wr.add_node(Node(id=-(10 + 2 * i + j), location=(x, y)))
+        for o in osmium.FileProcessor(str(src), osmium.osm.WAY):
+            wr.add_way(o)
+        for k in range(2):  # two committees side by side, one way each
+            ring = [-(10 + 2 * k), -(12 + 2 * k), -(13 + 2 * k), -(11 + 2 * k), -(10 + 2 * k)]
+            wr.add_way(Way(id=-(100 + k), nodes=ring, tags={}))
+        for o in osmium.FileProcessor(str(src), osmium.osm.RELATION):
+            wr.add_relation(o)
+        for k, name in enumerate(["甲居委会", "乙居委会"]):
+            wr.add_relation(Relation(id=-(200 + k), members=[("w", -(100 + k), "outer")],
+                                     tags={"type": "boundary", "boundary": "administrative",
+                                           "admin_level": "10", "name": name,
+                                           "ref": f"31011000{k + 1}"}))
+    cfg = make_config(tmp_path, demo_dir, OSM=f'"{pbf}"', AREAS="osm_admin",
+                      AREAS_EXTRA="admin_level = 10")
+    assert main(["run", str(cfg)]) == 0
+    gpkg = next((tmp_path / "out" / "data").glob("*.gpkg"))
+    areas = pyogrio.read_dataframe(gpkg, layer="areas")
+    assert sorted(areas["code"]) == ["310110001", "310110002"]
+    assert sorted(areas["name"]) == ["乙居委会", "甲居委会"]
+    assert (areas["elderly_60"] > 0).all()

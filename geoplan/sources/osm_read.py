@@ -238,6 +238,18 @@ def _touches(refs: np.ndarray, lens: np.ndarray, kept: np.ndarray) -> np.ndarray
     return out
 
 
+def _by_ids(fp: Any, ids: set[int]) -> Any:
+    """Objects of ``fp`` whose id is in ``ids``: libosmium's id filter, or a Python check
+    when there are negative ids (objects not yet uploaded, as JOSM saves them), which that
+    filter cannot take."""
+    import osmium
+
+    if ids and min(ids) >= 0:
+        yield from fp.with_filter(osmium.filter.IdFilter(ids))
+    else:
+        yield from (o for o in fp if o.id in ids)
+
+
 def _is_feature(tags: Any) -> bool:
     return "building" in tags or tags.get("landuse") == "residential"
 
@@ -363,7 +375,7 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
                                            if (v := get(k)) is not None})
             if member_ways:
                 fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.WAY)
-                for wy in fp.with_filter(osmium.filter.IdFilter(member_ways)):
+                for wy in _by_ids(fp, member_ways):
                     tags = wy.tags
                     if "highway" in tags or "building" in tags or "landuse" in tags:
                         continue  # seen in the first pass
@@ -509,18 +521,19 @@ def assemble_relations(paths: tuple[Path, ...] | list[Path], *, ids: set[int] | 
 
     fmts = [detect_format(Path(p)) for p in paths]
 
-    def scan(kind: int, flt: Any) -> Any:
+    def scan(kind: int, want: set[int] | None) -> Any:
         for p, fmt in zip(paths, fmts, strict=True):
             try:
                 fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), kind)
-                yield from fp.with_filter(flt)
+                if want is None:
+                    yield from fp.with_filter(osmium.filter.TagFilter(*(tags or {}).items()))
+                else:
+                    yield from _by_ids(fp, want)
             except RuntimeError as exc:
                 raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
 
-    flt = (osmium.filter.IdFilter(ids) if ids is not None
-           else osmium.filter.TagFilter(*(tags or {}).items()))
     rels: dict[int, dict[str, Any]] = {}
-    for r in scan(osmium.osm.RELATION, flt):
+    for r in scan(osmium.osm.RELATION, ids):
         rtags = dict(r.tags)
         if tags and any(rtags.get(k) != v for k, v in tags.items()):
             continue
@@ -532,12 +545,12 @@ def assemble_relations(paths: tuple[Path, ...] | list[Path], *, ids: set[int] | 
     want = {m["ref"] for rel in rels.values() for m in rel["members"]}
     ways: dict[int, tuple[list[int], dict[str, str]]] = {}
     if want:
-        for w in scan(osmium.osm.WAY, osmium.filter.IdFilter(want)):
+        for w in scan(osmium.osm.WAY, want):
             ways.setdefault(w.id, ([n.ref for n in w.nodes], dict(w.tags)))
     coords: dict[int, tuple[float, float]] = {}
     need = {n for refs, _ in ways.values() for n in refs}
     if need:
-        for nd in scan(osmium.osm.NODE, osmium.filter.IdFilter(need)):
+        for nd in scan(osmium.osm.NODE, need):
             if nd.location.valid():
                 coords[nd.id] = (nd.location.lon, nd.location.lat)
     out = []
