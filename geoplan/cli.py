@@ -1,23 +1,163 @@
 """Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``.
 
 Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.pipeline`.
-Input problems (:class:`~geoplan.errors.GeoplanError`) are printed as one line with a
-non-zero exit code and no traceback (``-v`` adds the traceback).
+Input problems (:class:`~geoplan.errors.GeoplanError`) and file-system problems (an
+unreadable input, an output folder that is a file or not writable, a full disk: any
+:class:`OSError`) are printed as one line naming the path and what to do, with a non-zero
+exit code and no traceback (``-v`` adds the traceback). SIGINT, SIGTERM and SIGHUP end a
+run with exit code 130 / 143 / 129 and nothing published (see :mod:`geoplan.interrupts`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
+import signal
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from geoplan import __version__
+from geoplan import __version__, interrupts
+from geoplan.config import NUMERIC_RANGES, Range
 from geoplan.errors import GeoplanError
 
 log = logging.getLogger("geoplan")
+
+if TYPE_CHECKING:
+    from geoplan.config import Config
+
+
+class _UsageError(GeoplanError):
+    """A bad command line (unknown option, a value out of range ...)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (``geoplan: error: ...``) with exit code 2, no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _number(rng: Range | tuple[str, str], integer: bool = False) -> Callable[[str], float]:
+    """An argparse ``type`` that parses a finite number within ``rng``.
+
+    ``rng`` is a :class:`~geoplan.config.Range` or the (dataclass, field) key of the config
+    setting the option overrides, so an option and its setting share one range.
+    """
+    r = rng if isinstance(rng, Range) else NUMERIC_RANGES[rng]
+
+    def parse(text: str) -> float:
+        advice = f"; {r.advice}" if r.advice else ""
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            raise argparse.ArgumentTypeError(f"'{text}' is not {kind}: give a value in "
+                                             f"{r.text()}{advice}") from None
+        why = r.problem(float(value))
+        if why is not None:
+            raise argparse.ArgumentTypeError(f"{text} {why}: give a value in {r.text()}"
+                                             f"{advice}")
+        return value
+
+    parse.__name__ = "whole number" if integer else "number"  # argparse names it in errors
+    return parse
+
+
+#: Output folders of the current command (set by :func:`_check_outputs`), so that an
+#: OSError on a path inside them is reported as a write problem, elsewhere as a read one.
+_OUTPUT_FOLDERS: list[tuple[str, Path]] = []
+
+
+def _check_outputs(cfg: Any, *, data: bool = True, maps: bool = False,
+                   cache: bool = True) -> None:
+    """Check the output folders a command will write before any work starts.
+
+    Staging folders and temporary files left there by runs that were killed (their
+    process no longer runs) are removed now.
+    """
+    from geoplan.outputs.atomic import check_output_folder, remove_stale_staging
+
+    folders = [("output.dir", cfg.output.dir, data), ("output.maps_dir", cfg.output.maps_dir,
+                                                      maps),
+               ("output.cache_dir", cfg.output.cache_dir, cache)]
+    _OUTPUT_FOLDERS[:] = [(name, Path(p)) for name, p, _ in folders]
+    for name, path, used in folders:
+        if used:
+            check_output_folder(path, name)
+    for name, path, used in folders:
+        if used:
+            for folder in (path, path / "siting") if name == "output.dir" else (path,):
+                remove_stale_staging(folder)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error: the path, what went wrong, what to do.
+
+    Parameters
+    ----------
+    exc : OSError
+        The error (its ``filename`` names the path when the OS reported one).
+
+    Returns
+    -------
+    str
+        E.g. ``"cannot read data/fac.csv: permission denied; check the file's
+        permissions, or copy it to a folder you can read"``.
+    """
+    from geoplan.outputs.atomic import shown_path
+
+    raw = exc.filename if exc.filename is not None else exc.filename2
+    path = shown_path(os.fsdecode(raw)) if isinstance(raw, str | bytes | os.PathLike) else None
+    shown = str(path) if path is not None else "a file"
+    # inside an output folder, or one of its parents that had to be created
+    setting = next((name for name, folder in _OUTPUT_FOLDERS
+                    if path is not None and (_inside(path, folder) or _inside(folder, path))),
+                   None)
+    where = (f"choose another output folder ({setting})" if setting
+             else "choose another output folder (output.dir, output.maps_dir, "
+                  "output.cache_dir)")
+    code = exc.errno
+    reason = (exc.strerror or str(exc)).rstrip(".").lower()
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return (f"the disk is full (writing {shown}); free disk space or {where}; "
+                "nothing was published")
+    if code == errno.EFBIG:
+        return (f"file too large (writing {shown}): the disk or a file-size limit is "
+                f"exhausted; free disk space, raise the limit or {where}")
+    if code == errno.EROFS:
+        return f"{shown} is on a read-only file system; {where}"
+    if code in (errno.EACCES, errno.EPERM):
+        if setting:
+            return (f"cannot write {shown}: permission denied; make the folder writable "
+                    f"for you or {where}")
+        return (f"cannot read {shown}: permission denied; check the file's permissions "
+                "(e.g. chmod a+r), or copy it to a folder you can read")
+    if code == errno.ENOTDIR:
+        return (f"{shown}: part of this path is a file, not a folder; rename or remove that "
+                f"file, or {where}")
+    if code == errno.EEXIST:
+        return f"{shown} exists as a file where a folder is needed; rename or remove it, or {where}"
+    if code == errno.EISDIR:
+        return (f"{shown} is a folder where a file is expected; rename or remove the folder"
+                + (f", or {where}" if setting else ", or give the path of a file"))
+    if code == errno.ENOENT:
+        return f"{shown} does not exist; check the path"
+    if code == errno.EIO:
+        return f"input/output error on {shown}; check the disk (or network drive) it is on"
+    return f"{shown}: {reason}; check the path, its permissions and the free disk space"
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -47,6 +187,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from geoplan.pipeline import output_paths, run
 
     cfg = load_config(args.config)
+    _check_outputs(cfg, maps=True, cache=not args.no_cache)
     over = {k: v for k, v in (("lang", args.lang), ("basemap", args.basemap),
                               ("offline", args.offline or None), ("embed", args.embed or None),
                               ("static_map", False if args.no_static_map else None))
@@ -63,8 +204,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"({result.shares_source}); {s['circle_share']:.1%} reach every required service "
           f"within {cfg.analysis.circle_minutes:g} min; {len(result.areas)} areas scored in "
           f"{time.perf_counter() - t0:.1f} s")
+    _print_ledger(result)
     _print_paths(paths, list(paths))
     return 0
+
+
+def _print_ledger(result: object) -> None:
+    """The ledger's lines when older residents or facility rows were left out."""
+    ledger = getattr(result, "ledger", None)
+    fac = getattr(result, "facility_ledger", None)
+    if ledger is not None and (ledger.excluded or ledger.notes):
+        for line in ledger.lines():
+            print(line)
+    if fac is not None and fac.not_placed:
+        print(fac.line())
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -73,6 +226,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     from geoplan.sources.osm import features
 
     cfg = load_config(args.config)
+    _check_outputs(cfg, data=False)
     net, cached = prepare_network(cfg)
     feats = features(cfg.network, cfg.output.cache_dir)
     state = "already cached" if cached else "prepared and cached"
@@ -89,6 +243,7 @@ def _cmd_site(args: argparse.Namespace) -> int:
     from geoplan.siting_pipeline import site, write_siting_outputs
 
     cfg = load_config(args.config)
+    _check_outputs(cfg, maps=True, cache=not args.no_cache)
     if args.lang:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
     overrides = {"model": args.model, "type": args.type, "new": args.new,
@@ -107,6 +262,7 @@ def _cmd_site(args: argparse.Namespace) -> int:
         sc = dataclasses.replace(sc, **{k: v for k, v in overrides.items() if v is not None})
         validate_scenario(sc)
         cfg = dataclasses.replace(cfg, scenarios=(*cfg.scenarios, sc))
+    _check_scenarios(cfg, names, overrides)  # before the network build, not after it
     t0 = time.perf_counter()
     run = analyse(cfg, use_cache=not args.no_cache)
     run.manifest.command = "site"
@@ -134,6 +290,24 @@ def _cmd_site(args: argparse.Namespace) -> int:
         _print_paths(paths, ["gpkg", "tables", "map", "png", "pdf"], width=7)
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _check_scenarios(cfg: Config, names: list[str], overrides: dict[str, object]) -> None:
+    """Check scenario names and command-line overrides before any work starts."""
+    from geoplan.errors import ConfigError
+    from geoplan.siting_pipeline import apply_overrides
+
+    scenarios = list(cfg.scenarios)
+    known = {s.name: s for s in scenarios}
+    missing = [n for n in names if n not in known]
+    if missing:
+        hint = (" (or add --model and --type for a new ad-hoc scenario of that name)"
+                if len(missing) == 1 else "")
+        raise ConfigError(f"--scenario {missing[0]}: no scenario of that name in "
+                          f"{cfg.source_file}; scenarios: "
+                          f"{', '.join(known) or '(none)'}{hint}")
+    for sc in [known[n] for n in names] if names else scenarios:
+        apply_overrides(sc, **overrides)
 
 
 def _cmd_standards(args: argparse.Namespace) -> int:
@@ -172,6 +346,7 @@ def _cmd_standards(args: argparse.Namespace) -> int:
     if cfg.standards is None:
         raise ConfigError(f"{args.config}: no [standards] section; add one, or use --profile "
                           "and --elderly for a district-level check")
+    _check_outputs(cfg, cache=False)
     st = cfg.standards
     changes = {k: v for k, v in (("profile", args.profile), ("elderly_total", args.elderly))
                if v is not None}
@@ -206,6 +381,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from geoplan.report_pipeline import report
 
     cfg = load_config(args.config)
+    _check_outputs(cfg, cache=not args.no_cache)
     if args.lang:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
     t0 = time.perf_counter()
@@ -218,15 +394,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Residents' committees of a district (``geoplan standards --committees``; no config key).
+COMMITTEES = Range(0, 1e5, advice="the number of residents' committees in the district")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="geoplan",
         description="Plan the 15-minute elder-care service circle (15分钟养老服务圈): walking "
                     "coverage of elder-care facilities, gaps per residents' committee, "
                     "maps and tables for reports.")
     p.add_argument("--version", action="version", version=f"geoplan {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0,
                         help="more detail (debug log, tracebacks on errors)")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
@@ -271,12 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "ad-hoc scenario of this name")
     st.add_argument("--model", choices=("mclp", "lscp", "pmedian", "cmclp", "multi"))
     st.add_argument("--type", help="facility type key, e.g. canteen, day_care")
-    st.add_argument("--new", type=int, help="number of new sites")
-    st.add_argument("--target", type=float, help="LSCP coverage target share, e.g. 0.95")
-    st.add_argument("--cutoff", type=float, help="catchment in walking minutes")
-    st.add_argument("--capacity", type=float, help="places per new site (cmclp)")
+    st.add_argument("--new", type=_number(("Scenario", "new"), integer=True),
+                    help="number of new sites")
+    st.add_argument("--target", type=_number(("Scenario", "target")),
+                    help="LSCP coverage target share, e.g. 0.95")
+    st.add_argument("--cutoff", type=_number(("Scenario", "cutoff_min")),
+                    help="catchment in walking minutes")
+    st.add_argument("--capacity", type=_number(("Scenario", "capacity")),
+                    help="places per new site (cmclp)")
     st.add_argument("--method", choices=("auto", "exact", "heuristic"))
-    st.add_argument("--time-limit", type=float, help="solver time limit, seconds")
+    st.add_argument("--time-limit", type=_number(("Scenario", "time_limit_s")),
+                    help="solver time limit, seconds")
     st.add_argument("--weight", choices=("elderly_60", "elderly_80"),
                     help="demand weight (default elderly_60)")
     st.add_argument("--no-cache", action="store_true", help="rebuild the network, ignore cache")
@@ -291,12 +476,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "--elderly.")
     sd.add_argument("config", nargs="?", help="study-area TOML file with [standards]")
     sd.add_argument("--profile", help="profile id (see --list) or a profile TOML file")
-    sd.add_argument("--elderly", type=float, help="district elderly, e.g. 431700")
-    sd.add_argument("--beds", type=float, help="existing care-home beds (district)")
-    sd.add_argument("--nursing-beds", type=float, help="existing nursing beds (district)")
-    sd.add_argument("--floor-area", type=float,
+    sd.add_argument("--elderly", type=_number(("Standards", "elderly_total")),
+                    help="district elderly, e.g. 431700")
+    sd.add_argument("--beds", type=_number(("ReportedStock", "beds")),
+                    help="existing care-home beds (district)")
+    sd.add_argument("--nursing-beds", type=_number(("ReportedStock", "nursing_beds")),
+                    help="existing nursing beds (district)")
+    sd.add_argument("--floor-area", type=_number(("ReportedStock", "floor_area_m2")),
                     help="existing community home-care floor area, m² (district)")
-    sd.add_argument("--committees", type=float, help="residents' committees (district)")
+    sd.add_argument("--committees", type=_number(COMMITTEES),
+                    help="residents' committees (district)")
     sd.add_argument("--list", action="store_true", help="list the built-in profiles")
     sd.add_argument("--lang", choices=("zh", "en"), help="table language")
     sd.set_defaults(func=_cmd_standards)
@@ -314,21 +503,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupted(signum: int) -> int:
+    name = signal.Signals(signum).name
+    done = ("outputs published before it are complete" if interrupts.published()
+            else "nothing was published")
+    print(f"geoplan: interrupted ({name}); {done}", file=sys.stderr)
+    return interrupts.exit_code(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoplan`` console script."""
-    args = build_parser().parse_args(argv)
-    verbosity = -1 if args.quiet else args.verbose
-    _setup_logging(verbosity)
     try:
-        return int(args.func(args))
-    except GeoplanError as exc:
-        if verbosity > 0:
-            log.exception("failed")
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
         print(f"geoplan: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("geoplan: interrupted; no output was written", file=sys.stderr)
-        return 130
+    verbosity = -1 if args.quiet else args.verbose
+    _setup_logging(verbosity)
+    _OUTPUT_FOLDERS.clear()
+    with interrupts.handle_signals():
+        try:
+            code = int(args.func(args))
+            # an interrupt swallowed on the way (e.g. inside a numba or HiGHS callback)
+            interrupts.check()
+            return code
+        except KeyboardInterrupt:
+            return _interrupted(interrupts.pending() or signal.SIGINT)
+        except interrupts.Terminated as exc:
+            return _interrupted(exc.signum)
+        except Exception as exc:
+            if interrupts.pending() is not None:  # a library turned the interrupt into this
+                if verbosity > 0:
+                    log.exception("failed after an interrupt")
+                return _interrupted(interrupts.pending() or signal.SIGINT)
+            if not isinstance(exc, GeoplanError | OSError):
+                raise
+            if verbosity > 0:
+                log.exception("failed")
+            if isinstance(exc, GeoplanError):
+                print(f"geoplan: error: {exc}", file=sys.stderr)
+                return exc.exit_code
+            print(f"geoplan: error: {describe_os_error(exc)}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,9 @@
 
 The TOML file is validated up front: unknown keys, wrong types, bad values and missing
 input files are reported as one-line :class:`~geoplan.errors.ConfigError` messages that
-name the setting. Code downstream receives frozen dataclasses, never raw dicts.
+name the setting. Every number is checked in one place against its range in
+:data:`NUMERIC_RANGES` (finite: TOML accepts ``nan`` and ``inf``) before any work starts.
+Code downstream receives frozen dataclasses, never raw dicts.
 
 Path rules
 ----------
@@ -16,6 +18,8 @@ Path rules
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import os
 import re
 import sys
@@ -40,6 +44,8 @@ DEFAULT_WALKABLE_HIGHWAYS: tuple[str, ...] = (
     "primary_link", "trunk", "trunk_link", "track", "cycleway", "corridor", "road",
     "platform", "elevator",
 )
+#: Carriageway classes that the elevated/tunnel rule of the walking policy applies to.
+DEFAULT_ELEVATED_HIGHWAYS: tuple[str, ...] = ("trunk", "trunk_link", "primary", "primary_link")
 
 COORDINATE_SYSTEMS = ("wgs84", "gcj02", "bd09")
 AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid", "osm_admin")
@@ -48,12 +54,31 @@ LANGUAGES = ("zh", "en")
 
 @dataclass(frozen=True)
 class StudyArea:
-    """Name and titles of the study area."""
+    """Name and titles of the study area, and optionally its boundary polygon.
+
+    ``boundary`` is a polygon file (e.g. the district polygons of a city); ``boundary_code``
+    or ``boundary_name`` picks one polygon by ``boundary_code_column`` / ``boundary_name_column``.
+    ``boundary_crs`` declares the datum of its coordinates ("wgs84", "gcj02", "bd09" or
+    "EPSG:nnnn"; default: the file's own CRS): Amap-derived files are GCJ-02 although they
+    say nothing. Instead of a file, ``osm_relation`` takes the boundary relation of that
+    id from ``network.osm_files`` themselves. Without either the study area is the OSM
+    files' extent.
+
+    With a boundary (file or relation) local ``osm_files`` of any size (a city or province
+    extract) are cut while read to the boundary plus the walking buffer (the longest walk
+    of the analysis at the profile speed plus ``walking.snap_max_m``).
+    """
 
     name: str
     title_zh: str = ""
     title_en: str = ""
     district_code: str | None = None
+    boundary: Path | None = None
+    boundary_crs: str | None = None
+    boundary_code: str | None = None
+    boundary_name: str | None = None
+    boundary_code_column: str = "adcode"
+    boundary_name_column: str = "name"
     osm_relation: int | None = None
 
     def title(self, lang: str) -> str:
@@ -67,24 +92,15 @@ class NetworkSource:
 
     Exactly one of ``osm_files``, ``place``, ``polygon`` or ``bbox`` is set.
     ``bbox`` is ``[west, south, east, north]`` in WGS84 degrees. ``osm_files`` may be
-    ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2`` (told apart by content). With
-    ``boundary`` (a polygon file of the study area) the files are cut while read to the
-    boundary plus ``buffer_m`` metres (default: the longest walk of the analysis at the
-    profile speed plus ``walking.snap_max_m``), so a city or province extract can be used.
-    ``boundary_crs`` says when the boundary's degrees are GCJ-02 or BD-09 (as Chinese map
-    services give them) rather than WGS84. Instead of a file, ``osm_relation`` (also
-    accepted as ``[study_area] osm_relation``) takes the boundary relation of that id from
-    the OSM files themselves.
+    ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2`` (told apart by content); they
+    are cut while read to the study area (``[study_area] boundary`` or ``osm_relation``)
+    plus the walking buffer.
     """
 
     osm_files: tuple[Path, ...] = ()
     place: str | None = None
     polygon: Path | None = None
     bbox: tuple[float, float, float, float] | None = None
-    boundary: Path | None = None
-    boundary_crs: str = "wgs84"
-    buffer_m: float | None = None
-    osm_relation: int | None = None
 
     @property
     def is_download(self) -> bool:
@@ -92,19 +108,55 @@ class NetworkSource:
         return not self.osm_files
 
 
+#: 80+ walking speed relative to the 60+ speed. Bohannon & Andrews (2011), "Normal walking
+#: speed: a descriptive meta-analysis", Physiotherapy 97(3):182–189: comfortable gait speed
+#: of men 1.34 m/s at 60–69 and 0.97 m/s at 80–99, of women 1.24 and 0.94 m/s; the mean
+#: ratio (0.955 / 1.29) is 0.74. Applied to the planning value 3.6 km/h: 2.7 km/h for 80+.
+SPEED_80_RATIO = 0.74
+
+
 @dataclass(frozen=True)
 class WalkingProfile:
-    """How older people walk: speed, penalties and which ways are walkable."""
+    """How older people walk: speed, penalties and which ways are walkable.
+
+    The walking policy on top of ``walkable_highways`` (see
+    :func:`geoplan.network.walkgraph.walk_policy`): ``exclude_motorroad`` leaves out
+    ``motorroad=yes`` ways, motorways and their links; ``exclude_elevated`` leaves out
+    bridges and tunnels of the ``elevated_highways`` classes that have no sidewalk
+    tagged, except bridge runs shorter than ``elevated_min_length_m`` (a ground-level
+    street crossing a creek). ``foot=yes``/``designated`` always keeps a way.
+
+    ``speed_kmh`` is the 60+ speed; ``speed_80_kmh`` the 80+ speed, by default
+    ``speed_kmh × SPEED_80_RATIO`` (0.74, see :data:`SPEED_80_RATIO`). Every 80+ figure is
+    computed at the 80+ speed from the same walking times (a second cutoff, not a second
+    graph).
+    """
 
     speed_kmh: float = 3.6
+    speed_80_kmh: float | None = None
     steps_factor: float = 2.0
     walkable_highways: tuple[str, ...] = DEFAULT_WALKABLE_HIGHWAYS
     snap_max_m: float = 300.0
+    exclude_motorroad: bool = True
+    exclude_elevated: bool = True
+    elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS
+    elevated_min_length_m: float = 60.0
 
     @property
     def speed_mps(self) -> float:
         """Walking speed in metres per second."""
         return self.speed_kmh / 3.6
+
+    @property
+    def speed_80(self) -> float:
+        """The 80+ walking speed in km/h (set, or derived with :data:`SPEED_80_RATIO`)."""
+        return self.speed_80_kmh if self.speed_80_kmh is not None else \
+            self.speed_kmh * SPEED_80_RATIO
+
+    @property
+    def slow80(self) -> float:
+        """How much longer a walk takes at the 80+ speed (60+ speed / 80+ speed)."""
+        return self.speed_kmh / self.speed_80
 
 
 @dataclass(frozen=True)
@@ -116,6 +168,7 @@ class Analysis:
     required_types: tuple[str, ...] = ()
     walk_in_m: float = 40.0
     seed: int = 20240930
+    sensitivity: bool = True
 
     @property
     def max_minutes(self) -> float:
@@ -123,12 +176,29 @@ class Analysis:
         return max((*self.thresholds_min, self.circle_minutes))
 
 
+LOW_QUALITY_ACTIONS = ("flag", "drop")
+
+
 @dataclass(frozen=True)
 class FacilityLayer:
-    """One facility table: file, columns and coordinate system."""
+    """One facility table: file, columns and coordinate system.
+
+    A layer holds one facility ``type``, or, with ``category_column``, one type per row
+    through a category map: a built-in one named by ``category_map`` (e.g.
+    ``"shanghai-eldercare-map"``) and/or ``[facilities.categories]`` entries
+    (category code or name -> type key; ``""`` leaves a category out on purpose).
+    Geocoder quality: rows whose ``quality_column`` is below ``min_quality`` or whose
+    ``match_level_column`` is one of ``bad_match_levels`` are flagged (``low_quality =
+    "flag"``, kept and marked) or dropped (``"drop"``), and reported either way; a blank
+    confidence is unknown, not low, and is not flagged.
+    ``filter_column`` / ``filter_values``: only rows whose column holds one of the values
+    are read (e.g. ``district`` = ``["杨浦区"]`` in a city-wide list), the others are left
+    out of the analysis and of the inventory that planning standards count. Facilities of
+    a neighbouring district within walking reach then no longer count as supply either.
+    """
 
     path: Path
-    type: str
+    type: str = ""
     label: str = ""
     has_coordinates: bool = True
     x: str | None = "lon"
@@ -143,6 +213,64 @@ class FacilityLayer:
     floor_area_column: str | None = None
     public_column: str | None = None
     public_values: tuple[str, ...] = ("公办", "公建公营", "public", "yes", "true", "1", "是")
+    sheet: str | None = None
+    encoding: str | None = None
+    category_column: str | None = None
+    category_map: str | None = None
+    categories: tuple[tuple[str, str], ...] = ()
+    quality_column: str | None = None
+    min_quality: float | None = None
+    match_level_column: str | None = None
+    bad_match_levels: tuple[str, ...] = ()
+    low_quality: str = "flag"
+    filter_column: str | None = None
+    filter_values: tuple[str, ...] = ()
+
+    def category_types(self) -> dict[str, str]:
+        """Category (compared as :func:`~geoplan.sources.facility_types.category_key`) ->
+        type key (``""``: left out on purpose); empty for a single-type layer."""
+        from geoplan.sources.facility_types import CATEGORY_MAPS, category_key
+
+        if self.category_column is None:
+            return {}
+        out = {category_key(k): v for k, v in
+               CATEGORY_MAPS.get(self.category_map or "", {}).items()}
+        out.update({category_key(k): v for k, v in self.categories})
+        return out
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The facility types this layer can hold, in map order, without repeats."""
+        if self.category_column is None:
+            return (self.type,)
+        return tuple(dict.fromkeys(t for t in self.category_types().values() if t))
+
+
+@dataclass(frozen=True)
+class Join:
+    """Attach columns of another table to a facility layer by name (and street).
+
+    For lists that share no id, e.g. planned beds per institution from a plan's table.
+    ``layer`` is the label of the ``[[facilities]]`` layer; ``name_column`` (and
+    ``street_column``) are the keys in ``path``; ``columns`` are attached as they are,
+    ``beds_column`` (and capacity/nursing_beds/floor_area) fill the facility attribute
+    where the layer has none. Names are compared exact, normalised (legal forms,
+    brackets, widths, ``strip_prefixes`` such as ["上海市", "杨浦区"]) and fuzzy
+    (score >= ``min_score``, 0-100); see :mod:`geoplan.sources.joins`.
+    """
+
+    layer: str
+    path: Path
+    name: str = ""
+    name_column: str = "name"
+    street_column: str | None = None
+    columns: tuple[str, ...] = ()
+    capacity_column: str | None = None
+    beds_column: str | None = None
+    nursing_beds_column: str | None = None
+    floor_area_column: str | None = None
+    min_score: float = 90.0
+    strip_prefixes: tuple[str, ...] = ()
     sheet: str | None = None
     encoding: str | None = None
 
@@ -168,18 +296,29 @@ class Areas:
     grid_size_m: float = 300.0
     min_compound_m2: float = 2000.0
     streets_file: Path | None = None
+    crs: str | None = None  # datum of the polygon file's coordinates (default: the file's)
     admin_level: int = 8
     admin_codes: Path | None = None
 
 
 @dataclass(frozen=True)
 class Population:
-    """How elderly counts are estimated where committee counts are missing."""
+    """How elderly counts are estimated where committee counts are missing.
+
+    ``census_file``: the national county table of the 2020 census
+    (``census_county_2020_v1.xlsx``, any district of China by its 6-digit
+    ``district_code``) or a small CSV (``adcode, pop_total, pop_60plus, pop_80plus``).
+    The user's own ``share_60``/``share_80``, or counts ``elderly_60``/``elderly_80``
+    (divided by ``residents`` or the census residents), override the census figures.
+    """
 
     census_file: Path | None = None
     district_code: str | None = None
     share_60: float | None = None
     share_80: float | None = None
+    residents: float | None = None
+    elderly_60: float | None = None
+    elderly_80: float | None = None
     m2_per_resident: float = 36.0
     default_levels: float = 6.0
     default_far: float = 1.8
@@ -258,7 +397,9 @@ class Standards:
     ``elderly_total`` (district) and/or ``elderly_file`` (per street or per committee,
     rolled up to streets by the first nine digits of the 12-digit committee code);
     committee counts per street from ``committees_file`` (an admin table with ``code`` and
-    ``streetCode``/``street_code``).
+    ``streetCode``/``street_code``). With ``residents_column`` the file gives residents
+    (all ages), and each street's elderly are estimated as residents × the district's 60+
+    census share ([population]), labelled as estimates.
     """
 
     profile: str = "shanghai-yangpu-2016"
@@ -272,6 +413,7 @@ class Standards:
     elderly_code_column: str | None = "code"
     elderly_name_column: str | None = None
     elderly_column: str = "elderly"
+    residents_column: str | None = None
     committees_file: Path | None = None
     reported: ReportedStock = field(default_factory=ReportedStock)
 
@@ -314,7 +456,9 @@ class GapIndex:
     access_reference: float | None = None
 
 
-SITING_MODELS = ("mclp", "lscp", "pmedian", "cmclp", "multi")
+SITING_MODELS = ("mclp", "lscp", "pmedian", "cmclp", "multi", "floors", "maximin", "wmclp")
+#: Units over which equity models and figures are computed: analysis areas or streets.
+EQUITY_LEVELS = ("area", "street")
 SITING_METHODS = ("auto", "exact", "heuristic")
 DEMAND_WEIGHTS = ("elderly_60", "elderly_80")
 #: OSM ``building=*`` values taken as non-residential candidate buildings by default.
@@ -392,6 +536,9 @@ class Scenario:
     min_spacing_m: float | None = None
     penalty_min: float | None = None
     curve_max: int = 0
+    floor: float | None = None
+    equity_weight: float = 0.0
+    equity_level: str = "area"
     candidates: Candidates = field(default_factory=Candidates)
     plans: tuple[TypeCount, ...] = ()
     link: Link1N | None = None
@@ -416,11 +563,233 @@ class Config:
     gap_index: GapIndex | None = None
     source_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    joins: tuple[Join, ...] = ()
 
     @property
     def facility_types(self) -> tuple[str, ...]:
         """Facility type keys in config order, without repeats."""
-        return tuple(dict.fromkeys(layer.type for layer in self.facilities))
+        return tuple(dict.fromkeys(t for layer in self.facilities for t in layer.types))
+
+
+# ------------------------------------------------------------------ numeric ranges
+#
+# Every number in the config is checked against one table, in one place (:func:`_build`
+# and :func:`check_numbers`), before any work starts. TOML accepts ``nan`` and ``inf``
+# literals, so "finite" is part of every range. A numeric field without an entry here is
+# a programming error (``TypeError``), and tests/test_bad_inputs_config.py walks every
+# numeric field of every config dataclass, so a new field cannot go unchecked.
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of one numeric setting (always finite).
+
+    Parameters
+    ----------
+    lo, hi : float
+        Bounds.
+    lo_open, hi_open : bool
+        True when the bound itself is not allowed.
+    advice : str
+        What the setting means / what to give, shown after the allowed range.
+    """
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+    advice: str = ""
+
+    def text(self) -> str:
+        """The range as written in messages, e.g. ``(0, 120]``."""
+        return (f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}"
+                f"{')' if self.hi_open else ']'}")
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is not allowed, or None when it is."""
+        if isinstance(value, float) and math.isnan(value):
+            return "is not a number"
+        if isinstance(value, float) and math.isinf(value):
+            return "is not a finite number"
+        if value < self.lo or (self.lo_open and value == self.lo):
+            if self.lo == 0:
+                return "must be positive" if self.lo_open else "must not be negative"
+            return "is too small"
+        if value > self.hi or (self.hi_open and value == self.hi):
+            return "is too large"
+        return None
+
+    def message(self, where: str, value: float) -> str | None:
+        """One-line message for a bad ``value`` of setting ``where`` (None when fine)."""
+        why = self.problem(value)
+        if why is None:
+            return None
+        advice = f"; {self.advice}" if self.advice else ""
+        return f"{where} = {value:g} {why}: give a value in {self.text()}{advice}"
+
+
+_POS = {"lo": 0.0, "lo_open": True}
+_MINUTES = Range(0, 120, lo_open=True, advice="walking minutes (more than 120 min is not a "
+                                              "walking catchment)")
+_SHARE = Range(0, 1, advice="a share, e.g. 0.25 for 25 %")
+_STOCK = Range(0, 1e8, advice="a district total (beds, places or m²)")
+_SEED_MAX = 2**32 - 1
+
+#: (dataclass name, field) -> allowed range. For a tuple field, the range of each element.
+NUMERIC_RANGES: dict[tuple[str, str], Range] = {
+    ("StudyArea", "osm_relation"): Range(-2**53, 2**53, advice="the id of a boundary "
+                                                               "relation in osm_files"),
+    ("NetworkSource", "bbox"): Range(-180, 180, advice="[west, south, east, north] in WGS84 "
+                                                       "degrees"),
+    ("WalkingProfile", "speed_kmh"): Range(0.5, 10, advice="km/h; other speeds are "
+                                                           "implausible (3.6 km/h is the usual "
+                                                           "planning value for older people)"),
+    ("WalkingProfile", "elevated_min_length_m"): Range(0, 5000, advice="metres; bridge runs "
+                                                                 "shorter than this are kept"),
+    ("FacilityLayer", "min_quality"): Range(0, 100, advice="geocoder confidence (0-100) below "
+                                                           "which a row is flagged, e.g. 50"),
+    ("Join", "min_score"): Range(0, 100, advice="fuzzy name similarity (0-100), e.g. 90"),
+    ("Population", "residents"): Range(0, 5e8, advice="residents of the district (persons)"),
+    ("Population", "elderly_60"): Range(0, 5e8, advice="residents aged 60+ (persons)"),
+    ("Population", "elderly_80"): Range(0, 5e8, advice="residents aged 80+ (persons)"),
+    ("WalkingProfile", "speed_80_kmh"): Range(0.3, 10, advice="km/h of people aged 80+ "
+                                                              "(default: speed_kmh × 0.74)"),
+    ("WalkingProfile", "steps_factor"): Range(1, 10, advice="a time multiplier for steps "
+                                                            "(e.g. 2)"),
+    ("WalkingProfile", "snap_max_m"): Range(**_POS, hi=2000, advice="metres from a home or "
+                                                                    "facility to the nearest "
+                                                                    "walkable way (e.g. 300)"),
+    ("Analysis", "thresholds_min"): _MINUTES,
+    ("Analysis", "circle_minutes"): _MINUTES,
+    ("Analysis", "walk_in_m"): Range(0, 500, advice="metres walked from the street into a "
+                                                    "compound (e.g. 40)"),
+    ("Analysis", "seed"): Range(0, _SEED_MAX, advice="any whole number >= 0"),
+    ("Areas", "grid_size_m"): Range(50, 5000, advice="metres per grid cell (e.g. 300)"),
+    ("Areas", "admin_level"): Range(4, 11, advice="8 for streets (街道/镇) or 9-10 for "
+                                                  "committees (社区/居委会)"),
+    ("Areas", "min_compound_m2"): Range(0, 1e6, advice="m² below which a residential "
+                                                       "landuse polygon is ignored (e.g. 2000)"),
+    ("Population", "share_60"): _SHARE,
+    ("Population", "share_80"): _SHARE,
+    ("Population", "m2_per_resident"): Range(5, 500, advice="floor area per resident in m² "
+                                                            "(e.g. 36)"),
+    ("Population", "default_levels"): Range(1, 200, advice="storeys of a building without a "
+                                                           "levels tag (e.g. 6)"),
+    ("Population", "default_far"): Range(**_POS, hi=20, advice="floor-area ratio of a compound "
+                                                               "without mapped buildings "
+                                                               "(e.g. 1.8)"),
+    ("Population", "min_building_m2"): Range(0, 1e5, advice="m² below which a building is "
+                                                            "ignored (e.g. 30)"),
+    ("ReportedStock", "beds"): _STOCK,
+    ("ReportedStock", "nursing_beds"): _STOCK,
+    ("ReportedStock", "floor_area_m2"): _STOCK,
+    ("ReportedStock", "capacity"): _STOCK,
+    ("Standards", "elderly_total"): Range(**_POS, hi=1e8, advice="the district's elderly "
+                                                                 "(e.g. 431700)"),
+    ("Accessibility", "catchment_min"): _MINUTES,
+    ("Accessibility", "step_minutes"): _MINUTES,
+    ("Accessibility", "step_weights"): Range(0, 1, advice="distance-decay weights from 1 "
+                                                          "(nearest zone) down, e.g. "
+                                                          "[1.0, 0.68, 0.22]"),
+    ("Accessibility", "gaussian_sigma_min"): _MINUTES,
+    ("Accessibility", "per"): Range(1, 1e6, advice="results are per this many elderly "
+                                                   "(e.g. 1000)"),
+    ("GapIndex", "uncovered"): Range(0, 100, advice="a relative weight (e.g. 0.5)"),
+    ("GapIndex", "access"): Range(0, 100, advice="a relative weight (e.g. 0.3)"),
+    ("GapIndex", "standards"): Range(0, 100, advice="a relative weight (e.g. 0.2)"),
+    ("GapIndex", "access_reference"): Range(**_POS, hi=1e6, advice="supply per "
+                                                                   "accessibility.per elderly"),
+    ("Candidates", "clusters"): Range(0, 10000, advice="number of k-means candidate sites "
+                                                       "(0 = none)"),
+    ("Candidates", "street_facing_m"): Range(0, 500, advice="metres from a building to a "
+                                                            "street (e.g. 30)"),
+    ("Candidates", "grid_m"): Range(0, 10000, advice="metres per candidate grid cell "
+                                                     "(0 = none, e.g. 200)"),
+    ("Candidates", "exclude_existing_m"): Range(0, 5000, advice="metres around existing "
+                                                                "facilities (e.g. 50)"),
+    ("TypeCount", "new"): Range(1, 10000, advice="number of new sites of this type"),
+    ("TypeCount", "cutoff_min"): _MINUTES,
+    ("TypeCount", "weight"): Range(0, 100, advice="a relative weight (e.g. 1)"),
+    ("Link1N", "max_min"): _MINUTES,
+    ("Scenario", "new"): Range(0, 10000, advice="number of new sites"),
+    ("Scenario", "target"): Range(0, 1, lo_open=True, advice="a coverage share, e.g. 0.95 "
+                                                             "for 95 %"),
+    ("Scenario", "cutoff_min"): _MINUTES,
+    ("Scenario", "capacity"): Range(1, 1e6, advice="places (persons) per new site, e.g. 40, "
+                                                           "not below one person"),
+    ("Scenario", "existing_capacity"): Range(0, 1e6, advice="places per existing facility "
+                                                            "without a capacity"),
+    ("Scenario", "time_limit_s"): Range(**_POS, hi=7 * 86400, advice="solver seconds "
+                                                                     "(e.g. 300)"),
+    ("Scenario", "mip_gap"): Range(0, 1, hi_open=True, advice="a relative gap, e.g. 1e-4"),
+    ("Scenario", "budget"): Range(**_POS, hi=1e15, advice="total cost of the new sites, in "
+                                                          "the unit of candidates.cost_column"),
+    ("Scenario", "min_spacing_m"): Range(**_POS, hi=20000, advice="metres between new sites "
+                                                                  "(e.g. 300)"),
+    ("Scenario", "penalty_min"): Range(**_POS, hi=240, advice="minutes counted for elderly "
+                                                              "beyond reach (p-median)"),
+    ("Scenario", "curve_max"): Range(0, 10000, advice="sites on the coverage curve "
+                                                      "(0 = automatic)"),
+    ("Scenario", "floor"): Range(0, 1, lo_open=True, advice="the share every area must "
+                                                            "reach, e.g. 0.6 for 60 %"),
+    ("Scenario", "equity_weight"): Range(0, 1e6, advice="weight of the areas' covered shares "
+                                                        "against total coverage (0 = plain "
+                                                        "MCLP)"),
+}
+
+
+def _is_number_type(tp: Any) -> bool:
+    """True for float/int hints, also inside ``X | None`` and ``tuple[X, ...]``."""
+    if tp in (float, int):
+        return True
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType, tuple):
+        return any(_is_number_type(a) for a in typing.get_args(tp) if a is not Ellipsis)
+    return False
+
+
+def numeric_fields(cls: type) -> tuple[str, ...]:
+    """Names of the numeric fields (float/int, optional or tuples of them) of ``cls``."""
+    hints = typing.get_type_hints(cls)
+    return tuple(f.name for f in dataclasses.fields(cls) if _is_number_type(hints[f.name]))
+
+
+def range_of(cls: type, name: str) -> Range:
+    """The allowed range of numeric field ``name`` of config dataclass ``cls``."""
+    try:
+        return NUMERIC_RANGES[(cls.__name__, name)]
+    except KeyError:  # programming error: every numeric field needs a range
+        raise TypeError(f"config field {cls.__name__}.{name} has no entry in "
+                        "NUMERIC_RANGES") from None
+
+
+def check_numbers(obj: Any, where: str, sep: str = ".") -> None:
+    """Check every numeric field of config dataclass ``obj`` against its range.
+
+    Parameters
+    ----------
+    obj : dataclass instance
+        A config object (e.g. :class:`Scenario` after command-line overrides).
+    where : str
+        The setting's prefix in messages, e.g. ``"scenarios[0]"``.
+    sep : str, default "."
+        Between ``where`` and the field name.
+
+    Raises
+    ------
+    ConfigError
+        For the first value that is not finite or out of range, naming the setting.
+    """
+    for name in numeric_fields(type(obj)):
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        rng = range_of(type(obj), name)
+        items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
+        for i, v in items:
+            key = f"{where}{sep}{name}" + ("" if i is None else f"[{i}]")
+            msg = rng.message(key, v)
+            if msg is not None:
+                raise ConfigError(msg)
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -487,7 +856,9 @@ def _build(cls: type, data: Any, where: str, base: Path | None,
            skip: tuple[str, ...] = (), extra: dict[str, Any] | None = None) -> Any:
     """Build dataclass ``cls`` from a TOML table, rejecting unknown keys."""
     if not isinstance(data, dict):
-        raise ConfigError(f"[{where}] must be a table, got {type(data).__name__}")
+        raise ConfigError(f"[{where}] must be a table of settings, got "
+                          f"{type(data).__name__} {data!r}; write the keys below a "
+                          f"[{where}] line (or as {{key = value}})")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
     unknown = sorted(set(data) - set(names))
@@ -501,16 +872,42 @@ def _build(cls: type, data: Any, where: str, base: Path | None,
         elif (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
               and f.name not in kwargs):
             raise ConfigError(f"[{where}] missing required key '{f.name}'")
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    check_numbers(obj, where)
+    return obj
 
 
+_ARRAY_KEYS = ("facilities", "scenarios", "joins")
 _TOP_KEYS = ("study_area", "paths", "network", "walking", "analysis", "facilities", "areas",
-             "population", "output", "scenarios", "standards", "accessibility", "gap_index")
+             "population", "output", "scenarios", "standards", "accessibility", "gap_index",
+             "joins")
 
 
 def _require_file(path: Path | None, where: str) -> None:
+    if path is not None and path.is_dir():
+        raise ConfigError(f"{where}: {path} is a folder, not a file; give the path of the "
+                          "file inside it")
     if path is not None and not path.is_file():
         raise ConfigError(f"{where}: file not found: {path} (check the path and data_root)")
+
+
+def _check_crs(crs: str, where: str) -> None:
+    """Reject an unknown coordinate system at load time (before any network build)."""
+    low = crs.strip().lower()
+    if low in COORDINATE_SYSTEMS:
+        return
+    if not re.fullmatch(r"epsg:\d{4,6}", low):
+        raise ConfigError(f"{where} = '{crs}': use wgs84, gcj02, bd09 or an EPSG code such "
+                          "as 'EPSG:32651'")
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(low.upper())
+    except CRSError:
+        raise ConfigError(f"{where} = '{crs}' is not a known EPSG code; check it at "
+                          "epsg.io (e.g. 'EPSG:4326' for longitude/latitude, 'EPSG:32651' "
+                          "for UTM 51N)") from None
 
 
 def _validate(cfg: Config) -> None:
@@ -524,22 +921,25 @@ def _validate(cfg: Config) -> None:
                           f"(found: {', '.join(chosen) or 'none'})")
     for i, p in enumerate(net.osm_files):
         _require_file(p, f"network.osm_files[{i}]")
+    sa = cfg.study_area
+    _require_file(sa.boundary, "study_area.boundary")
+    for where, crs in (("study_area.boundary_crs", sa.boundary_crs),
+                       ("areas.crs", cfg.areas.crs)):
+        if crs is not None and crs.lower() not in COORDINATE_SYSTEMS and not re.fullmatch(
+                r"epsg:\d{4,6}", crs.lower()):
+            raise ConfigError(f"{where} = '{crs}': use wgs84, gcj02, bd09 or an EPSG code "
+                              "such as 'EPSG:4490'")
+    if sa.boundary is None and (sa.boundary_code or sa.boundary_name):
+        raise ConfigError("study_area.boundary_code/boundary_name pick a polygon from "
+                          "study_area.boundary, which is not set")
     _require_file(net.polygon, "network.polygon")
-    _require_file(net.boundary, "network.boundary")
-    if net.boundary is not None and not net.osm_files:
-        raise ConfigError("network.boundary cuts local osm_files to the study area; with a "
-                          "download use network.polygon instead")
-    if net.osm_relation is not None:
+    if sa.osm_relation is not None:
         if not net.osm_files:
-            raise ConfigError("osm_relation takes the study boundary from local osm_files; "
-                              "set network.osm_files to the extract holding it")
-        if net.boundary is not None:
-            raise ConfigError("set either network.boundary or osm_relation, not both")
-    if net.boundary_crs.lower() not in COORDINATE_SYSTEMS:
-        raise ConfigError(f"network.boundary_crs = '{net.boundary_crs}': use one of "
-                          f"{', '.join(COORDINATE_SYSTEMS)}")
-    if net.buffer_m is not None and net.buffer_m < 0:
-        raise ConfigError(f"network.buffer_m = {net.buffer_m} must be >= 0 (metres)")
+            raise ConfigError("study_area.osm_relation takes the study boundary from local "
+                              "osm_files; set network.osm_files to the extract holding it")
+        if sa.boundary is not None:
+            raise ConfigError("set either study_area.boundary or study_area.osm_relation, "
+                              "not both")
     if net.bbox is not None:
         w, s, e, n = net.bbox
         if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
@@ -551,8 +951,16 @@ def _validate(cfg: Config) -> None:
                           "(3.6 km/h is the usual planning value for older people)")
     if wk.steps_factor < 1:
         raise ConfigError("walking.steps_factor must be >= 1 (a time multiplier for steps)")
+    if wk.speed_80_kmh is not None and wk.speed_80_kmh > wk.speed_kmh:
+        logging.getLogger("geoplan.config").warning(
+            "walking.speed_80_kmh = %g is above walking.speed_kmh = %g: people aged 80+ walk "
+            "more slowly than the 60+; the two values are probably swapped",
+            wk.speed_80_kmh, wk.speed_kmh)
     if wk.snap_max_m <= 0:
         raise ConfigError("walking.snap_max_m must be positive (metres)")
+    if wk.elevated_min_length_m < 0:
+        raise ConfigError("walking.elevated_min_length_m must be >= 0 (metres; 0 leaves out "
+                          "every bridge of walking.elevated_highways without a sidewalk)")
     an = cfg.analysis
     if not an.thresholds_min or any(t <= 0 or t > 120 for t in an.thresholds_min):
         raise ConfigError("analysis.thresholds_min must list minutes between 0 and 120, "
@@ -563,14 +971,16 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("no [[facilities]] layer configured; add at least one")
     for i, layer in enumerate(cfg.facilities):
         where = f"facilities[{i}]"
-        if layer.type not in FACILITY_TYPES:
+        _validate_categories(layer, where)
+        if layer.category_column is None and layer.type not in FACILITY_TYPES:
+            if not layer.type:
+                raise ConfigError(f"[{where}] needs type = \"<facility type>\" or "
+                                  "category_column with a category map")
             raise ConfigError(f"{where}.type = '{layer.type}' is not a known facility type; "
                               f"use one of {', '.join(FACILITY_TYPES)}")
-        crs = layer.crs.lower()
-        if crs not in COORDINATE_SYSTEMS and not re.fullmatch(r"epsg:\d{4,6}", crs):
-            raise ConfigError(f"{where}.crs = '{layer.crs}': use wgs84, gcj02, bd09 or "
-                              "an EPSG code such as 'EPSG:32651'")
+        _check_crs(layer.crs, f"{where}.crs")
         _require_file(layer.path, f"{where}.path")
+    _validate_joins(cfg)
     for t in an.required_types:
         if t not in cfg.facility_types:
             raise ConfigError(f"analysis.required_types lists '{t}' but no [[facilities]] "
@@ -582,9 +992,6 @@ def _validate(cfg: Config) -> None:
         if not cfg.network.osm_files:
             raise ConfigError("areas.source = 'osm_admin' reads boundary relations from local "
                               "network.osm_files; set them or use another areas.source")
-        if not 4 <= ar.admin_level <= 11:
-            raise ConfigError(f"areas.admin_level = {ar.admin_level}: use 8 for streets "
-                              "(街道/镇) or 9-10 for committees (社区/居委会)")
     _require_file(ar.admin_codes, "areas.admin_codes")
     if ar.source == "file" and ar.path is None:
         raise ConfigError("areas.source = 'file' needs areas.path (a polygon file)")
@@ -597,6 +1004,7 @@ def _validate(cfg: Config) -> None:
     if pop.census_file is not None and not pop.district_code and pop.share_60 is None:
         raise ConfigError("population.census_file needs population.district_code "
                           "(e.g. '310110' for Yangpu)")
+    _validate_census(pop)
     for key in ("share_60", "share_80"):
         v = getattr(pop, key)
         if v is not None and not 0 <= v <= 1:
@@ -628,6 +1036,110 @@ def _validate(cfg: Config) -> None:
         if g.access_reference is not None and g.access_reference <= 0:
             raise ConfigError("gap_index.access_reference must be positive (supply per "
                               "accessibility.per elderly)")
+
+
+def _validate_categories(layer: FacilityLayer, where: str) -> None:
+    """Category map and geocoder-quality settings of one facility layer."""
+    from geoplan.sources.facility_types import CATEGORY_MAPS, FACILITY_TYPES
+
+    if layer.category_column is None:
+        if layer.category_map is not None or layer.categories:
+            raise ConfigError(f"{where}: category_map/categories need category_column (the "
+                              "column holding each row's category)")
+    else:
+        if layer.type:
+            raise ConfigError(f"{where}: set either type (one type for the whole file) or "
+                              "category_column (a type per row from a category map), not both")
+        if layer.category_map is not None and layer.category_map not in CATEGORY_MAPS:
+            raise ConfigError(f"{where}.category_map = '{layer.category_map}' is not a "
+                              f"built-in map; use one of {', '.join(CATEGORY_MAPS)} or list "
+                              "the categories in [facilities.categories]")
+        if layer.category_map is None and not layer.categories:
+            raise ConfigError(f"{where}.category_column needs a category map: category_map "
+                              f"= \"{next(iter(CATEGORY_MAPS))}\" or [facilities.categories] "
+                              "entries such as 1 = \"care_home\"")
+        for cat, t in layer.categories:
+            if t and t not in FACILITY_TYPES:
+                raise ConfigError(f"{where}.categories.{cat} = '{t}' is not a known facility "
+                                  f"type; use one of {', '.join(FACILITY_TYPES)} (or \"\" to "
+                                  "leave the category out)")
+        if not layer.types:
+            raise ConfigError(f"{where}: the category map leaves every category out")
+    if bool(layer.filter_values) != (layer.filter_column is not None):
+        raise ConfigError(f"{where}: filter_column and filter_values go together (e.g. "
+                          "filter_column = \"district\", filter_values = [\"杨浦区\"])")
+    if layer.low_quality not in LOW_QUALITY_ACTIONS:
+        raise ConfigError(f"{where}.low_quality = '{layer.low_quality}'; use 'flag' (keep and "
+                          "mark) or 'drop'")
+    if (layer.min_quality is None) != (layer.quality_column is None):
+        raise ConfigError(f"{where}: quality_column and min_quality go together (e.g. "
+                          "quality_column = \"confidence\", min_quality = 50)")
+    if bool(layer.bad_match_levels) != (layer.match_level_column is not None):
+        raise ConfigError(f"{where}: match_level_column and bad_match_levels go together (e.g. "
+                          "match_level_column = \"level\", bad_match_levels = [\"地产小区\"])")
+
+
+def _validate_joins(cfg: Config) -> None:
+    labels = {layer.label: layer for layer in cfg.facilities}
+    for k, jn in enumerate(cfg.joins):
+        where = f"joins[{k}]"
+        layer = labels.get(jn.layer)
+        if layer is None:
+            raise ConfigError(f"{where}.layer = '{jn.layer}' names no [[facilities]] layer; "
+                              f"use one of the labels: {', '.join(labels)}")
+        if layer.name_column is None:
+            raise ConfigError(f"{where}: layer '{jn.layer}' has no name_column to match by")
+        if jn.street_column is not None and layer.street_column is None:
+            raise ConfigError(f"{where}.street_column is set but layer '{jn.layer}' has no "
+                              "street_column; set both or neither")
+        if not 0 < jn.min_score <= 100:
+            raise ConfigError(f"{where}.min_score = {jn.min_score:g}: give a similarity "
+                              "between 0 and 100 (e.g. 90)")
+        if not (jn.columns or jn.capacity_column or jn.beds_column or jn.nursing_beds_column
+                or jn.floor_area_column):
+            raise ConfigError(f"{where}: nothing to attach; set columns = [...] or "
+                              "beds_column/capacity_column/...")
+        _require_file(jn.path, f"{where}.path")
+        # the key and attached columns are checked now, not after the network is built
+        from geoplan.sources.tables import read_table, require_columns
+
+        table = read_table(jn.path, sheet=jn.sheet, encoding=jn.encoding)
+        require_columns(table, {f"{where}.name_column": jn.name_column,
+                                f"{where}.street_column": jn.street_column,
+                                **{f"{where}.columns[{i}]": c for i, c in enumerate(jn.columns)},
+                                **{f"{where}.{k}": getattr(jn, k) for k in (
+                                    "capacity_column", "beds_column", "nursing_beds_column",
+                                    "floor_area_column")}}, jn.path)
+
+
+def _validate_census(pop: Population) -> None:
+    """Check the census counts and that the census file has the district (before any work)."""
+    for key in ("residents", "elderly_60", "elderly_80"):
+        v = getattr(pop, key)
+        if v is not None and v <= 0:
+            raise ConfigError(f"population.{key} = {v:g} must be a positive count")
+    for age in ("60", "80"):
+        if getattr(pop, f"elderly_{age}") is not None and pop.residents is None and (
+                pop.census_file is None or not pop.district_code):
+            raise ConfigError(f"population.elderly_{age} needs population.residents (or "
+                              "census_file with district_code) to turn it into a share")
+    if pop.census_file is None or not pop.district_code:
+        return
+    from geoplan.errors import InputDataError
+    from geoplan.sources.census import census_codes
+
+    code = pop.district_code.strip()
+    if not re.fullmatch(r"\d{6}", code):
+        raise ConfigError(f"population.district_code = '{pop.district_code}': give the "
+                          "6-digit division code of the district, e.g. '310110' (Yangpu)")
+    try:
+        codes = census_codes(pop.census_file)
+    except InputDataError as exc:
+        raise ConfigError(f"population.census_file: {exc}") from None
+    if code not in codes:
+        raise ConfigError(f"population.district_code = '{code}' has no row in "
+                          f"{pop.census_file} ({len(codes)} division codes); check the code "
+                          "(6-digit, e.g. 310110 for Yangpu)")
 
 
 def _validate_standards(cfg: Config) -> None:
@@ -739,6 +1251,7 @@ def validate_scenario(sc: Scenario, where: str = "") -> None:
     from geoplan.sources.facility_types import FACILITY_TYPES
 
     where = where or f"scenario '{sc.name}'"
+    check_numbers(sc, where, sep=": ")
     if sc.model not in SITING_MODELS:
         raise ConfigError(f"{where}: model = '{sc.model}'; use one of {', '.join(SITING_MODELS)}")
     if sc.method not in SITING_METHODS:
@@ -762,9 +1275,21 @@ def validate_scenario(sc: Scenario, where: str = "") -> None:
                 if t not in types_:
                     raise ConfigError(f"{where}: link names type '{t}', which no plan of this "
                                       f"scenario has (plans: {', '.join(types_)})")
-    elif sc.model in ("mclp", "pmedian", "cmclp") and sc.new < 1:
+    elif sc.model in ("mclp", "pmedian", "cmclp", "maximin", "wmclp") and sc.new < 1:
         raise ConfigError(f"{where}: set new = <number of new sites> (at least 1) for model "
                           f"'{sc.model}'")
+    if sc.floor is not None and not (math.isfinite(sc.floor) and 0 < sc.floor <= 1):
+        raise ConfigError(f"{where}: floor = {sc.floor} must be a share in (0, 1], e.g. 0.6 "
+                          "for 60 % of every area's older residents")
+    if sc.model == "floors" and sc.floor is None:
+        raise ConfigError(f"{where}: model 'floors' needs floor = <share every area must "
+                          "reach>, e.g. 0.6")
+    if not (math.isfinite(sc.equity_weight) and sc.equity_weight >= 0):
+        raise ConfigError(f"{where}: equity_weight = {sc.equity_weight} must be a number >= 0 "
+                          "(0 = plain MCLP)")
+    if sc.equity_level not in EQUITY_LEVELS:
+        raise ConfigError(f"{where}: equity_level = '{sc.equity_level}'; use 'area' or "
+                          "'street'")
     if sc.model == "lscp" and not 0 < sc.target <= 1:
         raise ConfigError(f"{where}: target = {sc.target} must be a share in (0, 1], "
                           "e.g. 0.95 for 95 %")
@@ -785,10 +1310,7 @@ def validate_scenario(sc: Scenario, where: str = "") -> None:
         raise ConfigError(f"{where}: no candidate sites: set candidates.file, "
                           "candidates.clusters, candidates.buildings or candidates.grid_m")
     _require_file(c.file, f"{where}.candidates.file")
-    crs = c.crs.lower()
-    if crs not in COORDINATE_SYSTEMS and not re.fullmatch(r"epsg:\d{4,6}", crs):
-        raise ConfigError(f"{where}.candidates.crs = '{c.crs}': use wgs84, gcj02, bd09 or an "
-                          "EPSG code")
+    _check_crs(c.crs, f"{where}.candidates.crs")
     if c.grid_m < 0 or c.clusters < 0 or c.exclude_existing_m < 0:
         raise ConfigError(f"{where}.candidates: grid_m, clusters and exclude_existing_m must "
                           "not be negative")
@@ -813,6 +1335,9 @@ def load_config(path: str | Path) -> Config:
         With a one-line message naming the bad setting.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a config file; give the study-area TOML "
+                          "file (e.g. examples/yangpu-wujiaochang.toml)")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
@@ -840,6 +1365,14 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     unknown = sorted(set(raw) - set(_TOP_KEYS))
     if unknown:
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(_TOP_KEYS)}")
+    for key, value in raw.items():  # the shape of every section before its contents
+        if key in _ARRAY_KEYS:
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise ConfigError(f"{key} must be an array of tables: write [[{key}]] above "
+                                  f"each entry's keys (got {type(value).__name__} {value!r})")
+        elif not isinstance(value, dict):
+            raise ConfigError(f"{key} = {value!r} is a value, but [{key}] is a section: write "
+                              f"[{key}] on its own line with its keys below it")
     if "study_area" not in raw:
         raise ConfigError("missing section [study_area] (with at least name = \"...\")")
     study = _build(StudyArea, raw["study_area"], "study_area", None)
@@ -853,30 +1386,38 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     if not isinstance(root_text, str):
         raise ConfigError("paths.data_root must be text (a folder path)")
     data_root = Path(_expand(root_text, "paths.data_root")).expanduser()
-    if not data_root.is_absolute():
-        data_root = (base_dir / data_root).resolve()
+    # Always resolved (symlinks too), written absolute or relative: the input paths under it
+    # compare equal however the folder was reached (e.g. a symlinked ../shared).
+    data_root = (base_dir / data_root).resolve()
+    if data_root.is_file():
+        raise ConfigError(f"paths.data_root: {data_root} is a file, not a folder; give the "
+                          "folder holding the input data")
     if not data_root.is_dir():
         raise ConfigError(f"paths.data_root: folder not found: {data_root} (set GEOPLAN_DATA "
                           "or data_root to the folder holding the input data)")
 
+    if study.boundary is not None and not study.boundary.is_absolute():
+        study = dataclasses.replace(study, boundary=data_root / study.boundary)
     network = _build(NetworkSource, raw.get("network", {}), "network", data_root)
     walking = _build(WalkingProfile, raw.get("walking", {}), "walking", None)
     analysis = _build(Analysis, raw.get("analysis", {}), "analysis", None)
-    if study.osm_relation is not None:
-        if network.osm_relation not in (None, study.osm_relation):
-            raise ConfigError("study_area.osm_relation and network.osm_relation differ; "
-                              "set one of them")
-        network = dataclasses.replace(network, osm_relation=study.osm_relation)
-    if (network.boundary is not None or network.osm_relation is not None) \
-            and network.buffer_m is None:
-        network = dataclasses.replace(network, buffer_m=round(
-            analysis.max_minutes * 60 * walking.speed_mps + walking.snap_max_m, 1))
     layers = raw.get("facilities", [])
     if not isinstance(layers, list):
         raise ConfigError("facilities must be an array of tables: write [[facilities]]")
     facilities = []
     for i, layer in enumerate(layers):
-        fl = _build(FacilityLayer, layer, f"facilities[{i}]", data_root)
+        extra: dict[str, Any] = {}
+        if isinstance(layer, dict) and "categories" in layer:
+            cats = layer["categories"]
+            if not isinstance(cats, dict) or not all(isinstance(v, str)
+                                                     for v in cats.values()):
+                raise ConfigError(f"facilities[{i}].categories must be a table of category "
+                                  "-> facility type, e.g. [facilities.categories] 1 = "
+                                  "\"care_home\"")
+            extra["categories"] = tuple((str(k), v) for k, v in cats.items())
+            layer = {k: v for k, v in layer.items() if k != "categories"}
+        fl = _build(FacilityLayer, layer, f"facilities[{i}]", data_root,
+                    skip=("categories",) if extra else (), extra=extra)
         if not fl.label:
             fl = dataclasses.replace(fl, label=fl.path.stem)
         facilities.append(fl)
@@ -910,10 +1451,14 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
                      if "accessibility" in raw else None)
     gap = (_build(GapIndex, raw["gap_index"], "gap_index", None) if "gap_index" in raw
            else GapIndex() if standards or accessibility else None)
+    joins_raw = raw.get("joins", [])
+    if not isinstance(joins_raw, list):
+        raise ConfigError("joins must be an array of tables: write [[joins]]")
+    joins = tuple(_build(Join, j, f"joins[{k}]", data_root) for k, j in enumerate(joins_raw))
     cfg = Config(study_area=study, network=network, walking=walking, analysis=analysis,
                  facilities=tuple(facilities), areas=areas, population=population,
                  output=output, data_root=data_root, scenarios=scenarios,
                  standards=standards, accessibility=accessibility, gap_index=gap,
-                 source_file=source_file, raw=raw)
+                 source_file=source_file, raw=raw, joins=joins)
     _validate(cfg)
     return cfg

@@ -22,8 +22,10 @@ import scipy.sparse as sp
 import shapely
 
 from geoplan.analysis.coverage import rollup, score_areas
+from geoplan.analysis.ledger import FacilityLedger, Ledger, ledger_table
 from geoplan.config import Config
 from geoplan.errors import InputDataError
+from geoplan.network.parts import select_parts
 from geoplan.network.prepare import prepare_network
 from geoplan.network.snapping import SnappedPoints, snap_points
 from geoplan.network.walkgraph import WalkNetwork
@@ -37,9 +39,9 @@ from geoplan.sources.areas import (
     compound_areas,
     grid_cells,
 )
-from geoplan.sources.crs import to_wgs84
 from geoplan.sources.facilities import FacilityLoad, flag_outside, load_facilities, move_to_issues
 from geoplan.sources.population import (
+    area_counts,
     build_demand,
     elderly_shares,
     grid_for_uncovered,
@@ -75,6 +77,14 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     standards: Any = None  # StandardsResult when [standards] is configured
     inventory: pd.DataFrame | None = None
+    joins: pd.DataFrame | None = None  # match table of the [[joins]], when configured
+    ledger: Ledger = field(default_factory=Ledger)
+    facility_ledger: FacilityLedger | None = None
+
+    def ledger_table(self) -> pd.DataFrame:
+        """The population and facility ledgers as one table (see
+        :mod:`geoplan.analysis.ledger`)."""
+        return ledger_table(self.ledger, self.facility_ledger)
 
 
 @contextmanager
@@ -87,48 +97,121 @@ def _step(manifest: RunManifest, index: int, total: int, name: str) -> Iterator[
     log.info("[%d/%d] %s done in %.1f s", index, total, name, dt)
 
 
-def _check_datum(load: FacilityLoad, snapped_m: np.ndarray, net: WalkNetwork,
-                 cfg: Config) -> list[str]:
-    """Warn when a layer declared WGS84 sits much closer to the streets as GCJ-02."""
+def _check_datum(load: FacilityLoad, net: WalkNetwork, cfg: Config) -> list[str]:
+    """Warn when a facility layer fits the streets clearly better in another datum.
+
+    Each layer with a longitude/latitude ``crs`` is read as declared, as GCJ-02 and as
+    BD-09 and the fits compared (:mod:`geoplan.sources.datum`); no absolute threshold.
+    """
+    from geoplan.sources.datum import compare_readings, declared_datum
+
     warnings = []
     pts = load.points
     for layer in cfg.facilities:
-        if layer.crs.lower() != "wgs84":
+        declared = declared_datum(layer.crs)
+        label = layer.label or layer.path.stem
+        sel = (pts["layer"] == label).to_numpy()
+        if declared is None or not sel.any():
             continue
-        sel = (pts["layer"] == layer.label).to_numpy()
-        if sel.sum() < 3 or np.median(snapped_m[sel]) < DATUM_CHECK_M:
-            continue
-        lon, lat = to_wgs84(pts["lon_src"].to_numpy()[sel], pts["lat_src"].to_numpy()[sel],
-                            "gcj02")
-        alt = gpd.GeoSeries(shapely.points(lon, lat), crs=4326).to_crs(net.crs).to_numpy()
-        _, dist = net.edge_tree.query_nearest(alt, return_distance=True)
-        med, med_alt = float(np.median(snapped_m[sel])), float(np.median(dist))
-        if med_alt < med / 3:
-            msg = (f"facility layer '{layer.label}' ({layer.path.name}) is declared WGS84 but its "
-                   f"points lie a median {med:.0f} m from the nearest walkable way; read as "
-                   f"GCJ-02 they would lie {med_alt:.0f} m away. The coordinates are probably "
-                   "GCJ-02 (Amap/Tencent): set crs = \"gcj02\" for this layer")
+        geom = pts.geometry.to_numpy()[sel]
+        fit = compare_readings(shapely.get_x(geom), shapely.get_y(geom), declared, net)
+        msg = fit.message(f"facility layer '{label}' ({layer.path.name})")
+        if msg:
             log.warning(msg)
             warnings.append(msg)
     return warnings
 
 
-def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
-                ) -> tuple[gpd.GeoDataFrame, SnappedPoints, pd.DataFrame, list[str],
-                           pd.DataFrame]:
-    load = load_facilities(cfg.facilities)
-    inventory = load.inventory
+def walking_buffer_m(cfg: Config) -> float:
+    """How far beyond the study boundary supply still matters (metres).
+
+    The largest catchment walked at the profile speed plus the snap limit: a facility that
+    far outside can still be reached by a resident on the boundary.
+    """
+    return cfg.analysis.max_minutes * 60.0 * cfg.walking.speed_mps + cfg.walking.snap_max_m
+
+
+def _study_boundary(cfg: Config) -> shapely.Geometry:
+    """The configured boundary polygon (WGS84), checked against the OSM files' extent
+    before any network is built; an empty geometry when none is configured."""
+    sa = cfg.study_area
+    # the same polygon the OSM files are cut to while read (study_area.boundary or the
+    # boundary relation study_area.osm_relation of the files)
+    poly = osm.configured_boundary(cfg.network, osm.StudyCut.of(cfg))
+    if poly is None:
+        return shapely.Polygon()
+    extent = osm.study_boundary(cfg.network)
+    if not extent.is_empty:
+        _require_overlap(poly, extent, sa.boundary or f"study_area.osm_relation = "
+                         f"{sa.osm_relation}", "the OSM files")
+    return poly
+
+
+def _require_overlap(poly: shapely.Geometry, extent: shapely.Geometry, path: object,
+                     what: str) -> None:
+    """One line naming both extents when the study boundary misses the network source."""
+    if shapely.intersects(poly, extent):
+        return
+    b, n = shapely.bounds(poly), shapely.bounds(extent)
+    raise InputDataError(
+        f"{path}: the study boundary ({b[0]:.4f}–{b[2]:.4f} E, {b[1]:.4f}–{b[3]:.4f} N) does "
+        f"not overlap {what} ({n[0]:.4f}–{n[2]:.4f} E, {n[1]:.4f}–{n[3]:.4f} N); check "
+        "study_area.boundary_crs and the OSM source")
+
+
+def _check_areas_datum(cfg: Config, areas: gpd.GeoDataFrame, net: WalkNetwork) -> list[str]:
+    """The same check for committee polygons (their boundaries follow streets)."""
+    from geoplan.sources.datum import compare_readings, declared_datum, polygon_vertices
+
+    if cfg.areas.source != "file" or not len(areas):
+        return []
+    # as declared: areas.crs (gcj02/bd09 already converted vertex by vertex), else the
+    # file's own CRS, whose WGS84 reading is the declared one
+    declared = declared_datum(cfg.areas.crs) if cfg.areas.crs else None
+    lon, lat = polygon_vertices(areas.to_crs(4326).geometry.to_numpy())
+    fit = compare_readings(lon, lat, declared or "wgs84", net)
+    msg = fit.message(f"the areas file {cfg.areas.path} (polygon vertices)")
+    if msg:
+        log.warning(msg)
+        return [msg]
+    return []
+
+
+def _load_facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
+                     ) -> tuple[FacilityLoad, list[str]]:
+    """Read every facility layer, check its datum (warnings returned) and move the rows
+    outside the study area to the issues."""
+    load = load_facilities(cfg.facilities, cfg.joins)
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
                              "see the reported rows and fix the coordinates")
-    # Facilities just outside the study area still serve residents inside it: keep those
-    # within snap_max_m of the boundary (the network reaches a little beyond it).
+    # Facilities outside the study area still serve residents inside it (edge effects):
+    # keep those within walking reach of the boundary; residents outside are not scored.
     reach_area = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).buffer(
-        cfg.walking.snap_max_m).to_crs(4326).iloc[0]
-    load = flag_outside(load, reach_area)
+        walking_buffer_m(cfg)).to_crs(4326).iloc[0]
+    # the datum check sees every located row: a wrong datum also pushes rows "outside"
+    notes = _check_datum(load, net, cfg)
+    return flag_outside(load, reach_area), notes
+
+
+def _place_facilities(cfg: Config, load: FacilityLoad, net: WalkNetwork,
+                      boundary_wgs: shapely.Geometry
+                      ) -> tuple[gpd.GeoDataFrame, SnappedPoints, pd.DataFrame,
+                                 pd.DataFrame, FacilityLoad]:
+    """Snap the facilities to the (selected) network; far ones are reported and kept."""
     pts = load.points.to_crs(net.crs)
     snapped = snap_points(net, pts.geometry.to_numpy(), cfg.walking.speed_mps)
-    notes = _check_datum(load, snapped.off_m, net, cfg)
+    # Outside the boundary and off the network: the OSM source does not reach the place,
+    # so the facility can serve nobody here (inside, a far facility is kept and reported).
+    outside = ~shapely.covers(boundary_wgs, load.points.geometry.to_numpy())
+    beyond = outside & (snapped.off_m > cfg.walking.snap_max_m)
+    if beyond.any():
+        detail = [f"outside the study boundary and {d:.0f} m from the nearest walkable way: "
+                  "the OSM source does not reach it; extend osm_files to include it"
+                  for d in snapped.off_m[beyond]]
+        load = move_to_issues(load, beyond, "beyond_network", detail)
+        snapped = snapped.subset(np.flatnonzero(~beyond))
+        pts = load.points.to_crs(net.crs)
     far = snapped.off_m > cfg.walking.snap_max_m
     if far.any():
         detail = [f"{d:.0f} m from the nearest walkable way (limit "
@@ -139,7 +222,66 @@ def _facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
         pts = load.points.to_crs(net.crs)
     pts = pts.copy()
     pts["snap_m"] = snapped.off_m
-    return pts, snapped, load.issues, notes, inventory
+    pts["outside_boundary"] = ~shapely.covers(boundary_wgs, load.points.geometry.to_numpy())
+    return pts, snapped, load.issues, load.inventory, load
+
+
+def _served_from_outside(cfg: Config, fac: gpd.GeoDataFrame, demand: gpd.GeoDataFrame,
+                         types: tuple[str, ...]) -> list[str]:
+    """Count, per facility outside the boundary, the older residents inside for whom it is
+    the nearest of its type within the circle time (column ``serves_inside_60``); a note
+    names them for the report."""
+    fac["serves_inside_60"] = 0.0
+    outside = fac["outside_boundary"].to_numpy(bool)
+    if not outside.any():
+        return []
+    w = demand["elderly_60"].to_numpy(np.float64)
+    fid = fac["fid"].astype(str).to_numpy()
+    for t in types:
+        if f"{t}_nearest" not in demand:
+            continue
+        near = demand[f"{t}_nearest"].astype(str).to_numpy()
+        ok = demand[f"{t}_time_min"].to_numpy(np.float64) <= cfg.analysis.circle_minutes
+        served = pd.Series(w[ok]).groupby(near[ok]).sum()
+        sel = outside & (fac["type"].to_numpy() == t)
+        fac.loc[sel, "serves_inside_60"] = pd.Series(fid[sel]).map(served).fillna(0).to_numpy()
+    used = fac[outside & (fac["serves_inside_60"].to_numpy() > 0)]
+    if not len(used):
+        return []
+    names = ", ".join(f"{n or f} ({v:,.0f})" for n, f, v in zip(
+        used["name"].fillna("").astype(str), used["fid"].astype(str),
+        used["serves_inside_60"], strict=True))
+    return [f"{len(used)} facilities outside the study boundary are the nearest within "
+            f"{cfg.analysis.circle_minutes:g} min for {used['serves_inside_60'].sum():,.0f} "
+            f"older residents inside it (60+ served): {names}"]
+
+
+#: Walking speeds of the sensitivity band, relative to the configured 60+ speed.
+SENSITIVITY_FACTORS = {"slow20": 0.8, "fast20": 1.2}
+
+
+def _sensitivity(cfg: Config, summary: pd.DataFrame, times_min: dict[str, np.ndarray],
+                 required: list[str] | tuple[str, ...], w60: np.ndarray) -> list[str]:
+    """Circle share at ±20 % walking speed and at the 80+ speed, from the same times.
+
+    Adds ``circle_share_slow20``, ``circle_share_fast20`` and ``circle_share_speed80`` to
+    ``summary`` and returns the note that states the band.
+    """
+    from geoplan.analysis.coverage import speed_sensitivity
+
+    wk = cfg.walking
+    factors = {**SENSITIVITY_FACTORS, "speed80": 1.0 / wk.slow80}
+    figs = speed_sensitivity(times_min, required, cfg.analysis.circle_minutes, w60, factors)
+    for k, v in figs.items():
+        summary[k] = v
+    lo, hi = figs["circle_share_slow20"], figs["circle_share_fast20"]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return []
+    return [f"Walking-speed sensitivity: {100 * lo:.1f} %–{100 * hi:.1f} % of older residents "
+            f"reach every required service within {cfg.analysis.circle_minutes:g} min at "
+            f"{0.8 * wk.speed_kmh:.2f}–{1.2 * wk.speed_kmh:.2f} km/h (±20 % of "
+            f"{wk.speed_kmh:g} km/h); {100 * figs['circle_share_speed80']:.1f} % at the 80+ "
+            f"speed {wk.speed_80:.2f} km/h"]
 
 
 def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
@@ -182,6 +324,17 @@ def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
             times = sp.csr_matrix(point_reach(graph, fac_snap.subset(sel), dem_snap,
                                               catch * 60.0))
             times.data = times.data / 60.0
+            if acc.weight == "elderly_80":  # 80+ demand walks at the 80+ speed
+                times.data = times.data * cfg.walking.slow80
+                times.data[times.data > catch] = np.inf
+                times.eliminate_zeros()
+                times = sp.csr_matrix((times.data[np.isfinite(times.data)],
+                                       times.indices[np.isfinite(times.data)],
+                                       np.r_[0, np.cumsum(np.add.reduceat(
+                                           np.isfinite(times.data).astype(np.int64),
+                                           times.indptr[:-1]) if times.nnz else
+                                           np.zeros(times.shape[0], np.int64))]),
+                                      shape=times.shape)
         else:
             times = sp.csr_matrix((0, len(demand)))
         for m, decay in methods.items():
@@ -243,18 +396,33 @@ def _gap_index(cfg: Config, areas: gpd.GeoDataFrame, acc_cols: dict[str, np.ndar
     return out
 
 
-def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry
-                      ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str]:
-    feats = osm.features(cfg.network, cfg.output.cache_dir).to_crs(net.crs)
+def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
+                      ledger: Ledger
+                      ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str,
+                                 tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Areas, demand points, the source of the estimates, and the areas left out (mask,
+    their 60+ and 80+).
+
+    Areas of an areas file that do not reach the study area stay in the area table, with
+    their residents recorded in ``ledger`` as excluded (``outside_study_area``).
+    """
+    feats = osm.features(cfg.network, cfg.output.cache_dir,
+                         osm.StudyCut.of(cfg)).to_crs(net.crs)
     compounds = compound_areas(feats, boundary, cfg.areas.min_compound_m2)
     src = cfg.areas.source
+    if src != "file" and len(feats) == 0:
+        # Compounds and grid cells carry no counts: residents come only from mapped floor
+        # area, and a streets-only OSM source has none.
+        raise InputDataError(f"areas.source = '{src}' estimates residents from OSM buildings "
+                             "and residential landuse, and the OSM source has none; give "
+                             "committee polygons with elderly counts (areas.source = \"file\", "
+                             "elderly60_column) or an OSM extract with buildings")
     if src == "file":
         areas = areas_from_file(cfg.areas, net.crs)
-        areas = areas[shapely.intersects(areas.geometry.to_numpy(), boundary)]
-        if len(areas) == 0:
+        outside = ~shapely.intersects(areas.geometry.to_numpy(), boundary)
+        if outside.all():
             raise InputDataError(f"{cfg.areas.path}: no area overlaps the study area; check the "
                                  "file's CRS and extent")
-        areas = areas.reset_index(drop=True)
     elif src == "compounds":
         areas = compounds
     elif src == "osm_admin":
@@ -272,13 +440,105 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry
     if len(areas) == 0:
         raise InputDataError(f"areas.source = '{src}' gives no analysis area in the study area "
                              "(no residential compounds mapped?); try source = \"grid\"")
-    need_shares = areas["elderly_60"].isna().any()
+    if src != "file":
+        outside = np.zeros(len(areas), dtype=bool)
+    e60, e80 = areas["elderly_60"], areas["elderly_80"]
+    need_shares = bool(e60.isna().any())
     shares = elderly_shares(cfg.population) if need_shares else None
-    demand = build_demand(feats, areas, compounds, boundary, cfg.population, shares)
+    if shares is None and bool((e80.isna() & e60.notna()).any()) and (
+            cfg.population.share_60 is not None or cfg.population.census_file is not None):
+        shares = elderly_shares(cfg.population)  # to estimate the missing 80+ counts
+    given, a60, a80 = area_counts(areas, shares)
+    if given.any():
+        ledger.enter("areas", "areas_file", float(a60.sum()), float(a80.sum()),
+                     areas["area_id"].to_numpy()[given],
+                     f"committee counts in {cfg.areas.path.name}")
+    if outside.any():
+        ids = areas["area_id"].to_numpy()[outside]
+        n60, n80 = float(a60[outside].sum()), float(a80[outside].sum())
+        ledger.exclude("areas", "outside_study_area", n60, n80, ids,
+                       "areas that do not reach the study area (the extent of the OSM "
+                       "network); they stay in the area table with their counts as excluded")
+        log.warning("%d areas of %s lie outside the study area (%s%s): their %.0f residents "
+                    "aged 60+ are not scored (see the ledger)", len(ids), cfg.areas.path,
+                    ", ".join(map(str, ids[:5])), " …" if len(ids) > 5 else "", n60)
+    demand = build_demand(feats, areas, compounds, boundary, cfg.population, shares,
+                          skip=outside, ledger=ledger)
     if len(demand) == 0:
         raise InputDataError("no residential building or compound found in the study area to "
                              "carry the elderly population; check the OSM source")
-    return areas, demand, shares.source if shares else "committee counts"
+    o60, o80 = np.where(outside, a60, 0.0), np.where(outside, a80, 0.0)
+    return (areas, demand, shares.source if shares else "committee counts",
+            (outside, o60, o80))
+
+
+def _note_parts(cfg: Config, net: WalkNetwork, demand: gpd.GeoDataFrame,
+                dem_snap: SnappedPoints, fac: gpd.GeoDataFrame, fac_snap: SnappedPoints,
+                areas: pd.DataFrame, ledger: Ledger, kept: tuple[int, ...]) -> None:
+    """Warn about residents on network parts analysed on their own (ledger note)."""
+    if len(kept) < 2:
+        return
+    part = net.edges["part"].to_numpy()
+    dpart = part[dem_snap.edge]
+    fpart = part[fac_snap.edge] if len(fac_snap) else np.zeros(0, dtype=np.int64)
+    sep = dpart != 0
+    if not sep.any() and not (fpart != 0).any():
+        return
+    w60 = demand["elderly_60"].to_numpy(np.float64)
+    w80 = demand["elderly_80"].to_numpy(np.float64)
+    ids = areas["area_id"].to_numpy()[np.unique(demand["area_pos"].to_numpy()[sep])]
+    no_fac = [p for p in np.unique(dpart[sep]) if not (fpart == p).any()]
+    n_nofac = float(w60[np.isin(dpart, no_fac)].sum())
+    text = (f"{len(kept) - 1} network part(s) not connected to the main one are analysed on "
+            "their own: walking times never cross between parts"
+            + (f"; {n_nofac:.0f} of these residents aged 60+ live on a part without any "
+               "facility" if no_fac else ""))
+    ledger.note("network", "separate_network_part", float(w60[sep].sum()),
+                float(w80[sep].sum()), ids, text)
+    log.warning("%.0f residents aged 60+ (%.0f aged 80+) in %d areas live on %d walking-network "
+                "part(s) not connected to the main network; they are analysed on their own part "
+                "(%d facilities there)%s", float(w60[sep].sum()), float(w80[sep].sum()),
+                len(ids), len(kept) - 1, int((fpart != 0).sum()),
+                f"; {n_nofac:.0f} of them have no facility on their part" if no_fac else "")
+
+
+def _exclude_far_homes(cfg: Config, demand: gpd.GeoDataFrame, dem_snap: SnappedPoints,
+                       areas: pd.DataFrame, ledger: Ledger
+                       ) -> tuple[gpd.GeoDataFrame, SnappedPoints, np.ndarray, np.ndarray,
+                                  np.ndarray]:
+    """Leave out homes farther than ``snap_max_m`` from any analysed way (ledger).
+
+    Returns the kept demand and its snapping, and per area the 60+ and 80+ left out and
+    whether the area has no demand point near a way at all.
+    """
+    n = len(areas)
+    far = dem_snap.off_m > cfg.walking.snap_max_m
+    apos = demand["area_pos"].to_numpy()
+    w60 = demand["elderly_60"].to_numpy(np.float64)
+    w80 = demand["elderly_80"].to_numpy(np.float64)
+    x60 = np.bincount(apos[far], weights=w60[far], minlength=n)
+    x80 = np.bincount(apos[far], weights=w80[far], minlength=n)
+    if not far.any():
+        return demand, dem_snap, x60, x80, np.zeros(n, dtype=bool)
+    near_pts = np.bincount(apos[~far], minlength=n)
+    far_pts = np.bincount(apos[far], minlength=n)
+    no_way = (far_pts > 0) & (near_pts == 0)
+    ids = areas["area_id"].to_numpy()
+    limit = cfg.walking.snap_max_m
+    for mask, reason, text in (
+            (no_way, "no_walkable_way_in_area",
+             f"areas none of whose homes lie within {limit:g} m of a walkable way "
+             "(beyond the network's extent, or the network misses their streets)"),
+            (~no_way & (far_pts > 0), "home_far_from_network",
+             f"homes farther than walking.snap_max_m = {limit:g} m from any walkable way")):
+        if mask.any():
+            ledger.exclude("network", reason, float(x60[mask].sum()), float(x80[mask].sum()),
+                           ids[mask], text)
+    log.warning("%d homes carrying %.0f residents aged 60+ lie farther than %g m from any "
+                "walkable way and are not scored (%d areas; see the ledger)", int(far.sum()),
+                float(x60.sum()), limit, int((far_pts > 0).sum()))
+    keep = ~far
+    return (demand[keep].reset_index(drop=True), dem_snap.subset(keep), x60, x80, no_way)
 
 
 def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
@@ -301,40 +561,68 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     for p in cfg.network.osm_files:
         manifest.add_input(p, "osm")
     for layer in cfg.facilities:
-        manifest.add_input(layer.path, f"facilities:{layer.type}")
+        manifest.add_input(layer.path, "facilities:" + "+".join(layer.types))
+    for jn in cfg.joins:
+        manifest.add_input(jn.path, f"join:{jn.layer}")
     for p, role in ((cfg.areas.path, "areas"), (cfg.areas.streets_file, "streets"),
                     (cfg.population.census_file, "census")):
         if p is not None:
             manifest.add_input(p, role)
     total = 6 + sum(x is not None for x in (cfg.accessibility, cfg.standards, cfg.gap_index))
+    ledger = Ledger()
+    boundary_wgs = _study_boundary(cfg)
     with _step(manifest, 1, total, "walking network"):
         net, cached = prepare_network(cfg, use_cache=use_cache)
         log.info("network: %d nodes, %d edges, %.1f km%s", net.n_nodes, net.n_edges,
                  net.report.get("length_km", 0), " (cached)" if cached else "")
-        if net.report.get("dropped_components"):
-            log.info("dropped %d small disconnected parts (%d nodes, %.0f m of ways)",
-                     net.report["dropped_components"], net.report["dropped_nodes"],
-                     net.report["dropped_length_m"])
-    boundary_wgs = osm.study_boundary(cfg.network)
+    net_hull = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(
+        net.edges.geometry.to_numpy()))], crs=net.crs).to_crs(4326).iloc[0]
     if boundary_wgs.is_empty:
-        boundary_wgs = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(
-            net.edges.geometry.to_numpy()))], crs=net.crs).to_crs(4326).iloc[0]
+        boundary_wgs = osm.study_boundary(cfg.network)
+        if boundary_wgs.is_empty:
+            boundary_wgs = net_hull
+    else:
+        _require_overlap(boundary_wgs, net_hull, cfg.study_area.boundary
+                         or f"study_area.osm_relation = {cfg.study_area.osm_relation}",
+                         "the walking network")
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
     with _step(manifest, 2, total, "facilities"):
-        fac, fac_snap, issues, notes, inventory = _facilities(cfg, net, boundary_wgs)
-        log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
+        load, notes = _load_facilities(cfg, net, boundary_wgs)
     with _step(manifest, 3, total, "areas and demand"):
-        areas, demand, shares_source = _areas_and_demand(cfg, net, boundary)
+        areas, demand, shares_source, (outside, o60, o80) = _areas_and_demand(
+            cfg, net, boundary, ledger)
+        notes = [*notes, *_check_areas_datum(cfg, areas, net)]
         log.info("areas: %d; demand points: %d carrying %.0f people aged 60+ (%s)",
                  len(areas), len(demand), demand["elderly_60"].sum(), shares_source)
+        # network parts: the largest, plus every part that alone serves homes or facilities
+        parts = select_parts(net, np.concatenate([
+            demand.geometry.to_numpy(), load.points.to_crs(net.crs).geometry.to_numpy()]),
+            cfg.walking.snap_max_m)
+        net = parts.network
+        if parts.dropped_parts:
+            log.info("dropped %d small disconnected parts (%d nodes, %.0f m of ways) that "
+                     "serve no home or facility the other parts do not reach",
+                     parts.dropped_parts, parts.dropped_nodes, parts.dropped_length_m)
+        fac, fac_snap, issues, inventory, load = _place_facilities(cfg, load, net,
+                                                                   boundary_wgs)
+        fac_ledger = FacilityLedger.from_issues(load.read, load.blank, len(fac), issues)
+        fac_ledger.check()
+        log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
 
     graph = ReachGraph.from_network(net)
     an = cfg.analysis
     types = cfg.facility_types
     with _step(manifest, 4, total, "nearest-facility times"):
         dem_snap = snap_points(net, demand.geometry.to_numpy(), cfg.walking.speed_mps)
+        demand, dem_snap, ex60, ex80, no_way = _exclude_far_homes(cfg, demand, dem_snap,
+                                                                   areas, ledger)
+        if len(demand) == 0:
+            raise InputDataError(
+                f"no home lies within walking.snap_max_m = {cfg.walking.snap_max_m:g} m of a "
+                "walkable way; check that the OSM network covers the areas")
         demand["snap_m"] = dem_snap.off_m
+        _note_parts(cfg, net, demand, dem_snap, fac, fac_snap, areas, ledger, parts.kept)
         cutoff = 60.0 * max(NEAREST_SEARCH_MIN, 2 * an.max_minutes)
         times_min: dict[str, np.ndarray] = {}
         fac_types = fac["type"].to_numpy()
@@ -349,6 +637,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
             demand[f"{t}_nearest"] = np.where(nearest >= 0,
                                               fac["fid"].to_numpy()[sel][np.maximum(nearest, 0)],
                                               "")
+    notes = [*notes, *_served_from_outside(cfg, fac, demand, types)]
     with _step(manifest, 5, total, "isochrones"):
         thresholds_s = [60.0 * m for m in an.thresholds_min]
         nt = node_reach(graph, fac_snap, max(thresholds_s))
@@ -363,25 +652,40 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         w60 = demand["elderly_60"].to_numpy(np.float64)
         w80 = demand["elderly_80"].to_numpy(np.float64)
         apos = demand["area_pos"].to_numpy()
+        slow80 = cfg.walking.slow80  # 80+ figures at the 80+ speed, from the same times
         scored = score_areas(areas.drop(columns="geometry"), apos, w60, w80, times_min,
-                             an.thresholds_min, an.circle_minutes, required)
+                             an.thresholds_min, an.circle_minutes, required, slow80)
         est = np.ones(len(areas), dtype=bool)
         est_pts = demand.groupby("area_pos")["pop_estimated"].any()
         est[est_pts.index.to_numpy()] = est_pts.to_numpy()
         est &= areas["elderly_60"].isna().to_numpy()
         scored["pop_estimated"] = est
+        # residents of the area not scored (see the ledger), and why
+        scored["excluded_60"] = ex60 + o60
+        scored["excluded_80"] = ex80 + o80
+        scored["excluded_reason"] = np.select(
+            [outside, no_way, (ex60 > 0) | (ex80 > 0)],
+            ["outside_study_area", "no_walkable_way_in_area", "home_far_from_network"], "")
+        ledger.set_scored(w60, w80, int(np.count_nonzero(
+            np.bincount(apos, minlength=len(areas)))))
+        ledger.check()
         areas_out = gpd.GeoDataFrame(scored, geometry=areas.geometry.to_numpy(), crs=net.crs)
         has_street = (areas["street_code"].astype(str) != "").any()
         if has_street:
             streets = rollup(areas[["street_code", "street_name"]].astype(str), apos, w60, w80,
-                             times_min, an.thresholds_min, an.circle_minutes, required)
+                             times_min, an.thresholds_min, an.circle_minutes, required,
+                             slow80)
         else:
             streets = pd.DataFrame()
         whole = pd.DataFrame({"study_area": [cfg.study_area.name]}).iloc[
             np.zeros(len(areas), dtype=np.int64)].reset_index(drop=True)
         summary = rollup(whole, apos, w60, w80, times_min, an.thresholds_min,
-                         an.circle_minutes, required)
+                         an.circle_minutes, required, slow80)
+        if an.sensitivity:
+            notes = [*notes, *_sensitivity(cfg, summary, times_min, required, w60)]
         summary["pop_estimated"] = bool(est.any())
+        summary["excluded_60"] = ledger.excluded60
+        summary["excluded_80"] = ledger.excluded80
     step = 6
     acc_cols: dict[str, np.ndarray] = {}
     acc_keys: dict[str, tuple[str, str]] = {}
@@ -430,12 +734,14 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         circle_share=round(float(summary["circle_share"].iloc[0]), 4),
         network_report=net.report,
     )
+    manifest.set_ledger({"people": ledger.to_dict(), "facilities": fac_ledger.to_dict()})
     notes = [*notes, f"Elderly estimate source: {shares_source}"]
     return RunResult(config=cfg, network=net, boundary=boundary, facilities=fac, issues=issues,
                      demand=demand, areas=areas_out, streets=streets, summary=summary,
                      isochrones=iso, isochrones_by_type=iso_type, shares_source=shares_source,
                      manifest=manifest, notes=notes, standards=standards_res,
-                     inventory=inventory)
+                     inventory=inventory, joins=load.joins, ledger=ledger,
+                     facility_ledger=fac_ledger)
 
 
 def output_paths(cfg: Config) -> dict[str, Any]:
@@ -485,12 +791,14 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                 "areas": areas_wgs, "demand_points": dem_wgs, "facilities": fac_wgs,
                 "isochrones": iso_wgs, "isochrones_by_type": iso_type_wgs,
                 "walk_network": edges_wgs, "issues": result.issues,
+                "ledger": result.ledger_table(),
                 "streets": result.streets if len(result.streets) else None,
                 "summary": result.summary,
                 "standards": std.table if std is not None else None,
                 "standards_summary": std.summary if std is not None else None,
                 "standards_missing": (std.missing if std is not None and len(std.missing)
                                       else None),
+                "joins": result.joins,
             })
             sheets = {"areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
                       "summary": result.summary}
@@ -499,7 +807,9 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                 if len(std.missing):
                     sheets["standards_missing"] = std.missing
             sheets.update({"facilities": fac_wgs.drop(columns="geometry"),
-                           "issues": result.issues})
+                           "issues": result.issues, "ledger": result.ledger_table()})
+            if result.joins is not None:
+                sheets["joins"] = result.joins
             tables = write_area_tables(staged, ("data", rel["tables"]), sheets, lang=lang,
                                        circle_minutes=circle, notes=result.notes)
             out = cfg.output

@@ -71,12 +71,18 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     lang = cfg.output.lang
     circle = cfg.analysis.circle_minutes
     siting_dir = cfg.output.dir / "siting"
-    siting = read_siting(siting_dir, cfg.study_area.name)
+    skipped: list[tuple[Path, str]] = []
+    siting = read_siting(siting_dir, cfg.study_area.name, skipped)
+    read = {f"{cfg.study_area.name}-site-{s.name}.gpkg" for s in siting}
     for sc in sorted(siting_dir.glob(f"{cfg.study_area.name}-site-*.gpkg")):
-        manifest.add_input(sc, "siting result")
+        if sc.name in read:
+            manifest.add_input(sc, "siting result")
+    notes = list(result.notes) + [f"Siting result {p.name} skipped: {why}."
+                                  for p, why in skipped]
     standards = result.standards.table if result.standards is not None else None
     paths = report_paths(cfg)
     areas_wgs = result.areas.to_crs(4326)
+    ledger = result.ledger_table()
     with manifest.step("report"):
         m = coverage_map(result, areas_wgs=areas_wgs)
         add_siting_layers(m, siting, lang)
@@ -88,11 +94,13 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
         page = render_report(
             title, lang=lang, circle_minutes=circle, summary=result.summary,
             streets=result.streets, areas=pd.DataFrame(areas_wgs.drop(columns="geometry")),
-            siting=siting, standards=standards, map_html=page_map, notes=result.notes,
-            inputs=inputs, generated=str(manifest.started))
+            siting=siting, standards=standards, map_html=page_map, notes=notes,
+            inputs=inputs, generated=str(manifest.started), ledger=ledger)
     sheets = report_sheets(result.summary, result.streets,
-                           pd.DataFrame(areas_wgs.drop(columns="geometry")), siting, standards)
+                           pd.DataFrame(areas_wgs.drop(columns="geometry")), siting, standards,
+                           ledger)
     layers: dict[str, Any] = {"areas": areas_wgs, "summary": result.summary,
+                              "ledger": ledger,
                               "streets": result.streets if len(result.streets) else None,
                               "standards": standards}
     for sc in siting:
@@ -104,7 +112,7 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
         html_path.write_text(page, encoding="utf-8")
         write_geopackage(staged.path("data", paths["gpkg"].name), layers)
         tables = write_area_tables(staged, ("data", paths["tables"].name), sheets, lang=lang,
-                                   circle_minutes=circle, notes=result.notes)
+                                   circle_minutes=circle, notes=notes)
         manifest.add_output(html_path, final=paths["html"])
         manifest.add_output(staged.path("data", paths["gpkg"].name), final=paths["gpkg"])
         for kind in ("csv", "xlsx"):

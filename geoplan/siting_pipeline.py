@@ -37,6 +37,7 @@ from geoplan.siting.problem import SitingProblem
 from geoplan.siting.result import SitingResult
 from geoplan.sources import osm
 from geoplan.sources.facility_types import FACILITY_TYPES
+from geoplan.sources.tables import GEO_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,8 @@ class _Context:
     def features(self) -> gpd.GeoDataFrame:
         if self._features is None:
             cfg = self.run.config
-            self._features = osm.features(cfg.network, cfg.output.cache_dir).to_crs(self.net.crs)
+            self._features = osm.features(cfg.network, cfg.output.cache_dir,
+                                          osm.StudyCut.of(cfg)).to_crs(self.net.crs)
         return self._features
 
     def times(self, snapped: SnappedPoints, cutoff_min: float) -> sp.csr_matrix:
@@ -143,9 +145,7 @@ def _problem(ctx: _Context, sc: Scenario, type_key: str, cutoff: float, search: 
                             snap_max_m=run.config.walking.snap_max_m,
                             seed=run.config.analysis.seed)
     if len(cands.sites) == 0:
-        raise InputDataError(f"scenario '{sc.name}': no usable candidate site for "
-                             f"{type_key}; see the reported candidate rows, or add "
-                             "candidates (file, clusters, buildings, grid_m)")
+        raise InputDataError(_no_candidates(sc, type_key, cands.issues))
     c_snap = snap_points(ctx.net, cands.sites.geometry.to_numpy(), ctx.speed)
     times = ctx.times(c_snap, search)
     cap = None
@@ -175,11 +175,115 @@ def _problem(ctx: _Context, sc: Scenario, type_key: str, cutoff: float, search: 
     return prob, cands, c_snap, ex
 
 
+def _no_candidates(sc: Scenario, type_key: str, issues: pd.DataFrame) -> str:
+    """Why a scenario has no usable candidate: counts per reason and a first example.
+
+    No output is written when the run stops here, so the message itself must say what
+    was dropped and why (there is no issues table to look at).
+    """
+    c = sc.candidates
+    head = f"scenario '{sc.name}': no usable candidate site for {type_key}"
+    if issues is None or len(issues) == 0:
+        used = [k for k, on in (("candidates.file", c.file is not None),
+                                ("candidates.clusters", c.clusters > 0),
+                                ("candidates.buildings", c.buildings),
+                                ("candidates.grid_m", c.grid_m > 0)) if on]
+        return (f"{head}: {', '.join(used) or 'no candidate source'} produced none "
+                "(clusters need older residents left uncovered, buildings need street-facing "
+                "non-residential OSM buildings, grid_m needs network nodes in the study "
+                "area); add candidates.file or another source")
+    counts = issues["problem"].value_counts()
+    reasons = ", ".join(f"{n} {p.replace('_', ' ')}" for p, n in counts.items())
+    ex = issues.iloc[0]
+    word = "feature" if str(ex.get("file", "")).lower().endswith(GEO_EXTENSIONS) else "row"
+    where = (f"{ex['file']} {word} {ex['row']}" if ex.get("file") and ex["row"] >= 0
+             else f"'{ex['name']}'")
+    return (f"{head}: all {len(issues)} candidates were dropped ({reasons}; e.g. {where}: "
+            f"{ex['detail']}); fix their coordinates or candidates.crs, or add candidates "
+            "(file, clusters, buildings, grid_m)")
+
+
 def _conflicts(sites: gpd.GeoDataFrame, spacing: float | None) -> np.ndarray | None:
     if spacing is None or len(sites) < 2:
         return None
     xy = np.column_stack([sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()])
     return cKDTree(xy).query_pairs(spacing, output_type="ndarray")
+
+
+#: Floor of the "areas below the floor" figure when a scenario sets none (half of an
+#: area's older residents within the catchment).
+DEFAULT_EQUITY_FLOOR = 0.5
+
+
+def _equity_units(run: RunResult, level: str) -> tuple[np.ndarray, int, np.ndarray]:
+    """Unit position per demand point (areas or streets), the unit count and unit ids."""
+    apos = run.demand["area_pos"].to_numpy().astype(np.int64)
+    if level == "area":
+        return apos, len(run.areas), run.areas["area_id"].astype(str).to_numpy()
+    codes = run.areas["street_code"].astype(str).to_numpy() if "street_code" in run.areas \
+        else np.full(len(run.areas), "")
+    if not (codes != "").any():
+        raise InputDataError("equity_level = 'street' needs areas that carry street codes "
+                             "(areas.street_code_column, or committee codes); use 'area'")
+    ids, spos = np.unique(codes, return_inverse=True)
+    unit = np.where(apos >= 0, spos.ravel()[np.maximum(apos, 0)], -1)
+    unit[(apos >= 0) & (codes[np.maximum(apos, 0)] == "")] = -1
+    return unit, len(ids), ids
+
+
+def _equity_model(run: RunResult, sc: Scenario, prob: SitingProblem, cut: float,
+                  conflicts: np.ndarray | None, kw: dict[str, Any]) -> SitingResult:
+    """Area floors, maximin or the weighted MCLP on the scenario's units, with the sites
+    ordered by the persons each adds (as for the other coverage models)."""
+    from geoplan.siting.equity import AreaFloors, Maximin, weighted_mclp
+    from geoplan.siting.greedy import order_by_value
+
+    unit, n_units, _ = _equity_units(run, sc.equity_level)
+    if sc.model == "floors":
+        assert sc.floor is not None
+        res = AreaFloors(prob, unit, n_units, sc.floor, cut, budget=sc.budget,
+                         conflicts=conflicts).solve(sc.method, **kw)
+    elif sc.model == "maximin":
+        kw = dict(kw, mip_gap=max(kw["mip_gap"], 1e-5))
+        res = Maximin(prob, unit, n_units, sc.new, cut).solve(sc.method, **kw)
+    else:
+        res = weighted_mclp(prob, unit, n_units, sc.new, cut, sc.equity_weight,
+                            budget=sc.budget, conflicts=conflicts, method=sc.method, **kw)
+    red = reduce_coverage(prob, cut)
+    res.selected, res.marginal = order_by_value(red.a, red.w, res.selected)
+    res.info.pop("area_shares", None)
+    return res
+
+
+def _equity_figures(areas: gpd.GeoDataFrame, streets: pd.DataFrame,
+                    outcomes: list[TypeOutcome], floor: float) -> dict[str, Any]:
+    """Smallest area share, share of areas below ``floor`` and the population-weighted Gini
+    of the areas' covered shares, before and after; per street as columns of ``streets``."""
+    from geoplan.siting.equity import equity_figures
+
+    out: dict[str, Any] = {"equity_floor": floor}
+    weight = areas["elderly"].to_numpy(np.float64)
+    street = (areas["street_code"].astype(str).to_numpy() if "street_code" in areas
+              else np.full(len(areas), ""))
+    for o in outcomes:
+        pre = f"{o.type}_" if len(outcomes) > 1 else ""
+        for when in ("before", "after"):
+            shares = areas[f"{pre}share_{when}"].to_numpy(np.float64)
+            fig = equity_figures(shares, weight, floor)
+            out[f"{pre}min_area_share_{when}"] = fig["min_area_share"]
+            out[f"{pre}areas_below_floor_{when}"] = fig["areas_below_floor"]
+            out[f"{pre}gini_{when}"] = fig["gini"]
+            if len(streets) and "street_code" in streets:
+                per = {c: equity_figures(shares[street == c], weight[street == c], floor)
+                       for c in streets["street_code"].astype(str)}
+                codes = streets["street_code"].astype(str)
+                streets[f"{pre}min_area_share_{when}"] = codes.map(
+                    lambda c, per=per: per[c]["min_area_share"]).to_numpy()
+                streets[f"{pre}areas_below_floor_{when}"] = codes.map(
+                    lambda c, per=per: per[c]["areas_below_floor"]).to_numpy()
+                streets[f"{pre}gini_{when}"] = codes.map(
+                    lambda c, per=per: per[c]["gini"]).to_numpy()
+    return out
 
 
 def _ranked_sites(cands: CandidateSet, res: SitingResult, before_w: float, total: float,
@@ -189,7 +293,7 @@ def _ranked_sites(cands: CandidateSet, res: SitingResult, before_w: float, total
     sites.insert(0, "rank", np.arange(1, len(sel) + 1))
     sites.insert(1, "type", type_key)
     sites["marginal"] = res.marginal
-    if model in ("mclp", "lscp", "multi", "cmclp"):
+    if model in ("mclp", "lscp", "multi", "cmclp", "floors", "maximin", "wmclp"):
         cum = before_w + np.cumsum(res.marginal)
         sites["cum_covered"] = cum
         sites["share_after"] = cum / total if total > 0 else np.nan
@@ -334,6 +438,8 @@ def run_scenario(ctx: _Context, sc: Scenario) -> ScenarioOutcome:
                 new = ~a["existing"].to_numpy()
                 np.add.at(served_new, a["demand"].to_numpy()[new], a["persons"].to_numpy()[new])
             extra = {"served_total": served, "served_new": served_new}
+        elif sc.model in ("floors", "maximin", "wmclp"):
+            res = _equity_model(run, sc, prob, cut, conflicts, kw)
         else:  # pmedian
             from geoplan.siting.pmedian import PMedian
 
@@ -358,6 +464,8 @@ def run_scenario(ctx: _Context, sc: Scenario) -> ScenarioOutcome:
         objective, bound, gap, status = res.objective, res.bound, res.gap, res.status
         warnings += res.warnings
     areas, streets = _per_area(run, w, outcomes, extra)
+    equity = _equity_figures(areas, streets, outcomes, sc.floor if sc.floor is not None
+                             else DEFAULT_EQUITY_FLOOR)
     if "wtime_before" in extra:
         for df in (areas, streets):
             if len(df):
@@ -372,6 +480,7 @@ def run_scenario(ctx: _Context, sc: Scenario) -> ScenarioOutcome:
     for msg in warnings:
         log.warning("scenario '%s': %s", sc.name, msg)
     summary = _summary(sc, outcomes, total, objective, bound, gap, status, extra)
+    summary.update(equity)
     issues_df = pd.concat([i for i in issues if len(i)], ignore_index=True) if any(
         len(i) for i in issues) else pd.DataFrame()
     return ScenarioOutcome(scenario=sc, outcomes=outcomes,
@@ -579,7 +688,9 @@ def write_siting_outputs(run: RunResult, outcomes: list[ScenarioOutcome]) -> lis
                 areas_wgs, fac_wgs, iso_type_wgs,
                 [(o.type, o.cutoff, o.sites, catch[o.type]) for o in oc.outcomes],
                 lang=lang, title=title, boundary=boundary, types=list(cfg.facility_types),
-                basemap=cfg.output.basemap, tianditu_key=cfg.output.tianditu_key or None)
+                basemap=cfg.output.basemap, tianditu_key=cfg.output.tianditu_key or None,
+                equity={k: v for k, v in oc.summary.items()
+                        if k.startswith(("min_area_share", "areas_below_floor", "gini"))})
             save_map(m, staged.path("maps", names["map"]), offline=cfg.output.offline)
             if cfg.output.static_map:
                 from geoplan.outputs.staticmap import write_static_map

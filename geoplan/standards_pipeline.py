@@ -70,11 +70,21 @@ def build_units(cfg: Config, st: Standards) -> tuple[Units, list[str]]:
                else pd.DataFrame({"street_code": pd.Series([], dtype=object),
                                   "street_name": pd.Series([], dtype=object)}))
     elderly = None
+    estimate_note = ""
     if st.elderly_file is not None:
         elderly = read_elderly(st.elderly_file, level=st.elderly_level,
                                code_column=st.elderly_code_column,
                                name_column=st.elderly_name_column,
-                               elderly_column=st.elderly_column, streets=streets)
+                               elderly_column=st.residents_column or st.elderly_column,
+                               streets=streets)
+        if st.residents_column:  # residents of all ages: estimate the 60+ by census share
+            from geoplan.sources.population import elderly_shares
+
+            shares = elderly_shares(cfg.population)
+            elderly["elderly"] = elderly["elderly"] * shares.share_60
+            estimate_note = (f"street elderly estimated: {st.residents_column} × the 60+ "
+                             f"share {100 * shares.share_60:.2f} % ({shares.source})")
+            log.info("standards: %s: %s", st.elderly_file, estimate_note)
         if streets.empty:
             streets = elderly[["street_code", "street_name"]].copy()
     streets = streets.copy()
@@ -109,6 +119,8 @@ def build_units(cfg: Config, st: Standards) -> tuple[Units, list[str]]:
         district = street_total
     source = st.elderly_basis or ("standards.elderly_total" if st.elderly_total else
                                   str(st.elderly_file or ""))
+    if estimate_note:
+        source = f"{source}; {estimate_note}"
     units = Units(district_code=code, district_name=st.district_name or code,
                   district_elderly=district, district_committees=committees,
                   streets=streets[["street_code", "street_name", "elderly", "committees"]],
@@ -143,7 +155,8 @@ def check_config(cfg: Config, *, lang: str | None = None,
     if st.only:
         profile = profile.select(st.only)
     units, warnings = build_units(cfg, st)
-    inv = (inventory if inventory is not None else load_facilities(cfg.facilities).inventory)
+    inv = (inventory if inventory is not None
+           else load_facilities(cfg.facilities, cfg.joins).inventory)
     inv = inv.copy()
     inv["street_code"] = (match_streets(inv["street"], units.streets, fallback=inv["name"])
                           if len(units.streets) else "")
@@ -166,6 +179,8 @@ def check_config(cfg: Config, *, lang: str | None = None,
         log.warning("standards: %s", w)
     notes = [f"Standards profile: {profile.id} — {profile.name(lang)}",
              f"Elderly basis: {st.elderly_basis or (profile.elderly_basis_zh if lang == 'zh' else profile.elderly_basis_en)}",  # noqa: E501
+             *([f"Street elderly (estimate): {units.elderly_source}"] if st.residents_column
+               else []),
              "A facility lacking the attribute a standard needs (beds, floor area, public) "
              "counts as unknown, not zero: such a unit passes only if the known supply "
              "already meets the requirement, else its result is 'unknown'.",
@@ -332,7 +347,7 @@ def run_standards(cfg: Config) -> tuple[StandardsResult, dict[str, Any]]:
         manifest.add_input(cfg.source_file, "config")
     st = cfg.standards
     for layer in cfg.facilities:
-        manifest.add_input(layer.path, f"facilities:{layer.type}")
+        manifest.add_input(layer.path, "facilities:" + "+".join(layer.types))
     if st is not None:
         for p, role in ((cfg.areas.streets_file, "streets"), (st.elderly_file, "elderly"),
                         (st.committees_file, "committees")):

@@ -28,9 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geoplan.siting.capacitated import CapacitatedMCLP
 from geoplan.siting.coverage import LSCP, MCLP
+from geoplan.siting.equity import AreaFloors, Maximin, equity_weights, weighted_mclp
 from geoplan.siting.multitype import MultiTypePlan, TypePlan
 from geoplan.siting.pmedian import PMedian
 from tests import exact_reference as ref
+from tests.test_equity import _brute, _changeable, _instance, _shares
 from tests.test_exact_properties import _conflicts, _link_instance
 
 
@@ -99,6 +101,39 @@ def small(rows: dict, n: int, seed: int) -> None:
         rows["multi_1n"][3] += time.perf_counter() - t
 
 
+def equity(rows: dict, n: int, seed: int) -> None:
+    """Area floors, maximin and weighted MCLP against brute force over all site sets."""
+    for i in range(n):
+        prob, area, k = _instance(seed + i)
+        cand, ex = ref.covered_by(prob, 10)
+        best, tot = _shares(prob, area, k, ex | cand.any(axis=0))
+        floor = [0.5, 0.7, 0.9][i % 3]
+        liftable = (tot > 0) & (best >= floor - 1e-12)
+        want = next(len(s) for s, cov in _brute(prob, area, k, 10, range(prob.n_candidates + 1))
+                    if (_shares(prob, area, k, cov)[0][liftable] >= floor - 1e-9).all())
+        t = time.perf_counter()
+        res = AreaFloors(prob, area, k, floor, 10).solve("exact")
+        _tally(rows, "area_floors", res.objective, float(want), res.status)
+        rows["area_floors"][3] += time.perf_counter() - t
+        p = 1 + i % 3
+        live = _changeable(prob, area, k)
+        top = max((float(np.min(_shares(prob, area, k, cov)[0][live])),
+                   float(prob.weights[cov].sum()))
+                  for _, cov in _brute(prob, area, k, 10, range(p + 1)))
+        t = time.perf_counter()
+        res = Maximin(prob, area, k, p, 10).solve("exact")
+        _tally(rows, "maximin", res.objective, top[0], res.status)
+        rows["maximin"][3] += time.perf_counter() - t
+        lam = [0.0, 0.5, 3.0][i % 3]
+        wp = equity_weights(prob, area, k, lam)
+        top_w = max(float(wp[cov & ~ex].sum()) for _, cov in _brute(prob, area, k, 10,
+                                                                    range(3)))
+        t = time.perf_counter()
+        res = weighted_mclp(prob, area, k, 2, 10, lam, method="exact", mip_gap=0.0)
+        _tally(rows, "weighted_mclp", res.objective, top_w, res.status)
+        rows["weighted_mclp"][3] += time.perf_counter() - t
+
+
 def medium(rows: dict, n: int, seed: int) -> None:
     """spopt + CBC references on 300 × 60 MCLP and full-cover LSCP instances."""
     import pulp
@@ -138,6 +173,7 @@ def main() -> int:
     rows: dict[str, list] = {}
     t0 = time.perf_counter()
     small(rows, args.instances, args.seed)
+    equity(rows, args.instances, args.seed)
     medium(rows, args.medium, args.seed)
     vers = {p: md.version(p) for p in ("highspy", "numpy", "scipy", "networkx", "spopt")}
     print("versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))

@@ -98,3 +98,34 @@ def test_env_default_and_override(demo_dir: Path, tmp_path: Path,
     monkeypatch.setenv("GEOPLAN_TEST_ROOT", str(tmp_path / "elsewhere"))
     with pytest.raises(ConfigError, match="folder not found"):
         load_config(_write(tmp_path, text, demo_dir))
+
+
+def test_symlinked_data_folder_compares_resolved(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A data folder reached through a symbolic link (e.g. ``../shared`` linked elsewhere):
+    data_root and every input path under it are the resolved paths, however written."""
+    real = tmp_path / "disk" / "shared" / "data"
+    inputs = ("osm/tongji-siping.osm", "facilities/yangpu_elder_canteens_2024_gcj02.csv",
+              "census/district_elderly_2020.csv")
+    for rel in inputs:
+        (real / rel).parent.mkdir(parents=True, exist_ok=True)
+        (real / rel).write_text("x", encoding="utf-8")
+    # the census table is read when the config loads (its district must exist)
+    (real / inputs[2]).write_text("adcode,district,pop_total,pop_60plus,pop_80plus\n"
+                                  "310110,杨浦区,1242548,394927,62574\n", encoding="utf-8")
+    (tmp_path / "shared").symlink_to(tmp_path / "disk" / "shared", target_is_directory=True)
+    examples = tmp_path / "geoplan" / "examples"
+    examples.mkdir(parents=True)
+    linked = tmp_path / "shared" / "data"
+    assert linked.is_dir() and linked != linked.resolve()
+    monkeypatch.delenv("GEOPLAN_TEST_ROOT", raising=False)
+    for root in (str(linked), "../../shared/data", "${GEOPLAN_TEST_ROOT:-../../shared/data}"):
+        cfg = load_config(_write(examples, BASE.replace("@ROOT@", root), linked))
+        assert cfg.data_root == real.resolve(), root
+        assert cfg.network.osm_files[0] == real.resolve() / inputs[0]
+        assert cfg.facilities[0].path == real.resolve() / inputs[1]
+        assert cfg.facilities[0].path.is_relative_to(cfg.data_root)
+    monkeypatch.setenv("GEOPLAN_TEST_ROOT", str(linked))
+    cfg = load_config(_write(examples, BASE.replace('"@ROOT@"', '"${GEOPLAN_TEST_ROOT}"'),
+                             linked))
+    assert cfg.data_root == real.resolve()

@@ -242,3 +242,12 @@ def test_mclp_with_nobody_uncovered_returns_no_site() -> None:
     res = MCLP(prob, 1, 10).solve("exact")
     assert len(res.selected) == 0 and res.objective == 0 and res.status == "optimal"
     assert "nobody is left uncovered" in res.warnings[0]
+
+
+def test_a_tuning_option_this_highs_lacks_is_skipped() -> None:
+    """An older HiGHS without a tuning option (e.g. mip_lp_solver before 1.12) still solves."""
+    sol = highs_mod.solve_milp(np.array([3.0, 2.0]), sp.csr_matrix([[1.0, 1.0]]),
+                               np.array([-np.inf]), np.array([1.0]), np.zeros(2), np.ones(2),
+                               np.array([True, True]), maximise=True,
+                               options={"no_such_option_in_any_highs": 1})
+    assert sol.status == "optimal" and sol.objective == 3.0 and sol.x.tolist() == [1.0, 0.0]

@@ -208,8 +208,9 @@ def test_capacity_nan_vs_zero(tmp_path):
     assert np.isnan(cap[1]) and np.isnan(cap[2]) and np.isnan(cap[4])
     assert cap[3] == 1200.0
     iss = load.issues
-    assert iss["problem"].tolist() == ["unparseable_capacity"] * 2
+    assert iss["problem"].tolist() == ["unparseable_capacity", "negative_capacity"]
     assert iss["row"].tolist() == [4, 6]
+    assert "is negative" in iss["detail"].iloc[1] and "number" not in iss["detail"].iloc[1]
     assert (iss["action"] == "kept").all()
 
 

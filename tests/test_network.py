@@ -10,6 +10,7 @@ import shapely
 
 from geoplan.config import DEFAULT_WALKABLE_HIGHWAYS
 from geoplan.errors import InputDataError, NetworkError
+from geoplan.network.parts import select_parts
 from geoplan.network.snapping import snap_points
 from geoplan.network.walkgraph import build_walk_network
 from geoplan.sources.osm import check_osm_file, graph_from_osm_files
@@ -39,10 +40,16 @@ def small_osm(tmp_path: Path) -> Path:
 
 
 def test_filter_component_and_times(small_osm: Path) -> None:
-    net = _net(small_osm)
-    r = net.report
-    assert r["dropped_components"] == 1 and r["dropped_nodes"] == 2
-    assert r["dropped_length_m"] == pytest.approx(50, abs=1)
+    full = _net(small_osm)
+    r = full.report
+    assert r["other_parts"] == 1 and r["other_parts_nodes"] == 2
+    assert r["other_parts_length_m"] == pytest.approx(50, abs=1)
+    assert sorted(full.edges["part"].unique()) == [0, 1]  # every part kept, labelled
+    # no home or facility needs the detached path: it is dropped
+    sel = select_parts(full, np.array([shapely.Point(0, 0)]), 300.0)
+    net = sel.network
+    assert sel.kept == (0,) and sel.dropped_parts == 1 and sel.dropped_nodes == 2
+    assert net.report["dropped_length_m"] == pytest.approx(50, abs=1)
     hw = sorted(net.edges["highway"])
     assert hw == ["footway", "footway", "steps"]  # 1-2, 2-3 split at the steps junction
     e = net.edges.set_index("highway")
@@ -81,9 +88,33 @@ def test_disconnected_network_is_an_error(tmp_path: Path) -> None:
     ways = [(1, [1, 2], {"highway": "footway"}), (2, [3, 4, 5], {"highway": "footway"})]
     p = write_osm(tmp_path / "two.osm", nodes, ways)
     net = _net(p)  # 200 m vs 100 m: the larger part holds 2/3, above the 50 % limit
-    assert net.report["dropped_components"] == 1
+    assert net.report["other_parts"] == 1
     with pytest.raises(NetworkError, match="disconnected"):
         _net(p, min_share=0.9)
+
+
+def test_parts_serving_points_alone_are_kept(small_osm: Path) -> None:
+    full = _net(small_osm)
+    x, y = full.nodes["x"].to_numpy(), full.nodes["y"].to_numpy()
+    part = full.edges["part"].to_numpy()
+    far_end = full.edges["u"].to_numpy()[part == 1][0]
+    # a home 20 m from the detached path, about 2.6 km from the main part: the path is
+    # kept (analysed on its own), node positions renumbered consistently
+    home = shapely.Point(x[far_end], y[far_end] + 20)
+    sel = select_parts(full, np.array([shapely.Point(x[0], y[0]), home]), 300.0)
+    assert sel.kept == (0, 1) and sel.dropped_parts == 0
+    assert sel.network.n_edges == full.n_edges
+    # a point 500 m from the path is beyond the snap limit of every part: no reason to keep it
+    lost = shapely.Point(x[far_end], y[far_end] + 500)
+    assert select_parts(full, np.array([lost]), 300.0).kept == (0,)
+    # a home near the main part only: the path is dropped, and the subset is consistent
+    sel = select_parts(full, np.array([shapely.Point(x[0], y[0])]), 300.0)
+    sub = sel.network
+    assert sub.n_nodes == full.n_nodes - 2
+    u, v = sub.edges["u"].to_numpy(), sub.edges["v"].to_numpy()
+    start = shapely.get_point(sub.edges.geometry.to_numpy(), 0)
+    assert np.allclose(shapely.get_x(start), sub.nodes["x"].to_numpy()[u], atol=1e-6)
+    assert v.max() < sub.n_nodes
 
 
 def test_no_walkable_way_is_an_error(tmp_path: Path) -> None:

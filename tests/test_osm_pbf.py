@@ -48,6 +48,15 @@ def array_net(paths: tuple[Path, ...], clip: shapely.Geometry | None = None) -> 
     return build_walk_network_arrays(read_osm(paths, clip), 1.0, 2.0, WALK)
 
 
+def assert_same_report(ref: WalkNetwork, net: WalkNetwork) -> None:
+    """The preparation report of the array path is that of the osmnx path (the raw counts
+    differ: osmnx's XML reader also turns building outlines into raw edges)."""
+    for k in ("policy_dropped", "components",
+              "other_parts", "other_parts_nodes", "other_parts_length_m",
+              "kept_length_share", "part_length_m", "nodes", "edges", "length_km", "crs"):
+        assert net.report[k] == ref.report[k], k
+
+
 def assert_same_network(a: WalkNetwork, b: WalkNetwork) -> None:
     """Same nodes (ids and coordinates), same edges (endpoints, length and time to 1e-6)."""
     na = a.nodes.set_index("osmid").sort_index()
@@ -60,13 +69,23 @@ def assert_same_network(a: WalkNetwork, b: WalkNetwork) -> None:
         e = n.edges
         lo = np.minimum(e["osm_u"], e["osm_v"]).to_numpy(np.float64)
         hi = np.maximum(e["osm_u"], e["osm_v"]).to_numpy(np.float64)
-        r = np.stack([lo, hi, e["length_m"].to_numpy(), e["time_s"].to_numpy()], axis=1)
-        return r[np.lexsort(r.T[::-1])]
+        r = np.stack([lo, hi, e["length_m"].to_numpy(), e["time_s"].to_numpy(),
+                      e["part"].to_numpy(np.float64)], axis=1)
+        order = np.lexsort(r.T[::-1])
+        tags = np.stack([e["highway"].to_numpy(dtype=object),
+                         e["name"].to_numpy(dtype=object)], axis=1)
+        return r[order], tags[order]
 
-    ra, rb = rows(a), rows(b)
+    (ra, ta), (rb, tb) = rows(a), rows(b)
     assert ra.shape == rb.shape
     np.testing.assert_array_equal(ra[:, :2], rb[:, :2])
-    np.testing.assert_allclose(ra[:, 2:], rb[:, 2:], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(ra[:, 2:4], rb[:, 2:4], atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(ra[:, 4], rb[:, 4])  # part labels
+    # merged highway/name: sorted distinct values joined with ';' (parallel edges of the
+    # same length may sort either way: compare as multisets per (u, v, length))
+    key = [tuple(r) for r in np.round(ra[:, :3], 5)]
+    assert sorted(zip(key, map(tuple, ta), strict=True)) == sorted(
+        zip(key, map(tuple, tb), strict=True))
     # every edge line runs from its u node to its v node
     for n in (a, b):
         start = shapely.get_point(n.edges.geometry.to_numpy(), 0)
@@ -159,7 +178,15 @@ def _random_city(path: Path, seed: int) -> Path:
                  {"highway": "service", "access": "private"},
                  {"highway": "service", "access": "private", "foot": "yes"},
                  {"highway": "path", "foot": "no"}, {"highway": "motorway"},
-                 {"building": "yes"}, {"highway": "pedestrian", "name": "步行街"}]
+                 {"building": "yes"}, {"highway": "pedestrian", "name": "步行街"},
+                 {"highway": "primary", "bridge": "yes", "name": "高架路"},
+                 {"highway": "trunk", "bridge": "viaduct", "motorroad": "yes"},
+                 {"highway": "primary", "bridge": "yes", "sidewalk": "both"},
+                 {"highway": "trunk_link", "tunnel": "yes"},
+                 {"highway": "primary", "tunnel": "building_passage", "name": "穿楼路"},
+                 {"highway": "residential", "motorroad": "yes", "foot": "designated"},
+                 {"highway": "footway", "bridge": "yes", "name": "天桥"},
+                 {"highway": "steps", "name": "台阶"}]
     ways: list[tuple[int, list[int], dict[str, str]]] = []
     wid = 100
     for _ in range(rng.randint(14, 26)):
@@ -186,18 +213,27 @@ def _random_city(path: Path, seed: int) -> Path:
     ways.append((wid + 4, [43, 44, 45, 46, 47, 48, 49], {"highway": "residential"}))
     ways.append((wid + 5, [7, 14, 21, 28, 35, 42, 49], {"highway": "residential"}))
     ways.append((wid + 6, [1, 2, 3, 4, 5, 6, 7], {"highway": "residential"}))
+    # a steps chain inside a footway (the factor changes mid-chain), a lone ring (a part
+    # without any junction) and a chain of differently named ways
+    ways.append((wid + 7, [22, 23], {"highway": "footway"}))
+    ways.append((wid + 8, [23, 24, 25], {"highway": "steps"}))
+    ways.append((wid + 9, [25, 26], {"highway": "footway"}))
+    ring = [n * n + 1, n * n + 2, n * n + 3, n * n + 1]
+    for k, (e, nn) in enumerate([(1000, 0), (1100, 0), (1050, 80)]):
+        nodes[n * n + 1 + k] = (e, nn)
+    ways.append((wid + 10, ring, {"highway": "footway", "name": "环"}))
+    ways.append((wid + 11, [29, 30, 31], {"highway": "residential", "name": "甲路"}))
+    ways.append((wid + 12, [31, 32], {"highway": "residential", "name": "乙路"}))
     return osm7(write_osm(path, nodes, ways))
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(16))
 def test_arrays_equal_osmnx_on_random_networks(tmp_path: Path, seed: int) -> None:
     p = _random_city(tmp_path / f"r{seed}.osm", seed)
     ref = xml_net((p,))
     net = array_net((to_pbf(p, tmp_path / f"r{seed}.osm.pbf"),))
     assert_same_network(ref, net)
-    for k in ("components", "dropped_components", "dropped_nodes", "dropped_length_m",
-              "kept_length_share", "nodes", "edges", "length_km", "crs"):
-        assert net.report[k] == ref.report[k], k
+    assert_same_report(ref, net)
 
 
 # -- cut while reading -----------------------------------------------------------------
@@ -238,7 +274,9 @@ def test_cut_to_boundary_keeps_only_the_study_area(tmp_path: Path) -> None:
 
 
 def test_boundary_file_and_default_buffer(tmp_path: Path) -> None:
+    """The files are cut to [study_area] boundary plus the run's walking buffer."""
     from geoplan.config import config_from_dict
+    from geoplan.pipeline import walking_buffer_m
 
     to_pbf(_long_street(tmp_path), tmp_path / "long.osm.pbf")
     (tmp_path / "f.csv").write_text("name,lon,lat\nA,121.6,31.3\n", encoding="utf-8")
@@ -246,24 +284,29 @@ def test_boundary_file_and_default_buffer(tmp_path: Path) -> None:
     bnd.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {},
          "geometry": shapely.geometry.mapping(_box_m(9950, -50, 10050, 50))}]}))
-    raw = {"study_area": {"name": "cut"}, "paths": {"data_root": str(tmp_path)},
-           "network": {"osm_files": ["long.osm.pbf"], "boundary": "b.geojson"},
+    raw = {"study_area": {"name": "cut", "boundary": "b.geojson"},
+           "paths": {"data_root": str(tmp_path)},
+           "network": {"osm_files": ["long.osm.pbf"]},
            "walking": {"speed_kmh": 3.6, "snap_max_m": 300},
            "analysis": {"thresholds_min": [5, 10], "circle_minutes": 10},
            "facilities": [{"type": "canteen", "path": "f.csv"}],
            "output": {"dir": str(tmp_path / "o"), "cache_dir": str(tmp_path / "c")}}
     cfg = config_from_dict(raw, base_dir=tmp_path)
-    assert cfg.network.buffer_m == pytest.approx(10 * 60 * 1.0 + 300)
-    tables = osm.read_tables(cfg.network)
+    cut = osm.StudyCut.of(cfg)
+    assert cut.buffer_m == pytest.approx(10 * 60 * 1.0 + 300) == walking_buffer_m(cfg)
+    tables = osm.read_tables(cfg.network, cut)
     # 50 m each side of 10 km plus the 900 m buffer: street nodes 9100..10900 m and the
     # footway's end 150 m north
     assert len(tables.node_id) == 19 + 1
     span_m = (tables.lon.max() - tables.lon.min()) / DLON
     assert span_m == pytest.approx(1800, abs=1)
-    assert osm.study_boundary(cfg.network).equals(_box_m(9950, -50, 10050, 50))
-    raw["network"]["buffer_m"] = 0
-    cfg0 = config_from_dict(raw, base_dir=tmp_path)
-    assert osm.read_tables(cfg0.network).node_id.tolist() == [101]
+    assert shapely.equals_exact(osm.configured_boundary(cfg.network, cut),
+                                _box_m(9950, -50, 10050, 50), 1e-9)
+    # a shorter walk cuts less: 5 min at 1 m/s plus 300 m
+    raw["analysis"] = {"thresholds_min": [5], "circle_minutes": 5}
+    cut5 = osm.StudyCut.of(config_from_dict(raw, base_dir=tmp_path))
+    assert cut5.buffer_m == pytest.approx(600)
+    assert len(osm.read_tables(cfg.network, cut5).node_id) == 13 + 1  # 9400..10600 m
 
 
 @pytest.mark.parametrize("header", [False, True])
@@ -292,7 +335,7 @@ def test_no_walkable_way_inside_boundary(tmp_path: Path) -> None:
     clip = _box_m(19980, 60, 20050, 130)  # only the east building
     t = read_osm((pbf,), clip)
     with pytest.raises(NetworkError, match="no walkable way in the OSM source inside"):
-        build_walk_network_arrays(t, 1.0, 2.0, WALK, where=" inside network.boundary")
+        build_walk_network_arrays(t, 1.0, 2.0, WALK, where=" inside the study boundary")
 
 
 def test_features_cached_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -350,9 +393,11 @@ def test_cli_truncated_pbf_one_line(demo_dir: Path, tmp_path: Path,
     assert not (tmp_path / "out" / "data").exists()
 
 
-def test_boundary_in_gcj02_is_shifted(tmp_path: Path) -> None:
+def test_boundary_in_gcj02_is_cut_in_wgs84(tmp_path: Path) -> None:
+    """A study boundary in GCJ-02 degrees is converted before the files are cut."""
     from geoplan.sources.crs import wgs84_to_gcj02
 
+    pbf = to_pbf(_long_street(tmp_path), tmp_path / "long.osm.pbf")
     wgs = _box_m(0, 0, 1000, 1000)
     xy = shapely.get_coordinates(wgs)
     gx, gy = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
@@ -360,27 +405,34 @@ def test_boundary_in_gcj02_is_shifted(tmp_path: Path) -> None:
     p = tmp_path / "gcj.geojson"
     p.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(gcj)}]}))
-    back = osm.read_boundary(p, "gcj02")
+    src = NetworkSource(osm_files=(pbf,))
+    back = osm.configured_boundary(src, osm.StudyCut(boundary=p, crs="gcj02"))
     assert shapely.hausdorff_distance(back, wgs) < 1e-6  # degrees: ~0.1 m
-    assert shapely.hausdorff_distance(osm.read_boundary(p), wgs) > 1e-3  # ~ 500 m off
+    raw = osm.configured_boundary(src, osm.StudyCut(boundary=p, crs="wgs84"))
+    assert shapely.hausdorff_distance(raw, wgs) > 1e-3  # ~ 500 m off
 
 
-def test_boundary_needs_osm_files_and_known_crs(tmp_path: Path) -> None:
+def test_boundary_settings_are_one_concept(tmp_path: Path) -> None:
+    """The cut is [study_area] boundary or osm_relation; network.boundary is gone."""
     from geoplan.config import config_from_dict
     from geoplan.errors import ConfigError
 
     (tmp_path / "f.csv").write_text("name,lon,lat\nA,121.6,31.3\n", encoding="utf-8")
     (tmp_path / "b.geojson").write_text("{}", encoding="utf-8")
     (tmp_path / "x.osm.pbf").write_bytes(b"")
-    base = {"study_area": {"name": "cut"}, "paths": {"data_root": str(tmp_path)},
+    base = {"paths": {"data_root": str(tmp_path)},
             "facilities": [{"type": "canteen", "path": "f.csv"}]}
-    with pytest.raises(ConfigError, match=r"network\.boundary cuts local osm_files"):
-        config_from_dict({**base, "network": {"place": "杨浦区", "boundary": "b.geojson"}},
+    with pytest.raises(ConfigError, match=r"\[network\] unknown key 'boundary'"):
+        config_from_dict({**base, "study_area": {"name": "cut"},
+                          "network": {"osm_files": ["x.osm.pbf"], "boundary": "b.geojson"}},
                          base_dir=tmp_path)
-    with pytest.raises(ConfigError, match=r"network\.boundary_crs = 'utm'"):
-        config_from_dict({**base, "network": {"osm_files": ["x.osm.pbf"],
-                                              "boundary": "b.geojson",
-                                              "boundary_crs": "utm"}}, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"either study_area\.boundary or study_area\.osm_rel"):
+        config_from_dict({**base, "study_area": {"name": "cut", "boundary": "b.geojson",
+                                                 "osm_relation": 7},
+                          "network": {"osm_files": ["x.osm.pbf"]}}, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="osm_relation takes the study boundary from local"):
+        config_from_dict({**base, "study_area": {"name": "cut", "osm_relation": 7},
+                          "network": {"place": "杨浦区"}}, base_dir=tmp_path)
 
 
 def _with_relation(tmp_path: Path, drop_way: bool = False) -> Path:
@@ -419,12 +471,15 @@ def test_study_area_from_osm_relation(tmp_path: Path) -> None:
     (tmp_path / "f.csv").write_text("name,lon,lat\nA,121.6,31.3\n", encoding="utf-8")
     raw = {"study_area": {"name": "rel", "osm_relation": 77},
            "paths": {"data_root": str(tmp_path)},
-           "network": {"osm_files": ["rel.osm.pbf"], "buffer_m": 150},
+           "network": {"osm_files": ["rel.osm.pbf"]},
+           "walking": {"speed_kmh": 3.6, "snap_max_m": 30},
+           "analysis": {"thresholds_min": [2], "circle_minutes": 2},
            "facilities": [{"type": "canteen", "path": "f.csv"}]}
     cfg = config_from_dict(raw, base_dir=tmp_path)
-    assert cfg.network.osm_relation == 77
-    assert osm.study_boundary(cfg.network).equals(poly)
-    t = osm.read_tables(cfg.network)
+    cut = osm.StudyCut.of(cfg)
+    assert cut.osm_relation == 77 and cut.buffer_m == pytest.approx(150)
+    assert osm.configured_boundary(cfg.network, cut).equals(poly)
+    t = osm.read_tables(cfg.network, cut)
     # street nodes 0..1100 m (the relation reaches 1020 m, plus the 150 m buffer)
     kept = set(t.node_id.tolist())
     assert set(range(1, 13)) <= kept and 13 not in kept
@@ -553,14 +608,14 @@ def test_cli_run_from_pbf_cut_to_boundary(demo_dir: Path, tmp_path: Path) -> Non
     cfg = make_config(tmp_path, demo_dir, OSM=", ".join(f'"{p}"' for p in pbf),
                       AREAS="compounds")
     cfg.write_text(cfg.read_text(encoding="utf-8").replace(
-        "osm_files = [", f'boundary = "{bnd}"\nosm_files = ['), encoding="utf-8")
+        'name = "bad-input"', f'name = "bad-input"\nboundary = "{bnd}"'), encoding="utf-8")
     assert main(["run", str(cfg)]) == 0
     gpkg = next((tmp_path / "out" / "data").glob("*.gpkg"))
     net = pyogrio.read_dataframe(gpkg, layer="walk_network").to_crs(4326)
     whole = xml_net(xml)
     assert 0 < len(net) < whole.n_edges
-    buffered = osm.clip_area(NetworkSource(osm_files=tuple(pbf), boundary=bnd,
-                                           buffer_m=15 * 60 * 1.0 + 300))
+    buffered = osm.clip_area(NetworkSource(osm_files=tuple(pbf)),
+                             osm.StudyCut(boundary=bnd, buffer_m=15 * 60 * 1.0 + 300))
     assert shapely.within(net.geometry.to_numpy(), buffered.buffer(1e-6)).all()
     areas = pyogrio.read_dataframe(gpkg, layer="areas").to_crs(4326)
     assert shapely.intersects(areas.geometry.to_numpy(), study).all()

@@ -24,7 +24,7 @@ def test_report_on_the_demo(demo_dir: Path, tmp_path: Path) -> None:
     page = (tmp_path / "data" / "yangpu-wujiaochang-report.html").read_text(encoding="utf-8")
     for text in ("研究范围概况", "缺口最大的区域", "选址方案", "canteens-7", "<svg",
                  "规划标准检查", "10,793", "<iframe", "srcdoc=", "方法与数据来源",
-                 "OpenStreetMap", "估算"):
+                 "OpenStreetMap", "估算", "公平性：规划前后", "最低区域覆盖率", "基尼系数"):
         assert text in page, text
     assert page.count("<html") == 1  # the map is escaped inside srcdoc, not nested raw
     # the embedded map carries the proposed sites, numbered, with before → after in popups

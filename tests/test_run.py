@@ -65,7 +65,9 @@ def test_demo_figures_are_plausible(demo_run: Path) -> None:
     # 43 geocoded + 4 without coordinates: every row is placed or reported
     assert len(fac) + (issues["action"] == "dropped").sum() == 47
     assert (issues["problem"] == "missing_coordinates").sum() == 4
-    assert (issues["problem"] == "outside_study_area").sum() == 47 - 4 - len(fac)
+    # beyond walking reach of the boundary, or within it but where the OSM source ends
+    assert issues["problem"].isin(["outside_study_area", "beyond_network"]).sum() == \
+        47 - 4 - len(fac)
     assert 3 <= len(fac) <= 15
     assert (fac["snap_m"] < 150).all()  # GCJ-02 converted: canteens sit on streets
     summary = pyogrio.read_dataframe(gpkg, layer="summary")
@@ -104,3 +106,28 @@ def test_second_run_uses_network_cache(demo_run: Path) -> None:
     # deterministic: the same figures
     assert m2["counts"]["circle_share"] == m["counts"]["circle_share"]
     assert m2["counts"]["elderly_60"] == m["counts"]["elderly_60"]
+
+
+def test_demo_ledger_balances(demo_run: Path) -> None:
+    """Every older resident and facility row of the demo is scored or excluded by reason."""
+    gpkg = demo_run / "data" / "yangpu-wujiaochang-coverage.gpkg"
+    ledger = pyogrio.read_dataframe(gpkg, layer="ledger")
+    people = ledger[ledger["ledger"] == "people"]
+    summary = pyogrio.read_dataframe(gpkg, layer="summary")
+    for col in ("elderly_60", "elderly_80"):
+        entered = people.loc[people["entry"] == "entered", col].sum()
+        scored = people.loc[people["entry"] == "scored", col].sum()
+        excluded = people.loc[people["entry"] == "excluded", col].sum()
+        assert entered == pytest.approx(scored + excluded, rel=1e-9)
+        assert scored == pytest.approx(summary[col].iloc[0], rel=1e-9)
+    fac = ledger[ledger["ledger"] == "facilities"]
+    read = fac.loc[fac["entry"] == "entered", "facility_rows"].sum()
+    assert read == 47
+    assert read == fac.loc[fac["entry"].isin(["scored", "excluded"]), "facility_rows"].sum()
+    m = json.loads((demo_run / "data" / "manifest.json").read_text(encoding="utf-8"))
+    led = m["ledger"]["people"]
+    assert led["entered_60"] == pytest.approx(led["scored_60"] + led["excluded_60"], abs=0.2)
+    assert m["ledger"]["facilities"]["rows_read"] == 47
+    wb = openpyxl.load_workbook(demo_run / "data" / "yangpu-wujiaochang-areas.xlsx",
+                                read_only=True)
+    assert "人口与设施台账" in wb.sheetnames

@@ -357,3 +357,28 @@ street_column = "street"
     assert html.index("L.control.layers(") > html.rindex("var feature_group_")
     # committees with a street code: the street is outlined on the map
     assert '"\\u8857\\u9053\\u754c\\u7ebf" : feature_group_' in html  # "街道界线"
+
+
+def test_street_residents_table_gives_estimated_street_elderly(demo_dir: Path,
+                                                               tmp_path: Path) -> None:
+    """The 2020 census residents of the 12 streets × the district's 60+ share: every street
+    gets a base (no 'no_base'), labelled as an estimate."""
+    cfg_path = demo_config(demo_dir, tmp_path)
+    text = cfg_path.read_text(encoding="utf-8").replace(
+        "# elderly_file = \"population/street_elderly.csv\"",
+        'elderly_file = "census/yangpu_streets_residents_2020.csv"\n'
+        'elderly_code_column = "street_code"\nresidents_column = "residents_2020"')
+    cfg_path.write_text(text, encoding="utf-8")
+    res = check_config(load_config(cfg_path), lang="en")
+    streets = res.units.streets
+    raw = pd.read_csv(demo_dir / "census" / "yangpu_streets_residents_2020.csv", dtype=str)
+    census = pd.read_csv(demo_dir / "census" / "district_elderly_2020.csv", dtype=str)
+    row = census[census["adcode"] == "310110"].iloc[0]
+    share = float(row["pop_60plus"]) / float(row["pop_total"])
+    want = raw.set_index("street_code")["residents_2020"].astype(float) * share
+    got = streets.set_index("street_code")["elderly"]
+    assert len(got) == 12 and got.notna().all()
+    assert np.allclose(got.loc[want.index].to_numpy(), want.to_numpy())
+    per_street = res.table[res.table["unit_level"] == "street"]
+    assert not (per_street["check_status"] == "no_base").any()
+    assert any("estimate" in n for n in res.notes)

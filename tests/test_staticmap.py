@@ -6,6 +6,7 @@ import html
 import itertools
 import json
 import re
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -34,8 +35,29 @@ def _proposed() -> gpd.GeoDataFrame:
                                                         Point(121.52, 31.28)], crs=4326)
 
 
+_CJK_WORDS = re.compile(r"(?i)cjk|han|hei|song|sc$|tc$|jp$|kr$|wenquanyi|wqy|yahei|pingfang")
+
+
+@pytest.fixture
+def no_system_cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
+    """matplotlib sees no system CJK font (as on a fresh machine)."""
+    packaged = staticmap.packaged_font_path()
+    keep = [f for f in font_manager.fontManager.ttflist
+            if not _CJK_WORDS.search(f.name) or (packaged and Path(f.fname) == packaged)]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", keep)
+    monkeypatch.setattr(staticmap.font_manager, "findSystemFonts", lambda *a, **k: [])
+    font_manager.fontManager._findfont_cached.cache_clear()
+    yield
+    font_manager.fontManager._findfont_cached.cache_clear()
+
+
+def _glyph_warnings(record: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in record if "missing from font" in str(w.message)]
+
+
 def test_find_cjk_font_has_chinese_glyphs() -> None:
     name = find_cjk_font()
+    assert name is not None
     path = font_manager.findfont(font_manager.FontProperties(family=name),
                                  fallback_to_default=False)
     from matplotlib.ft2font import FT2Font
@@ -45,14 +67,65 @@ def test_find_cjk_font_has_chinese_glyphs() -> None:
         assert font.get_char_index(ord(ch)) != 0, ch
 
 
-def test_missing_cjk_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
-                                           tmp_path: Path) -> None:
-    monkeypatch.setattr(staticmap, "_font_names", lambda: {"DejaVu Sans"})
-    monkeypatch.setattr(staticmap.font_manager, "findSystemFonts", lambda *a, **k: [])
-    with pytest.raises(GeoplanError, match="fonts-noto-cjk") as err:
-        write_static_map([tmp_path / "m.png"], _areas(), _facilities(), _iso_by_type())
-    assert "\n" not in str(err.value)
-    assert not list(tmp_path.iterdir())
+def test_packaged_font_draws_chinese_without_system_font(
+        no_system_cjk_font: None, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    packaged = staticmap.packaged_font_path()
+    assert packaged is not None, "the CJK font package (pylopdf-fonts-zh-cn) is not installed"
+    name = find_cjk_font()
+    assert name == "Noto Sans SC"
+    path = font_manager.findfont(font_manager.FontProperties(family=name),
+                                 fallback_to_default=False)
+    assert Path(path).resolve() == packaged.resolve()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        png, pdf = write_static_map([tmp_path / "m.png", tmp_path / "m.pdf"], _areas(),
+                                    _facilities(), _iso_by_type(), title="杨浦区15分钟养老服务圈")
+    assert _glyph_warnings(record) == []  # every Chinese glyph found
+    assert png.stat().st_size > 0
+    assert b"NotoSansSC" in pdf.read_bytes()  # the packaged font, embedded
+    assert not [r for r in caplog.records if r.levelname == "WARNING"
+                and r.name.startswith(("geoplan", "matplotlib.font_manager"))]
+
+
+def test_system_cjk_font_used_with_warning_when_packaged_font_missing(
+        no_system_cjk_font: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    packaged = staticmap.packaged_font_path()
+    assert packaged is not None
+    # A "system" CJK font file (a copy of the packaged one, under a system-like name).
+    system = tmp_path / "fonts" / "NotoSansSC-Regular.otf"
+    system.parent.mkdir()
+    system.write_bytes(packaged.read_bytes())
+    monkeypatch.setattr(staticmap, "packaged_font_path", lambda: None)
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist
+                         if Path(f.fname) != packaged])
+    monkeypatch.setattr(staticmap.font_manager, "findSystemFonts", lambda *a, **k: [str(system)])
+    with caplog.at_level("WARNING", logger="geoplan.outputs.staticmap"):
+        assert find_cjk_font() == "Noto Sans SC"
+    msg = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(msg) == 1 and "system font Noto Sans SC" in msg[0] and "install" in msg[0]
+    path = font_manager.findfont(font_manager.FontProperties(family="Noto Sans SC"),
+                                 fallback_to_default=False)
+    assert Path(path) == system
+
+
+def test_no_cjk_font_at_all_still_writes_the_map(no_system_cjk_font: None,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    packaged = staticmap.packaged_font_path()
+    monkeypatch.setattr(staticmap, "packaged_font_path", lambda: None)
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist
+                         if packaged is None or Path(f.fname) != packaged])
+    with caplog.at_level("WARNING", logger="geoplan.outputs.staticmap"):
+        png, pdf = write_static_map([tmp_path / "m.png", tmp_path / "m.pdf"], _areas(),
+                                    _facilities(), _iso_by_type(), title="杨浦区")
+    assert png.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
+    msg = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(msg) == 1, msg  # one warning, not one per missing glyph
+    assert "no Chinese (CJK) font" in msg[0] and "\n" not in msg[0]
 
 
 def test_classify_natural_breaks_and_quantiles() -> None:

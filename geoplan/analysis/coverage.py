@@ -45,7 +45,8 @@ def weighted_quantile_by_group(group: np.ndarray, values: np.ndarray, weights: n
 
 def coverage_metrics(group: np.ndarray, n_groups: int, w60: np.ndarray, w80: np.ndarray,
                      times_min: Mapping[str, np.ndarray], thresholds_min: Sequence[float],
-                     circle_min: float, required: Sequence[str]) -> pd.DataFrame:
+                     circle_min: float, required: Sequence[str],
+                     slow80: float = 1.0) -> pd.DataFrame:
     """Coverage metrics of demand points grouped into ``n_groups`` groups.
 
     Parameters
@@ -65,6 +66,11 @@ def coverage_metrics(group: np.ndarray, n_groups: int, w60: np.ndarray, w80: np.
         The service-circle time (usually 15).
     required : sequence of str
         Types a complete circle needs.
+    slow80 : float, default 1
+        How much longer the 80+ take for the same walk: the 60+ speed over the 80+ speed
+        (>= 1). Every 80+ figure uses ``times_min × slow80``: one reach pass at the 60+
+        speed serves both age bands, because every walking time (edges, steps, the walk
+        from home to the street) scales with the speed.
 
     Returns
     -------
@@ -87,20 +93,71 @@ def coverage_metrics(group: np.ndarray, n_groups: int, w60: np.ndarray, w80: np.
             for m in thresholds_min:
                 cols[f"{t}_share_{_fmt(m)}"] = share(tm <= m, w60, tot60)
             for m in thresholds_min:
-                cols[f"{t}_share80_{_fmt(m)}"] = share(tm <= m, w80, tot80)
+                cols[f"{t}_share80_{_fmt(m)}"] = share(tm * slow80 <= m, w80, tot80)
             for q, name in ((0.5, "median"), (0.9, "p90")):
                 qv = weighted_quantile_by_group(group, tm, w60, n_groups, q)
                 cols[f"{t}_{name}_min"] = np.where(np.isfinite(qv), qv, np.nan)
             cols[f"{t}_uncovered_60"] = np.bincount(group, weights=w60 * (tm > circle_min),
                                                     minlength=n_groups)
-        complete = np.ones(len(group), dtype=bool)
-        for t in required:
-            complete &= times_min[t] <= circle_min
+        complete = circle_complete(times_min, required, circle_min)
+        complete80 = circle_complete(times_min, required, circle_min / slow80)
         cols["circle_share"] = share(complete, w60, tot60)
-        cols["circle_share80"] = share(complete, w80, tot80)
+        cols["circle_share80"] = share(complete80, w80, tot80)
     cols["uncovered_60"] = np.bincount(group, weights=w60 * ~complete, minlength=n_groups)
-    cols["uncovered_80"] = np.bincount(group, weights=w80 * ~complete, minlength=n_groups)
+    cols["uncovered_80"] = np.bincount(group, weights=w80 * ~complete80, minlength=n_groups)
     return pd.DataFrame(cols)
+
+
+def circle_complete(times_min: Mapping[str, np.ndarray], required: Sequence[str],
+                    within_min: float) -> np.ndarray:
+    """Demand points that reach every required type within ``within_min`` minutes.
+
+    Parameters
+    ----------
+    times_min : mapping of str to ndarray (n_points,)
+        Minutes to the nearest facility of each type (at the 60+ speed).
+    required : sequence of str
+    within_min : float
+        Minutes at the same speed (divide the circle time by a slow-down factor to ask
+        the question for a slower walker).
+
+    Returns
+    -------
+    ndarray of bool (n_points,)
+    """
+    n = len(next(iter(times_min.values()))) if times_min else 0
+    complete = np.ones(n, dtype=bool)
+    for t in required:
+        complete &= times_min[t] <= within_min
+    return complete
+
+
+def speed_sensitivity(times_min: Mapping[str, np.ndarray], required: Sequence[str],
+                      circle_min: float, w60: np.ndarray, factors: Mapping[str, float]
+                      ) -> dict[str, float]:
+    """Circle share of the 60+ at other walking speeds, from the same walking times.
+
+    Parameters
+    ----------
+    times_min, required, circle_min
+        As for :func:`coverage_metrics` (times at the configured 60+ speed).
+    w60 : ndarray (n_points,)
+        Persons aged 60+ per point.
+    factors : mapping of str to float
+        Name -> speed relative to the configured one (0.8 = 20 % slower).
+
+    Returns
+    -------
+    dict of str to float
+        ``circle_share_<name>`` per factor: at speed × f the same walk takes times / f,
+        so the circle is complete where times <= circle × f.
+    """
+    total = float(w60.sum())
+    out = {}
+    for name, f in factors.items():
+        ok = circle_complete(times_min, required, circle_min * f)
+        out[f"circle_share_{name}"] = float(w60[ok].sum() / total) if total > 0 else np.nan
+    return out
 
 
 def gap_rank(table: pd.DataFrame) -> pd.Series:
@@ -121,14 +178,15 @@ def gap_rank(table: pd.DataFrame) -> pd.Series:
 
 def score_areas(areas: pd.DataFrame, demand_area: np.ndarray, w60: np.ndarray, w80: np.ndarray,
                 times_min: Mapping[str, np.ndarray], thresholds_min: Sequence[float],
-                circle_min: float, required: Sequence[str]) -> pd.DataFrame:
+                circle_min: float, required: Sequence[str],
+                slow80: float = 1.0) -> pd.DataFrame:
     """Area table: the area's identity columns, its metrics and its gap rank.
 
     ``demand_area`` is each demand point's position in ``areas``. Elderly totals are
     recomputed from the demand points (so they equal the sum of what was analysed).
     """
     metrics = coverage_metrics(demand_area, len(areas), w60, w80, times_min, thresholds_min,
-                               circle_min, required)
+                               circle_min, required, slow80)
     ident = areas.drop(columns=[c for c in ("elderly_60", "elderly_80") if c in areas])
     out = pd.concat([ident.reset_index(drop=True), metrics], axis=1)
     out["n_demand_points"] = np.bincount(demand_area, minlength=len(areas))
@@ -138,7 +196,7 @@ def score_areas(areas: pd.DataFrame, demand_area: np.ndarray, w60: np.ndarray, w
 
 def rollup(keys: pd.DataFrame, demand_area: np.ndarray, w60: np.ndarray, w80: np.ndarray,
            times_min: Mapping[str, np.ndarray], thresholds_min: Sequence[float],
-           circle_min: float, required: Sequence[str]) -> pd.DataFrame:
+           circle_min: float, required: Sequence[str], slow80: float = 1.0) -> pd.DataFrame:
     """Metrics for groups of areas (e.g. streets), from the demand points themselves.
 
     Parameters
@@ -153,7 +211,7 @@ def rollup(keys: pd.DataFrame, demand_area: np.ndarray, w60: np.ndarray, w80: np
     lookup = keys.merge(uniq.reset_index(), on=key_cols, how="left")["index"].to_numpy()
     g = lookup[demand_area]
     metrics = coverage_metrics(g, len(uniq), w60, w80, times_min, thresholds_min, circle_min,
-                               required)
+                               required, slow80)
     out = pd.concat([uniq, metrics], axis=1)
     out["n_areas"] = np.bincount(lookup, minlength=len(uniq))
     return out

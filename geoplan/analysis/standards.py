@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geoplan.config import Range
 from geoplan.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -156,6 +157,17 @@ def list_profiles() -> list[str]:
     return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
 
 
+#: Allowed values of the numeric keys of a profile's [[standards]] (checked before use).
+PROFILE_RANGES: dict[str, Range] = {
+    "rate": Range(0, 1e6, lo_open=True, advice="amount per `per` elderly, e.g. rate = 2.5, "
+                                               "per = 100"),
+    "per": Range(0, 1e9, lo_open=True, advice="the elderly the rate refers to, e.g. 100"),
+    "count": Range(1, 10000, advice="facilities required per unit, e.g. 1"),
+    "filter_min_floor_area_m2": Range(0, 1e6, advice="m² a facility needs to count"),
+    "committees_per_facility": Range(1, 10000, advice="[strict, lenient], e.g. [4, 5]"),
+}
+
+
 def _standard(raw: Any, where: str) -> Standard:
     from geoplan.sources.facility_types import FACILITY_TYPES
 
@@ -183,6 +195,15 @@ def _standard(raw: Any, where: str) -> Standard:
             if isinstance(raw[key], bool) or not isinstance(raw[key], int | float):
                 raise ConfigError(f"{where}.{key} must be a number, got {raw[key]!r}")
             kw[key] = float(raw[key])
+    if "count" in raw and (isinstance(raw["count"], bool) or not isinstance(raw["count"], int)):
+        raise ConfigError(f"{where}.count must be a whole number >= 1, got {raw['count']!r}")
+    for key, rng in PROFILE_RANGES.items():  # finite and in range (TOML allows nan, inf)
+        if key in kw and kw[key] is not None:
+            values = kw[key] if isinstance(kw[key], tuple) else (kw[key],)
+            for v in values:
+                msg = rng.message(f"{where}.{key}", v)
+                if msg is not None:
+                    raise ConfigError(msg)
     s = Standard(**kw)
     if s.kind not in KINDS:
         raise ConfigError(f"{where}.kind = '{s.kind}'; use one of {', '.join(KINDS)}")
@@ -233,6 +254,9 @@ def load_profile(name_or_path: str | Path) -> Profile:
     text = str(name_or_path)
     path = Path(text).expanduser()
     if path.suffix.lower() == ".toml" or path.exists():
+        if path.is_dir():
+            raise ConfigError(f"standards profile {path} is a folder, not a file; give the "
+                              "profile's TOML file")
         if not path.is_file():
             raise ConfigError(f"standards profile file not found: {path}")
         where, source = str(path), path.read_text(encoding="utf-8")

@@ -4,24 +4,30 @@
 :func:`geoplan.network.walkgraph.build_walk_network` on the osmnx graph of the same data
 (same nodes, same edges, lengths equal to rounding), but works on the node and way arrays of
 :class:`geoplan.sources.osm_read.OsmTables` with numpy, scipy and one compiled loop, so that a
-district or a city is prepared in seconds rather than minutes. The walkability policy itself
+district or a city is prepared in seconds rather than minutes. The walking policy itself
 is not repeated here: the way-level tag table goes through the same
-:func:`geoplan.network.walkgraph._walkable_mask` as the osmnx edges do.
+:func:`geoplan.network.walkgraph.tag_policy` and :func:`~geoplan.network.walkgraph.settle_bridges`
+as the osmnx edges do.
 
 Semantics reproduced from the osmnx path (``graph_from_xml(bidirectional=True)``, then
-``simplify_graph``, ``project_graph`` and ``convert.to_undirected``):
+``simplify_graph(edge_attrs_differ=["walk_factor"], remove_rings=False)``,
+``project_graph`` and ``convert.to_undirected``):
 
 * every pair of consecutive distinct nodes of a walkable way is a segment; its length is the
-  great-circle distance (osmnx's formula and earth radius) and its time the length at the
-  profile speed, times ``steps_factor`` on ``highway=steps``;
-* the largest connected part (by node count) is kept, with the same share check;
+  great-circle distance (osmnx's formula and earth radius), its walking-time factor
+  ``steps_factor`` on ``highway=steps`` and 1 elsewhere;
+* every connected part is kept and labelled (``part``, 0 = the largest by node count, ties
+  by the smallest OSM node id), with the same share check on the largest;
 * a node is an endpoint unless it has exactly two neighbours, each joined by exactly one
-  segment (osmnx's rules for a bidirectional graph); chains of segments between endpoints
-  become one edge whose length is measured on the projected line and whose time is the sum
-  of its segments' times;
+  segment (osmnx's rules for a bidirectional graph), and its segments share one factor;
+  chains of segments between endpoints become one edge measured on the projected line,
+  whose time is that length at the profile speed times the factor; a ring without any
+  endpoint stays one edge per segment;
+* merged ``highway`` and ``name`` are the sorted distinct values joined with ``;``
+  (:func:`geoplan.network.walkgraph.merge_tag_values`);
 * the two copies of a segment between endpoints that come from the same way are one edge,
   segments of different ways stay parallel edges;
-* coordinates are projected to the UTM zone that geopandas estimates for the endpoints.
+* coordinates are projected to the UTM zone that geopandas estimates for the nodes.
 """
 
 from __future__ import annotations
@@ -30,14 +36,22 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import shapely
 from numba import njit
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from geoplan.config import DEFAULT_ELEVATED_HIGHWAYS
 from geoplan.errors import NetworkError
-from geoplan.network.walkgraph import WalkNetwork, _walkable_mask
+from geoplan.network.walkgraph import (
+    WalkNetwork,
+    merge_tag_values,
+    policy_summary,
+    settle_bridges,
+    tag_policy,
+)
 from geoplan.sources.osm_read import OsmTables
 
 #: osmnx's mean earth radius (metres) for great-circle edge lengths.
@@ -119,9 +133,33 @@ def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
     return pts.estimate_utm_crs()
 
 
+def _merged_values(values: np.ndarray, chain_of_seg: np.ndarray, way_of_seg: np.ndarray,
+                   n_chain: int) -> np.ndarray:
+    """One tag value per chain: :func:`merge_tag_values` of its segments' way values.
+
+    ``values`` holds one raw tag value per way. Chains whose segments share one value (most
+    of them) take it directly; the others are merged in Python.
+    """
+    norm = np.array([merge_tag_values([v]) for v in values], dtype=object)
+    codes, uniq = pd.factorize(norm)
+    seg_code = codes[way_of_seg]
+    starts = np.flatnonzero(np.r_[True, chain_of_seg[1:] != chain_of_seg[:-1]])
+    lo = np.minimum.reduceat(seg_code, starts)
+    hi = np.maximum.reduceat(seg_code, starts)
+    out = np.asarray(uniq, dtype=object)[lo]
+    for c in np.flatnonzero(lo != hi):
+        sel = seg_code[starts[c]:(starts[c + 1] if c + 1 < len(starts) else len(seg_code))]
+        out[c] = merge_tag_values(list(np.asarray(uniq, dtype=object)[np.unique(sel)]))
+    assert len(out) == n_chain
+    return out
+
+
 def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor: float,
                               walkable: tuple[str, ...], *,
-                              min_share: float = 0.5, where: str = "") -> WalkNetwork:
+                              min_share: float = 0.5, where: str = "",
+                              exclude_motorroad: bool = True, exclude_elevated: bool = True,
+                              elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS,
+                              elevated_min_length_m: float = 60.0) -> WalkNetwork:
     """Prepare a walking network from streamed OSM arrays.
 
     Parameters
@@ -137,7 +175,9 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     min_share : float, default 0.5
         Smallest share of walkable way length the largest connected part must hold.
     where : str, optional
-        Where the ways were read (for the error message), e.g. " inside network.boundary".
+        Where the ways were read (for the error message), e.g. " inside the study boundary".
+    exclude_motorroad, exclude_elevated, elevated_highways, elevated_min_length_m
+        The walking policy, see :func:`geoplan.network.walkgraph.walk_policy`.
 
     Returns
     -------
@@ -164,49 +204,69 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     valid = (a >= 0) & (b >= 0) & (a != b)
     seg_way, a, b = seg_way[valid], a[valid], b[valid]
     report["raw_edges"] = 2 * len(a)
-    keep_way = np.asarray(_walkable_mask(tables.way_tags, walkable), dtype=bool)
-    keep = keep_way[seg_way]
+    length = great_circle_m(tables.lat[a], tables.lon[a], tables.lat[b], tables.lon[b])
+    # the walking policy of the osmnx path: tag rules once per way, bridge runs on the
+    # segments (given in both directions, as the bidirectional osmnx graph has them)
+    w_reason, w_bridge, w_run = tag_policy(tables.way_tags, walkable,
+                                           exclude_motorroad=exclude_motorroad,
+                                           exclude_elevated=exclude_elevated,
+                                           elevated_highways=elevated_highways)
+    reason = np.concatenate([w_reason[seg_way]] * 2)
+    settle_bridges(reason, np.concatenate([w_bridge[seg_way]] * 2),
+                   np.concatenate([w_run[seg_way]] * 2), np.concatenate([a, b]),
+                   np.concatenate([b, a]), np.concatenate([length, length]),
+                   elevated_min_length_m)
+    reason = reason[:len(a)]
+    keep = reason == ""
     report["non_walkable_edges_dropped"] = 2 * int((~keep).sum())
-    seg_way, a, b = seg_way[keep], a[keep], b[keep]
+    report["policy_dropped"] = policy_summary(reason, length, tables.way_id[seg_way],
+                                              directions=1)
+    seg_way, a, b, length = seg_way[keep], a[keep], b[keep], length[keep]
     if len(a) == 0:
         raise NetworkError(f"no walkable way in the OSM source{where} (checked highway=* against "
-                           "walking.walkable_highways); is this a street network?")
+                           "walking.walkable_highways and the walking policy); is this a "
+                           "street network?")
     # raw OSM tags are plain text or missing: _first is fillna("") here, vectorised
     hw = tables.way_tags["highway"].fillna("").astype(str).to_numpy(dtype=object)
-    is_steps = (hw == "steps")[seg_way]
-    length = great_circle_m(tables.lat[a], tables.lon[a], tables.lat[b], tables.lon[b])
-    time = length / speed_mps * np.where(is_steps, steps_factor, 1.0)
+    factor = np.where((hw == "steps")[seg_way], steps_factor, 1.0)
 
-    # largest connected part (by node count), as the osmnx path keeps
+    # connected parts, largest (by node count) first, ties by their smallest OSM id
     used, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
     la, lb = inv[:len(a)], inv[len(a):]
     nu = len(used)
     adj = coo_matrix((np.ones(len(la)), (la, lb)), shape=(nu, nu))
     n_comp, label = connected_components(adj, directed=False)
     sizes = np.bincount(label, minlength=n_comp)
-    # ties: the part holding the earliest node, as sorted(weakly_connected_components)
-    order = np.lexsort((np.minimum.reduceat(np.argsort(label, kind="stable"),
-                                            np.r_[0, np.cumsum(sizes)[:-1]]), -sizes))
-    main = order[0]
-    in_main = label[la] == main
-    total_len = float(length.sum())
-    main_len = float(length[in_main].sum())
-    report.update(components=int(n_comp), dropped_components=int(n_comp - 1),
-                  dropped_nodes=int(nu - sizes[main]),
-                  dropped_length_m=round(total_len - main_len, 1),
+    # ``used`` is sorted by OSM id: the first node of each part is its smallest id
+    first_node = np.full(n_comp, nu, dtype=np.int64)
+    np.minimum.at(first_node, label, np.arange(nu))
+    order = np.lexsort((first_node, -sizes))
+    rank = np.empty(n_comp, dtype=np.int64)
+    rank[order] = np.arange(n_comp)
+    part = rank[label]  # per used node
+    comp_len = np.bincount(part[la], weights=length, minlength=n_comp)
+    total_len = float(comp_len.sum())
+    main_len = float(comp_len[0])
+    report.update(components=int(n_comp), other_parts=int(n_comp - 1),
+                  other_parts_nodes=int(nu - sizes[order[0]]),
+                  other_parts_length_m=round(total_len - main_len, 1),
                   kept_length_share=round(main_len / total_len, 4) if total_len else 0.0)
     if total_len and main_len / total_len < min_share:
         raise NetworkError(f"the walking network is disconnected: its largest part holds only "
                            f"{main_len / total_len:.0%} of {total_len / 1000:.1f} km of ways in "
                            f"{n_comp} parts; use OSM extracts that adjoin or one larger area")
-    seg_way, la, lb = seg_way[in_main], la[in_main], lb[in_main]
-    length, time = length[in_main], time[in_main]
 
-    # endpoints: osmnx's rules on a bidirectional graph
+    # endpoints: osmnx's rules on a bidirectional graph, plus a change of walking-time
+    # factor (steps meet other ways): simplification never merges across it
     mult = np.bincount(la, minlength=nu) + np.bincount(lb, minlength=nu)
     pairs = np.unique(np.stack([np.minimum(la, lb), np.maximum(la, lb)], axis=1), axis=0)
     n_nb = np.bincount(pairs[:, 0], minlength=nu) + np.bincount(pairs[:, 1], minlength=nu)
-    is_end = ~((n_nb == 2) & (mult == 2)) & (mult > 0)
+    f_lo = np.full(nu, np.inf)
+    f_hi = np.full(nu, -np.inf)
+    for ends in (la, lb):
+        np.minimum.at(f_lo, ends, factor)
+        np.maximum.at(f_hi, ends, factor)
+    is_end = (~((n_nb == 2) & (mult == 2)) | (f_lo != f_hi)) & (mult > 0)
     ends = np.concatenate([la, lb])
     inc_seg = np.concatenate([np.arange(len(la)), np.arange(len(la))])
     srt = np.argsort(ends, kind="stable")
@@ -214,10 +274,17 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     indptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=nu))]).astype(np.int64)
     cn, cnp, cs, csp = _walk_chains(is_end, la.astype(np.int64), lb.astype(np.int64),
                                     indptr, inc)
+    # rings without any endpoint stay as they are, one edge per segment (osmnx's
+    # simplify_graph with remove_rings=False leaves them untouched)
+    ring = np.ones(len(la), dtype=bool)
+    ring[cs] = False
+    ring_seg = np.flatnonzero(ring)
+    if len(ring_seg):
+        cn = np.concatenate([cn, np.stack([la[ring_seg], lb[ring_seg]], axis=1).ravel()])
+        cnp = np.concatenate([cnp, cnp[-1] + 2 * np.arange(1, len(ring_seg) + 1)])
+        cs = np.concatenate([cs, ring_seg])
+        csp = np.concatenate([csp, csp[-1] + np.arange(1, len(ring_seg) + 1)])
     n_chain = len(cnp) - 1
-    if n_chain == 0:
-        raise NetworkError("the walking network is a single closed ring without junctions; "
-                           "use a larger area")
     seg_count = np.diff(csp)
     chain_u = cn[cnp[:-1]]
     chain_v = cn[cnp[1:] - 1]
@@ -233,9 +300,15 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
         _, first = np.unique(key[idx], axis=0, return_index=True)
         dup[idx] = True
         dup[idx[first]] = False
-    chain_time = np.add.reduceat(time[cs], csp[:-1])
+    chain_of_seg = np.repeat(np.arange(n_chain), seg_count)
+    name_tags = (tables.way_tags["name"] if "name" in tables.way_tags
+                 else pd.Series("", index=tables.way_tags.index))
+    chain_hw = _merged_values(tables.way_tags["highway"].to_numpy(dtype=object),
+                              chain_of_seg, seg_way[cs], n_chain)
+    chain_name = _merged_values(name_tags.to_numpy(dtype=object), chain_of_seg, seg_way[cs],
+                                n_chain)
 
-    # nodes: the endpoints, ordered by OSM id; project as osmnx does
+    # nodes: the endpoints and ring nodes, ordered by OSM id; project as osmnx does
     end_local = np.unique(np.concatenate([chain_u, chain_v]))
     gidx = used[end_local]  # positions in tables.node_id (sorted by id)
     crs = _utm_crs(tables.lon[gidx], tables.lat[gidx])
@@ -255,15 +328,18 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     osmid = tables.node_id[gidx]
     u = node_pos[chain_u[keep_c]]
     v = node_pos[chain_v[keep_c]]
-    name = tables.way_tags["name"].fillna("").astype(str).to_numpy(dtype=object)
+    # times from the projected lengths, at the chain's one walking-time factor
+    time_s = length_m / speed_mps * factor[first_seg[keep_c]]
     out_edges = gpd.GeoDataFrame({
         "u": u.astype(np.int64), "v": v.astype(np.int64),
         "osm_u": osmid[u], "osm_v": osmid[v],
-        "length_m": length_m, "time_s": chain_time[keep_c],
-        "highway": hw[chain_way[keep_c]], "name": name[chain_way[keep_c]],
+        "length_m": length_m, "time_s": time_s,
+        "highway": chain_hw[keep_c], "name": chain_name[keep_c],
+        "part": part[chain_u[keep_c]].astype(np.int64),
     }, geometry=geom, crs=crs)
     out_nodes = gpd.GeoDataFrame({"osmid": osmid, "x": nodes_x, "y": nodes_y},
                                  geometry=gpd.points_from_xy(nodes_x, nodes_y), crs=crs)
     report.update(nodes=len(out_nodes), edges=len(out_edges),
-                  length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs))
+                  length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs),
+                  part_length_m=[round(float(x), 1) for x in comp_len])
     return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, report=report)

@@ -21,8 +21,11 @@ from geoplan.sources import osm
 
 log = logging.getLogger(__name__)
 
-#: Bump when the prepared-network format or preparation logic changes.
-CACHE_FORMAT = 3
+#: Bump when the prepared-network format or preparation logic changes (3: merged
+#: highway/name sorted and joined; 4: walking policy and factors; 5: every connected part
+#: kept, labelled in ``edges.part``; 6: local files read with pyosmium, cut to the study
+#: area plus the walking buffer, built from arrays).
+CACHE_FORMAT = 6
 
 
 def network_cache_key(cfg: Config) -> str:
@@ -33,18 +36,20 @@ def network_cache_key(cfg: Config) -> str:
         "geoplan": __version__,
         # large extracts: size + mtime + head/tail hash instead of hashing 1 GB every run
         "files": [osm.file_fingerprint(p) for p in net.osm_files],
-        "boundary": sha256_file(net.boundary) if net.boundary else None,
-        "boundary_crs": net.boundary_crs,
-        "osm_relation": net.osm_relation,
-        "buffer_m": net.buffer_m,
+        # the study area and walking buffer the files are cut to
+        "cut": osm.StudyCut.of(cfg).cache_key() if net.osm_files else {},
         "place": net.place,
         "polygon": sha256_file(net.polygon) if net.polygon else None,
         "bbox": list(net.bbox) if net.bbox else None,
         "speed_kmh": walk.speed_kmh,
         "steps_factor": walk.steps_factor,
         "walkable": sorted(walk.walkable_highways),
+        "exclude_motorroad": walk.exclude_motorroad,
+        "exclude_elevated": walk.exclude_elevated,
+        "elevated": sorted(walk.elevated_highways),
+        "elevated_min_length_m": walk.elevated_min_length_m,
     }
-    text = json.dumps(payload, sort_keys=True)
+    text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -70,23 +75,26 @@ def prepare_network(cfg: Config, *, use_cache: bool = True) -> tuple[WalkNetwork
                 return net, True
         except Exception as exc:  # a corrupt cache is rebuilt, never fatal
             log.warning("ignoring unreadable network cache %s (%s)", path, exc)
+    wk = cfg.walking
+    policy = {"exclude_motorroad": wk.exclude_motorroad,
+              "exclude_elevated": wk.exclude_elevated,
+              "elevated_highways": wk.elevated_highways,
+              "elevated_min_length_m": wk.elevated_min_length_m}
     if cfg.network.osm_files:
         # streamed once with pyosmium, cut to the boundary, built from arrays
-        tables = osm.read_tables(cfg.network)
-        where = (" inside the study boundary plus its buffer"
-                 if cfg.network.boundary or cfg.network.osm_relation else "")
-        net = build_walk_network_arrays(tables, cfg.walking.speed_mps,
-                                        cfg.walking.steps_factor,
-                                        cfg.walking.walkable_highways, where=where)
+        cut = osm.StudyCut.of(cfg)
+        tables = osm.read_tables(cfg.network, cut)
+        where = " inside the study boundary plus its walking buffer" if cut.is_set else ""
+        net = build_walk_network_arrays(tables, wk.speed_mps, wk.steps_factor,
+                                        wk.walkable_highways, where=where, **policy)
     else:
-        raw = osm.graph_from_download(cfg.network, cfg.walking.walkable_highways, cache_dir)
-        net = build_walk_network(raw, cfg.walking.speed_mps, cfg.walking.steps_factor,
-                                 cfg.walking.walkable_highways)
+        raw = osm.graph_from_download(cfg.network, wk.walkable_highways, cache_dir)
+        net = build_walk_network(raw, wk.speed_mps, wk.steps_factor, wk.walkable_highways,
+                                 **policy)
     net.report["cache_key"] = key
     if use_cache:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
+        from geoplan.outputs.atomic import atomic_write  # names the file on a full disk
+
+        with atomic_write(path, "wb") as fh:
             pickle.dump(net, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
     return net, False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from geoplan.config import DEFAULT_ELEVATED_HIGHWAYS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,7 +28,8 @@ class WalkNetwork:
     edges : GeoDataFrame
         One row per undirected edge, positional index ``0..m-1``; columns ``u``, ``v``
         (node positions), ``length_m``, ``time_s`` (walking time at the profile speed,
-        with penalties), ``highway`` and LineString ``geometry`` running from ``u`` to ``v``.
+        with penalties), ``highway``, ``part`` (connected part, 0 = the largest) and
+        LineString ``geometry`` running from ``u`` to ``v``.
     crs : pyproj.CRS
         The metric CRS (local UTM zone) of ``nodes`` and ``edges``.
     report : dict
@@ -58,6 +64,28 @@ class WalkNetwork:
         state["_tree"] = None  # rebuilt on demand; GEOS trees are not pickled
         return state
 
+    def subset(self, keep_edges: np.ndarray, report: dict[str, Any] | None = None
+               ) -> WalkNetwork:
+        """The network made of the edges ``keep_edges`` (boolean mask), nodes renumbered.
+
+        Parameters
+        ----------
+        keep_edges : ndarray of bool
+            One entry per edge.
+        report : dict, optional
+            Report of the new network (default: a copy of this one).
+        """
+        keep_edges = np.asarray(keep_edges, dtype=bool)
+        edges = self.edges[keep_edges]
+        used = np.unique(np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]))
+        new_pos = np.full(len(self.nodes), -1, dtype=np.int64)
+        new_pos[used] = np.arange(len(used))
+        edges = edges.assign(u=new_pos[edges["u"].to_numpy()],
+                             v=new_pos[edges["v"].to_numpy()]).reset_index(drop=True)
+        nodes = self.nodes.iloc[used].reset_index(drop=True)
+        return WalkNetwork(nodes=nodes, edges=edges, crs=self.crs,
+                           report=dict(self.report) if report is None else report)
+
     def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return ``(u, v, time_s)`` arrays of the undirected edges."""
         return (self.edges["u"].to_numpy(np.int64), self.edges["v"].to_numpy(np.int64),
@@ -67,6 +95,14 @@ class WalkNetwork:
 #: Values of ``foot``/``access`` that close a way to pedestrians (unless ``foot`` opens it).
 _CLOSED = {"no", "private"}
 _OPEN = {"yes", "designated", "permissive", "official"}
+#: ``sidewalk=*`` values saying the carriageway itself has a sidewalk (``separate`` means
+#: the sidewalk is its own way, so the carriageway has none).
+_SIDEWALK = {"yes", "both", "left", "right"}
+_SIDEWALK_KEYS = ("sidewalk:both", "sidewalk:left", "sidewalk:right")
+_MOTORWAYS = {"motorway", "motorway_link"}
+#: ``bridge``/``tunnel`` values that do not lift or sink the way off the street level
+#: (``building_passage``: a street running under a building through an arch).
+_NOT_RAISED = {"", "no", "building_passage"}
 
 
 def _first(value: Any) -> str:
@@ -78,25 +114,243 @@ def _first(value: Any) -> str:
     return str(value)
 
 
-def _walkable_mask(edges: gpd.GeoDataFrame, walkable: tuple[str, ...]) -> np.ndarray:
-    hw = edges["highway"].map(_first) if "highway" in edges else None
-    if hw is None:
-        return np.zeros(len(edges), dtype=bool)
-    ok = hw.isin(set(walkable)).to_numpy()
-    foot = edges["foot"].map(_first) if "foot" in edges else hw.map(lambda _: "")
-    access = edges["access"].map(_first) if "access" in edges else hw.map(lambda _: "")
+def merge_tag_values(values: list[Any]) -> str:
+    """One tag value for an edge merged from several OSM ways: sorted unique values.
+
+    osmnx keeps the differing values of merged segments as ``list(set(...))``, whose order
+    changes with Python's string hashing, so the first value differed between runs. Here
+    the distinct non-empty values are sorted and joined with ``;`` (OSM's separator for
+    several values), e.g. ``"footway;residential"``; a single value stays as it is.
+
+    Parameters
+    ----------
+    values : list
+        The tag values of the merged segments (strings, lists of strings or missing).
+
+    Returns
+    -------
+    str
+        ``""`` when every value is missing.
+    """
+    flat: set[str] = set()
+    for v in values:
+        for item in v if isinstance(v, list | tuple | set) else [v]:
+            text = _first(item).strip()
+            if text:
+                flat.update(p.strip() for p in text.split(";") if p.strip())
+    return ";".join(sorted(flat))
+
+
+def _tag(edges: pd.DataFrame, key: str) -> pd.Series:
+    """Tag ``key`` of every edge as stripped lower-case text ('' when missing)."""
+    if key not in edges:
+        return pd.Series("", index=edges.index, dtype=object)
+    return edges[key].map(_first).str.strip().str.lower()
+
+
+def _short_runs(u: np.ndarray, v: np.ndarray, length: np.ndarray, min_length: float
+                ) -> np.ndarray:
+    """Which edges belong to a connected run of edges shorter than ``min_length`` in all.
+
+    ``u``/``v``/``length`` describe the candidate edges of a bidirectional graph (each way
+    appears once per direction, so a run's way length is half its summed length).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(u) == 0 or min_length <= 0:
+        return np.zeros(len(u), dtype=bool)
+    ids, inv = np.unique(np.concatenate([u, v]), return_inverse=True)
+    a, b = inv[:len(u)], inv[len(u):]
+    adj = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(ids), len(ids)))
+    _, label = connected_components(adj, directed=False)
+    run_len = np.bincount(label[a], weights=length, minlength=label.max() + 1) / 2.0
+    return run_len[label[a]] < min_length
+
+
+def walk_policy(edges: gpd.GeoDataFrame, walkable: tuple[str, ...], *,
+                exclude_motorroad: bool = True, exclude_elevated: bool = True,
+                elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS,
+                elevated_min_length_m: float = 60.0) -> pd.Series:
+    """Why each raw OSM edge is left out of the walking network ('' when it is kept).
+
+    Rules, in order (the first that applies is reported):
+
+    ``highway``
+        ``highway`` is not one of ``walkable``.
+    ``closed``
+        ``foot=no|private``, or ``access=no|private`` without ``foot=yes|designated|
+        permissive|official``.
+    ``motorroad``
+        ``motorroad=yes`` (expressways, 快速路), ``highway=motorway|motorway_link``
+        (with ``exclude_motorroad``).
+    ``elevated`` / ``tunnel``
+        A carriageway of ``elevated_highways`` (trunk, primary and their links) tagged
+        ``bridge=*`` or ``tunnel=*`` (any value but ``no``/``building_passage``) and no
+        sidewalk on it (``sidewalk=yes|both|left|right`` or ``sidewalk:both|left|right=
+        yes``): elevated expressways (高架路) and road tunnels (隧道, 下立交). A bridge run
+        (connected bridge ways of these classes or of motorroads) shorter than
+        ``elevated_min_length_m`` is kept: a street crossing a creek, not an elevated road.
+
+    Footways, steps, paths and pedestrian streets are never touched by the elevated/
+    tunnel rule, so pedestrian bridges (天桥), underpasses (地道) and sidewalks mapped as
+    their own ways (``footway=sidewalk``) stay; an explicit ``foot=yes|designated|
+    permissive|official`` keeps any way the motorroad and elevated/tunnel rules would drop.
+
+    Parameters
+    ----------
+    edges : GeoDataFrame
+        Raw edges of an unsimplified, bidirectional osmnx graph (index ``u, v, key``)
+        with their OSM tags as columns.
+    walkable : tuple of str
+        Walkable ``highway`` values.
+    exclude_motorroad, exclude_elevated : bool, default True
+        Apply the ``motorroad`` and ``elevated``/``tunnel`` rules.
+    elevated_highways : tuple of str
+        ``highway`` values the ``elevated``/``tunnel`` rule applies to.
+    elevated_min_length_m : float, default 60
+        Bridge runs shorter than this are kept (0: drop every such bridge).
+
+    Returns
+    -------
+    pandas.Series
+        One reason per edge (same index as ``edges``): ``''`` (kept), ``'highway'``,
+        ``'closed'``, ``'motorroad'``, ``'elevated'`` or ``'tunnel'``.
+    """
+    reason, bridge, run = tag_policy(edges, walkable, exclude_motorroad=exclude_motorroad,
+                                     exclude_elevated=exclude_elevated,
+                                     elevated_highways=elevated_highways)
+    uu = edges.index.get_level_values(0).to_numpy()
+    vv = edges.index.get_level_values(1).to_numpy()
+    settle_bridges(reason, bridge, run, uu, vv, edges["length"].to_numpy(np.float64),
+                   elevated_min_length_m)
+    return pd.Series(reason, index=edges.index, dtype=object)
+
+
+def tag_policy(tags: pd.DataFrame, walkable: tuple[str, ...], *,
+               exclude_motorroad: bool = True, exclude_elevated: bool = True,
+               elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tag-level part of :func:`walk_policy`, for any table of OSM way tags.
+
+    Used on the raw osmnx edges by :func:`walk_policy` and on one row per way by the
+    array builder (:mod:`geoplan.network.arraygraph`), so both apply one policy. The bridge
+    run length, which needs the network, is applied afterwards by :func:`settle_bridges`.
+
+    Parameters
+    ----------
+    tags : DataFrame
+        One row per edge or way, the OSM tags as columns (missing columns: untagged).
+    walkable, exclude_motorroad, exclude_elevated, elevated_highways
+        See :func:`walk_policy`.
+
+    Returns
+    -------
+    (ndarray of object, ndarray of bool, ndarray of bool)
+        The reason per row (``'elevated'`` not yet set), the rows that are elevated
+        carriageways unless their bridge run is short, and the rows that count towards
+        bridge runs (raised carriageways and motorroads).
+    """
+    hw = _tag(tags, "highway")
+    foot, access = _tag(tags, "foot"), _tag(tags, "access")
+    foot_open = foot.isin(_OPEN).to_numpy()
+    reason = np.full(len(tags), "", dtype=object)
+    reason[~hw.isin(set(walkable)).to_numpy()] = "highway"
     closed = (foot.isin(_CLOSED) | (access.isin(_CLOSED) & ~foot.isin(_OPEN))).to_numpy()
-    return ok & ~closed
+    reason[(reason == "") & closed] = "closed"
+    motor = (_tag(tags, "motorroad") == "yes").to_numpy() | hw.isin(_MOTORWAYS).to_numpy()
+    if exclude_motorroad:
+        reason[(reason == "") & motor & ~foot_open] = "motorroad"
+    bridge = np.zeros(len(tags), dtype=bool)
+    run = np.zeros(len(tags), dtype=bool)
+    if exclude_elevated:
+        sidewalk = _tag(tags, "sidewalk").isin(_SIDEWALK).to_numpy().copy()
+        for key in _SIDEWALK_KEYS:
+            sidewalk |= (_tag(tags, key) == "yes").to_numpy()
+        raised = ~_tag(tags, "bridge").isin(_NOT_RAISED).to_numpy()
+        carriage = (hw.isin(set(elevated_highways)).to_numpy() & ~sidewalk & ~foot_open
+                    & (reason == ""))
+        bridge = carriage & raised
+        tunnel = carriage & ~raised & ~_tag(tags, "tunnel").isin(_NOT_RAISED).to_numpy()
+        reason[tunnel] = "tunnel"
+        # Runs are measured over every raised carriageway (motorroad parts included), so
+        # a short untagged piece of an elevated road is not mistaken for a creek bridge.
+        run = raised & (hw.isin(set(elevated_highways)).to_numpy() | motor)
+    return reason, bridge, run
+
+
+def settle_bridges(reason: np.ndarray, bridge: np.ndarray, run: np.ndarray, u: np.ndarray,
+                   v: np.ndarray, length: np.ndarray, min_length: float) -> None:
+    """Mark the elevated carriageways of :func:`tag_policy` whose bridge run is long.
+
+    Parameters
+    ----------
+    reason, bridge, run : ndarray
+        As returned by :func:`tag_policy`, one entry per directed raw edge; ``reason`` is
+        set to ``'elevated'`` in place.
+    u, v, length : ndarray
+        End nodes and length (metres) of every edge, each way segment present in both
+        directions (as in a bidirectional osmnx graph).
+    min_length : float
+        Bridge runs shorter than this are kept (see :func:`walk_policy`).
+    """
+    if not bridge.any():
+        return
+    bridge = bridge.copy()
+    idx = np.flatnonzero(run)
+    bridge[idx[_short_runs(u[idx], v[idx], length[idx], min_length)]] = False
+    reason[bridge] = "elevated"
+
+
+_POLICY_LABEL = {"motorroad": "motorroad/motorway", "elevated": "elevated carriageway",
+                 "tunnel": "road tunnel"}
+
+
+def _policy_summary(edges: gpd.GeoDataFrame, reason: pd.Series) -> dict[str, dict[str, Any]]:
+    """Ways and kilometres each walking-policy rule left out (both directions counted once)."""
+    osmid = edges["osmid"].map(_first).to_numpy() if "osmid" in edges else np.arange(len(edges))
+    return policy_summary(reason.to_numpy(), edges["length"].to_numpy(np.float64),
+                          osmid.astype(str), directions=2)
+
+
+def policy_summary(reason: np.ndarray, length: np.ndarray, way: np.ndarray, *,
+                   directions: int) -> dict[str, dict[str, Any]]:
+    """Ways and kilometres each walking-policy rule left out.
+
+    Parameters
+    ----------
+    reason : ndarray of str
+        Reason per edge (see :func:`walk_policy`).
+    length : ndarray of float
+        Edge lengths in metres.
+    way : ndarray
+        OSM way id of each edge.
+    directions : int
+        How many times each segment is present (2 in a bidirectional graph).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for why in ("closed", "motorroad", "elevated", "tunnel"):
+        m = reason == why
+        if m.any():
+            out[why] = {"ways": len(np.unique(way[m])),
+                        "km": round(float(length[m].sum()) / (1000.0 * directions), 3)}
+    return out
 
 
 def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
-                       walkable: tuple[str, ...], *, min_share: float = 0.5) -> WalkNetwork:
+                       walkable: tuple[str, ...], *, min_share: float = 0.5,
+                       exclude_motorroad: bool = True, exclude_elevated: bool = True,
+                       elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS,
+                       elevated_min_length_m: float = 60.0) -> WalkNetwork:
     """Prepare a walking network from a raw (unsimplified, WGS84) osmnx graph.
 
-    Steps: keep walkable ways (``highway`` in ``walkable`` and not closed by
-    ``foot``/``access``); keep the largest connected part and report what was dropped;
-    simplify; project to the local UTM zone; make undirected; compute edge times from
-    length, speed and the steps penalty.
+    Steps: keep walkable ways (the walking policy of :func:`walk_policy`); label the
+    connected parts (``part``, 0 = the largest; every part is kept,
+    :func:`geoplan.network.parts.select_parts` chooses which are analysed); simplify,
+    never merging ways of different walking-time factors (steps and the rest) and keeping
+    a network that is one closed loop; project to the local UTM zone; make undirected;
+    compute edge times from the projected length, speed and the steps penalty, so
+    ``time_s`` and ``length_m`` agree and time grows evenly along every edge.
 
     Parameters
     ----------
@@ -111,6 +365,12 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     min_share : float, default 0.5
         Smallest share of walkable way length the largest connected part must hold;
         below it the network is considered disconnected and an error is raised.
+    exclude_motorroad, exclude_elevated : bool, default True
+        Walking-policy rules, see :func:`walk_policy`.
+    elevated_highways : tuple of str
+        Carriageway classes of the elevated/tunnel rule, see :func:`walk_policy`.
+    elevated_min_length_m : float, default 60
+        Bridge runs shorter than this are kept, see :func:`walk_policy`.
 
     Returns
     -------
@@ -131,34 +391,59 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     if graph.number_of_edges() == 0:
         raise NetworkError("the OSM source holds no ways; check the file or the download area")
     edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=False)
-    keep = _walkable_mask(edges, walkable)
+    reason = walk_policy(edges, walkable, exclude_motorroad=exclude_motorroad,
+                         exclude_elevated=exclude_elevated,
+                         elevated_highways=elevated_highways,
+                         elevated_min_length_m=elevated_min_length_m)
+    keep = (reason == "").to_numpy()
     g = graph.copy()
     g.remove_edges_from(edges.index[~keep].tolist())
     g.remove_nodes_from(list(nx.isolates(g)))
     report["non_walkable_edges_dropped"] = int((~keep).sum())
+    report["policy_dropped"] = _policy_summary(edges, reason)
+    for why in ("motorroad", "elevated", "tunnel"):
+        if why in report["policy_dropped"]:
+            d = report["policy_dropped"][why]
+            log.info("walking policy: left out %d %s ways (%.1f km)", d["ways"],
+                     _POLICY_LABEL[why], d["km"])
     if g.number_of_edges() == 0:
         raise NetworkError("no walkable way in the OSM source (checked highway=* against "
-                           "walking.walkable_highways); is this a street network?")
-    # Edge times before simplification so that steps keep their own penalty.
+                           "walking.walkable_highways and the walking policy); is this a "
+                           "street network?")
+    # Walking-time factor of every raw edge: ways of different factors are never merged
+    # by the simplification below, so time grows evenly along each simplified edge.
     hw = nx.get_edge_attributes(g, "highway")
     length = nx.get_edge_attributes(g, "length")
-    times = {k: length[k] / speed_mps * (steps_factor if _first(hw.get(k)) == "steps" else 1.0)
-             for k in length}
-    nx.set_edge_attributes(g, times, "time_s")
+    factor = {k: steps_factor if _first(hw.get(k)) == "steps" else 1.0 for k in length}
+    nx.set_edge_attributes(g, factor, "walk_factor")
 
-    comps = sorted(nx.weakly_connected_components(g), key=len, reverse=True)
-    total_len = sum(length[k] for k in g.edges(keys=True)) / 2.0
-    main = g.subgraph(comps[0]).copy()
-    main_len = sum(d["length"] for _, _, d in main.edges(data=True)) / 2.0
-    report.update(components=len(comps), dropped_components=len(comps) - 1,
-                  dropped_nodes=sum(len(c) for c in comps[1:]),
-                  dropped_length_m=round(float(total_len - main_len), 1),
+    # Connected parts, largest first (ties by their smallest OSM node id: deterministic).
+    comps = sorted(nx.weakly_connected_components(g), key=lambda c: (-len(c), min(c)))
+    part_of = {n: i for i, c in enumerate(comps) for n in c}
+    comp_len = np.zeros(len(comps))
+    for (a, _b, _k), ln in length.items():
+        comp_len[part_of[a]] += ln / 2.0
+    total_len = float(comp_len.sum())
+    main_len = float(comp_len[0])
+    # Every part is kept here (the cache does not depend on where people live); the
+    # pipeline keeps the parts that hold homes or facilities no other part reaches and
+    # drops the rest (geoplan.network.parts), so nobody is lost to a "small part".
+    report.update(components=len(comps), other_parts=len(comps) - 1,
+                  other_parts_nodes=sum(len(c) for c in comps[1:]),
+                  other_parts_length_m=round(float(total_len - main_len), 1),
                   kept_length_share=round(float(main_len / total_len), 4) if total_len else 0.0)
     if total_len and main_len / total_len < min_share:
         raise NetworkError(f"the walking network is disconnected: its largest part holds only "
                            f"{main_len / total_len:.0%} of {total_len / 1000:.1f} km of ways in "
                            f"{len(comps)} parts; use OSM extracts that adjoin or one larger area")
-    main = ox.simplify_graph(main, edge_attr_aggs={"length": sum, "time_s": sum})
+    # remove_rings=False: a network that is one closed loop is a network, not clutter;
+    # edge_attrs_differ: a node where the walking-time factor changes (footway meets
+    # steps) stays a node, so no edge mixes steps with other ways; merged highway/name
+    # values are sorted and joined (not hash-order dependent).
+    main = ox.simplify_graph(g, edge_attrs_differ=["walk_factor"], remove_rings=False,
+                             edge_attr_aggs={"length": sum, "walk_factor": max,
+                                             "highway": merge_tag_values,
+                                             "name": merge_tag_values})
     main = ox.project_graph(main)
     und = ox.convert.to_undirected(main)
     nodes, edges = ox.graph_to_gdfs(und, fill_edge_geometry=True)
@@ -174,18 +459,25 @@ def build_walk_network(graph: Any, speed_mps: float, steps_factor: float,
     flip = shapely.distance(start, vpt) < shapely.distance(start, upt)
     geom = np.where(flip, shapely.reverse(geom), geom)
     length_m = shapely.length(geom)
-    time_s = edges["time_s"].to_numpy(np.float64)
+    # Times from the projected lengths (the same as length_m), not osmnx's spherical ones.
+    walk_factor = edges["walk_factor"].map(
+        lambda f: max(f) if isinstance(f, list) else f).to_numpy(np.float64)
+    time_s = length_m / speed_mps * walk_factor
     out_edges = gpd.GeoDataFrame({
         "u": u.astype(np.int64), "v": v.astype(np.int64),
         "osm_u": edges.index.get_level_values(0).to_numpy(),
         "osm_v": edges.index.get_level_values(1).to_numpy(),
         "length_m": length_m, "time_s": time_s,
-        "highway": edges["highway"].map(_first).to_numpy(),
-        "name": edges["name"].map(_first).to_numpy() if "name" in edges else "",
+        "highway": edges["highway"].map(lambda v: merge_tag_values([v])).to_numpy(),
+        "name": (edges["name"].map(lambda v: merge_tag_values([v])).to_numpy()
+                 if "name" in edges else ""),
+        "part": pd.Series(part_of).reindex(edges.index.get_level_values(0)).to_numpy(
+            np.int64),
     }, geometry=geom, crs=crs)
     out_nodes = gpd.GeoDataFrame({"osmid": nodes.index.to_numpy(),
                                   "x": nodes["x"].to_numpy(), "y": nodes["y"].to_numpy()},
                                  geometry=nodes.geometry.to_numpy(), crs=crs)
     report.update(nodes=len(out_nodes), edges=len(out_edges),
-                  length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs))
+                  length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs),
+                  part_length_m=[round(float(x), 1) for x in comp_len])
     return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, report=report)

@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -70,6 +70,55 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_GDAL_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                pyogrio.errors.FeatureError, pyogrio.errors.FieldError,
+                pyogrio.errors.GeometryError)
+
+@contextlib.contextmanager
+def _fixed_gpkg_date() -> Iterator[None]:
+    """Write ``last_change`` of ``gpkg_contents`` with a fixed time, not the current one.
+
+    So identical runs give identical GeoPackages (GDAL's ``OGR_CURRENT_DATE`` option;
+    ``SOURCE_DATE_EPOCH`` is honoured, see :func:`geoplan.outputs.tables.reproducible_time`).
+    """
+    from geoplan.outputs.tables import reproducible_time
+
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    value = reproducible_time().strftime("%Y-%m-%dT%H:%M:%SZ")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": value})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+
+
+def _raise_write_error(final: Path, layer: str, exc: Exception) -> None:
+    """Turn a GDAL write failure into an error that names the file and what to do.
+
+    SQLite reports a full disk in odd ways ("no such table: gpkg_contents", "failed to
+    commit transaction"), so the free space of the folder is checked: when it is (nearly)
+    exhausted the error is an :class:`OSError` with ``ENOSPC``.
+    """
+    import errno
+    import shutil
+
+    from geoplan.errors import GeoplanError
+    from geoplan.outputs.atomic import shown_path
+
+    shown = shown_path(final)
+    try:
+        free = shutil.disk_usage(final.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < 4 * 1024 * 1024:
+        raise OSError(errno.ENOSPC, "No space left on device", str(shown)) from exc
+    # GDAL's own text (often SQL) is in the chained exception, shown with -v
+    log.debug("GDAL failed writing layer %s of %s: %s", layer, shown, exc)
+    raise GeoplanError(f"cannot write the GeoPackage {shown} (layer {layer}); check the free "
+                       "disk space and that the output folder is writable, or choose another "
+                       "output folder") from exc
+
+
 def write_geopackage(path: str | os.PathLike[str],
                      layers: Mapping[str, pd.DataFrame | None]) -> dict[str, int]:
     """Write several layers into one GeoPackage, replacing the file atomically.
@@ -115,8 +164,12 @@ def write_geopackage(path: str | os.PathLike[str],
                     log.info("GeoPackage: layer %s is empty; writing its schema only", name)
             else:
                 data = pd.DataFrame(data)
-            pyogrio.write_dataframe(data, tmp, layer=str(name), driver="GPKG",
-                                    layer_options=_LAYER_OPTIONS, **kwargs)
+            try:
+                with _fixed_gpkg_date():
+                    pyogrio.write_dataframe(data, tmp, layer=str(name), driver="GPKG",
+                                            layer_options=_LAYER_OPTIONS, **kwargs)
+            except _GDAL_ERRORS as exc:
+                _raise_write_error(final, str(name), exc)
             written[str(name)] = len(data)
         if not written:
             log.warning("GeoPackage %s not written: no layers", final)

@@ -36,6 +36,7 @@ KIND_MINUTES = "minutes"
 KIND_PERSONS = "persons"
 KIND_METRES = "metres"
 KIND_COUNT = "count"
+KIND_INDEX = "index"  # a dimensionless index such as the Gini (shown with 3 decimals)
 KIND_TEXT = "text"
 
 _ESTIMATE = {"zh": "估算", "en": "estimate"}
@@ -78,6 +79,22 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "nursing_beds": ("护理床位数（张）", "Nursing beds", KIND_COUNT),
     "public": ("公办", "Public (公办)", KIND_TEXT),
     "snap_m": ("距步行路网（米）", "Distance to walking network (m)", KIND_METRES),
+    "outside_boundary": ("位于研究范围外", "Outside the study boundary", KIND_TEXT),
+    "serves_inside_60": ("就近服务范围内60岁及以上老人（人）",
+                         "Residents 60+ inside for whom it is the nearest in reach",
+                         KIND_PERSONS),
+    "geocode_note": ("定位存疑（地理编码）", "Doubtful location (geocoder)", KIND_TEXT),
+    # name matches of [[joins]]
+    "join": ("关联表", "Joined table", KIND_TEXT),
+    "left_row": ("设施表行号", "Facility row", KIND_COUNT),
+    "left_name": ("设施名称", "Facility name", KIND_TEXT),
+    "left_street": ("设施所属街道", "Facility street", KIND_TEXT),
+    "right_row": ("关联表行号", "Joined row", KIND_COUNT),
+    "right_name": ("关联表名称", "Joined name", KIND_TEXT),
+    "right_street": ("关联表街道", "Joined street", KIND_TEXT),
+    "match": ("匹配方式", "Match", KIND_TEXT),
+    "match_score": ("相似度（0–100）", "Similarity (0-100)", KIND_COUNT),
+    "match_note": ("匹配说明", "Match note", KIND_TEXT),
     # isochrones
     "threshold_min": ("步行时间阈值（分钟）", "Walking time threshold (min)", KIND_MINUTES),
     # issues
@@ -86,6 +103,18 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "problem": ("问题", "Problem", KIND_TEXT),
     "detail": ("详情", "Detail", KIND_TEXT),
     "action": ("处理方式", "Action taken", KIND_TEXT),
+    # population ledger
+    "ledger": ("台账", "Ledger", KIND_TEXT),
+    "entry": ("条目", "Entry", KIND_TEXT),
+    "stage": ("环节", "Stage", KIND_TEXT),
+    "reason": ("原因", "Reason", KIND_TEXT),
+    "facility_rows": ("设施记录（条）", "Facility rows", KIND_COUNT),
+    "area_codes": ("涉及区域", "Areas concerned", KIND_TEXT),
+    "excluded_60": ("未纳入计算的60岁以上老人（人）", "Residents 60+ not scored (persons)",
+                    KIND_PERSONS),
+    "excluded_80": ("未纳入计算的80岁以上老人（人）", "Residents 80+ not scored (persons)",
+                    KIND_PERSONS),
+    "excluded_reason": ("未纳入原因", "Why not scored", KIND_TEXT),
     # network edges
     "u": ("起点节点", "From node", KIND_TEXT),
     "v": ("终点节点", "To node", KIND_TEXT),
@@ -105,6 +134,17 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "verified": ("结果已独立核验", "Answer independently verified", KIND_TEXT),
     "limited_by": ("限制目标的条件", "Rules that limit the target", KIND_TEXT),
     "solver_attempts": ("求解器运行记录", "Solver runs and their checks", KIND_TEXT),
+    "equity_floor": ("区域覆盖率下限", "Area coverage floor", KIND_SHARE),
+    "min_area_share_before": ("规划前最低区域覆盖率", "Smallest area share before", KIND_SHARE),
+    "min_area_share_after": ("规划后最低区域覆盖率", "Smallest area share after", KIND_SHARE),
+    "areas_below_floor_before": ("规划前低于下限的区域比例",
+                                 "Share of areas below the floor, before", KIND_SHARE),
+    "areas_below_floor_after": ("规划后低于下限的区域比例",
+                                "Share of areas below the floor, after", KIND_SHARE),
+    "gini_before": ("规划前覆盖基尼系数（按人口加权）",
+                    "Gini of area coverage before (population-weighted)", KIND_INDEX),
+    "gini_after": ("规划后覆盖基尼系数（按人口加权）",
+                   "Gini of area coverage after (population-weighted)", KIND_INDEX),
     "rank": ("建议顺序", "Rank", KIND_COUNT),
     "cid": ("候选点编号", "Candidate ID", KIND_TEXT),
     "origin": ("候选点来源", "Candidate source", KIND_TEXT),
@@ -216,6 +256,22 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
      "{t}规划前覆盖率", "{t}: share covered before", KIND_SHARE),
     (re.compile(rf"^(?P<t>{_TYPE_KEYS})_share_after$"),
      "{t}规划后覆盖率", "{t}: share covered after", KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_min_area_share_before$"),
+     "{t}规划前最低区域覆盖率", "{t}: smallest area share before", KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_min_area_share_after$"),
+     "{t}规划后最低区域覆盖率", "{t}: smallest area share after", KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_areas_below_floor_before$"),
+     "{t}规划前低于下限的区域比例", "{t}: share of areas below the floor, before",
+     KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_areas_below_floor_after$"),
+     "{t}规划后低于下限的区域比例", "{t}: share of areas below the floor, after",
+     KIND_SHARE),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_gini_before$"),
+     "{t}规划前覆盖基尼系数（按人口加权）", "{t}: Gini of area coverage before "
+     "(population-weighted)", KIND_INDEX),
+    (re.compile(rf"^(?P<t>{_TYPE_KEYS})_gini_after$"),
+     "{t}规划后覆盖基尼系数（按人口加权）", "{t}: Gini of area coverage after "
+     "(population-weighted)", KIND_INDEX),
     (re.compile(rf"^(?P<t>{_TYPE_KEYS})_covered_before$"),
      "{t}规划前覆盖老人（人）", "{t}: covered before (persons)", KIND_PERSONS),
     (re.compile(rf"^(?P<t>{_TYPE_KEYS})_covered_after$"),
@@ -276,6 +332,7 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "unparseable_floor_area_m2": ("建筑面积无法识别", "Floor area not readable"),
     "bad_capacity": ("容量无法识别", "Capacity not readable"),
     "far_from_network": ("距步行路网过远", "Too far from the walking network"),
+    "beyond_network": ("位于路网范围之外", "Beyond the walking network's extent"),
     "not_reachable": ("无法步行到达", "Not reachable on foot"),
     "missing_population": ("缺少人口数据", "Missing population figures"),
     "bad_population": ("人口数据无效", "Invalid population figures"),
@@ -287,6 +344,9 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "encoding": ("文字编码问题", "Text encoding problem"),
     "at_existing_facility": ("与现状设施重合", "At an existing facility"),
     "bad_cost": ("成本无法识别", "Cost not readable"),
+    "unmapped_category": ("类别未映射到设施类型", "Category not mapped to a facility type"),
+    "low_geocode_quality": ("地理编码精度低", "Low geocoder quality"),
+    "join_unmatched": ("名称匹配失败", "No matching facility by name"),
 }
 CANDIDATE_ORIGINS: dict[str, tuple[str, str]] = {
     "file": ("候选点文件", "Candidate file"),
@@ -314,6 +374,7 @@ STATUSES: dict[str, tuple[str, str]] = {
 #: Action codes of the data-issues table.
 ACTIONS: dict[str, tuple[str, str]] = {
     "dropped": ("已剔除", "Dropped"),
+    "not attached": ("未关联", "Not attached"),
     "kept": ("保留", "Kept"),
     "snapped": ("已就近接入路网", "Snapped to the network"),
     "repaired": ("已修复", "Repaired"),
@@ -340,7 +401,36 @@ STANDARD_KINDS: dict[str, tuple[str, str]] = {
     "per_committees": ("按居委会数", "Per residents' committees"),
 }
 
+#: Ledger entries and reasons (geoplan.analysis.ledger); facility reasons are the
+#: problem codes of the issues table.
+LEDGER_ENTRIES: dict[str, tuple[str, str]] = {
+    "entered": ("输入", "Entered"),
+    "scored": ("纳入计算", "Scored"),
+    "excluded": ("未纳入", "Excluded"),
+    "of_which": ("其中", "Of which"),
+}
+LEDGER_REASONS: dict[str, tuple[str, str]] = {
+    "areas_file": ("区域文件中的老年人口", "Counts in the areas file"),
+    "census_spreading": ("按建筑面积和普查比例估算", "Census shares spread over floor area"),
+    "scored": ("纳入覆盖计算", "Scored"),
+    "outside_study_area": ("位于研究范围外", "Outside the study area"),
+    "outside_every_area": ("不在任何分析区域内", "In no analysis area"),
+    "no_walkable_way_in_area": ("区域内没有可步行道路", "No walkable way in the area"),
+    "home_far_from_network": ("住宅距步行路网过远", "Homes too far from the walking network"),
+    "separate_network_part": ("位于独立路网片区（单独计算）",
+                              "On a separate network part (analysed on its own)"),
+    "rows_read": ("读取记录", "Rows read"),
+    "placed": ("已定位并纳入计算", "Placed"),
+    "blank_row": ("空行", "Blank row"),
+    **PROBLEMS,
+}
+
 _VALUE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "entry": LEDGER_ENTRIES,
+    "reason": LEDGER_REASONS,
+    "excluded_reason": LEDGER_REASONS,
+    "ledger": {"people": ("老年人口", "Older residents"),
+               "facilities": ("设施记录", "Facility rows")},
     "area_kind": AREA_KINDS,
     "source": DEMAND_SOURCES,
     "problem": PROBLEMS,
@@ -354,6 +444,8 @@ _VALUE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "check_status": CHECK_STATUSES,
     "unit_level": UNIT_LEVELS,
     "std_kind": STANDARD_KINDS,
+    "match": {"exact": ("完全一致", "Exact"), "normalised": ("规范化后一致", "Normalised"),
+              "fuzzy": ("模糊匹配", "Fuzzy"), "unmatched": ("未匹配", "Unmatched")},
 }
 
 #: Sheet / layer display names: key -> (zh, en).
@@ -378,6 +470,8 @@ SHEET_NAMES: dict[str, tuple[str, str]] = {
     "street_bases": ("街道人口与居委会", "Street bases"),
     "inventory": ("现状设施清单", "Facility inventory"),
     "standards_missing": ("缺少属性的设施", "Facilities lacking attributes"),
+    "joins": ("名称匹配", "Name matches"),
+    "ledger": ("人口与设施台账", "Ledger"),
 }
 
 

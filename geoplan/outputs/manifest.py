@@ -24,6 +24,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import geoplan
+from geoplan import interrupts
 from geoplan.hashing import sha256_file
 from geoplan.outputs.atomic import atomic_write
 
@@ -142,6 +143,7 @@ class RunManifest:
         self.outputs: list[dict[str, Any]] = []
         self.steps: list[dict[str, Any]] = []
         self.counts: dict[str, Any] = {}
+        self.ledger: dict[str, Any] | None = None
 
     # -- recording ----------------------------------------------------------------------
     def add_input(self, path: str | os.PathLike[str], role: str) -> dict[str, Any]:
@@ -187,16 +189,21 @@ class RunManifest:
     def step(self, name: str) -> Iterator[dict[str, Any]]:
         """Time a pipeline step; the entry is recorded even if the step fails.
 
+        An interrupt (SIGINT/SIGTERM) received before or during the step is raised at its
+        start and end, even if a callback swallowed it (see :mod:`geoplan.interrupts`).
+
         Yields
         ------
         dict
             The step entry (``name``, ``seconds``, ``status``); extra keys may be added.
         """
+        interrupts.check()  # stop between steps after an interrupt a callback swallowed
         entry: dict[str, Any] = {"name": name, "seconds": None, "status": "running"}
         self.steps.append(entry)
         t0 = time.perf_counter()
         try:
             yield entry
+            interrupts.check()
         except BaseException:
             entry["status"] = "failed"
             raise
@@ -208,6 +215,12 @@ class RunManifest:
     def set_counts(self, **counts: Any) -> None:
         """Record counts (facilities read, areas, demand points, issues ...)."""
         self.counts.update(counts)
+
+    def set_ledger(self, ledger: Mapping[str, Any]) -> None:
+        """Record the population and facility ledgers (:mod:`geoplan.analysis.ledger`):
+        every older resident and facility row that entered the run, scored or excluded
+        by reason."""
+        self.ledger = dict(ledger)
 
     def finish(self) -> None:
         """Stamp the finishing time (done by :meth:`write` if not yet set)."""
@@ -231,6 +244,7 @@ class RunManifest:
             "inputs": list(self.inputs),
             "steps": list(self.steps),
             "counts": dict(self.counts),
+            "ledger": self.ledger,
             "outputs": list(self.outputs),
         }
         # Round-trip through json to apply the converters once, then drop NaN/inf.

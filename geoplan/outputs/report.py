@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -32,6 +33,8 @@ from geoplan.outputs.labels import (
 if TYPE_CHECKING:
     import geopandas as gpd
 
+log = logging.getLogger(__name__)
+
 __all__ = ["ReportSection", "SitingSummary", "coverage_curve_svg", "render_report",
            "table_html"]
 
@@ -42,7 +45,12 @@ _T = {
            "no_siting": "输出目录中没有选址结果（先运行 geoplan site）。",
            "curve": "覆盖曲线", "sites": "建议选址", "new_sites": "新增设施数（个）",
            "share": "覆盖率", "inputs": "输入数据（SHA-256）", "generated": "生成于",
+           "equity": "公平性：规划前后", "before": "规划前", "after": "规划后",
+           "eq_share": "覆盖率", "eq_min": "最低区域覆盖率", "eq_below": "低于下限的区域比例",
+           "eq_gini": "基尼系数",
            "estimate": "标注“估算”的人口数字由上级统计数推算，不是实际登记数。",
+           "ledger": "人口与设施台账",
+           "ledger_note": "输入的老年人口 = 纳入计算 + 各项未纳入（按原因）；设施记录同理。",
            "osm": "地图与路网数据 © OpenStreetMap contributors（ODbL 1.0）。"},
     "en": {"summary": "Study area", "streets": "Streets", "worst": "Largest gaps",
            "siting": "Siting", "standards": "Planning standards", "map": "Interactive map",
@@ -51,8 +59,14 @@ _T = {
            "no_siting": "No siting results in the output folder (run geoplan site first).",
            "curve": "Coverage curve", "sites": "Proposed sites", "new_sites": "New sites",
            "share": "Share covered", "inputs": "Input data (SHA-256)",
+           "equity": "Equity before and after", "before": "Before", "after": "After",
+           "eq_share": "Share covered", "eq_min": "Smallest area share",
+           "eq_below": "Areas below the floor", "eq_gini": "Gini index",
            "generated": "Generated", "estimate": "Population figures marked 'estimate' are "
            "spread from higher-level totals, not counted.",
+           "ledger": "Ledger of older residents and facilities",
+           "ledger_note": "Older residents entered = scored + each exclusion by reason; "
+           "the same for facility rows.",
            "osm": "Map and network data © OpenStreetMap contributors (ODbL 1.0)."},
 }
 
@@ -147,20 +161,13 @@ def coverage_curve_svg(curve: pd.DataFrame, lang: str = "zh", title: str = "") -
     Text stays text in the SVG (``svg.fonttype = none``), so the browser renders Chinese
     labels with its own fonts.
     """
-    from matplotlib.figure import Figure
 
     t = _T[lang]
     ycol = next((c for c in ("share", "share_after") if c in curve), None)
     groups = (list(curve.groupby("type", sort=False)) if "type" in curve
               else [("", curve)])
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "geoplan"}), \
-            warnings.catch_warnings():
-        # text stays text in the SVG and the browser draws it; matplotlib only measures it,
-        # so a missing CJK font here costs layout precision, not glyphs
-        warnings.simplefilter("ignore")
-        fig = Figure(figsize=(6, 3.2))
-        ax = fig.add_subplot()
+
+    def draw(ax: Any) -> None:
         for key, part in groups:  # one line per facility type (multi-type plans)
             x = part["sites"].to_numpy(float) if "sites" in part else np.arange(len(part))
             y = part[ycol].to_numpy(float) * 100 if ycol else np.zeros(len(part))
@@ -169,8 +176,27 @@ def coverage_curve_svg(curve: pd.DataFrame, lang: str = "zh", title: str = "") -
             ax.legend(fontsize=8)
         ax.set_xlabel(t["new_sites"])
         ax.set_ylabel(t["share"] + " (%)")
-        ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
+
+    return _chart_svg(draw, 3.2, title)
+
+
+def _chart_svg(draw: Callable[[Any], None], height: float, title: str) -> str:
+    """A 0–100 % chart as inline SVG whose text stays text (``svg.fonttype = none``).
+
+    The browser renders the labels, Chinese included, with its own fonts; matplotlib only
+    measures them, so a missing CJK font here costs layout precision, not glyphs.
+    """
+    from matplotlib.figure import Figure
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "geoplan"}), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = Figure(figsize=(6, height))
+        ax = fig.add_subplot()
+        draw(ax)
+        ax.set_ylim(0, 100)
         if title:
             ax.set_title(title)
         fig.tight_layout()
@@ -179,12 +205,44 @@ def coverage_curve_svg(curve: pd.DataFrame, lang: str = "zh", title: str = "") -
     return svg[svg.index("<svg"):]
 
 
+def equity_svg(row: pd.Series, lang: str = "zh", title: str = "") -> str | None:
+    """Before/after bars of the equity figures of one scenario (inline SVG), or None.
+
+    Bars: share covered, smallest area share, share of areas below the floor (all in %)
+    and the population-weighted Gini index (0–1, drawn ×100 and labelled so).
+    """
+    t = _T[lang]
+    keys = [("share", "eq_share"), ("min_area_share", "eq_min"),
+            ("areas_below_floor", "eq_below"), ("gini", "eq_gini")]
+    vals = [(t[lab] + (" ×100" if k == "gini" else ""), row.get(f"{k}_before"),
+             row.get(f"{k}_after")) for k, lab in keys]
+    vals = [(n, float(b), float(a)) for n, b, a in vals
+            if b is not None and a is not None and np.isfinite(float(b))
+            and np.isfinite(float(a))]
+    if not vals:
+        return None
+    def draw(ax: Any) -> None:
+        x = np.arange(len(vals))
+        ax.bar(x - 0.2, [100 * b for _, b, _ in vals], 0.4, label=t["before"], color="#bbb")
+        ax.bar(x + 0.2, [100 * a for _, _, a in vals], 0.4, label=t["after"], color="#2b6cb0")
+        ax.set_xticks(x, [n for n, _, _ in vals], fontsize=8)
+        ax.set_ylabel("%")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+
+    return _chart_svg(draw, 3.0, title)
+
+
 def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.DataFrame,
                   streets: pd.DataFrame, areas: pd.DataFrame, siting: Sequence[SitingSummary],
                   standards: pd.DataFrame | None, map_html: str | None,
                   notes: Sequence[str], inputs: Mapping[str, str], generated: str,
-                  worst: int = 15) -> str:
-    """The report page as one HTML string (see the module docstring)."""
+                  worst: int = 15, ledger: pd.DataFrame | None = None) -> str:
+    """The report page as one HTML string (see the module docstring).
+
+    ``ledger`` (:func:`geoplan.analysis.ledger.ledger_table`) is shown after the summary:
+    every older resident and facility row that entered, scored or excluded by reason.
+    """
     t = _T[lang]
     parts = [f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head>"
              f"<meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -197,6 +255,9 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
         f"{html.escape(_fmt(s[c], c)[0])}</b></div>" for c in figs) + "</div>")
     if len(summary):
         parts.append(key_value_html(summary.iloc[0], lang, circle_minutes))
+    if ledger is not None and len(ledger):
+        parts.append(f"<h2>{t['ledger']}</h2><p class='note'>{t['ledger_note']}</p>"
+                     + table_html(ledger, lang, circle_minutes, max_rows=200))
     parts.append(f"<h2>{t['streets']}</h2>")
     parts.append(table_html(streets, lang, circle_minutes) if len(streets)
                  else f"<p class='note'>{t['no_streets']}</p>")
@@ -215,6 +276,10 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
         if len(sc.curve):
             parts.append(f"<h4>{t['curve']}</h4>"
                          + coverage_curve_svg(sc.curve, lang, title=sc.name))
+        chart = equity_svg(sc.scenario.iloc[0], lang, title=sc.name) if len(
+            sc.scenario) else None
+        if chart:
+            parts.append(f"<h4>{t['equity']}</h4>" + chart)
         parts.append(f"<h4>{t['sites']}</h4>" + table_html(sc.sites, lang, circle_minutes))
     if standards is not None and len(standards):
         cols = ["unit_level", "unit_name", "standard", "required", "existing_amount",
@@ -237,9 +302,12 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
 
 def report_sheets(summary: pd.DataFrame, streets: pd.DataFrame, areas: pd.DataFrame,
                   siting: Sequence[SitingSummary],
-                  standards: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+                  standards: pd.DataFrame | None,
+                  ledger: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The report's tables for the workbook, one sheet each."""
     sheets: dict[str, pd.DataFrame] = {"summary": summary}
+    if ledger is not None and len(ledger):
+        sheets["ledger"] = ledger
     if len(streets):
         sheets["streets"] = streets
     sheets["areas"] = areas.drop(columns=[c for c in ("geometry",) if c in areas])
@@ -252,25 +320,71 @@ def report_sheets(summary: pd.DataFrame, streets: pd.DataFrame, areas: pd.DataFr
     return sheets
 
 
-def read_siting(folder: Path, area: str) -> list[SitingSummary]:
-    """Siting results written by ``geoplan site`` for ``area`` (sorted by scenario)."""
+def read_siting(folder: Path, area: str,
+                skipped: list[tuple[Path, str]] | None = None) -> list[SitingSummary]:
+    """Siting results written by ``geoplan site`` for ``area`` (sorted by scenario).
+
+    A file that cannot be read (0 bytes, corrupt, not a GeoPackage, unreadable) or that
+    lacks the ``scenario`` / ``proposed_sites`` layers is skipped with a warning naming
+    it, so one damaged file does not stop the report.
+
+    Parameters
+    ----------
+    folder : Path
+        The ``siting`` folder of the outputs.
+    area : str
+        Study-area name (files are ``<area>-site-<scenario>.gpkg``).
+    skipped : list, optional
+        Receives ``(path, reason)`` of every skipped file.
+
+    Returns
+    -------
+    list of SitingSummary
+    """
     import geopandas as gpd
     import pyogrio
 
+    errors = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+              pyogrio.errors.FieldError, pyogrio.errors.GeometryError,
+              pyogrio.errors.CRSError, OSError, ValueError, KeyError)
     out = []
     prefix = f"{area}-site-"
     for gpkg in sorted(folder.glob(f"{prefix}*.gpkg")):
-        layers = {n for n, _ in pyogrio.list_layers(gpkg)}
-        if not {"scenario", "proposed_sites"} <= layers:
-            continue
-
-
         def read(name: str, g: Path = gpkg) -> pd.DataFrame:
             return pd.DataFrame(gpd.read_file(g, layer=name)).drop(columns="geometry",
                                                                   errors="ignore")
 
-        out.append(SitingSummary(
-            name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
-            sites_geo=gpd.read_file(gpkg, layer="proposed_sites"),
-            curve=read("coverage_curve") if "coverage_curve" in layers else pd.DataFrame()))
+        reason = None
+        try:
+            with warnings.catch_warnings():
+                # GDAL's own warning on a damaged file ("bad application_id") adds nothing
+                # to the one warning below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                layers = {n for n, _ in pyogrio.list_layers(gpkg)} if gpkg.is_file() else set()
+                if not {"scenario", "proposed_sites"} <= layers:
+                    reason = ("not a siting result of geoplan site (no scenario and "
+                              "proposed_sites layers)")
+                else:
+                    summary = SitingSummary(
+                        name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
+                        sites_geo=gpd.read_file(gpkg, layer="proposed_sites"),
+                        curve=read("coverage_curve") if "coverage_curve" in layers
+                        else pd.DataFrame())
+                    if len(summary.scenario) == 0:
+                        reason = "its scenario layer is empty"
+        except errors as exc:
+            log.debug("reading %s failed: %s", gpkg, exc)
+            if isinstance(exc, OSError):
+                reason = f"it cannot be read ({(exc.strerror or str(exc)).lower()})"
+            elif gpkg.is_file() and gpkg.stat().st_size == 0:
+                reason = "it is empty (0 bytes; a run was probably cut short)"
+            else:
+                reason = "it is not a readable GeoPackage (damaged or another format)"
+        if reason is not None:
+            log.warning("siting result %s skipped: %s; run geoplan site again or remove "
+                        "the file", gpkg, reason)
+            if skipped is not None:
+                skipped.append((gpkg, reason))
+            continue
+        out.append(summary)
     return out

@@ -14,8 +14,9 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import shapely
+from branca.element import Element
 
-from geoplan.outputs.labels import value_label
+from geoplan.outputs.labels import column_label, value_label
 from geoplan.outputs.webmap import (
     _add_areas,
     _fmt_number,
@@ -124,7 +125,8 @@ def build_siting_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                      proposed: Sequence[tuple[str, float, gpd.GeoDataFrame, gpd.GeoDataFrame]],
                      *, lang: str, title: str, boundary: shapely.Geometry | None,
                      types: Sequence[str], basemap: str = "osm",
-                     tianditu_key: str | None = None) -> folium.Map:
+                     tianditu_key: str | None = None,
+                     equity: dict[str, float] | None = None) -> folium.Map:
     """Coverage map coloured by the share covered before, with after-layers on top.
 
     Parameters
@@ -137,6 +139,10 @@ def build_siting_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
         Per planned type: ranked proposed sites and their catchment polygons.
     lang, title, boundary, types, basemap, tianditu_key
         As for :func:`geoplan.outputs.webmap.build_map`.
+    equity : dict, optional
+        The scenario's equity figures (``min_area_share_before/after``,
+        ``areas_below_floor_before/after``, ``gini_before/after``, ``equity_floor``), shown
+        in a box at the bottom left.
     """
     multi = len(proposed) > 1
     first = proposed[0][0]
@@ -150,6 +156,29 @@ def build_siting_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     for type_key, minutes, sites, catch in proposed:
         add_catchments(m, catch, type_key, minutes, lang)
         add_proposed_sites(m, sites, type_key, lang)
+    if equity:
+        _add_equity_box(m, equity, lang)
     return finish_layers(m)
+
+
+def _add_equity_box(m: folium.Map, eq: dict[str, float], lang: str) -> None:
+    """A fixed box with the equity figures before → after (no layer: always visible)."""
+    rows = []
+    for key in ("min_area_share", "areas_below_floor", "gini"):
+        b, a = eq.get(f"{key}_before"), eq.get(f"{key}_after")
+        if b is None or a is None or _missing(b) or _missing(a):
+            continue
+        fmt = (lambda v: f"{v:.3f}") if key == "gini" else _fmt_share
+        label = column_label(f"{key}_after", lang).replace(
+            "规划后", "").replace(" after", "").replace(", after", "")
+        rows.append(f"<tr><td>{html.escape(label)}</td><td>{fmt(b)} → {fmt(a)}</td></tr>")
+    if not rows:
+        return
+    head = "公平性（规划前→后）" if lang == "zh" else "Equity (before → after)"
+    m.get_root().html.add_child(Element(
+        "<div class='geoplan-equity' style='position:fixed;bottom:30px;left:10px;z-index:900;"
+        "background:rgba(255,255,255,0.92);padding:4px 8px;font-size:12px;border-radius:4px'>"
+        f"<b>{html.escape(head)}</b><table>{''.join(rows)}</table></div>"),
+        name="geoplan_equity")
 
 

@@ -8,17 +8,23 @@ metres (``matplotlib-scalebar``, in the projected CRS), a legend, a Chinese (or 
 title and the "© OpenStreetMap contributors" attribution. No tiles: the page prints the
 same anywhere, offline.
 
-Chinese text needs a CJK font; :func:`find_cjk_font` looks for Noto Sans CJK, Source Han
-Sans, WenQuanYi and the usual Windows/macOS fonts and raises a one-line error telling
-the user to install ``fonts-noto-cjk`` when there is none (never boxes instead of text).
+Chinese text needs a CJK font. One comes with the install: the PyPI package
+``pylopdf-fonts-zh-cn`` ships Noto Sans SC (SIL Open Font License 1.1), which
+:func:`find_cjk_font` registers with matplotlib, so the print map needs no system font and
+looks the same on every machine. Without it (geoplan installed without its dependencies) a
+system font is used with a warning (Noto Sans CJK, Source Han Sans, WenQuanYi and the usual
+Windows/macOS fonts); with none at all the map is still written, with a warning that its
+Chinese text cannot be shown: the run never stops because a font is missing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +45,8 @@ from geoplan.outputs.atomic import atomic_write
 from geoplan.outputs.labels import column_label, format_minutes, high_is_bad, is_share_column
 from geoplan.outputs.webmap import NO_DATA_COLOUR, SCORE_COLOURS, _type_colour, _type_name
 from geoplan.sources.areas import street_outlines
+
+log = logging.getLogger(__name__)
 
 #: CJK font families in order of preference (simplified Chinese faces first).
 CJK_FONTS: tuple[str, ...] = (
@@ -72,37 +80,109 @@ def _font_names() -> set[str]:
     return {f.name for f in font_manager.fontManager.ttflist}
 
 
-def find_cjk_font() -> str:
-    """Name of an installed font family that has Chinese glyphs.
-
-    Fonts installed after matplotlib built its font cache are registered on the fly.
+def packaged_font_path() -> Path | None:
+    """Path of the CJK font that comes with the install (Noto Sans SC), if installed.
 
     Returns
     -------
-    str
-        A family name from :data:`CJK_FONTS`.
-
-    Raises
-    ------
-    GeoplanError
-        If no CJK font is installed (with the command that installs one).
+    Path or None
+        ``NotoSansSC-Regular.otf`` from the ``pylopdf-fonts-zh-cn`` package, or None when
+        that package (or its file) is missing.
     """
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return None
+    path = Path(pylopdf_fonts_zh_cn.sans_path())
+    return path if path.is_file() else None
+
+
+def _register(path: Path | str) -> str | None:
+    """Register a font file with matplotlib (once); its family name, or None if unreadable."""
+    key = os.path.realpath(path)
+    for f in font_manager.fontManager.ttflist:
+        if os.path.realpath(f.fname) == key:
+            return f.name
+    try:
+        font_manager.fontManager.addfont(str(path))
+    except (OSError, RuntimeError, ValueError) as exc:
+        log.warning("cannot read font file %s: %s", path, exc)
+        return None
+    return next((f.name for f in reversed(font_manager.fontManager.ttflist)
+                 if os.path.realpath(f.fname) == key), None)
+
+
+def _system_cjk_font() -> str | None:
+    """An installed (system) font family from :data:`CJK_FONTS`, registering CJK font
+    files installed after matplotlib built its font cache."""
     names = _font_names()
     found = next((f for f in CJK_FONTS if f in names), None)
     if found is None:
         for path in font_manager.findSystemFonts():
             if _CJK_FILES.search(os.path.basename(path)):
-                try:
-                    font_manager.fontManager.addfont(path)
-                except (OSError, RuntimeError, ValueError):  # pragma: no cover - bad file
-                    continue
+                _register(path)
         names = _font_names()
         found = next((f for f in CJK_FONTS if f in names), None)
-    if found is None:
-        raise GeoplanError("no Chinese (CJK) font found for the static map: install one, e.g. "
-                           "'apt-get install fonts-noto-cjk' (Debian/Ubuntu), or set "
-                           "output.static_map = false")
     return found
+
+
+def find_cjk_font() -> str | None:
+    """Name of a font family with Chinese glyphs for the print map.
+
+    The font that comes with the install (Noto Sans SC from ``pylopdf-fonts-zh-cn``)
+    first, so the map looks the same everywhere; else an installed system font, with a
+    warning; else None, with a warning (the map is then drawn without Chinese glyphs:
+    the run goes on).
+
+    Returns
+    -------
+    str or None
+        A font family name registered with matplotlib, or None when there is none.
+    """
+    packaged = packaged_font_path()
+    if packaged is not None:
+        name = _register(packaged)
+        if name is not None:
+            return name
+    found = _system_cjk_font()
+    hint = ("reinstall geoplan with its dependencies (bash scripts/install.sh, or "
+            "pip install pylopdf-fonts-zh-cn)")
+    if found is not None:
+        log.warning("the Chinese font that comes with geoplan is missing: the print map uses "
+                    "the system font %s; %s", found, hint)
+    else:
+        log.warning("no Chinese (CJK) font found: the print map's Chinese text cannot be "
+                    "shown; %s, or install a system font (apt-get install fonts-noto-cjk)",
+                    hint)
+    return found
+
+
+def _families(font: str | None) -> list[str]:
+    return [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+
+
+class _NoWeightFallbackLog(logging.Filter):
+    """Drops matplotlib's "Failed to find font weight bold ..., now using 400": the
+    packaged font has one weight, so bold labels are drawn in it on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("findfont: Failed to find font weight")
+
+
+@contextlib.contextmanager
+def _font_context(font: str | None) -> Iterator[None]:
+    """matplotlib settings for drawing and saving the map with ``font``."""
+    mpl_log = logging.getLogger("matplotlib.font_manager")
+    quiet = _NoWeightFallbackLog()
+    mpl_log.addFilter(quiet)
+    try:
+        with matplotlib.rc_context({"font.family": _families(font), "axes.unicode_minus": False,
+                                    "pdf.fonttype": 42}), warnings.catch_warnings():
+            if font is None:  # already warned once: not once per missing glyph
+                warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+            yield
+    finally:
+        mpl_log.removeFilter(quiet)
 
 
 def _metric(gdf: gpd.GeoDataFrame | gpd.GeoSeries | None, crs: Any
@@ -274,7 +354,7 @@ def build_static_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | Non
     Raises
     ------
     GeoplanError
-        If no CJK font is installed, or ``score`` is not a column of ``areas``.
+        If ``score`` is not a column of ``areas``.
     """
     if lang not in _TEXT:
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
@@ -297,8 +377,7 @@ def build_static_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | Non
         types = sorted(found)
     label = column_label(score, lang, circle_minutes)
 
-    with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
-                                "axes.unicode_minus": False, "pdf.fonttype": 42}):
+    with _font_context(font):
         fig = Figure(figsize=(11.69, 8.27), dpi=DPI, layout="constrained")
         grid = fig.add_gridspec(1, 2, width_ratios=(3.2, 1))
         ax = fig.add_subplot(grid[0, 0])
@@ -390,7 +469,7 @@ def build_static_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | Non
                 ax.set_xlim(x0 - pad, x1 + pad)
                 ax.set_ylim(y0 - pad, y1 + pad)
         ax.add_artist(ScaleBar(1, "m", location="lower left", box_alpha=0.8,
-                               font_properties={"family": [font, "DejaVu Sans"], "size": 9}))
+                               font_properties={"family": _families(font), "size": 9}))
         shapes = [f.geometry.to_numpy() for f in (a, bnd) if f is not None and len(f)]
         _north_arrow(ax, t["north"],
                      _arrow_corner(ax, np.concatenate(shapes) if shapes else None))
@@ -414,9 +493,9 @@ def save_static_map(fig: Figure, paths: Sequence[str | os.PathLike[str]]) -> lis
     Files are written atomically; PDF fonts are embedded (TrueType/CID), so Chinese text
     prints on machines without the font.
     """
-    font = getattr(fig, "_geoplan_font", None) or find_cjk_font()
+    font = fig._geoplan_font if hasattr(fig, "_geoplan_font") else find_cjk_font()
     written = []
-    with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"], "pdf.fonttype": 42}):
+    with _font_context(font):
         for p in paths:
             final = Path(p)
             fmt = final.suffix.lstrip(".").lower()

@@ -6,17 +6,23 @@ Windows opens it without garbling the headers. The workbook holds one sheet per 
 a frozen header row, column widths fitted to the content (CJK characters count double),
 shares as percent, estimated population figures in grey italics, and a final notes sheet
 with the method notes, the estimate marker and the OpenStreetMap attribution.
+
+Identical inputs give byte-identical files: the workbook's document dates and its zip
+entries carry a fixed time (``SOURCE_DATE_EPOCH`` when set), not the time of the run
+(which the manifest records).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
 import re
 import unicodedata
+import zipfile
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,7 @@ from openpyxl.utils import get_column_letter
 from geoplan.outputs.atomic import StagedOutputs, atomic_write
 from geoplan.outputs.labels import (
     KIND_COUNT,
+    KIND_INDEX,
     KIND_METRES,
     KIND_MINUTES,
     KIND_PERSONS,
@@ -51,6 +58,7 @@ _NUMBER_FORMATS = {
     KIND_PERSONS: "#,##0",
     KIND_METRES: "#,##0",
     KIND_COUNT: "#,##0",
+    KIND_INDEX: "0.000",
 }
 _ESTIMATED_COLUMNS = ("elderly_60", "elderly_80", "uncovered_60", "uncovered_80")
 _HEADER_FILL = PatternFill("solid", start_color="FFDDE6F0", end_color="FFDDE6F0")
@@ -118,6 +126,54 @@ def _target(staged: StagedOutputs | str | os.PathLike[str], filename: str,
     folder = Path(staged)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / filename
+
+
+#: Time stamped into workbooks and GeoPackages when SOURCE_DATE_EPOCH is not set (the
+#: earliest time a zip entry can carry).
+FIXED_TIME = datetime(1980, 1, 1)
+
+
+def reproducible_time() -> datetime:
+    """The fixed time written into output files, as a naive UTC datetime.
+
+    ``SOURCE_DATE_EPOCH`` (seconds since 1970, the reproducible-builds convention) when set
+    to a time from 1980 on; otherwise :data:`FIXED_TIME`. Never the current time, so two
+    identical runs write identical bytes.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        t = datetime.fromtimestamp(int(epoch), timezone.utc).replace(tzinfo=None)
+        if t >= FIXED_TIME:
+            return t
+    return FIXED_TIME
+
+
+def workbook_bytes(wb: Workbook) -> bytes:
+    """Save a workbook as XLSX bytes that depend only on its content.
+
+    openpyxl stamps the document's ``modified`` (and by default ``created``) time with the
+    current time and the zip entries with the local time of saving; both are replaced by
+    :func:`reproducible_time`. The zip is rewritten entry by entry, in openpyxl's order.
+    """
+    from openpyxl.xml.constants import ARC_CORE
+    from openpyxl.xml.functions import tostring
+
+    raw = io.BytesIO()
+    wb.save(raw)
+    stamp = reproducible_time()
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+    core = tostring(wb.properties.to_tree())
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = core if info.filename == ARC_CORE else zin.read(info.filename)
+            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            entry.create_system = 3  # the same on every platform
+            zout.writestr(entry, data)
+    return out.getvalue()
 
 
 def _cell_value(value: Any) -> Any:
@@ -272,7 +328,8 @@ def write_area_tables(staged: StagedOutputs | str | os.PathLike[str],
     _write_notes(wb, _safe_sheet_title(sheet_name("notes", lang), used), notes, lang,
                  circle_minutes)
     xlsx_path = _target(staged, f"{basename}.xlsx", root)
+    data = workbook_bytes(wb)
     with atomic_write(xlsx_path, "wb") as fh:
-        wb.save(fh)
+        fh.write(data)
     log.info("wrote %s and %s (%d sheets)", csv_path.name, xlsx_path.name, len(tables) + 1)
     return {"csv": csv_path, "xlsx": xlsx_path}

@@ -81,6 +81,7 @@ _TEXT = {
         "capacity": "容量", "snap": "距步行路网", "metres": "{v}米", "persons": "{v}人",
         "no_elderly": "无老年人口", "grey": "灰色 = 无老年人口", "legend": "设施类型",
         "unknown": "未知", "streets": "街道界线", "areas_n": "区域数",
+        "geocode": "定位存疑",
     },
     "en": {
         "none": " (none)", "areas": "Areas", "facilities": "Facilities",
@@ -90,7 +91,7 @@ _TEXT = {
         "snap": "Distance to walking network", "metres": "{v} m", "persons": "{v}",
         "no_elderly": "no older residents", "grey": "grey = no older residents",
         "legend": "Facility types", "unknown": "unknown", "streets": "Street boundaries",
-        "areas_n": "Areas",
+        "areas_n": "Areas", "geocode": "Doubtful location",
     },
 }
 
@@ -201,6 +202,9 @@ def _popup_html(row: pd.Series, lang: str) -> str:
     snap = row.get("snap_m")
     if not _missing(snap):
         rows.append((_t(lang, "snap"), _t(lang, "metres", v=_fmt_number(snap))))
+    note = row.get("geocode_note")
+    if not _missing(note) and str(note):
+        rows.append((_t(lang, "geocode"), str(note)))
     name = "" if _missing(row.get("name")) else str(row.get("name"))
     cells = "".join(f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
                     f"<td>{html.escape(v)}</td></tr>" for k, v in rows if v)
@@ -227,9 +231,15 @@ def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame | None, types: l
                 continue
             pt = geom if geom.geom_type == "Point" else geom.representative_point()
             name = "" if _missing(row.get("name")) else str(row.get("name"))
+            note = row.get("geocode_note")
+            doubtful = not _missing(note) and bool(str(note))
+            if doubtful:  # a location the geocoder was unsure of: dashed red ring
+                name = f"{name} ({_t(lang, 'geocode')})"
             folium.CircleMarker(
-                location=(round(pt.y, 7), round(pt.x, 7)), radius=6, color="#222222", weight=1,
-                fill=True, fill_color=colour, fill_opacity=0.95,
+                location=(round(pt.y, 7), round(pt.x, 7)), radius=6,
+                color="#d62728" if doubtful else "#222222", weight=2 if doubtful else 1,
+                dash_array="3 3" if doubtful else None,
+                fill=True, fill_color=colour, fill_opacity=0.6 if doubtful else 0.95,
                 popup=folium.Popup(_popup_html(row, lang), max_width=320),
                 tooltip=html.escape(name) or None,
             ).add_to(fg)

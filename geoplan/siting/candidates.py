@@ -27,8 +27,8 @@ from geoplan.config import Candidates
 from geoplan.errors import InputDataError
 from geoplan.network.walkgraph import WalkNetwork
 from geoplan.sources.crs import to_wgs84
-from geoplan.sources.facilities import _issue_frame, _numbers
-from geoplan.sources.tables import read_table, require_columns
+from geoplan.sources.facilities import _coordinates, _issue_frame, _numbers
+from geoplan.sources.tables import read_table, require_columns, source_rows
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,13 @@ def from_file(spec: Candidates, crs: object) -> tuple[gpd.GeoDataFrame, pd.DataF
     """
     path = spec.file
     df = read_table(path, sheet=spec.sheet, encoding=spec.encoding)
+    attrs = df.drop(columns="geometry") if isinstance(df, gpd.GeoDataFrame) else df
+    if len(df) == 0 or (attrs.shape[1] and not isinstance(df, gpd.GeoDataFrame)
+                        and attrs.isna().all(axis=None)):
+        raise InputDataError(f"{path}: the candidate file has no rows (only a header); add "
+                             "candidate sites to it, or remove candidates.file")
     label = f"candidates:{path.name}"
-    rows = np.arange(len(df)) + 2
+    rows = source_rows(df)  # spreadsheet rows, or feature ids of a GIS file
     names = (df[spec.name_column].astype(str).to_numpy() if spec.name_column and
              spec.name_column in df.columns else np.asarray([f"{path.stem}-{i + 1}"
                                                             for i in range(len(df))]))
@@ -89,7 +94,7 @@ def from_file(spec: Candidates, crs: object) -> tuple[gpd.GeoDataFrame, pd.DataF
             lon, lat = src.x.to_numpy(), src.y.to_numpy()
     else:
         require_columns(df, {"candidates.x": spec.x, "candidates.y": spec.y}, path)
-        x, y = _numbers(df[spec.x]), _numbers(df[spec.y])
+        (x, _), (y, _) = _coordinates(df[spec.x]), _coordinates(df[spec.y])  # DMS too
         empty = ~(np.isfinite(x) & np.isfinite(y))
         lon, lat = to_wgs84(np.where(empty, 0, x), np.where(empty, 0, y), spec.crs)
     if empty.any():
@@ -107,13 +112,21 @@ def from_file(spec: Candidates, crs: object) -> tuple[gpd.GeoDataFrame, pd.DataF
                                        f"bad_{key}",
                                        f"{key} not readable in column '{col}'", "dropped"))
             empty = empty | bad
+        neg = (vals < 0) & ~empty
+        if neg.any():
+            issues.append(_issue_frame(label, path.name, rows[neg], names[neg],
+                                       f"negative_{key}",
+                                       f"{key} in column '{col}' is negative", "dropped"))
+            empty = empty | neg
         if key == "cost":
             cost = vals
         else:
             capacity = vals
     keep = ~empty
     pts = gpd.GeoSeries(shapely.points(lon[keep], lat[keep]), crs=4326).to_crs(crs)
-    out = _frame([f"F{r - 1}" for r in rows[keep]], "file", names[keep], pts.to_numpy(), crs,
+    # F<feature id> for GIS files, F<data record number> (1, 2, ...) for tables
+    first = 0 if isinstance(df, gpd.GeoDataFrame) else int(df.attrs.get("first_row", 2)) - 1
+    out = _frame([f"F{r - first}" for r in rows[keep]], "file", names[keep], pts.to_numpy(), crs,
                  None if cost is None else cost[keep],
                  None if capacity is None else capacity[keep])
     out["source_row"] = rows[keep]
@@ -144,8 +157,10 @@ def from_buildings(features: gpd.GeoDataFrame, network: WalkNetwork, values: tup
     if len(b) == 0:
         return _frame([], "building", [], np.array([], dtype=object), crs)
     geom = b.geometry.to_numpy()
-    hw = network.edges["highway"].astype(str).to_numpy()
-    streets = network.edges.geometry.to_numpy()[np.isin(hw, STREET_HIGHWAYS)]
+    # merged edges carry "a;b" when their ways differ: a street if any part is one
+    parts = network.edges["highway"].astype(str).str.split(";").explode()
+    is_street = parts.isin(STREET_HIGHWAYS).groupby(level=0).any()
+    streets = network.edges.geometry.to_numpy()[is_street.to_numpy()]
     if len(streets) == 0:
         return _frame([], "building", [], np.array([], dtype=object), crs)
     tree = shapely.STRtree(streets)

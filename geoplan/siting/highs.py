@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import highspy
 import numpy as np
@@ -205,8 +206,9 @@ def solve_milp(c: np.ndarray, a: sp.csr_matrix, row_lo: np.ndarray, row_hi: np.n
         With integer objective values, a value just below 1 stops exactly when the
         incumbent is proven optimal.
     options : dict, optional
-        Further HiGHS options by name (e.g. ``{"mip_heuristic_effort": 0.0}`` when a
-        strong start is given), set last.
+        Further HiGHS tuning options by name (e.g. ``{"mip_heuristic_effort": 0.0}`` when a
+        strong start is given), set last; one that this HiGHS version rejects is skipped
+        (logged), since tuning never changes the optimum.
 
     Returns
     -------
@@ -215,8 +217,7 @@ def solve_milp(c: np.ndarray, a: sp.csr_matrix, row_lo: np.ndarray, row_hi: np.n
     Raises
     ------
     ValueError
-        For a time limit that is not a positive finite number, a gap outside [0, 1), or an
-        option HiGHS rejects.
+        For a time limit that is not a positive finite number or a gap outside [0, 1).
     """
     if not (math.isfinite(time_limit) and time_limit > 0):
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit}")
@@ -313,8 +314,11 @@ def _run_highs(model: tuple, *, maximise: bool, time_limit: float, mip_gap: floa
     if mip_abs_gap is not None:
         h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
     for name, value in options.items():
+        # Options are tuning choices (heuristics, LP solver, presolve); an older HiGHS
+        # that lacks one still solves the same model correctly, only slower.
         if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
-            raise ValueError(f"HiGHS {h.version()} rejected option {name}={value!r}")
+            log.info("HiGHS %s does not accept option %s=%r; solving without it",
+                     h.version(), name, value)
     lp = highspy.HighsLp()
     lp.num_col_ = int(a.shape[1])
     lp.num_row_ = int(a.shape[0])
@@ -340,7 +344,17 @@ def _run_highs(model: tuple, *, maximise: bool, time_limit: float, mip_gap: floa
         sol.col_value = np.asarray(start, dtype=np.float64)
         sol.value_valid = True
         h.setSolution(sol)
+    # HiGHS asks regularly whether to stop: yes once SIGINT/SIGTERM arrived (the CLI
+    # records them), so an interrupted run does not wait for the time limit
+    from geoplan import interrupts
+
+    def _stop_on_signal(event: Any) -> None:
+        if interrupts.pending() is not None:
+            event.interrupt()
+
+    h.cbMipInterrupt += _stop_on_signal
     h.run()
+    interrupts.check()
     ms = h.getModelStatus()
     info = h.getInfo()
     mip = bool(is_int.any())

@@ -16,7 +16,7 @@ import pandas as pd
 
 from geoplan.errors import InputDataError
 from geoplan.sources.areas import _numeric, _text
-from geoplan.sources.tables import read_table
+from geoplan.sources.tables import read_table, row_word, source_rows
 
 __all__ = ["committee_counts", "match_streets", "read_elderly", "read_streets", "street_key"]
 
@@ -144,11 +144,12 @@ def read_elderly(path: Path, *, level: str, code_column: str | None,
             raise InputDataError(f"{path}: column '{col}' not found (columns: "
                                  f"{', '.join(map(str, df.columns))}); fix standards."
                                  "elderly_*_column")
-    values = _numeric(df[elderly_column], path, elderly_column)
+    rows, word = source_rows(df), row_word(df)
+    values = _numeric(df[elderly_column], path, elderly_column, rows, word)
     blank = np.isnan(values)
     if blank.any():
-        row = int(np.flatnonzero(blank)[0]) + 2
-        raise InputDataError(f"{path}: row {row} has no '{elderly_column}' value; give a "
+        row = rows[int(np.flatnonzero(blank)[0])]
+        raise InputDataError(f"{path}: {word} {row} has no '{elderly_column}' value; give a "
                              "count (0 if none) or remove the row")
     code = _text(df[code_column]) if code_column else pd.Series([""] * len(df))
     name = _text(df[name_column]) if name_column else pd.Series([""] * len(df))
@@ -162,8 +163,8 @@ def read_elderly(path: Path, *, level: str, code_column: str | None,
         matched = pd.Series(match_streets(text, streets))
         bad = matched == ""
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-            raise InputDataError(f"{path}: row {row} ('{code.iloc[row - 2] or name.iloc[row - 2]}"
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputDataError(f"{path}: {word} {rows[i]} ('{code.iloc[i] or name.iloc[i]}"
                                  "') matches no street of the district; check the code/name")
         street_code = matched
         names = dict(zip(streets["street_code"], streets["street_name"], strict=True))

@@ -19,7 +19,7 @@ import shapely
 
 from geoplan.config import Areas
 from geoplan.errors import InputDataError
-from geoplan.sources.tables import read_table
+from geoplan.sources.tables import read_table, row_word, source_rows
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,21 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype("object").where(series.notna(), "").astype(str).str.strip()
 
 
-def _numeric(series: pd.Series, path: Path, column: str) -> np.ndarray:
+def _numeric(series: pd.Series, path: Path, column: str, rows: np.ndarray,
+             word: str = "row") -> np.ndarray:
+    """Counts of a column; ``rows`` name the records (feature ids or spreadsheet rows)."""
     text = _text(series)
     values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
-    bad = (text != "") & values.isna()
+    bad = ((text != "") & values.isna()).to_numpy()
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputDataError(f"{path}: column '{column}' row {row + 2} is not a number "
-                             f"({text.iloc[row]!r}); fix the value or leave it blank")
-    if (values < 0).any():
-        row = int(np.flatnonzero((values < 0).to_numpy())[0])
-        raise InputDataError(f"{path}: column '{column}' row {row + 2} is negative")
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(f"{path}: column '{column}' {word} {rows[i]} is not a number "
+                             f"({text.iloc[i]!r}); fix the value or leave it blank")
+    neg = (values < 0).to_numpy()
+    if neg.any():
+        i = int(np.flatnonzero(neg)[0])
+        raise InputDataError(f"{path}: column '{column}' {word} {rows[i]} is negative "
+                             f"({text.iloc[i]}); give a count of 0 or more, or leave it blank")
     return values.to_numpy(np.float64)
 
 
@@ -66,7 +70,12 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
         File without a CRS, missing columns, duplicate codes, non-polygon geometry.
     """
     assert spec.path is not None
-    gdf = read_table(spec.path)
+    if spec.crs is not None:  # declared datum: convert every vertex (GCJ-02/BD-09 files)
+        from geoplan.sources.boundary import read_polygons_wgs84
+
+        gdf = read_polygons_wgs84(spec.path, spec.crs, "areas.path")
+    else:
+        gdf = read_table(spec.path)
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputDataError(f"{spec.path}: areas.path must be a polygon file (GeoPackage, "
                              "GeoJSON or Shapefile), not a table")
@@ -96,10 +105,12 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
         sname = _text(gdf[spec.street_name_column])
     else:
         sname = street.map(lambda c: names.get(c, ""))
-    e60 = (_numeric(gdf[spec.elderly60_column], spec.path, spec.elderly60_column)
+    rows, word = source_rows(gdf), row_word(gdf)  # GeoPackage fid / feature number
+    e60 = (_numeric(gdf[spec.elderly60_column], spec.path, spec.elderly60_column, rows, word)
            if spec.elderly60_column else np.full(len(gdf), np.nan))
-    e80 = (_numeric(gdf[spec.elderly80_column], spec.path, spec.elderly80_column)
+    e80 = (_numeric(gdf[spec.elderly80_column], spec.path, spec.elderly80_column, rows, word)
            if spec.elderly80_column else np.full(len(gdf), np.nan))
+    _check_80_within_60(e60, e80, source_rows(gdf), codes.to_numpy(), spec)
     out = gpd.GeoDataFrame({
         "area_id": codes.to_numpy(), "area_kind": "committee", "code": codes.to_numpy(),
         "name": _text(gdf[spec.name_column]).to_numpy(),
@@ -108,6 +119,29 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
     }, geometry=gdf.geometry.to_numpy(), crs=gdf.crs).to_crs(crs)
     out["geometry"] = shapely.make_valid(out.geometry.to_numpy())
     return out.reset_index(drop=True)
+
+
+def _check_80_within_60(e60: np.ndarray, e80: np.ndarray, index: np.ndarray,
+                        codes: np.ndarray, spec: Areas) -> None:
+    """Reject areas counting more residents aged 80+ than aged 60+ (80+ are among the 60+).
+
+    Raises
+    ------
+    InputDataError
+        Naming the file, the first offending feature (its number as GIS software shows it:
+        ``index`` holds :func:`~geoplan.sources.tables.source_rows`) with its code and both
+        columns, and how many features are affected.
+    """
+    bad = np.isfinite(e60) & np.isfinite(e80) & (e80 > e60)
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    raise InputDataError(
+        f"{spec.path}: feature {int(index[i])} (code '{codes[i]}') has {e80[i]:g} residents "
+        f"aged 80+ in column '{spec.elderly80_column}' but only {e60[i]:g} aged 60+ in column "
+        f"'{spec.elderly60_column}' ({int(bad.sum())} feature(s) affected); the 80+ are part "
+        "of the 60+: check whether the columns are swapped (areas.elderly60_column / "
+        "areas.elderly80_column) or fix the counts")
 
 
 def compound_areas(features: gpd.GeoDataFrame, boundary: shapely.Geometry,

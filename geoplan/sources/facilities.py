@@ -14,10 +14,19 @@ unparseable_coordinates  dropped   x or y is not a number (a few rows; if most r
                                    the column is wrong and an error is raised instead)
 unparseable_<attribute>  kept      capacity, beds, nursing_beds or floor_area_m2 is not a
                                    number; it becomes unknown (NaN), never 0
+negative_<attribute>     kept      that value is negative; it becomes unknown (NaN)
+unmapped_category        dropped   the row's category (``category_column``) is not in the
+                                   layer's category map (also one warning listing them)
+low_geocode_quality      kept      geocoder confidence below ``min_quality`` or match level
+                                   in ``bad_match_levels``; the point carries the reason in
+                                   ``geocode_note`` (``low_quality = "drop"``: dropped)
 duplicate                dropped   same name within 30 m of an earlier row of the same
                                    facility type (any layer); the first is kept
 outside_study_area       dropped   :func:`flag_outside`
 ======================== ========= =====================================================
+
+Coordinates written in degrees, minutes and seconds (``121°29'43.2"E``, ``31度17分``)
+are converted to decimal degrees.
 
 Problems that make a whole file unusable (missing column, non-numeric or swapped
 coordinate columns, values out of range) raise :class:`~geoplan.errors.InputDataError`.
@@ -26,7 +35,9 @@ coordinate columns, values out of range) raise :class:`~geoplan.errors.InputData
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -35,10 +46,10 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from geoplan.config import FacilityLayer
+from geoplan.config import FacilityLayer, Join
 from geoplan.errors import InputDataError
 from geoplan.sources.crs import is_geographic, to_wgs84
-from geoplan.sources.tables import read_table, require_columns
+from geoplan.sources.tables import read_table, require_columns, row_word, source_rows
 
 __all__ = [
     "DUPLICATE_RADIUS_M",
@@ -55,8 +66,8 @@ log = logging.getLogger(__name__)
 
 #: Columns of :attr:`FacilityLoad.points`, in order.
 POINT_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "capacity", "beds",
-                 "nursing_beds", "floor_area_m2", "public", "source_row", "lon_src", "lat_src",
-                 "geometry")
+                 "nursing_beds", "floor_area_m2", "public", "geocode_note", "source_row",
+                 "lon_src", "lat_src", "geometry")
 #: Numeric attributes: point column -> FacilityLayer setting naming the source column.
 NUMERIC_ATTRIBUTES = {"capacity": "capacity_column", "beds": "beds_column",
                       "nursing_beds": "nursing_beds_column",
@@ -92,12 +103,23 @@ class FacilityLoad:
         Every facility row of the tables, located or not and wherever it lies (duplicates
         removed), columns :data:`INVENTORY_COLUMNS`: the existing stock that planning
         standards count (a care home without coordinates still has its beds).
+    joins : pandas.DataFrame or None
+        The match table of the ``[[joins]]`` (:func:`~geoplan.sources.joins.apply_joins`),
+        None when none is configured.
+    read : dict of str to int
+        Data rows read per layer label, blank rows included (for the facility ledger:
+        rows read = points + dropped issues + blank rows).
+    blank : dict of str to int
+        Blank rows skipped per layer label.
     """
 
     points: gpd.GeoDataFrame
     issues: pd.DataFrame
     files: dict[str, str] = field(default_factory=dict)
     inventory: pd.DataFrame = field(default_factory=lambda: _empty_inventory())
+    joins: pd.DataFrame | None = None
+    read: dict[str, int] = field(default_factory=dict)
+    blank: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -205,6 +227,54 @@ def _numbers(values: pd.Series, *, thousands: bool = False) -> NDArray[np.float6
     return out
 
 
+#: Degrees-minutes-seconds: optional hemisphere (N/S/E/W, 东经/西经/北纬/南纬) before or
+#: after, degrees with ° or 度, optional minutes (' ′ ’ 分) and seconds (" ″ ” '' 秒).
+_DMS = re.compile(
+    r"^(?P<pre>[NSEWnsew]|[东西]经|[南北]纬|[东西南北])?\s*(?P<sign>[-+])?\s*"
+    r"(?P<deg>\d+(?:\.\d+)?)\s*(?:°|º|度)\s*"
+    r"(?:(?P<min>\d+(?:\.\d+)?)\s*(?:'|′|’|分)\s*)?"
+    r"(?:(?P<sec>\d+(?:\.\d+)?)\s*(?:\"|″|”|''|′′|秒)\s*)?"
+    r"(?P<post>[NSEWnsew]|[东西]经|[南北]纬)?$")
+
+
+def _dms(values: pd.Series) -> NDArray[np.float64]:
+    """Decimal degrees of degrees-minutes-seconds texts; NaN where a text is not DMS.
+
+    Minutes and seconds must be below 60. South and west (S, W, 南纬, 西经, or a minus
+    sign) are negative.
+    """
+    txt = _text(values)
+    ok = txt.notna()
+    norm = txt[ok].astype(str).str.normalize("NFKC").str.strip()
+    parts = norm.str.extract(_DMS)
+    out = np.full(len(values), np.nan)
+    if parts.empty:
+        return out
+    deg = pd.to_numeric(parts["deg"], errors="coerce").to_numpy(np.float64)
+    mins = pd.to_numeric(parts["min"], errors="coerce").fillna(0).to_numpy(np.float64)
+    secs = pd.to_numeric(parts["sec"], errors="coerce").fillna(0).to_numpy(np.float64)
+    hemi = (parts["pre"].fillna("") + parts["post"].fillna("")).str.upper()
+    neg = (hemi.str.contains("S|W|南|西", regex=True).to_numpy()
+           | (parts["sign"] == "-").to_numpy())
+    val = deg + mins / 60 + secs / 3600
+    val = np.where((mins >= 60) | (secs >= 60), np.nan, val)
+    out[ok.to_numpy()] = np.where(neg, -val, val)
+    return out
+
+
+def _coordinates(values: pd.Series) -> tuple[NDArray[np.float64], int]:
+    """Numbers of a coordinate column, DMS texts converted; also how many were DMS."""
+    num = _numbers(values)
+    todo = np.isnan(num) & values.notna().to_numpy()
+    if not todo.any():
+        return num, 0
+    dms = _dms(values.reset_index(drop=True)[todo])
+    got = np.isfinite(dms)
+    idx = np.flatnonzero(todo)[got]
+    num[idx] = dms[got]
+    return num, int(got.sum())
+
+
 def _haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike,
                  lat2: ArrayLike) -> NDArray[np.float64]:
     lo1, la1, lo2, la2 = (np.radians(np.asarray(v, dtype=np.float64))
@@ -221,6 +291,7 @@ class _Where:
         self.file = str(layer.path)
         self.label = layer.label or layer.path.stem
         self.index = index
+        self.row = "row"  # "feature" for GIS files
 
     def setting(self, key: str) -> str:
         if self.index is None:
@@ -246,8 +317,14 @@ def _check_numeric_column(raw: pd.Series, parsed: NDArray[np.float64], column: s
     bad = nonblank & np.isnan(parsed)
     if bad.sum() > 0.5 * nonblank.sum():
         i = int(np.flatnonzero(bad)[0])
+        if raw[bad].astype(str).str.contains("°|º|度|′|分|秒", regex=True).mean() > 0.5:
+            raise InputDataError(
+                f"column '{column}' in {where.file} holds degrees-minutes-seconds values that "
+                f"cannot be read (e.g. {where.row} {rows[i]}: '{raw.iloc[i]}'); write them as "
+                "decimal degrees (e.g. 121.4953) or as 121°29'43.1\"E with minutes and "
+                "seconds below 60")
         raise InputDataError(
-            f"column '{column}' in {where.file} is not numeric (e.g. row {rows[i]}: "
+            f"column '{column}' in {where.file} is not numeric (e.g. {where.row} {rows[i]}: "
             f"'{raw.iloc[i]}'); point {where.setting(key)} at the "
             f"{'longitude' if key == 'x' else 'latitude'} column")
 
@@ -264,17 +341,17 @@ def _check_lonlat(x: NDArray[np.float64], y: NDArray[np.float64], rows: NDArray[
     if swapped.mean() > 0.5:
         i = int(np.flatnonzero(swapped)[0])
         raise InputDataError(
-            f"{where.file}: columns '{xcol}' (x) and '{ycol}' (y) appear swapped (e.g. row "
-            f"{rows[i]}: x={_fmt(x[i])} looks like a latitude, y={_fmt(y[i])} like a "
+            f"{where.file}: columns '{xcol}' (x) and '{ycol}' (y) appear swapped (e.g. "
+            f"{where.row} {rows[i]}: x={_fmt(x[i])} looks like a latitude, y={_fmt(y[i])} like a "
             f"longitude); exchange {where.setting('x')} and {where.setting('y')}")
     bad = (ax > 180) | (ay > 90)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         hint = " (x and y look swapped in this row)" if swapped[i] else ""
         raise InputDataError(
-            f"{where.file} row {rows[i]}: longitude {_fmt(x[i])} / latitude {_fmt(y[i])} is "
-            f"out of range (|lon| <= 180, |lat| <= 90){hint}; {int(bad.sum())} row(s) "
-            "affected, fix the values in the file")
+            f"{where.file} {where.row} {rows[i]}: longitude {_fmt(x[i])} / latitude "
+            f"{_fmt(y[i])} is out of range (|lon| <= 180, |lat| <= 90){hint}; "
+            f"{int(bad.sum())} {where.row}(s) affected, fix the values in the file")
 
 
 def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]:
@@ -307,7 +384,122 @@ def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]
             + close["dist"].round().astype(int).astype(str)
             + " m away; the first is kept (check whether they are separate facilities)")
     detail.iloc[pos] = text.to_numpy()
+    detail.attrs["kept_pos"] = close["pos_a"].to_numpy()
+    detail.attrs["dropped_pos"] = pos
     return mask, detail
+
+
+#: Columns a kept duplicate takes over from the dropped one where its own are blank.
+_CORE_COLUMNS = frozenset({"fid", "layer", "type", "name", "source_row", "lon_src", "lat_src",
+                           "geometry", "located", "geocode_note"})
+
+
+def _fill_from(frame: pd.DataFrame, kept: NDArray[np.int64],
+               dropped: NDArray[np.int64]) -> pd.DataFrame:
+    """Fill blank attributes of rows ``kept`` with those of rows ``dropped`` (positions)."""
+    out = frame.copy()
+    for col in out.columns:
+        if col in _CORE_COLUMNS:
+            continue
+        vals = out[col].to_numpy(copy=True)
+        take = pd.isna(vals[kept]) & ~pd.isna(vals[dropped])
+        if take.any():
+            vals[kept[take]] = vals[dropped[take]]
+            out[col] = vals
+    return out
+
+
+def _drop_duplicates(load: FacilityLoad) -> FacilityLoad:
+    """Report repeated names at one place once and keep the first row.
+
+    The kept row takes over what it lacks from the dropped rows (address, street,
+    capacity, beds, joined columns ...), in the points and in the inventory.
+    """
+    dup, detail = _duplicates(load.points)
+    if not dup.any():
+        return load
+    kept, dropped = detail.attrs["kept_pos"], detail.attrs["dropped_pos"]
+    pts = load.points
+    points = gpd.GeoDataFrame(_fill_from(pts, kept, dropped), geometry="geometry",
+                              crs=pts.crs)
+    inv = load.inventory
+    pos = pd.Series(np.arange(len(inv)), index=inv["fid"].to_numpy())
+    fids = pts["fid"].to_numpy()
+    known = np.isin(fids[kept], pos.index) & np.isin(fids[dropped], pos.index)
+    inventory = (_fill_from(inv, pos[fids[kept][known]].to_numpy(),
+                            pos[fids[dropped][known]].to_numpy()) if known.any() else inv)
+    load = FacilityLoad(points, load.issues, load.files, inventory, joins=load.joins,
+                        read=dict(load.read), blank=dict(load.blank))
+    return move_to_issues(load, dup, "duplicate", detail)
+
+
+def _category_types(layer: FacilityLayer, raw: pd.Series, names: pd.Series,
+                    rows: NDArray[np.int64], where: _Where
+                    ) -> tuple[NDArray[np.object_], pd.DataFrame]:
+    """Facility type of each row from its category; unmapped rows get ``""`` and an issue.
+
+    Categories mapped to ``""`` are left out on purpose (one info line); categories the
+    map does not know are reported row by row (``unmapped_category``) and in one warning
+    that lists them with their counts, so none is dropped silently.
+    """
+    from geoplan.sources.facility_types import category_key
+
+    mapping = layer.category_types()
+    keys = raw.map(lambda v: v if pd.isna(v) else category_key(v))
+    types = keys.map(mapping)
+    unknown = types.isna().to_numpy()
+    skipped = (types == "").to_numpy()
+    if skipped.any():
+        log.info("facilities '%s' (%s): %d rows of categories mapped to \"\" left out",
+                 where.label, where.file, int(skipped.sum()))
+    out = types.fillna("").to_numpy(dtype=object)
+    shown = raw.fillna("(blank)")
+    if unknown.any():
+        counts = shown[unknown].value_counts(sort=False)
+        listed = ", ".join(f"'{k}' ({n})" for k, n in counts.items())
+        log.warning("facilities '%s' (%s): %d rows have categories the category map does not "
+                    "cover: %s; they are left out and listed in the issues table; map them in "
+                    "[facilities.categories] (a type, or \"\" to leave one out)", where.label,
+                    where.file, int(unknown.sum()), listed)
+    detail = (f"{layer.category_column} = '" + shown[unknown].astype(str)
+              + "' is not in the category map; map it in [facilities.categories] (a type key, "
+              "or \"\" to leave it out)")
+    issues = _issue_frame(where.label, where.file, rows[unknown], names[unknown],
+                          "unmapped_category", detail, "dropped")
+    return out, issues
+
+
+def _geocode_quality(layer: FacilityLayer, column: Callable[[str | None], pd.Series],
+                     where: _Where) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
+    """Per row: why its geocode is not trusted (NaN when it is) and whether it is low."""
+    n = len(column(None))
+    notes = pd.Series(np.full(n, "", dtype=object))
+    if layer.quality_column is not None and layer.min_quality is not None:
+        raw = column(layer.quality_column)
+        q = _numbers(raw)
+        low = ~np.isnan(q) & (q < layer.min_quality)
+        notes[low] = (f"geocoder {layer.quality_column} " + raw[low].astype(str)
+                      + f" < {layer.min_quality:g}")
+        bad = raw.notna().to_numpy() & np.isnan(q)
+        notes[bad] = (f"geocoder {layer.quality_column} '" + raw[bad].astype(str)
+                      + "' is not a number")
+    if layer.match_level_column is not None:
+        level = column(layer.match_level_column)
+        bad_levels = {_level_key(v) for v in layer.bad_match_levels}
+        hit = level.map(lambda v: not pd.isna(v) and _level_key(v) in bad_levels)
+        hit = hit.to_numpy(dtype=bool)
+        text = f"geocoder {layer.match_level_column} '" + level[hit].astype(str) + "'"
+        notes[hit] = np.where(notes[hit] == "", text, notes[hit] + "; " + text)
+    low_quality = (notes != "").to_numpy()
+    if low_quality.any():
+        log.debug("facilities '%s': %d rows with low geocoder quality", where.label,
+                  int(low_quality.sum()))
+    return notes.mask(~low_quality).to_numpy(dtype=object), low_quality
+
+
+def _level_key(value: object) -> str:
+    """Text compared for match levels: NFKC, no spaces."""
+    return "".join(unicodedata.normalize("NFKC", str(value)).split())
 
 
 # ---------------------------------------------------------------------------- loading
@@ -341,6 +533,10 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     is_geo = isinstance(table, gpd.GeoDataFrame)
     wanted = {"name_column": layer.name_column, "address_column": layer.address_column,
               "street_column": layer.street_column, "public_column": layer.public_column,
+              "category_column": layer.category_column,
+              "quality_column": layer.quality_column,
+              "match_level_column": layer.match_level_column,
+              "filter_column": layer.filter_column,
               **{key: getattr(layer, key) for key in NUMERIC_ATTRIBUTES.values()}}
     if layer.has_coordinates and not is_geo:
         for key in ("x", "y"):
@@ -352,7 +548,8 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         wanted = {"x": layer.x, "y": layer.y, **wanted}
     require_columns(table, {where.setting(k): v for k, v in wanted.items()}, file)
 
-    rows = np.arange(len(table), dtype=np.int64) + (1 if is_geo else 2)
+    rows = source_rows(table)  # as the user sees them: spreadsheet rows or feature ids
+    where.row = row_word(table)
     attrs = table.drop(columns="geometry") if is_geo else table
     blank = attrs.isna().all(axis=1).to_numpy() if attrs.shape[1] else np.zeros(len(table), bool)
     if is_geo:
@@ -360,18 +557,46 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     if blank.any():
         log.debug("facilities '%s' (%s): skipped %d blank rows", label, file, int(blank.sum()))
     keep = ~blank
+    counts = {"read": {label: len(table)}, "blank": {label: int(blank.sum())}}
     table, rows = table[keep].reset_index(drop=True), rows[keep]
     if len(table) == 0:
         raise InputDataError(f"{file}: no data rows; the file has a header but no facilities")
+    if layer.filter_column is not None:
+        wanted_values = {_level_key(v) for v in layer.filter_values}
+        sel = _text(table[layer.filter_column]).map(
+            lambda v: not pd.isna(v) and _level_key(v) in wanted_values).to_numpy(dtype=bool)
+        log.info("facilities '%s' (%s): %d of %d rows have %s in %s; the others are left out",
+                 label, file, int(sel.sum()), len(table), layer.filter_column,
+                 ", ".join(layer.filter_values))
+        table, rows = table[sel].reset_index(drop=True), rows[sel]
+        if len(table) == 0:
+            raise InputDataError(f"{file}: no row has {layer.filter_column} in "
+                                 f"{', '.join(layer.filter_values)}; check "
+                                 f"{where.setting('filter_values')}")
 
     def column(col: str | None) -> pd.Series:
         if col is None:
             return pd.Series(np.full(len(table), np.nan, dtype=object))
         return _text(table[col]).reset_index(drop=True)
 
+    issue_frames: list[pd.DataFrame] = []
+    if layer.category_column is not None:
+        row_types, unmapped = _category_types(layer, column(layer.category_column),
+                                              column(layer.name_column), rows, where)
+        issue_frames.append(unmapped)
+        used = row_types != ""
+        table, rows, row_types = (table[used].reset_index(drop=True), rows[used],
+                                  row_types[used])
+        if len(table) == 0:
+            _log_issues(_concat_issues(issue_frames))
+            raise InputDataError(f"{file}: no row has a category that the category map of "
+                                 f"{where.setting('category_column')} uses")
+    else:
+        row_types = np.full(len(table), layer.type, dtype=object)
+
     names, addresses, streets = (column(layer.name_column), column(layer.address_column),
                                  column(layer.street_column))
-    issue_frames: list[pd.DataFrame] = []
+    geocode_note, low_quality = _geocode_quality(layer, column, where)
 
     # capacity, beds, floor area: unknown (NaN) unless a non-negative number, never 0
     numeric: dict[str, np.ndarray] = {}
@@ -382,12 +607,18 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
             continue
         raw = column(col)
         values = _numbers(raw, thousands=True)
-        values[values < 0] = np.nan
+        negative = values < 0
         bad = raw.notna().to_numpy() & np.isnan(values)
         issue_frames.append(_issue_frame(
             label, file, rows[bad], names[bad], f"unparseable_{attr}",
             f"{attr} '" + raw[bad].astype(str)
             + "' is not a number; treated as unknown (fix it to count it)", "kept"))
+        issue_frames.append(_issue_frame(
+            label, file, rows[negative], names[negative], f"negative_{attr}",
+            f"{attr} " + raw[negative].astype(str)
+            + f" is negative; treated as unknown (give the {attr} as 0 or more in column "
+            f"'{col}')", "kept"))
+        values[negative] = np.nan
         numeric[attr] = values
     # public (公办) or not: 1.0 / 0.0, NaN when the column is absent or the cell blank
     if layer.public_column is not None:
@@ -401,7 +632,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     fids = (f"{label}:" + pd.Series(rows, dtype=np.int64).astype(str)).to_numpy(dtype=object)
     inventory = pd.DataFrame({
         "fid": fids, "layer": np.full(len(table), label, dtype=object),
-        "type": np.full(len(table), layer.type, dtype=object),
+        "type": row_types.astype(object),
         "name": names.to_numpy(dtype=object), "address": addresses.to_numpy(dtype=object),
         "street": streets.to_numpy(dtype=object), **numeric, "public": public,
         "source_row": rows, "located": np.zeros(len(table), dtype=bool)})
@@ -412,7 +643,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         issues = _concat_issues([*issue_frames, _issue_frame(
             label, file, rows, names, "missing_coordinates", detail, "dropped")])
         _log_issues(issues)
-        return FacilityLoad(_empty_points(), issues, {label: file}, inventory)
+        return FacilityLoad(_empty_points(), issues, {label: file}, inventory, **counts)
 
     if is_geo:
         geom = table.geometry
@@ -436,7 +667,10 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     else:
         assert layer.x is not None and layer.y is not None  # checked above
         x_raw, y_raw = column(layer.x), column(layer.y)
-        x_num, y_num = _numbers(x_raw), _numbers(y_raw)
+        (x_num, x_dms), (y_num, y_dms) = _coordinates(x_raw), _coordinates(y_raw)
+        if x_dms or y_dms:
+            log.info("facilities '%s' (%s): %d coordinates in degrees-minutes-seconds "
+                     "converted to decimal degrees", label, file, x_dms + y_dms)
         _check_numeric_column(x_raw, x_num, layer.x, "x", rows, where)
         _check_numeric_column(y_raw, y_num, layer.y, "y", rows, where)
         x_blank, y_blank = x_raw.isna().to_numpy(), y_raw.isna().to_numpy()
@@ -461,8 +695,8 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputDataError(
-                f"{file} row {rows[ok][i]}: x={_fmt(x_src[i])}, y={_fmt(y_src[i])} cannot be "
-                f"converted from {layer.crs} to longitude/latitude; check "
+                f"{file} {where.row} {rows[ok][i]}: x={_fmt(x_src[i])}, y={_fmt(y_src[i])} "
+                f"cannot be converted from {layer.crs} to longitude/latitude; check "
                 f"{where.setting('crs')} and the x/y columns")
 
     n_ok = int(ok.sum())
@@ -470,35 +704,50 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         "fid": (f"{label}:" + pd.Series(rows[ok], dtype=np.int64).astype(str)).to_numpy(
             dtype=object),
         "layer": np.full(n_ok, label, dtype=object),
-        "type": np.full(n_ok, layer.type, dtype=object),
+        "type": row_types[ok].astype(object),
         "name": names[ok].to_numpy(dtype=object),
         "address": addresses[ok].to_numpy(dtype=object),
         "street": streets[ok].to_numpy(dtype=object),
         **{attr: values[ok] for attr, values in numeric.items()},
         "public": public[ok],
+        "geocode_note": geocode_note[ok],
         "source_row": rows[ok],
         "lon_src": np.asarray(x_src, dtype=np.float64),
         "lat_src": np.asarray(y_src, dtype=np.float64),
     }, geometry=shapely.points(lon, lat), crs="EPSG:4326")
+    flagged = ok & low_quality
+    issue_frames.append(_issue_frame(
+        label, file, rows[flagged], names[flagged], "low_geocode_quality",
+        pd.Series(geocode_note[flagged]) + (
+            "; dropped (low_quality = \"drop\"), check the location" if layer.low_quality
+            == "drop" else "; kept and marked on the map, check the location"),
+        "dropped" if layer.low_quality == "drop" else "kept"))
     issues = _concat_issues(issue_frames)
     if len(issues):
         issues = issues.sort_values("row", kind="stable", ignore_index=True)
     _log_issues(issues)
     inventory["located"] = ok
-    load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file}, inventory)
-    dup, detail = _duplicates(load.points)
-    if dup.any():
-        load = move_to_issues(load, dup, "duplicate", detail)
-    return load
+    if layer.low_quality == "drop" and flagged.any():
+        inventory.loc[flagged, "located"] = False
+        points = points[~flagged[ok]].reset_index(drop=True)
+        n_ok = len(points)
+    load = FacilityLoad(points if n_ok else _empty_points(), issues, {label: file}, inventory,
+                        **counts)
+    return _drop_duplicates(load)
 
 
-def load_facilities(layers: Sequence[FacilityLayer]) -> FacilityLoad:
-    """Load all facility layers and drop duplicates across layers of the same type.
+def load_facilities(layers: Sequence[FacilityLayer],
+                    joins: Sequence[Join] = ()) -> FacilityLoad:
+    """Load all facility layers, attach joined tables, drop duplicates across layers.
 
     Parameters
     ----------
     layers : sequence of FacilityLayer
         The configured layers, in config order.
+    joins : sequence of Join
+        Tables attached by name (:func:`~geoplan.sources.joins.apply_joins`) before
+        duplicates across layers are dropped (a kept duplicate takes the dropped one's
+        attached values). The match table is :attr:`FacilityLoad.joins`.
 
     Returns
     -------
@@ -520,15 +769,23 @@ def load_facilities(layers: Sequence[FacilityLayer]) -> FacilityLoad:
         seen[label] = i
     loads = [load_facility_layer(layer, index=i) for i, layer in enumerate(layers)]
     files: dict[str, str] = {}
+    read: dict[str, int] = {}
+    blank: dict[str, int] = {}
     for ld in loads:
         files.update(ld.files)
-    load = FacilityLoad(_concat_points([ld.points for ld in loads]),
-                        _concat_issues([ld.issues for ld in loads]), files,
-                        _concat_inventory([ld.inventory for ld in loads]))
-    dup, detail = _duplicates(load.points)
-    if dup.any():
-        load = move_to_issues(load, dup, "duplicate", detail)
-    return load
+        read.update(ld.read)
+        blank.update(ld.blank)
+    points = _concat_points([ld.points for ld in loads])
+    issues = _concat_issues([ld.issues for ld in loads])
+    inventory = _concat_inventory([ld.inventory for ld in loads])
+    matches = None
+    if joins:
+        from geoplan.sources.joins import apply_joins
+
+        points, inventory, matches, join_issues = apply_joins(points, inventory, joins)
+        issues = _concat_issues([issues, *join_issues])
+    load = FacilityLoad(points, issues, files, inventory, joins=matches, read=read, blank=blank)
+    return _drop_duplicates(load)
 
 
 def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str,
@@ -591,7 +848,8 @@ def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str
     if problem == "duplicate" and action == "dropped":  # a duplicate is not extra stock
         inventory = inventory[~inventory["fid"].isin(sel["fid"])].reset_index(drop=True)
     return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files),
-                        inventory)
+                        inventory, joins=load.joins, read=dict(load.read),
+                        blank=dict(load.blank))
 
 
 def flag_outside(load: FacilityLoad, boundary_wgs84: shapely.Geometry) -> FacilityLoad:

@@ -6,6 +6,7 @@ the capacity unit the plans count it by, and a default catchment in minutes of w
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -60,10 +61,44 @@ _TYPES = (
                  "#bcbd22"),
     FacilityType("care_complex", "养老服务综合体", "Elder-care complex", 15, "平方米", "m²",
                  "#7f7f7f"),
+    FacilityType("community_org", "社区养老服务组织", "Community elder-care organisation", 15,
+                 "个", "units", "#aec7e8"),
+    FacilityType("nursing_station", "护理站", "Nursing station", 15, "个", "units",
+                 "#98df8a"),
+    FacilityType("nursing_hospital", "护理院", "Nursing hospital", 30, "张床位", "beds",
+                 "#ff9896"),
 )
 
 #: All known facility types by key, in display order.
 FACILITY_TYPES: dict[str, FacilityType] = {t.key: t for t in _TYPES}
+
+
+#: Built-in category maps: the categories of a published facility list (by code and by
+#: name, as they appear in its category column) -> facility type key. Named by
+#: ``category_map`` of a ``[[facilities]]`` layer; ``[facilities.categories]`` entries
+#: override or extend them.
+CATEGORY_MAPS: dict[str, dict[str, str]] = {
+    # Shanghai municipal elder-care service map (上海市养老服务平台), 8 official categories.
+    "shanghai-eldercare-map": {
+        "1": "care_home", "养老机构": "care_home",
+        "2": "care_home_small", "长者照护之家": "care_home_small",
+        "3": "day_care", "老年日间照护机构": "day_care",
+        "4": "canteen", "助餐服务点": "canteen",
+        "5": "community_org", "社区养老服务组织": "community_org",
+        "6": "care_centre", "社区综合为老服务中心": "care_centre",
+        "7": "nursing_station", "护理站": "nursing_station",
+        "8": "nursing_hospital", "护理院": "nursing_hospital",
+    },
+}
+
+
+def category_key(value: str) -> str:
+    """The form in which categories are compared: NFKC (full-width digits/letters to
+    half-width), no surrounding or inner spaces, ``"4.0"`` -> ``"4"``."""
+    text = "".join(unicodedata.normalize("NFKC", str(value)).split())
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    return text
 
 
 def get_type(key: str) -> FacilityType:

@@ -3,19 +3,22 @@
 Everything OSM-specific that the rest of geoplan needs comes from here: the street
 network source, building and residential-landuse features, and the study-area boundary.
 Local files (.osm.pbf, .osm, .osm.gz, .osm.bz2) are streamed once with pyosmium by
-:mod:`geoplan.sources.osm_read`, cut to ``network.boundary`` plus a walking buffer; the
+:mod:`geoplan.sources.osm_read`, cut to the study area (``[study_area] boundary`` or
+``osm_relation``) plus the walking buffer; the
 network and the features come from that same pass. :func:`graph_from_osm_files` (osmnx's
 XML reader) is kept as the reference the array path is tested against.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import os
 import pickle
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +29,9 @@ import osmnx as ox
 import pandas as pd
 import shapely
 
-from geoplan.config import NetworkSource
+from geoplan.config import Config, NetworkSource
 from geoplan.errors import InputDataError, NetworkError
 from geoplan.hashing import sha256_file
-from geoplan.sources.crs import to_wgs84
 from geoplan.sources.osm_read import (
     NETWORK_WAY_TAGS,
     OsmTables,
@@ -43,10 +45,16 @@ log = logging.getLogger(__name__)
 
 #: Way tags kept on graph edges (osmnx keeps a short default list).
 WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway", "sidewalk",
-            "bridge", "tunnel", "indoor", "level")
+            "sidewalk:both", "sidewalk:left", "sidewalk:right", "motorroad", "bridge", "tunnel",
+            "layer", "indoor", "level")
 
 _BOUNDS = re.compile(rb"<bounds\s+([^>]*)/?>")
 _ATTR = re.compile(rb'(minlat|minlon|maxlat|maxlon)\s*=\s*"([-0-9.]+)"')
+_NODE = re.compile(rb"<node\b[^>]*>")
+_LAT = re.compile(rb'\blat\s*=\s*"([-0-9.eE+]+)"')
+_LON = re.compile(rb'\blon\s*=\s*"([-0-9.eE+]+)"')
+#: A file's <bounds> header is trusted when at least this share of its nodes lie inside.
+BOUNDS_MIN_SHARE = 0.5
 
 _FEATURE_TAGS: dict[str, bool | str | list[str]] = {"building": True,
                                                     "landuse": ["residential"]}
@@ -100,71 +108,88 @@ def file_fingerprint(path: Path, *, whole_below: int = 64 << 20) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
 
 
-def read_boundary(path: Path, coords: str = "wgs84") -> shapely.Geometry:
-    """The study boundary polygon (WGS84) from a polygon file with a CRS.
+@dataclass(frozen=True)
+class StudyCut:
+    """Where local OSM files are cut while read: the study area plus the walking buffer.
 
-    ``coords`` = "gcj02" or "bd09" says the file's degrees are in that Chinese system
-    (labelled WGS84, as map services export them); they are shifted to WGS84.
-
-    Raises
-    ------
-    InputDataError
-        If the file cannot be read, has no CRS or holds no polygon.
+    Built from ``[study_area]`` (``boundary`` with its datum and code/name pick, or
+    ``osm_relation``) and :func:`geoplan.pipeline.walking_buffer_m` by :meth:`of`; the
+    default (no boundary) keeps the whole files.
     """
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:
-        raise InputDataError(f"{path}: cannot read the boundary polygon file "
-                             f"({type(exc).__name__}); use GeoJSON, GeoPackage or Shapefile"
-                             ) from None
-    if gdf.crs is None:
-        raise InputDataError(f"{path}: boundary file has no CRS; save it with one")
-    geom = gdf.to_crs(4326).geometry
-    geom = geom[geom.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if geom.empty:
-        raise InputDataError(f"{path}: boundary file holds no polygon")
-    poly = shapely.union_all(geom.to_numpy())
-    if coords.lower() != "wgs84":
-        def shift(xy: np.ndarray) -> np.ndarray:
-            return np.stack(to_wgs84(xy[:, 0], xy[:, 1], coords), axis=1)
-        poly = shapely.transform(poly, shift)
-    return poly
+
+    boundary: Path | None = None
+    crs: str | None = None
+    code: str | None = None
+    name: str | None = None
+    code_column: str = "adcode"
+    name_column: str = "name"
+    osm_relation: int | None = None
+    buffer_m: float = 0.0
+
+    @classmethod
+    def of(cls, cfg: Config) -> StudyCut:
+        """The cut of a run: its study area and walking buffer."""
+        from geoplan.pipeline import walking_buffer_m  # pipeline imports this module
+
+        sa = cfg.study_area
+        return cls(boundary=sa.boundary, crs=sa.boundary_crs, code=sa.boundary_code,
+                   name=sa.boundary_name, code_column=sa.boundary_code_column,
+                   name_column=sa.boundary_name_column, osm_relation=sa.osm_relation,
+                   buffer_m=round(float(walking_buffer_m(cfg)), 1))
+
+    @property
+    def is_set(self) -> bool:
+        """True when a boundary (file or relation) cuts the files."""
+        return self.boundary is not None or self.osm_relation is not None
+
+    def cache_key(self) -> dict[str, Any]:
+        """What a cached network or feature set read through this cut depends on."""
+        if not self.is_set:
+            return {}
+        d = dataclasses.asdict(self)
+        d["boundary"] = sha256_file(self.boundary) if self.boundary is not None else None
+        return d
 
 
 _RELATION_MEMO: dict[tuple[Any, ...], shapely.Geometry] = {}
 
 
-def configured_boundary(source: NetworkSource) -> shapely.Geometry | None:
-    """The study boundary set in the config (WGS84): ``network.boundary`` or the OSM
-    relation ``osm_relation`` of the files; ``None`` when neither is set."""
-    if source.boundary is not None:
-        return read_boundary(source.boundary, source.boundary_crs)
-    if source.osm_relation is not None:
+def configured_boundary(source: NetworkSource, cut: StudyCut) -> shapely.Geometry | None:
+    """The study boundary set in the config (WGS84): ``study_area.boundary`` (converted
+    from its datum) or the boundary relation ``study_area.osm_relation`` of the files;
+    ``None`` when neither is set."""
+    if cut.boundary is not None:
+        from geoplan.sources.boundary import study_boundary_from_file
+
+        return study_boundary_from_file(cut.boundary, cut.crs, code=cut.code, name=cut.name,
+                                        code_column=cut.code_column,
+                                        name_column=cut.name_column)
+    if cut.osm_relation is not None:
         key = (tuple((str(p), p.stat().st_mtime_ns) for p in source.osm_files),
-               source.osm_relation)
+               cut.osm_relation)
         if key not in _RELATION_MEMO:
-            _RELATION_MEMO[key] = relation_polygon(source.osm_files, source.osm_relation)
+            _RELATION_MEMO[key] = relation_polygon(source.osm_files, cut.osm_relation)
         return _RELATION_MEMO[key]
     return None
 
 
-def clip_area(source: NetworkSource) -> shapely.Geometry | None:
+def clip_area(source: NetworkSource, cut: StudyCut) -> shapely.Geometry | None:
     """The area kept while reading ``osm_files``: boundary plus walking buffer (WGS84).
 
     ``None`` (keep everything) when no boundary is configured.
     """
-    poly = configured_boundary(source)
+    poly = configured_boundary(source, cut)
     if poly is None:
         return None
     gs = gpd.GeoSeries([poly], crs=4326)
     utm = gs.estimate_utm_crs()
-    return gs.to_crs(utm).buffer(source.buffer_m or 0.0).to_crs(4326).iloc[0]
+    return gs.to_crs(utm).buffer(cut.buffer_m).to_crs(4326).iloc[0]
 
 
 _TABLES_MEMO: dict[tuple[Any, ...], OsmTables] = {}
 
 
-def read_tables(source: NetworkSource) -> OsmTables:
+def read_tables(source: NetworkSource, cut: StudyCut | None = None) -> OsmTables:
     """Stream ``source.osm_files`` once (cut to :func:`clip_area`) into arrays.
 
     The result is remembered for the rest of the process, so the network and the
@@ -177,15 +202,16 @@ def read_tables(source: NetworkSource) -> OsmTables:
         except OSError as exc:
             raise InputDataError(f"{p}: cannot read OSM file ({exc.strerror})") from None
         stats.append((str(p), st.st_size, st.st_mtime_ns))
-    key = (tuple(stats), str(source.boundary), source.boundary_crs, source.buffer_m,
-           source.osm_relation)
+    cut = cut or StudyCut()
+    key = (tuple(stats), cut)
     if key not in _TABLES_MEMO:
-        clip = clip_area(source)
+        clip = clip_area(source, cut)
         if clip is None:
             big = [p for p, size, _ in stats if size > (256 << 20)]
             if big:
-                log.warning("%s is large and network.boundary is not set: the whole file is "
-                            "read into memory; set network.boundary to cut it", big[0])
+                log.warning("%s is large and no study boundary is set: the whole file is "
+                            "read into memory; set study_area.boundary or "
+                            "study_area.osm_relation to cut it", big[0])
         _TABLES_MEMO.clear()
         # the policy's tags (WAY_TAGS) are always kept, whatever it reads
         tags = tuple(dict.fromkeys((*NETWORK_WAY_TAGS, *WAY_TAGS)))
@@ -252,22 +278,93 @@ def graph_from_download(source: NetworkSource, walkable: tuple[str, ...],
     return g
 
 
+#: Bytes of an OSM file sampled to test its <bounds> header against its nodes.
+BOUNDS_SAMPLE_BYTES = 4 << 20
+
+
+def _node_coords(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of the ``<node>`` elements in ``data``."""
+    tags = _NODE.findall(data)
+    lat = [m.group(1) for m in map(_LAT.search, tags) if m]
+    lon = [m.group(1) for m in map(_LON.search, tags) if m]
+    if len(lat) != len(tags) or len(lon) != len(tags):
+        return np.zeros(0), np.zeros(0)
+    return np.array(lon, dtype=np.float64), np.array(lat, dtype=np.float64)
+
+
+def node_extent(path: Path, *, sample_bytes: int | None = None
+                ) -> tuple[shapely.Polygon | None, float]:
+    """The bounding box of an OSM file's nodes and the share of them inside its header.
+
+    Parameters
+    ----------
+    path : Path
+        OSM XML file.
+    sample_bytes : int, optional
+        Read only this many bytes from the start (nodes come first in OSM files); the
+        box and share are then those of the sampled nodes.
+
+    Returns
+    -------
+    (shapely.Polygon or None, float)
+        The box of the node coordinates (None without nodes) and the share of nodes
+        inside the file's ``<bounds>`` header (1.0 without a header).
+    """
+    with open(path, "rb") as fh:
+        data = fh.read(-1 if sample_bytes is None else sample_bytes)
+    x, y = _node_coords(data)
+    if not len(x):
+        return None, 1.0
+    box = shapely.box(x.min(), y.min(), x.max(), y.max())
+    header = check_osm_file(path)
+    if header is None:
+        return box, 1.0
+    x0, y0, x1, y1 = header.bounds
+    inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    return box, float(inside.mean())
+
+
+def _file_boundary(path: Path) -> shapely.Geometry | None:
+    """A file's header bounds, or the extent of its nodes when the header does not match
+    them (an edited or shifted file): the study area must hold the file's data.
+
+    Only the first :data:`BOUNDS_SAMPLE_BYTES` are read to test the header; the whole
+    file only when it does not match.
+    """
+    header = check_osm_file(path)
+    if header is None:
+        return None
+    _, share = node_extent(path, sample_bytes=BOUNDS_SAMPLE_BYTES)
+    if share >= BOUNDS_MIN_SHARE:
+        return header
+    box, share = node_extent(path)
+    if box is None or share >= BOUNDS_MIN_SHARE:
+        return header
+    log.warning("%s: only %.0f%% of its nodes lie inside its <bounds> header; the study "
+                "area uses the extent of its data instead", path, 100 * share)
+    return box
+
+
 def study_boundary(source: NetworkSource) -> shapely.Geometry:
-    """The study area (WGS84): ``network.boundary``, else the union of the OSM files'
-    header bounds, else the download area."""
-    poly = configured_boundary(source)
-    if poly is not None:
-        return poly
+    """The study area (WGS84): union of the OSM files' header bounds or the download area.
+
+    A file whose nodes mostly lie outside its own ``<bounds>`` header contributes the
+    extent of its nodes instead (otherwise its homes would silently fall outside).
+    """
     if source.osm_files:
-        boxes = [b for b in (check_osm_file(p) for p in source.osm_files) if b is not None]
+        boxes = [b for b in (_file_boundary(p) for p in source.osm_files) if b is not None]
         if boxes:
             return shapely.union_all(boxes)
         return shapely.Polygon()  # no header: the caller falls back to the network extent
     return _download_polygon(source)
 
 
-def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
+def features(source: NetworkSource, cache_dir: Path,
+             cut: StudyCut | None = None) -> gpd.GeoDataFrame:
     """Buildings and residential landuse polygons (WGS84) from the OSM source.
+
+    Local files are read through :func:`read_tables` cut by ``cut`` (see
+    :meth:`StudyCut.of`; default: the whole files), and cached.
 
     Returns
     -------
@@ -276,7 +373,7 @@ def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
         ``landuse``, ``name`` and polygon ``geometry``.
     """
     if source.osm_files:
-        return _cached_file_features(source, cache_dir)
+        return _cached_file_features(source, cut or StudyCut(), cache_dir)
     frames = []
     _configure_osmnx(cache_dir)
     try:
@@ -303,14 +400,11 @@ def features_from_tables(tables: OsmTables) -> gpd.GeoDataFrame:
     return _features_frame([f])
 
 
-def _cached_file_features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
+def _cached_file_features(source: NetworkSource, cut: StudyCut,
+                          cache_dir: Path) -> gpd.GeoDataFrame:
     payload = json.dumps({"format": FEATURES_CACHE_FORMAT,
                           "files": [file_fingerprint(p) for p in source.osm_files],
-                          "boundary": (sha256_file(source.boundary) if source.boundary
-                                       else None),
-                          "boundary_crs": source.boundary_crs,
-                          "osm_relation": source.osm_relation,
-                          "buffer_m": source.buffer_m}, sort_keys=True)
+                          "cut": cut.cache_key()}, sort_keys=True, default=str)
     key = hashlib.sha256(payload.encode()).hexdigest()[:20]
     path = cache_dir / f"osmfeatures-{key}.pkl"
     if path.is_file():
@@ -322,7 +416,13 @@ def _cached_file_features(source: NetworkSource, cache_dir: Path) -> gpd.GeoData
                 return out
         except Exception as exc:  # a corrupt cache is rebuilt, never fatal
             log.warning("ignoring unreadable features cache %s (%s)", path, exc)
-    out = features_from_tables(read_tables(source))
+    out = features_from_tables(read_tables(source, cut))
+    if out.empty:
+        # a streets-only extract: demand then falls back to the area counts spread
+        # evenly (see population.py)
+        log.warning("%s: no buildings or residential landuse mapped (streets only); elderly "
+                    "counts given per area are spread evenly over the area",
+                    ", ".join(str(p) for p in source.osm_files))
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -337,8 +437,9 @@ def _cached_file_features(source: NetworkSource, cache_dir: Path) -> gpd.GeoData
 def _features_frame(frames: list[pd.DataFrame]) -> gpd.GeoDataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
-        return gpd.GeoDataFrame({"osm_id": [], "building": [], "building_levels": [],
-                                 "landuse": [], "name": []}, geometry=[], crs=4326)
+        cols = ("osm_id", "building", "building_levels", "landuse", "name")
+        return gpd.GeoDataFrame({c: pd.Series([], dtype=object) for c in cols},
+                                geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     f = pd.concat(frames)
     f = f[~f.index.duplicated(keep="first")]
     f = f[f.geom_type.isin(["Polygon", "MultiPolygon"])]

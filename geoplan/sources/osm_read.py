@@ -35,11 +35,13 @@ from geoplan.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
-#: Way tags kept for the street network by default: those geoplan's walkability policy and
-#: outputs read (``geoplan.sources.osm.WAY_TAGS`` is added by :func:`osm.read_tables`).
+#: Way tags kept for the street network by default: those geoplan's walking policy
+#: (:func:`geoplan.network.walkgraph.tag_policy`) and outputs read (the same as
+#: ``geoplan.sources.osm.WAY_TAGS``, which :func:`osm.read_tables` adds in any case).
 #: Each tag costs a lookup per way, the largest part of reading time, so the list is short.
 NETWORK_WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway",
-                    "sidewalk", "bridge", "tunnel", "indoor", "level")
+                    "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right",
+                    "motorroad", "bridge", "tunnel", "layer", "indoor", "level")
 
 #: Tags of building/landuse ways and relation members that the features need.
 FEATURE_TAGS = ("building", "building:levels", "landuse", "name", "area", "type")
@@ -409,7 +411,7 @@ def _outside(paths: Any, clip: shapely.Geometry, extent: shapely.Geometry | None
         where = "holds no node of the OSM extract"
     return (f"{', '.join(str(p) for p in paths)}: the study boundary with its buffer (lon "
             f"{cb[0]:.4f} to {cb[2]:.4f}, lat {cb[1]:.4f} to {cb[3]:.4f}) {where}; use an "
-            "extract that covers the study area or check network.boundary")
+            "extract that covers the study area or check study_area.boundary")
 
 
 def _data_extent(paths: Any, fmts: list[str]) -> shapely.Geometry | None:

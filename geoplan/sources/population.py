@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geoplan.analysis.ledger import Ledger
 from geoplan.config import Population
 from geoplan.errors import InputDataError
 from geoplan.sources.areas import assign_points
-from geoplan.sources.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -42,41 +42,67 @@ FILL_SPACING_M = 40.0
 
 @dataclass(frozen=True)
 class ElderlyShares:
-    """Shares of residents aged 60+ and 80+, and where they come from."""
+    """Shares of residents aged 60+ and 80+, and where they come from.
+
+    ``residents``, ``elderly_60`` and ``elderly_80`` are the district's counts behind the
+    shares when known (census or config), else None.
+    """
 
     share_60: float
     share_80: float
     source: str
+    residents: float | None = None
+    elderly_60: float | None = None
+    elderly_80: float | None = None
 
 
 def elderly_shares(pop: Population) -> ElderlyShares:
     """Elderly shares from the config or the district census table.
 
+    Each figure is taken from the first source that has it: the config's share
+    (``share_60``/``share_80``), the config's count (``elderly_60``/``elderly_80``) divided
+    by the residents (``residents``, else the census), then the census row of
+    ``district_code`` in ``census_file`` (the national county table ``.xlsx`` or the small
+    CSV, see :func:`~geoplan.sources.census.district_census`). Without an 80+ figure the
+    80+ share is 16 % of the 60+ share.
+
     Raises
     ------
     InputDataError
-        If the census file lacks the district or the needed columns.
+        If no source gives the 60+ share, or the census file lacks the district or the
+        needed columns.
     """
-    if pop.share_60 is not None:
-        s80 = pop.share_80 if pop.share_80 is not None else pop.share_60 * 0.16
-        return ElderlyShares(pop.share_60, s80, "config")
-    if pop.census_file is None:
-        raise InputDataError("population: set share_60 (and share_80) or census_file with "
-                             "district_code to estimate the elderly without committee counts")
-    df = read_table(pop.census_file)
-    need = {"adcode", "pop_total", "pop_60plus", "pop_80plus"}
-    if not need <= set(df.columns):
-        raise InputDataError(f"{pop.census_file}: census table needs columns "
-                             f"{', '.join(sorted(need))}")
-    row = df[df["adcode"].astype(str).str.strip() == str(pop.district_code)]
-    if row.empty:
-        raise InputDataError(f"{pop.census_file}: no row for district_code "
-                             f"{pop.district_code}; check population.district_code")
-    total = float(row["pop_total"].iloc[0])
-    s60 = float(row["pop_60plus"].iloc[0]) / total
-    s80 = float(row["pop_80plus"].iloc[0]) / total
-    name = str(row["district"].iloc[0]) if "district" in row else pop.district_code
-    return ElderlyShares(s60, s80, f"2020 census, {name} ({pop.district_code})")
+    from geoplan.sources.census import district_census
+
+    census = (district_census(pop.census_file, pop.district_code)
+              if pop.census_file is not None and pop.district_code else None)
+    residents = pop.residents if pop.residents is not None else (
+        census.residents if census else None)
+    where = f"2020 census, {census.name} ({census.code})" if census else ""
+
+    def pick(age: int) -> tuple[float | None, float | None, str]:
+        share, count = getattr(pop, f"share_{age}"), getattr(pop, f"elderly_{age}")
+        if share is not None:
+            return share, (share * residents if residents else None), "config share"
+        if count is not None and residents:
+            return count / residents, count, "config count"
+        if census is not None:
+            return (getattr(census, f"share_{age}"), getattr(census, f"elderly_{age}"),
+                    where)
+        return None, None, ""
+
+    s60, c60, src60 = pick(60)
+    if s60 is None:
+        raise InputDataError("population: set share_60 (and share_80), elderly_60 with "
+                             "residents, or census_file with district_code to estimate the "
+                             "elderly without committee counts")
+    s80, c80, src80 = pick(80)
+    if s80 is None:
+        s80, c80, src80 = s60 * 0.16, (c60 * 0.16 if c60 else None), "16 % of 60+"
+    source = src60 if src60 == src80 else f"60+: {src60}; 80+: {src80}"
+    if source in ("config share", "config count"):
+        source = "config"
+    return ElderlyShares(s60, s80, source, residents, c60, c80)
 
 
 def _levels(text: pd.Series, default: float) -> np.ndarray:
@@ -147,9 +173,31 @@ def fill_points(polygons: np.ndarray, spacing: float = FILL_SPACING_M
     return pts[order], owner[order]
 
 
+def area_counts(areas: pd.DataFrame, shares: ElderlyShares | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each area's own elderly counts as used by :func:`build_demand`.
+
+    Returns
+    -------
+    given : ndarray of bool
+        Areas with a 60+ count.
+    a60, a80 : ndarray of float
+        The counts (0 where not given); a missing 80+ count next to a 60+ count is
+        estimated with the census ratio of 80+ to 60+ (0 without census shares).
+    """
+    a60 = areas["elderly_60"].to_numpy(np.float64)
+    a80 = areas["elderly_80"].to_numpy(np.float64)
+    given = ~np.isnan(a60)
+    ratio = shares.share_80 / shares.share_60 if shares is not None and shares.share_60 else 0.0
+    a80 = np.where(np.isnan(a80), np.nan_to_num(a60) * ratio, a80)
+    return given, np.where(given, a60, 0.0), np.where(given, a80, 0.0)
+
+
 def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
                  compounds: gpd.GeoDataFrame, boundary: shapely.Geometry,
-                 pop: Population, shares: ElderlyShares | None) -> gpd.GeoDataFrame:
+                 pop: Population, shares: ElderlyShares | None, *,
+                 skip: np.ndarray | None = None, ledger: Ledger | None = None
+                 ) -> gpd.GeoDataFrame:
     """Demand points with elderly counts, assigned to analysis areas.
 
     Parameters
@@ -168,6 +216,12 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
         Estimation settings.
     shares : ElderlyShares or None
         Census shares for areas without counts (None when every area has counts).
+    skip : ndarray of bool, optional
+        Areas that get no demand points (e.g. outside the study area; the caller records
+        their residents as excluded).
+    ledger : Ledger, optional
+        Receives the residents estimated by census spreading (entered) and those on
+        homes that fall in no analysis area (excluded).
 
     Returns
     -------
@@ -198,10 +252,11 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
     area_pos = assign_points(points, areas)
 
     # Areas with committee counts but no homes inside get filler points too.
-    counts_given = areas["elderly_60"].notna().to_numpy()
+    counts_given, a60, a80 = area_counts(areas, shares)
+    skip = np.zeros(len(areas), dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
     covered = np.zeros(len(areas), dtype=bool)
     covered[area_pos[area_pos >= 0]] = True
-    lacking = np.flatnonzero(counts_given & ~covered & (areas["elderly_60"].fillna(0) > 0))
+    lacking = np.flatnonzero(counts_given & ~covered & ~skip & (a60 > 0))
     if len(lacking):
         fp, fo = fill_points(areas.geometry.to_numpy()[lacking])
         points = np.concatenate([points, fp])
@@ -211,6 +266,23 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
         log.info("%d areas with elderly counts have no mapped homes; their counts are spread "
                  "over %d evenly spaced points", len(lacking), len(fp))
     outside = area_pos < 0
+    # Homes in no area with counts carry census estimates (when there are census shares):
+    # they enter the run, and those in no analysis area at all are left out (ledger).
+    spread = ~(counts_given[np.maximum(area_pos, 0)] & ~outside)
+    if shares is not None and ledger is not None and spread.any():
+        res = floor_area[spread] / pop.m2_per_resident
+        ledger.enter("demand", "census_spreading", float(res.sum() * shares.share_60),
+                     float(res.sum() * shares.share_80),
+                     areas["area_id"].to_numpy()[np.unique(area_pos[spread & ~outside])],
+                     f"floor area / {pop.m2_per_resident:g} m² per resident x census shares "
+                     f"({shares.source})")
+        if outside.any():
+            res = floor_area[outside] / pop.m2_per_resident
+            ledger.exclude("demand", "outside_every_area", float(res.sum() * shares.share_60),
+                           float(res.sum() * shares.share_80), None,
+                           f"{int(outside.sum())} homes in the study area lie in no analysis "
+                           "area (e.g. outside every mapped compound); use areas.source = "
+                           "\"compounds+grid\" to count them")
     if outside.any():
         log.info("%d demand points lie outside every analysis area and are left out",
                  int(outside.sum()))
@@ -223,21 +295,15 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
     given = counts_given[area_pos]
     if given.any():
         # Spread committee counts by floor-area share inside each committee.
-        tot = np.bincount(area_pos[given], weights=floor_area[given], minlength=len(areas))
-        w = floor_area[given] / tot[area_pos[given]]
-        a60 = areas["elderly_60"].to_numpy(np.float64)
-        a80 = areas["elderly_80"].to_numpy(np.float64)
-        e60[given] = w * a60[area_pos[given]]
-        known80 = ~np.isnan(a80[area_pos[given]])
-        e80_given = np.where(known80, w * np.nan_to_num(a80[area_pos[given]]), np.nan)
-        e80[given] = e80_given
+        ag = area_pos[given]
+        tot = np.bincount(ag, weights=floor_area[given], minlength=len(areas))
+        n_pts = np.bincount(ag, minlength=len(areas))
+        # an area whose homes all have zero floor area shares its count evenly
+        w = np.where(tot[ag] > 0, floor_area[given] / np.where(tot[ag] > 0, tot[ag], 1.0),
+                     1.0 / n_pts[ag])
+        e60[given] = w * a60[ag]
+        e80[given] = w * a80[ag]
         estimated[given] = False
-        if (~known80).any():
-            if shares is None:
-                e80[given] = np.nan_to_num(e80_given)
-            else:
-                ratio = shares.share_80 / shares.share_60
-                e80[given] = np.where(known80, e80_given, e60[given] * ratio)
     rest = ~given
     if rest.any():
         if shares is None:
