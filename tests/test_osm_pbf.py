@@ -366,6 +366,12 @@ def test_demo_pbf_equals_xml_path(demo_dir: Path, tmp_path: Path) -> None:
     net = build_walk_network_arrays(tables, 1.0, 2.0, WALK)
     assert ref.n_nodes > 1000
     assert_same_network(ref, net)
+    assert_same_report(ref, net)
+    # the demo has what the policy and the simplifier act on: elevated roads or tunnels
+    # left out, steps kept apart, merged names, several parts
+    assert {"motorroad", "elevated"} & set(net.report["policy_dropped"])
+    assert (net.edges["highway"] == "steps").any() and net.report["components"] > 1
+    assert net.edges["name"].str.contains(";").any()
 
     ref_f = osm._features_frame([
         osm.ox.features_from_xml(p, tags=osm._FEATURE_TAGS) for p in xml])
