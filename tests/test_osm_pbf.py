@@ -671,3 +671,49 @@ def test_cli_run_with_osm_admin_areas(demo_dir: Path, tmp_path: Path) -> None:
     assert sorted(areas["code"]) == ["310110001", "310110002"]
     assert sorted(areas["name"]) == ["乙居委会", "甲居委会"]
     assert (areas["elderly_60"] > 0).all()
+
+
+def test_cli_run_with_study_area_from_osm_relation(demo_dir: Path, tmp_path: Path) -> None:
+    """`[study_area] osm_relation`: the study area is the extract's own boundary relation,
+    the files are cut to it plus the walking buffer, and the areas lie inside it."""
+    import pyogrio
+    from osmium.osm.mutable import Node, Relation, Way
+
+    from geoplan.cli import main
+    from tests.test_cli_errors import make_config
+
+    src = demo_dir / "osm" / "wujiaochang-fudan.osm"
+    w, s, e, n = osm.check_osm_file(src).bounds
+    corners = [(w + (e - w) * fx, s + (n - s) * fy)
+               for fx, fy in ((0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75))]
+    pbf = tmp_path / "wf.osm.pbf"
+    with osmium.SimpleWriter(osmium.io.File(str(pbf), "pbf")) as wr:
+        for o in osmium.FileProcessor(str(src), osmium.osm.NODE):
+            wr.add_node(o)
+        for i, xy in enumerate(corners):
+            wr.add_node(Node(id=-(10 + i), location=xy))
+        for o in osmium.FileProcessor(str(src), osmium.osm.WAY):
+            wr.add_way(o)
+        wr.add_way(Way(id=-100, nodes=[-10, -11, -12, -13, -10], tags={}))
+        for o in osmium.FileProcessor(str(src), osmium.osm.RELATION):
+            wr.add_relation(o)
+        wr.add_relation(Relation(id=-300, members=[("w", -100, "outer")],
+                                 tags={"type": "boundary", "boundary": "administrative",
+                                       "admin_level": "8", "name": "测试街道"}))
+    cfg = make_config(tmp_path, demo_dir, OSM=f'"{pbf}"', AREAS="compounds")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        'name = "bad-input"', 'name = "bad-input"\nosm_relation = -300'), encoding="utf-8")
+    assert main(["run", str(cfg)]) == 0
+    gpkg = next((tmp_path / "out" / "data").glob("*.gpkg"))
+    study = shapely.Polygon(corners)
+    net = pyogrio.read_dataframe(gpkg, layer="walk_network").to_crs(4326)
+    cut = osm.clip_area(NetworkSource(osm_files=(pbf,)),
+                        osm.StudyCut(osm_relation=-300, buffer_m=15 * 60 * 1.0 + 300))
+    assert shapely.equals_exact(shapely.normalize(osm.configured_boundary(
+        NetworkSource(osm_files=(pbf,)), osm.StudyCut(osm_relation=-300))),
+        shapely.normalize(study), 1e-6)
+    assert shapely.within(net.geometry.to_numpy(), cut.buffer(1e-6)).all()
+    whole = xml_net((src,))
+    assert 0 < len(net) < whole.n_edges
+    areas = pyogrio.read_dataframe(gpkg, layer="areas").to_crs(4326)
+    assert len(areas) and shapely.intersects(areas.geometry.to_numpy(), study).all()
