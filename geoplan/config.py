@@ -51,7 +51,7 @@ DEFAULT_CROSSING_ROADS: tuple[str, ...] = ("trunk", "trunk_link", "primary", "pr
                                            "secondary", "secondary_link")
 
 COORDINATE_SYSTEMS = ("wgs84", "gcj02", "bd09")
-AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid")
+AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid", "osm_admin")
 LANGUAGES = ("zh", "en")
 
 
@@ -63,7 +63,13 @@ class StudyArea:
     or ``boundary_name`` picks one polygon by ``boundary_code_column`` / ``boundary_name_column``.
     ``boundary_crs`` declares the datum of its coordinates ("wgs84", "gcj02", "bd09" or
     "EPSG:nnnn"; default: the file's own CRS): Amap-derived files are GCJ-02 although they
-    say nothing. Without a boundary the study area is the OSM files' extent.
+    say nothing. Instead of a file, ``osm_relation`` takes the boundary relation of that
+    id from ``network.osm_files`` themselves. Without either the study area is the OSM
+    files' extent.
+
+    With a boundary (file or relation) local ``osm_files`` of any size (a city or province
+    extract) are cut while read to the boundary plus the walking buffer (the longest walk
+    of the analysis at the profile speed plus ``walking.snap_max_m``).
     """
 
     name: str
@@ -76,6 +82,7 @@ class StudyArea:
     boundary_name: str | None = None
     boundary_code_column: str = "adcode"
     boundary_name_column: str = "name"
+    osm_relation: int | None = None
 
     def title(self, lang: str) -> str:
         """The map and report title in ``lang`` ("zh" or "en"), else the name."""
@@ -84,10 +91,13 @@ class StudyArea:
 
 @dataclass(frozen=True)
 class NetworkSource:
-    """Where the walking network comes from: local OSM XML files or a download.
+    """Where the walking network comes from: local OSM files or a download.
 
     Exactly one of ``osm_files``, ``place``, ``polygon`` or ``bbox`` is set.
-    ``bbox`` is ``[west, south, east, north]`` in WGS84 degrees.
+    ``bbox`` is ``[west, south, east, north]`` in WGS84 degrees. ``osm_files`` may be
+    ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2`` (told apart by content); they
+    are cut while read to the study area (``[study_area] boundary`` or ``osm_relation``)
+    plus the walking buffer.
     """
 
     osm_files: tuple[Path, ...] = ()
@@ -290,7 +300,13 @@ class Join:
 
 @dataclass(frozen=True)
 class Areas:
-    """Analysis areas: a committee polygon file, OSM residential compounds, or a grid."""
+    """Analysis areas: a committee polygon file, OSM residential compounds, or a grid.
+
+    ``source = "osm_admin"`` takes the boundary relations of ``admin_level`` (8: streets
+    街道/镇; 9-10: committees 社区/居委会 where mapped) from the OSM files; codes come from
+    ``admin_codes`` (a table with ``osm_relation_id`` and ``code``/``code_12``) or the
+    relations' ``ref:NBS``/``ref`` tags.
+    """
 
     source: str = "compounds+grid"
     path: Path | None = None
@@ -304,6 +320,8 @@ class Areas:
     min_compound_m2: float = 2000.0
     streets_file: Path | None = None
     crs: str | None = None  # datum of the polygon file's coordinates (default: the file's)
+    admin_level: int = 8
+    admin_codes: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -641,6 +659,8 @@ _SEED_MAX = 2**32 - 1
 
 #: (dataclass name, field) -> allowed range. For a tuple field, the range of each element.
 NUMERIC_RANGES: dict[tuple[str, str], Range] = {
+    ("StudyArea", "osm_relation"): Range(-2**53, 2**53, advice="the id of a boundary "
+                                                               "relation in osm_files"),
     ("NetworkSource", "bbox"): Range(-180, 180, advice="[west, south, east, north] in WGS84 "
                                                        "degrees"),
     ("WalkingProfile", "speed_kmh"): Range(0.5, 10, advice="km/h; other speeds are "
@@ -674,6 +694,8 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
                                                     "compound (e.g. 40)"),
     ("Analysis", "seed"): Range(0, _SEED_MAX, advice="any whole number >= 0"),
     ("Areas", "grid_size_m"): Range(50, 5000, advice="metres per grid cell (e.g. 300)"),
+    ("Areas", "admin_level"): Range(4, 11, advice="8 for streets (街道/镇) or 9-10 for "
+                                                  "committees (社区/居委会)"),
     ("Areas", "min_compound_m2"): Range(0, 1e6, advice="m² below which a residential "
                                                        "landuse polygon is ignored (e.g. 2000)"),
     ("Population", "share_60"): _SHARE,
@@ -941,6 +963,13 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("study_area.boundary_code/boundary_name pick a polygon from "
                           "study_area.boundary, which is not set")
     _require_file(net.polygon, "network.polygon")
+    if sa.osm_relation is not None:
+        if not net.osm_files:
+            raise ConfigError("study_area.osm_relation takes the study boundary from local "
+                              "osm_files; set network.osm_files to the extract holding it")
+        if sa.boundary is not None:
+            raise ConfigError("set either study_area.boundary or study_area.osm_relation, "
+                              "not both")
     if net.bbox is not None:
         w, s, e, n = net.bbox
         if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
@@ -994,6 +1023,11 @@ def _validate(cfg: Config) -> None:
     ar = cfg.areas
     if ar.source not in AREA_SOURCES:
         raise ConfigError(f"areas.source = '{ar.source}': use one of {', '.join(AREA_SOURCES)}")
+    if ar.source == "osm_admin":
+        if not cfg.network.osm_files:
+            raise ConfigError("areas.source = 'osm_admin' reads boundary relations from local "
+                              "network.osm_files; set them or use another areas.source")
+    _require_file(ar.admin_codes, "areas.admin_codes")
     if ar.source == "file" and ar.path is None:
         raise ConfigError("areas.source = 'file' needs areas.path (a polygon file)")
     _require_file(ar.path, "areas.path")

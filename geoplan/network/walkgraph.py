@@ -228,36 +228,89 @@ def walk_policy(edges: gpd.GeoDataFrame, walkable: tuple[str, ...], *,
         One reason per edge (same index as ``edges``): ``''`` (kept), ``'highway'``,
         ``'closed'``, ``'motorroad'``, ``'elevated'`` or ``'tunnel'``.
     """
-    hw = _tag(edges, "highway")
-    foot, access = _tag(edges, "foot"), _tag(edges, "access")
+    reason, bridge, run = tag_policy(edges, walkable, exclude_motorroad=exclude_motorroad,
+                                     exclude_elevated=exclude_elevated,
+                                     elevated_highways=elevated_highways)
+    uu = edges.index.get_level_values(0).to_numpy()
+    vv = edges.index.get_level_values(1).to_numpy()
+    settle_bridges(reason, bridge, run, uu, vv, edges["length"].to_numpy(np.float64),
+                   elevated_min_length_m)
+    return pd.Series(reason, index=edges.index, dtype=object)
+
+
+def tag_policy(tags: pd.DataFrame, walkable: tuple[str, ...], *,
+               exclude_motorroad: bool = True, exclude_elevated: bool = True,
+               elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tag-level part of :func:`walk_policy`, for any table of OSM way tags.
+
+    Used on the raw osmnx edges by :func:`walk_policy` and on one row per way by the
+    array builder (:mod:`geoplan.network.arraygraph`), so both apply one policy. The bridge
+    run length, which needs the network, is applied afterwards by :func:`settle_bridges`.
+
+    Parameters
+    ----------
+    tags : DataFrame
+        One row per edge or way, the OSM tags as columns (missing columns: untagged).
+    walkable, exclude_motorroad, exclude_elevated, elevated_highways
+        See :func:`walk_policy`.
+
+    Returns
+    -------
+    (ndarray of object, ndarray of bool, ndarray of bool)
+        The reason per row (``'elevated'`` not yet set), the rows that are elevated
+        carriageways unless their bridge run is short, and the rows that count towards
+        bridge runs (raised carriageways and motorroads).
+    """
+    hw = _tag(tags, "highway")
+    foot, access = _tag(tags, "foot"), _tag(tags, "access")
     foot_open = foot.isin(_OPEN).to_numpy()
-    reason = np.full(len(edges), "", dtype=object)
+    reason = np.full(len(tags), "", dtype=object)
     reason[~hw.isin(set(walkable)).to_numpy()] = "highway"
     closed = (foot.isin(_CLOSED) | (access.isin(_CLOSED) & ~foot.isin(_OPEN))).to_numpy()
     reason[(reason == "") & closed] = "closed"
-    motor = (_tag(edges, "motorroad") == "yes").to_numpy() | hw.isin(_MOTORWAYS).to_numpy()
+    motor = (_tag(tags, "motorroad") == "yes").to_numpy() | hw.isin(_MOTORWAYS).to_numpy()
     if exclude_motorroad:
         reason[(reason == "") & motor & ~foot_open] = "motorroad"
+    bridge = np.zeros(len(tags), dtype=bool)
+    run = np.zeros(len(tags), dtype=bool)
     if exclude_elevated:
-        sidewalk = _tag(edges, "sidewalk").isin(_SIDEWALK).to_numpy().copy()
+        sidewalk = _tag(tags, "sidewalk").isin(_SIDEWALK).to_numpy().copy()
         for key in _SIDEWALK_KEYS:
-            sidewalk |= (_tag(edges, key) == "yes").to_numpy()
-        raised = ~_tag(edges, "bridge").isin(_NOT_RAISED).to_numpy()
+            sidewalk |= (_tag(tags, key) == "yes").to_numpy()
+        raised = ~_tag(tags, "bridge").isin(_NOT_RAISED).to_numpy()
         carriage = (hw.isin(set(elevated_highways)).to_numpy() & ~sidewalk & ~foot_open
                     & (reason == ""))
         bridge = carriage & raised
-        tunnel = carriage & ~raised & ~_tag(edges, "tunnel").isin(_NOT_RAISED).to_numpy()
+        tunnel = carriage & ~raised & ~_tag(tags, "tunnel").isin(_NOT_RAISED).to_numpy()
+        reason[tunnel] = "tunnel"
         # Runs are measured over every raised carriageway (motorroad parts included), so
         # a short untagged piece of an elevated road is not mistaken for a creek bridge.
-        run = np.flatnonzero(raised & (hw.isin(set(elevated_highways)).to_numpy() | motor))
-        if bridge.any():
-            uu = edges.index.get_level_values(0).to_numpy()[run]
-            vv = edges.index.get_level_values(1).to_numpy()[run]
-            ll = edges["length"].to_numpy(np.float64)[run]
-            bridge[run[_short_runs(uu, vv, ll, elevated_min_length_m)]] = False
-        reason[bridge] = "elevated"
-        reason[tunnel] = "tunnel"
-    return pd.Series(reason, index=edges.index, dtype=object)
+        run = raised & (hw.isin(set(elevated_highways)).to_numpy() | motor)
+    return reason, bridge, run
+
+
+def settle_bridges(reason: np.ndarray, bridge: np.ndarray, run: np.ndarray, u: np.ndarray,
+                   v: np.ndarray, length: np.ndarray, min_length: float) -> None:
+    """Mark the elevated carriageways of :func:`tag_policy` whose bridge run is long.
+
+    Parameters
+    ----------
+    reason, bridge, run : ndarray
+        As returned by :func:`tag_policy`, one entry per directed raw edge; ``reason`` is
+        set to ``'elevated'`` in place.
+    u, v, length : ndarray
+        End nodes and length (metres) of every edge, each way segment present in both
+        directions (as in a bidirectional osmnx graph).
+    min_length : float
+        Bridge runs shorter than this are kept (see :func:`walk_policy`).
+    """
+    if not bridge.any():
+        return
+    bridge = bridge.copy()
+    idx = np.flatnonzero(run)
+    bridge[idx[_short_runs(u[idx], v[idx], length[idx], min_length)]] = False
+    reason[bridge] = "elevated"
 
 
 _POLICY_LABEL = {"motorroad": "motorroad/motorway", "elevated": "elevated carriageway",
@@ -266,14 +319,32 @@ _POLICY_LABEL = {"motorroad": "motorroad/motorway", "elevated": "elevated carria
 
 def _policy_summary(edges: gpd.GeoDataFrame, reason: pd.Series) -> dict[str, dict[str, Any]]:
     """Ways and kilometres each walking-policy rule left out (both directions counted once)."""
-    out: dict[str, dict[str, Any]] = {}
-    length = edges["length"].to_numpy(np.float64)
     osmid = edges["osmid"].map(_first).to_numpy() if "osmid" in edges else np.arange(len(edges))
+    return policy_summary(reason.to_numpy(), edges["length"].to_numpy(np.float64),
+                          osmid.astype(str), directions=2)
+
+
+def policy_summary(reason: np.ndarray, length: np.ndarray, way: np.ndarray, *,
+                   directions: int) -> dict[str, dict[str, Any]]:
+    """Ways and kilometres each walking-policy rule left out.
+
+    Parameters
+    ----------
+    reason : ndarray of str
+        Reason per edge (see :func:`walk_policy`).
+    length : ndarray of float
+        Edge lengths in metres.
+    way : ndarray
+        OSM way id of each edge.
+    directions : int
+        How many times each segment is present (2 in a bidirectional graph).
+    """
+    out: dict[str, dict[str, Any]] = {}
     for why in ("closed", "motorroad", "elevated", "tunnel"):
-        m = (reason == why).to_numpy()
+        m = reason == why
         if m.any():
-            out[why] = {"ways": len(np.unique(osmid[m].astype(str))),
-                        "km": round(float(length[m].sum()) / 2000.0, 3)}
+            out[why] = {"ways": len(np.unique(way[m])),
+                        "km": round(float(length[m].sum()) / (1000.0 * directions), 3)}
     return out
 
 
