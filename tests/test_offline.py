@@ -207,3 +207,17 @@ def test_maps_self_contained_by_default_cdn_opts_out(tmp_path: Path) -> None:
     assert main(["run", str(cfg), "-q", "--offline"]) == 0
     assert external_references(page.read_text(encoding="utf-8")) == []
     assert main(["run", str(cfg), "--offline", "--cdn"]) == 2
+
+
+def test_cdn_option_on_site_and_report(tmp_path: Path) -> None:
+    """`--cdn` exists on run, site and report and turns output.offline off."""
+    from geoplan.cli import _with_assets, build_parser
+    from geoplan.config import load_config
+    from tests.smallcase import write_case
+
+    cfg = load_config(write_case(tmp_path / "case"))
+    parser = build_parser()
+    for cmd in ("run", "site", "report"):
+        assert _with_assets(cfg, parser.parse_args([cmd, "c.toml", "--cdn"])).output.offline \
+            is False
+        assert _with_assets(cfg, parser.parse_args([cmd, "c.toml"])).output.offline is True
