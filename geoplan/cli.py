@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from geoplan import __version__, interrupts
-from geoplan.config import NUMERIC_RANGES, Range
+from geoplan.config import NUMERIC_RANGES, SITING_MODELS, Range
 from geoplan.errors import GeoplanError
 
 log = logging.getLogger("geoplan")
@@ -217,7 +217,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     paths = output_paths(cfg)
     print(f"study area {cfg.study_area.name}: {s['elderly_60']:.0f} residents aged 60+ "
           f"({result.shares_source}); {s['circle_share']:.1%} reach every required service "
-          f"within {cfg.analysis.circle_minutes:g} min; {len(result.areas)} areas scored in "
+          f"within {cfg.analysis.circle_minutes:g} min; {result.ledger.scored_areas} areas "
+          f"with older residents scored ({len(result.areas)} in the area table) in "
           f"{time.perf_counter() - t0:.1f} s")
     _print_ledger(result)
     _print_paths(paths, list(paths))
@@ -265,7 +266,8 @@ def _cmd_site(args: argparse.Namespace) -> int:
     overrides = {"model": args.model, "type": args.type, "new": args.new,
                  "target": args.target, "cutoff_min": args.cutoff, "capacity": args.capacity,
                  "method": args.method, "time_limit_s": args.time_limit,
-                 "weight": args.weight}
+                 "weight": args.weight, "floor": args.floor,
+                 "equity_weight": args.equity_weight}
     names = list(args.scenario or [])
     known = {s.name for s in cfg.scenarios}
     if names and names[0] not in known and args.model and (args.type or args.model == "multi"):
@@ -473,12 +475,16 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--scenario", action="append", metavar="NAME",
                     help="run only this scenario (repeatable); with --model and --type a new "
                          "ad-hoc scenario of this name")
-    st.add_argument("--model", choices=("mclp", "lscp", "pmedian", "cmclp", "multi"))
+    st.add_argument("--model", choices=SITING_MODELS)
     st.add_argument("--type", help="facility type key, e.g. canteen, day_care")
     st.add_argument("--new", type=_number(("Scenario", "new"), integer=True),
                     help="number of new sites")
     st.add_argument("--target", type=_number(("Scenario", "target")),
                     help="LSCP coverage target share, e.g. 0.95")
+    st.add_argument("--floor", type=_number(("Scenario", "floor")),
+                    help="share every area must reach (model floors), e.g. 0.6")
+    st.add_argument("--equity-weight", type=_number(("Scenario", "equity_weight")),
+                    help="weight of the areas' covered shares (model wmclp; 0 = MCLP)")
     st.add_argument("--cutoff", type=_number(("Scenario", "cutoff_min")),
                     help="catchment in walking minutes")
     st.add_argument("--capacity", type=_number(("Scenario", "capacity")),

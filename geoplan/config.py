@@ -868,6 +868,8 @@ def _coerce(value: Any, tp: Any, where: str, base: Path | None) -> Any:
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
     if tp is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 1e4 in TOML is a float; a whole one is a whole number
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected a whole number, got {value!r}")
         return value
@@ -919,6 +921,12 @@ def _require_file(path: Path | None, where: str) -> None:
     if path is not None and path.is_dir():
         raise ConfigError(f"{where}: {path} is a folder, not a file; give the path of the "
                           "file inside it")
+    if path is not None and path.is_symlink() and not path.exists():
+        raise ConfigError(f"{where}: {path} is a link to a file that does not exist "
+                          f"({os.readlink(path)}); fix the link or give the file itself")
+    if path is not None and path.exists() and not path.is_file():
+        raise ConfigError(f"{where}: {path} is not a regular file (a pipe, socket or device); "
+                          "give the path of a data file")
     if path is not None and not path.is_file():
         raise ConfigError(f"{where}: file not found: {path} (check the path and data_root)")
 
@@ -957,10 +965,8 @@ def _validate(cfg: Config) -> None:
     _require_file(sa.boundary, "study_area.boundary")
     for where, crs in (("study_area.boundary_crs", sa.boundary_crs),
                        ("areas.crs", cfg.areas.crs)):
-        if crs is not None and crs.lower() not in COORDINATE_SYSTEMS and not re.fullmatch(
-                r"epsg:\d{4,6}", crs.lower()):
-            raise ConfigError(f"{where} = '{crs}': use wgs84, gcj02, bd09 or an EPSG code "
-                              "such as 'EPSG:4490'")
+        if crs is not None:
+            _check_crs(crs, where)
     if sa.boundary is None and (sa.boundary_code or sa.boundary_name):
         raise ConfigError("study_area.boundary_code/boundary_name pick a polygon from "
                           "study_area.boundary, which is not set")

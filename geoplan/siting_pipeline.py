@@ -301,10 +301,21 @@ def _ranked_sites(cands: CandidateSet, res: SitingResult, before_w: float, total
 
 
 def _coverage_curve(prob: SitingProblem, cutoff: float, max_sites: int, total: float,
-                    type_key: str) -> pd.DataFrame:
-    """Nested greedy curve: covered share after adding 0, 1, …, ``max_sites`` sites."""
+                    type_key: str, conflicts: np.ndarray | None = None,
+                    budget: float | None = None) -> pd.DataFrame:
+    """Nested greedy curve: covered share after adding 0, 1, …, ``max_sites`` sites.
+
+    The scenario's minimum spacing and budget hold along the curve too, so it never shows a
+    share the rules forbid.
+    """
+    from geoplan.siting.coverage import _conflict_matrix
+
     red = reduce_coverage(prob, cutoff)
-    order, gains = greedy_cover(red.a, red.w, Feasibility(max_sites=max_sites))
+    feas = Feasibility(max_sites=max_sites, conflicts=_conflict_matrix(conflicts,
+                                                                       red.a.shape[0]),
+                       cost=prob.candidate_cost if budget is not None else None,
+                       budget=budget)
+    order, gains = greedy_cover(red.a, red.w, feas)
     k = np.arange(0, len(order) + 1)
     cov = red.base + np.concatenate([[0.0], np.cumsum(gains)])
     return pd.DataFrame({"type": type_key, "sites": k, "covered": cov,
@@ -460,7 +471,7 @@ def run_scenario(ctx: _Context, sc: Scenario) -> ScenarioOutcome:
                                     c_snap.subset(res.selected)))
         curve_max = max(sc.curve_max, 2 * max(sc.new, len(res.selected)), 10)
         curves.append(_coverage_curve(prob, cut, min(curve_max, prob.n_candidates), total,
-                                      sc.type))
+                                      sc.type, conflicts, sc.budget))
         objective, bound, gap, status = res.objective, res.bound, res.gap, res.status
         warnings += res.warnings
     areas, streets = _per_area(run, w, outcomes, extra)

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import inspect
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -447,3 +448,28 @@ def test_profile_folder_given_as_a_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["standards", "--profile", str(tmp_path), "--elderly", "1000"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a folder, not a file" in err
+
+
+def test_pipe_and_dangling_link_given_as_input_file(tmp_path: Path) -> None:
+    """A named pipe or a broken link where a data file is expected: said as such, not
+    'file not found' (the path exists)."""
+    raw = _raw(tmp_path)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    raw["facilities"][0]["path"] = "pipe.csv"
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        _load(raw, tmp_path)
+    link = tmp_path / "gone.csv"
+    link.symlink_to(tmp_path / "nowhere.csv")
+    raw["facilities"][0]["path"] = "gone.csv"
+    with pytest.raises(ConfigError, match="is a link to a file that does not exist"):
+        _load(raw, tmp_path)
+
+
+def test_whole_float_is_a_whole_number(tmp_path: Path) -> None:
+    """TOML writes 1e4 as a float: a whole value counts as a whole number, and the range
+    check then speaks (not 'expected a whole number, got 1000000000.0')."""
+    raw = _set(_raw(tmp_path), "Candidates", "clusters", 1e9)
+    with pytest.raises(ConfigError) as info:
+        _load(raw, tmp_path)
+    assert "whole number" not in str(info.value) and "clusters" in str(info.value)

@@ -251,3 +251,15 @@ def test_a_tuning_option_this_highs_lacks_is_skipped() -> None:
                                np.array([True, True]), maximise=True,
                                options={"no_such_option_in_any_highs": 1})
     assert sol.status == "optimal" and sol.objective == 3.0 and sol.x.tolist() == [1.0, 0.0]
+
+
+def test_a_time_limit_without_a_bound_is_never_optimal() -> None:
+    """A limit hit before any dual bound (HiGHS reports none): verified vector, status
+    time_limit, no gap — never 'optimal' (inf <= gap × inf must not prove anything)."""
+    run = highs_mod._Run(highspy.HighsModelStatus.kTimeLimit, np.array([1.0]), 5.0, 5.0,
+                         float("nan"), 0, [])
+    sol = highs_mod._finish(run, True, 1e-4, None, ["with start: HiGHS kTimeLimit"], 0.1)
+    assert sol.status == "time_limit" and np.isnan(sol.bound) and sol.gap == float("inf")
+    run = highs_mod._Run(highspy.HighsModelStatus.kOptimal, np.array([1.0]), 5.0, 5.0,
+                         float("nan"), 0, [])
+    assert highs_mod._finish(run, True, 1e-4, None, [], 0.1).status == "unproven"

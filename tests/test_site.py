@@ -179,6 +179,9 @@ def test_spacing_that_makes_the_target_unreachable_is_infeasible(tmp_path, demo_
     assert "min_spacing_m" in scen["limited_by"].iloc[0]
     assert 0 < scen["best_share"].iloc[0] < 0.95
     assert len(gpd.read_file(gpkg, layer="proposed_sites")) == 1
+    # the coverage curve obeys the spacing rule too: never above the best achievable share
+    curve = gpd.read_file(gpkg, layer="coverage_curve")
+    assert curve["share"].max() <= scen["best_share"].iloc[0] + 1e-9
 
 
 def test_bad_solver_time_limit_is_one_line_error(tmp_path, demo_dir, capsys):

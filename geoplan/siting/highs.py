@@ -282,10 +282,11 @@ def _finish(run: _Run, maximise: bool, mip_gap: float, mip_abs_gap: float | None
     elif (bound < obj) if maximise else (bound > obj):
         bound = obj       # rounding noise within the tolerance
     gap = _gap(obj, bound)
-    diff = abs(bound - obj) if math.isfinite(bound) else math.inf
-    scale = max(abs(bound), abs(obj)) if math.isfinite(bound) else math.inf
-    proven = diff <= mip_gap * scale + 1e-9 * max(1.0, abs(obj)) or (
-        mip_abs_gap is not None and diff <= mip_abs_gap)
+    proven = False  # without a finite bound nothing is proven (inf <= gap × inf is True!)
+    if math.isfinite(bound):
+        diff = abs(bound - obj)
+        proven = diff <= mip_gap * max(abs(bound), abs(obj)) + 1e-9 * max(1.0, abs(obj)) or (
+            mip_abs_gap is not None and diff <= mip_abs_gap)
     if ms == highspy.HighsModelStatus.kOptimal:
         status = "optimal" if proven else "unproven"
     elif ms in _LIMITS:

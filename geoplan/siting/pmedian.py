@@ -729,9 +729,6 @@ class PMedian:
         info["heuristic_objective"] = ub
         info["heuristic_seconds"] = time.perf_counter() - t0
         info["lagrangian_bound"] = lag
-        if h.info.get("stopped_by_time"):
-            warnings.append("the heuristic stopped at the time limit; with more time (or "
-                            "another machine) the answer may differ")
         bound = min(lag, ub)
         status = "heuristic"
         proof = None
@@ -747,6 +744,9 @@ class PMedian:
             if status == "optimal":
                 proof = "milp"
         seconds = time.perf_counter() - t0
+        if h.info.get("stopped_by_time") and status != "optimal":  # a proof settles it
+            warnings.append("the heuristic stopped at the time limit; with more time (or "
+                            "another machine) the answer may differ")
 
         # 3. report on the original data (and check the internal cost against it)
         selected = np.asarray(sel, dtype=np.int64)

@@ -270,9 +270,12 @@ def finalise(result: SitingResult, *, recomputed: float, maximise: bool, mip_gap
     result.bound = bound
     result.gap = relative_gap(recomputed, bound, maximise)
     if result.status == "optimal":
-        diff = math.inf if bound is None else abs(bound - recomputed)
-        scale = 0.0 if bound is None else max(abs(bound), abs(recomputed))
-        if diff > mip_gap * scale + _tol(recomputed) * 1e-3:
+        if bound is None:
+            result.status = "unproven"
+            result.warnings.append("the solver stopped without a proven bound: the answer is "
+                                   "not proven optimal")
+        elif abs(bound - recomputed) > (mip_gap * max(abs(bound), abs(recomputed))
+                                        + _tol(recomputed) * 1e-3):
             result.status = "unproven"
             result.warnings.append(
                 "the solver stopped, but its answer does not meet the proven bound within "
@@ -291,8 +294,12 @@ def milp_status(sol: MilpSolution, warnings: list[str], time_limit: float) -> st
     if sol.status == "optimal":
         return "optimal"
     if sol.status in ("time_limit", "no_solution"):
-        warnings.append(f"solver time limit ({time_limit:g} s) reached: the best verified "
-                        "solution is returned with its gap")
+        if math.isfinite(sol.bound):
+            warnings.append(f"solver time limit ({time_limit:g} s) reached: the best verified "
+                            "solution is returned with its gap")
+        else:
+            warnings.append(f"solver time limit ({time_limit:g} s) reached before any bound "
+                            "was proven: the best verified solution is returned without a gap")
         return "time_limit"
     if sol.status == "unproven":
         return "unproven"
