@@ -332,3 +332,43 @@ def test_pbf_extract_with_a_delay_through_prepare_network(primary_osm: Path,
                               abs=1e-6)
     again, cached = prepare_network(cfg)
     assert cached and again.nodes["crossing"].tolist() == net.nodes["crossing"].tolist()
+
+
+def test_cli_run_on_a_pbf_extract_with_a_delay(demo_dir: Path, tmp_path: Path) -> None:
+    """`geoplan run` on a PBF extract cut to a boundary with ``crossing_delay_s = 30``:
+    the walk network's edge times hold the half delays, the manifest reports them."""
+    import json
+
+    import osmium
+    import pyogrio
+
+    from geoplan.cli import main
+    from geoplan.sources.osm import check_osm_file
+    from tests.test_cli_errors import make_config
+
+    src = demo_dir / "osm" / "wujiaochang-fudan.osm"
+    pbf = tmp_path / "wf.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as w:
+        for obj in osmium.FileProcessor(str(src)):
+            w.add(obj)
+    study = shapely.affinity.scale(check_osm_file(src), 0.6, 0.6)
+    bnd = tmp_path / "study.geojson"
+    bnd.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(study)}]}))
+    cfg = make_config(tmp_path, demo_dir, OSM=f'"{pbf}"', AREAS="compounds")
+    text = cfg.read_text(encoding="utf-8").replace(
+        'name = "bad-input"', f'name = "bad-input"\nboundary = "{bnd}"')
+    cfg.write_text(text + f"[walking]\ncrossing_delay_s = {DELAY}\n", encoding="utf-8")
+    assert main(["run", str(cfg)]) == 0
+    conf = load_config(cfg)
+    data = tmp_path / "out" / "data"
+    rep = json.loads(next(data.glob("*manifest.json")).read_text(encoding="utf-8"))
+    rep = rep["counts"]["network_report"]
+    assert rep["crossing_delay_s"] == DELAY and rep["crossing_major"] > 20
+    net = pyogrio.read_dataframe(next(data.glob("*.gpkg")), layer="walk_network")
+    walk = (net["length_m"] / conf.walking.speed_mps
+            * np.where(net["highway"] == "steps", conf.walking.steps_factor, 1.0))
+    extra = (net["time_s"] - walk).to_numpy()
+    halves = np.round(extra / (DELAY / 2))
+    np.testing.assert_allclose(extra, halves * DELAY / 2, atol=1e-6)
+    assert set(halves.tolist()) == {0.0, 1.0, 2.0}
