@@ -285,3 +285,90 @@ def test_crossing_nodes_on_the_demo_extracts(demo_dir: Path) -> None:
     halves = e["cross_u_s"].to_numpy() + e["cross_v_s"].to_numpy()
     np.testing.assert_allclose(e["time_s"] - halves, e["length_m"]
                                * np.where(e["highway"] == "steps", 2.0, 1.0))
+
+
+def test_pbf_extract_with_a_delay_through_prepare_network(primary_osm: Path,
+                                                          tmp_path: Path) -> None:
+    """A PBF extract with ``crossing_delay_s`` > 0 is prepared from arrays (no XML
+    fallback, no error): the same crossing nodes and edge times as the osmnx path, cached."""
+    import osmium
+
+    from geoplan.network.prepare import prepare_network
+
+    # the XML rewritten with OSM's 7 decimals (as a PBF stores them), and its PBF
+    xml7, pbf = tmp_path / "primary7.osm", tmp_path / "primary.osm.pbf"
+    for dst in (xml7, pbf):
+        with osmium.SimpleWriter(str(dst)) as w:
+            for obj in osmium.FileProcessor(str(primary_osm)):
+                w.add(obj)
+    fac = tmp_path / "fac.csv"
+    fac.write_text("name,lon,lat\na,121.5,31.3\n", encoding="utf-8")
+    cfg_path = tmp_path / "c.toml"
+    cfg_path.write_text(
+        f'[study_area]\nname = "t"\n[network]\nosm_files = ["{pbf}"]\n'
+        f'[[facilities]]\ntype = "canteen"\npath = "{fac}"\n'
+        f'[population]\nshare_60 = 0.3\n[walking]\nspeed_kmh = 3.6\n'
+        f'crossing_delay_s = {DELAY}\n[output]\ndir = "{tmp_path}/out"\n'
+        f'cache_dir = "{tmp_path}/cache"\n', encoding="utf-8")
+    cfg = load_config(cfg_path)
+    net, cached = prepare_network(cfg)
+    assert not cached
+    ref = _net(xml7, crossing_delay_s=DELAY)
+    assert net.nodes.loc[net.nodes["crossing"], "osmid"].tolist() == [2]
+    assert net.report["crossing_nodes"] == ref.report["crossing_nodes"] == 1
+    assert net.report["crossing_delay_s"] == DELAY
+
+    def by_ends(n):
+        e = n.edges
+        return sorted(zip(e["osm_u"].tolist(), e["osm_v"].tolist(),
+                          np.round(e["time_s"], 6).tolist(), e["cross_u_s"].tolist(),
+                          e["cross_v_s"].tolist(), strict=True))
+
+    assert by_ends(net) == by_ends(ref)
+    # a walk across the primary road pays the delay, as on the osmnx network
+    x2, y2 = _xy(net, 2)
+    t = _times(net, [(x2, y2 - 150.0)], [(x2, y2 + 150.0)])[0, 0]
+    assert t == pytest.approx(_times(ref, [(x2, y2 - 150.0)], [(x2, y2 + 150.0)])[0, 0],
+                              abs=1e-6)
+    again, cached = prepare_network(cfg)
+    assert cached and again.nodes["crossing"].tolist() == net.nodes["crossing"].tolist()
+
+
+def test_cli_run_on_a_pbf_extract_with_a_delay(demo_dir: Path, tmp_path: Path) -> None:
+    """`geoplan run` on a PBF extract cut to a boundary with ``crossing_delay_s = 30``:
+    the walk network's edge times hold the half delays, the manifest reports them."""
+    import json
+
+    import osmium
+    import pyogrio
+
+    from geoplan.cli import main
+    from geoplan.sources.osm import check_osm_file
+    from tests.test_cli_errors import make_config
+
+    src = demo_dir / "osm" / "wujiaochang-fudan.osm"
+    pbf = tmp_path / "wf.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as w:
+        for obj in osmium.FileProcessor(str(src)):
+            w.add(obj)
+    study = shapely.affinity.scale(check_osm_file(src), 0.6, 0.6)
+    bnd = tmp_path / "study.geojson"
+    bnd.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(study)}]}))
+    cfg = make_config(tmp_path, demo_dir, OSM=f'"{pbf}"', AREAS="compounds")
+    text = cfg.read_text(encoding="utf-8").replace(
+        'name = "bad-input"', f'name = "bad-input"\nboundary = "{bnd}"')
+    cfg.write_text(text + f"[walking]\ncrossing_delay_s = {DELAY}\n", encoding="utf-8")
+    assert main(["run", str(cfg)]) == 0
+    conf = load_config(cfg)
+    data = tmp_path / "out" / "data"
+    rep = json.loads(next(data.glob("*manifest.json")).read_text(encoding="utf-8"))
+    rep = rep["counts"]["network_report"]
+    assert rep["crossing_delay_s"] == DELAY and rep["crossing_major"] > 20
+    net = pyogrio.read_dataframe(next(data.glob("*.gpkg")), layer="walk_network")
+    walk = (net["length_m"] / conf.walking.speed_mps
+            * np.where(net["highway"] == "steps", conf.walking.steps_factor, 1.0))
+    extra = (net["time_s"] - walk).to_numpy()
+    halves = np.round(extra / (DELAY / 2))
+    np.testing.assert_allclose(extra, halves * DELAY / 2, atol=1e-6)
+    assert set(halves.tolist()) == {0.0, 1.0, 2.0}

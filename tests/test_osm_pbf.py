@@ -39,13 +39,16 @@ def osm7(path: Path) -> Path:
     return to_pbf(path, path.with_name(path.stem + "-7.osm"), "osm")
 
 
-def xml_net(paths: tuple[Path, ...]) -> WalkNetwork:
+def xml_net(paths: tuple[Path, ...], delay: float = 0.0) -> WalkNetwork:
     """Today's reference path: osmnx graph_from_xml, then build_walk_network."""
-    return build_walk_network(osm.graph_from_osm_files(paths), 1.0, 2.0, WALK)
+    return build_walk_network(osm.graph_from_osm_files(paths), 1.0, 2.0, WALK,
+                              crossing_delay_s=delay)
 
 
-def array_net(paths: tuple[Path, ...], clip: shapely.Geometry | None = None) -> WalkNetwork:
-    return build_walk_network_arrays(read_osm(paths, clip), 1.0, 2.0, WALK)
+def array_net(paths: tuple[Path, ...], clip: shapely.Geometry | None = None,
+              delay: float = 0.0) -> WalkNetwork:
+    return build_walk_network_arrays(read_osm(paths, clip), 1.0, 2.0, WALK,
+                                     crossing_delay_s=delay)
 
 
 def assert_same_report(ref: WalkNetwork, net: WalkNetwork) -> None:
@@ -53,7 +56,8 @@ def assert_same_report(ref: WalkNetwork, net: WalkNetwork) -> None:
     differ: osmnx's XML reader also turns building outlines into raw edges)."""
     for k in ("policy_dropped", "components",
               "other_parts", "other_parts_nodes", "other_parts_length_m",
-              "kept_length_share", "part_length_m", "nodes", "edges", "length_km", "crs"):
+              "kept_length_share", "part_length_m", "nodes", "edges", "length_km", "crs",
+              "crossing_delay_s", "crossing_nodes", "crossing_major", "crossing_mapped"):
         assert net.report[k] == ref.report[k], k
 
 
@@ -64,13 +68,18 @@ def assert_same_network(a: WalkNetwork, b: WalkNetwork) -> None:
     assert na.index.tolist() == nb.index.tolist()
     np.testing.assert_allclose(na[["x", "y"]].to_numpy(), nb[["x", "y"]].to_numpy(), atol=1e-6)
     assert str(a.crs) == str(b.crs)
+    assert na["crossing"].tolist() == nb["crossing"].tolist()
 
     def rows(n: WalkNetwork) -> np.ndarray:
         e = n.edges
         lo = np.minimum(e["osm_u"], e["osm_v"]).to_numpy(np.float64)
         hi = np.maximum(e["osm_u"], e["osm_v"]).to_numpy(np.float64)
+        # the half delays, by the lower and the higher OSM id end
+        cu, cv = e["cross_u_s"].to_numpy(), e["cross_v_s"].to_numpy()
+        swap = (e["osm_u"] > e["osm_v"]).to_numpy()
         r = np.stack([lo, hi, e["length_m"].to_numpy(), e["time_s"].to_numpy(),
-                      e["part"].to_numpy(np.float64)], axis=1)
+                      e["part"].to_numpy(np.float64), np.where(swap, cv, cu),
+                      np.where(swap, cu, cv)], axis=1)
         order = np.lexsort(r.T[::-1])
         tags = np.stack([e["highway"].to_numpy(dtype=object),
                          e["name"].to_numpy(dtype=object)], axis=1)
@@ -81,6 +90,7 @@ def assert_same_network(a: WalkNetwork, b: WalkNetwork) -> None:
     np.testing.assert_array_equal(ra[:, :2], rb[:, :2])
     np.testing.assert_allclose(ra[:, 2:4], rb[:, 2:4], atol=1e-6, rtol=0)
     np.testing.assert_array_equal(ra[:, 4], rb[:, 4])  # part labels
+    np.testing.assert_array_equal(ra[:, 5:], rb[:, 5:])  # half crossing delays
     # merged highway/name: sorted distinct values joined with ';' (parallel edges of the
     # same length may sort either way: compare as multisets per (u, v, length))
     key = [tuple(r) for r in np.round(ra[:, :3], 5)]
@@ -168,8 +178,12 @@ def test_several_files_merged(tmp_path: Path) -> None:
 
 # -- the array builder gives what the osmnx path gives, on any topology ----------------
 
-def _random_city(path: Path, seed: int) -> Path:
-    """A small random street network with every awkward case the simplifier meets."""
+def _random_city(path: Path, seed: int, crossings: bool = False) -> Path:
+    """A small random street network with every awkward case the simplifier meets.
+
+    ``crossings``: also major roads (secondary, primary), ``footway=crossing`` ways and
+    nodes tagged as crossings, signals or else, for the crossing delay.
+    """
     rng = random.Random(seed)
     n = 7
     nodes = {i * n + j + 1: (j * 60.0 + rng.uniform(-9, 9), i * 55.0 + rng.uniform(-9, 9))
@@ -187,6 +201,11 @@ def _random_city(path: Path, seed: int) -> Path:
                  {"highway": "residential", "motorroad": "yes", "foot": "designated"},
                  {"highway": "footway", "bridge": "yes", "name": "天桥"},
                  {"highway": "steps", "name": "台阶"}]
+    if crossings:
+        tags_pool += [{"highway": "primary", "name": "主路"}, {"highway": "secondary"},
+                      {"highway": "secondary_link"}, {"highway": "trunk", "name": "干道"},
+                      {"highway": "footway", "footway": "crossing"},
+                      {"highway": "cycleway"}, {"highway": "primary", "name": "主路"}]
     ways: list[tuple[int, list[int], dict[str, str]]] = []
     wid = 100
     for _ in range(rng.randint(14, 26)):
@@ -224,7 +243,18 @@ def _random_city(path: Path, seed: int) -> Path:
     ways.append((wid + 10, ring, {"highway": "footway", "name": "环"}))
     ways.append((wid + 11, [29, 30, 31], {"highway": "residential", "name": "甲路"}))
     ways.append((wid + 12, [31, 32], {"highway": "residential", "name": "乙路"}))
-    return osm7(write_osm(path, nodes, ways))
+    node_tags: dict[int, dict[str, str]] = {}
+    if crossings:
+        ways.append((wid + 13, [15, 16, 17, 18, 19], {"highway": "primary", "name": "主路"}))
+        ways.append((wid + 14, [3, 10, 17, 24], {"highway": "footway"}))
+        pool = [{"highway": "crossing"}, {"highway": "traffic_signals"},
+                {"crossing": "traffic_signals"}, {"highway": "crossing", "crossing": "zebra"},
+                {"highway": "bus_stop"}, {"crossing": "unmarked"},
+                {"highway": " Traffic_Signals "}]
+        node_tags = {k: dict(rng.choice(pool)) for k in nodes if rng.random() < 0.3}
+        node_tags[17] = {"highway": "traffic_signals"}
+        node_tags[n * n + 2] = {"highway": "crossing"}  # on the lone ring
+    return osm7(write_osm(path, nodes, ways, node_tags=node_tags))
 
 
 @pytest.mark.parametrize("seed", range(16))
@@ -234,6 +264,45 @@ def test_arrays_equal_osmnx_on_random_networks(tmp_path: Path, seed: int) -> Non
     net = array_net((to_pbf(p, tmp_path / f"r{seed}.osm.pbf"),))
     assert_same_network(ref, net)
     assert_same_report(ref, net)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_arrays_equal_osmnx_with_crossing_delay(tmp_path: Path, seed: int) -> None:
+    """With the crossing delay on, crossing nodes stay nodes and carry half the delay on
+    each edge end in both paths; off, the same files give the report's counts only."""
+    p = _random_city(tmp_path / f"c{seed}.osm", seed, crossings=True)
+    pbf = to_pbf(p, tmp_path / f"c{seed}.osm.pbf")
+    ref = xml_net((p,), delay=30.0)
+    net = array_net((pbf,), delay=30.0)
+    assert_same_network(ref, net)
+    assert_same_report(ref, net)
+    assert net.report["crossing_nodes"] > 0 and net.nodes["crossing"].any()
+    off_ref, off = xml_net((p,)), array_net((pbf,))
+    assert_same_network(off_ref, off)
+    assert_same_report(off_ref, off)
+    assert not off.nodes["crossing"].any() and not off.edges["cross_u_s"].any()
+    assert off.report["crossing_nodes"] == net.report["crossing_nodes"]
+    # every edge end at a crossing node holds half the delay, and no other does
+    cross = net.nodes["crossing"].to_numpy()
+    e = net.edges
+    assert (e["cross_u_s"].to_numpy() == np.where(cross[e["u"].to_numpy()], 15.0, 0.0)).all()
+    assert (e["cross_v_s"].to_numpy() == np.where(cross[e["v"].to_numpy()], 15.0, 0.0)).all()
+
+
+def test_node_tags_read_only_for_kept_nodes(tmp_path: Path) -> None:
+    """The reader keeps the crossing tags of the nodes inside the cut, as osmnx reads them."""
+    p = _random_city(tmp_path / "t.osm", 3, crossings=True)
+    tables = read_osm((to_pbf(p, tmp_path / "t.osm.pbf"),))
+    g = osm.graph_from_osm_files((p,))
+    ids = np.array(sorted(g.nodes), dtype=np.int64)
+    for key in ("highway", "crossing"):
+        want = [str(g.nodes[i].get(key, "")).strip().lower() for i in ids]
+        assert tables.node_tag(key, ids).tolist() == want, key
+    assert set(tables.tag_node_id) <= set(tables.node_id)
+    cut = read_osm((p,), shapely.box(LON0 - 1e-4, LAT0 - 1e-4, LON0 + 70 * DLON,
+                                      LAT0 + 70 * DLAT))
+    assert len(cut.tag_node_id) < len(tables.tag_node_id)
+    assert set(cut.tag_node_id) <= set(cut.node_id)
 
 
 # -- cut while reading -----------------------------------------------------------------
@@ -367,6 +436,14 @@ def test_demo_pbf_equals_xml_path(demo_dir: Path, tmp_path: Path) -> None:
     assert ref.n_nodes > 1000
     assert_same_network(ref, net)
     assert_same_report(ref, net)
+    # with the crossing delay: the same crossing nodes kept, the same edge times
+    ref_d = xml_net(xml, delay=30.0)
+    net_d = build_walk_network_arrays(tables, 1.0, 2.0, WALK, crossing_delay_s=30.0)
+    assert_same_network(ref_d, net_d)
+    assert_same_report(ref_d, net_d)
+    assert net_d.report["crossing_major"] > 10 and net_d.report["crossing_mapped"] > 10
+    assert int(net_d.nodes["crossing"].sum()) == net_d.report["crossing_nodes"]
+    assert net_d.edges["time_s"].sum() > net.edges["time_s"].sum()
     # the demo has what the policy and the simplifier act on: elevated roads or tunnels
     # left out, steps kept apart, merged names, several parts
     assert {"motorroad", "elevated"} & set(net.report["policy_dropped"])

@@ -27,11 +27,17 @@ Semantics reproduced from the osmnx path (``graph_from_xml(bidirectional=True)``
   (:func:`geoplan.network.walkgraph.merge_tag_values`);
 * the two copies of a segment between endpoints that come from the same way are one edge,
   segments of different ways stay parallel edges;
-* coordinates are projected to the UTM zone that geopandas estimates for the nodes.
+* coordinates are projected to the UTM zone that geopandas estimates for the nodes;
+* crossing delay: the crossing nodes of :func:`geoplan.network.walkgraph.crossing_nodes`
+  (on the walkable segments, with the ``highway``/``crossing`` node tags read by
+  :func:`geoplan.sources.osm_read.read_osm`) are endpoints when the delay is on, and each
+  edge end at one holds half the delay (``cross_u_s``/``cross_v_s``, included in
+  ``time_s``), as osmnx's ``node_attrs_include`` keeps them in the osmnx path.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import geopandas as gpd
@@ -43,16 +49,20 @@ from numba import njit
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from geoplan.config import DEFAULT_ELEVATED_HIGHWAYS
+from geoplan.config import DEFAULT_CROSSING_ROADS, DEFAULT_ELEVATED_HIGHWAYS
 from geoplan.errors import NetworkError
 from geoplan.network.walkgraph import (
     WalkNetwork,
+    _tag,
+    crossing_nodes,
     merge_tag_values,
     policy_summary,
     settle_bridges,
     tag_policy,
 )
 from geoplan.sources.osm_read import OsmTables
+
+log = logging.getLogger(__name__)
 
 #: osmnx's mean earth radius (metres) for great-circle edge lengths.
 EARTH_RADIUS_M = 6_371_009.0
@@ -159,7 +169,10 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
                               min_share: float = 0.5, where: str = "",
                               exclude_motorroad: bool = True, exclude_elevated: bool = True,
                               elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS,
-                              elevated_min_length_m: float = 60.0) -> WalkNetwork:
+                              elevated_min_length_m: float = 60.0,
+                              crossing_delay_s: float = 0.0,
+                              crossing_roads: tuple[str, ...] = DEFAULT_CROSSING_ROADS
+                              ) -> WalkNetwork:
     """Prepare a walking network from streamed OSM arrays.
 
     Parameters
@@ -178,6 +191,11 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
         Where the ways were read (for the error message), e.g. " inside the study boundary".
     exclude_motorroad, exclude_elevated, elevated_highways, elevated_min_length_m
         The walking policy, see :func:`geoplan.network.walkgraph.walk_policy`.
+    crossing_delay_s : float, default 0
+        Seconds paid for walking through a crossing node (0: off), see
+        :func:`geoplan.network.walkgraph.build_walk_network`.
+    crossing_roads : tuple of str
+        Major-road classes of :func:`geoplan.network.walkgraph.crossing_nodes`.
 
     Returns
     -------
@@ -229,9 +247,11 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     # raw OSM tags are plain text or missing: _first is fillna("") here, vectorised
     hw = tables.way_tags["highway"].fillna("").astype(str).to_numpy(dtype=object)
     factor = np.where((hw == "steps")[seg_way], steps_factor, 1.0)
+    used, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+    marked = _crossings(tables, seg_way, tables.node_id[a], tables.node_id[b],
+                        tables.node_id[used], crossing_delay_s, crossing_roads, report)
 
     # connected parts, largest (by node count) first, ties by their smallest OSM id
-    used, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
     la, lb = inv[:len(a)], inv[len(a):]
     nu = len(used)
     adj = coo_matrix((np.ones(len(la)), (la, lb)), shape=(nu, nu))
@@ -266,7 +286,8 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     for ends in (la, lb):
         np.minimum.at(f_lo, ends, factor)
         np.maximum.at(f_hi, ends, factor)
-    is_end = (~((n_nb == 2) & (mult == 2)) | (f_lo != f_hi)) & (mult > 0)
+    # crossing nodes (marked only when the delay is on) stay nodes
+    is_end = (~((n_nb == 2) & (mult == 2)) | (f_lo != f_hi) | marked) & (mult > 0)
     ends = np.concatenate([la, lb])
     inc_seg = np.concatenate([np.arange(len(la)), np.arange(len(la))])
     srt = np.argsort(ends, kind="stable")
@@ -330,16 +351,59 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     v = node_pos[chain_v[keep_c]]
     # times from the projected lengths, at the chain's one walking-time factor
     time_s = length_m / speed_mps * factor[first_seg[keep_c]]
+    is_cross = marked[end_local]
+    cross_u = np.where(is_cross[u], crossing_delay_s / 2.0, 0.0)
+    cross_v = np.where(is_cross[v], crossing_delay_s / 2.0, 0.0)
+    time_s = time_s + cross_u + cross_v
     out_edges = gpd.GeoDataFrame({
         "u": u.astype(np.int64), "v": v.astype(np.int64),
         "osm_u": osmid[u], "osm_v": osmid[v],
-        "length_m": length_m, "time_s": time_s,
+        "length_m": length_m, "time_s": time_s, "cross_u_s": cross_u, "cross_v_s": cross_v,
         "highway": chain_hw[keep_c], "name": chain_name[keep_c],
         "part": part[chain_u[keep_c]].astype(np.int64),
     }, geometry=geom, crs=crs)
-    out_nodes = gpd.GeoDataFrame({"osmid": osmid, "x": nodes_x, "y": nodes_y},
+    out_nodes = gpd.GeoDataFrame({"osmid": osmid, "x": nodes_x, "y": nodes_y,
+                                  "crossing": is_cross},
                                  geometry=gpd.points_from_xy(nodes_x, nodes_y), crs=crs)
     report.update(nodes=len(out_nodes), edges=len(out_edges),
                   length_km=round(float(length_m.sum()) / 1000, 3), crs=str(crs),
                   part_length_m=[round(float(x), 1) for x in comp_len])
     return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, report=report)
+
+
+def _crossings(tables: OsmTables, seg_way: np.ndarray, osm_a: np.ndarray, osm_b: np.ndarray,
+               node_ids: np.ndarray, delay_s: float, crossing_roads: tuple[str, ...],
+               report: dict[str, Any]) -> np.ndarray:
+    """Crossing nodes of the walkable segments, marked only when the delay is on.
+
+    The array twin of ``walkgraph._mark_crossings``: the same rules
+    (:func:`~geoplan.network.walkgraph.crossing_nodes`), report keys
+    (``crossing_delay_s``, ``crossing_nodes``, ``crossing_major``, ``crossing_mapped``)
+    and log lines.
+
+    Returns
+    -------
+    ndarray of bool
+        One per node of ``node_ids``: a node where the delay is paid (all False when
+        the delay is off or no node qualifies).
+    """
+    report["crossing_delay_s"] = float(delay_s)
+    hw = _tag(tables.way_tags, "highway").to_numpy(dtype=object)[seg_way]
+    foot = _tag(tables.way_tags, "footway").to_numpy(dtype=object)[seg_way]
+    major, mapped = crossing_nodes(osm_a, osm_b, hw, foot, node_ids,
+                                   tables.node_tag("highway", node_ids),
+                                   tables.node_tag("crossing", node_ids), crossing_roads)
+    cross = major | mapped
+    report.update(crossing_nodes=int(cross.sum()), crossing_major=int(major.sum()),
+                  crossing_mapped=int((mapped & ~major).sum()))
+    if delay_s <= 0:
+        return np.zeros(len(node_ids), dtype=bool)
+    if not cross.any():
+        log.warning("walking.crossing_delay_s = %g s, but the walking network has no "
+                    "intersection of walking.crossing_roads (%s) and no mapped crossing or "
+                    "signal: no delay is added", delay_s, ", ".join(crossing_roads))
+        return cross
+    log.info("crossing delay: %g s at %d nodes (%d major-road intersections, %d more mapped "
+             "crossings or signals)", delay_s, int(cross.sum()), int(major.sum()),
+             int((mapped & ~major).sum()))
+    return cross

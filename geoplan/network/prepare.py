@@ -14,7 +14,6 @@ import pickle
 
 from geoplan import __version__
 from geoplan.config import Config
-from geoplan.errors import ConfigError
 from geoplan.hashing import sha256_file
 from geoplan.network.arraygraph import build_walk_network_arrays
 from geoplan.network.walkgraph import WalkNetwork, build_walk_network
@@ -26,8 +25,9 @@ log = logging.getLogger(__name__)
 #: highway/name sorted and joined; 4: walking policy and factors; 5: every connected part
 #: kept, labelled in ``edges.part``; 6: crossing delay (``nodes.crossing``,
 #: ``edges.cross_u_s``/``cross_v_s``); 7: local files read with pyosmium, cut to the
-#: study area plus the walking buffer, built from arrays).
-CACHE_FORMAT = 7
+#: study area plus the walking buffer, built from arrays; 8: crossing delay on the
+#: array path, node tags read with pyosmium).
+CACHE_FORMAT = 8
 
 
 def network_cache_key(cfg: Config) -> str:
@@ -85,28 +85,14 @@ def prepare_network(cfg: Config, *, use_cache: bool = True) -> tuple[WalkNetwork
               "elevated_highways": wk.elevated_highways,
               "elevated_min_length_m": wk.elevated_min_length_m}
     crossing = {"crossing_delay_s": wk.crossing_delay_s, "crossing_roads": wk.crossing_roads}
-    if cfg.network.osm_files and wk.crossing_delay_s > 0:
-        # The crossing delay needs node tags (crossings, signals) kept through the
-        # simplification; the array builder does not read them yet, so files go through
-        # osmnx's XML reader (PBF has no such path: a one-line error says so).
-        from geoplan.sources.osm_read import detect_format
-
-        for p in cfg.network.osm_files:
-            if detect_format(p) != "osm":
-                raise ConfigError(f"walking.crossing_delay_s = {wk.crossing_delay_s:g} needs "
-                                  f"OSM XML input for now; {p} is "
-                                  f"{detect_format(p)}: convert it to .osm (e.g. osmium cat) "
-                                  "or set crossing_delay_s = 0")
-        raw = osm.graph_from_osm_files(cfg.network.osm_files)
-        net = build_walk_network(raw, wk.speed_mps, wk.steps_factor, wk.walkable_highways,
-                                 **policy, **crossing)
-    elif cfg.network.osm_files:
+    if cfg.network.osm_files:
         # streamed once with pyosmium, cut to the boundary, built from arrays
         cut = osm.StudyCut.of(cfg)
         tables = osm.read_tables(cfg.network, cut)
         where = " inside the study boundary plus its walking buffer" if cut.is_set else ""
         net = build_walk_network_arrays(tables, wk.speed_mps, wk.steps_factor,
-                                        wk.walkable_highways, where=where, **policy)
+                                        wk.walkable_highways, where=where, **policy,
+                                        **crossing)
     else:
         raw = osm.graph_from_download(cfg.network, wk.walkable_highways, cache_dir)
         net = build_walk_network(raw, wk.speed_mps, wk.steps_factor, wk.walkable_highways,

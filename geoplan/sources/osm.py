@@ -221,7 +221,8 @@ def read_tables(source: NetworkSource, cut: StudyCut | None = None) -> OsmTables
         _TABLES_MEMO.clear()
         # the policy's tags (WAY_TAGS) are always kept, whatever it reads
         tags = tuple(dict.fromkeys((*NETWORK_WAY_TAGS, *WAY_TAGS)))
-        _TABLES_MEMO[key] = read_osm(source.osm_files, clip, way_tags=tags)
+        _TABLES_MEMO[key] = read_osm(source.osm_files, clip, way_tags=tags,
+                                     node_tags=NODE_TAGS)
     return _TABLES_MEMO[key]
 
 

@@ -43,6 +43,10 @@ NETWORK_WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "foo
                     "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right",
                     "motorroad", "bridge", "tunnel", "layer", "indoor", "level")
 
+#: Node tags kept (crossing delay: mapped crossings and signals, see
+#: :func:`geoplan.network.walkgraph.crossing_nodes`; the same as ``osm.NODE_TAGS``).
+NODE_TAGS = ("highway", "crossing")
+
 #: Tags of building/landuse ways and relation members that the features need.
 FEATURE_TAGS = ("building", "building:levels", "landuse", "name", "area", "type")
 
@@ -125,6 +129,10 @@ class OsmTables:
         relations; :meth:`feature_elements` turns them into osmnx's element form.
     bounds : list of shapely.Polygon
         Header bounds of each file that declares them (WGS84).
+    tag_node_id : ndarray of int64
+        Sorted ids of the kept nodes that have one of the node tags read.
+    node_tags : DataFrame
+        One row per :attr:`tag_node_id`, one column per node tag read (missing: NaN).
     """
 
     node_id: np.ndarray
@@ -136,6 +144,8 @@ class OsmTables:
     way_tags: pd.DataFrame
     features: tuple[Any, ...] = ()
     bounds: list[shapely.Polygon] = field(default_factory=list)
+    tag_node_id: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    node_tags: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def feature_elements(self) -> list[dict[str, Any]]:
         """Overpass-like elements (nodes, ways, relations) of the buildings and residential
@@ -143,6 +153,17 @@ class OsmTables:
         if not self.features:
             return []
         return _feature_elements(self, *self.features)
+
+    def node_tag(self, key: str, ids: np.ndarray) -> np.ndarray:
+        """Tag ``key`` of nodes ``ids`` as stripped lower-case text ('' when missing)."""
+        out = np.full(len(ids), "", dtype=object)
+        if len(self.tag_node_id) == 0 or key not in self.node_tags:
+            return out
+        pos = np.minimum(np.searchsorted(self.tag_node_id, ids), len(self.tag_node_id) - 1)
+        hit = self.tag_node_id[pos] == ids
+        vals = self.node_tags[key].to_numpy(dtype=object)[pos[hit]]
+        out[hit] = [v.strip().lower() if isinstance(v, str) else "" for v in vals]
+        return out
 
     def node_index(self, ids: np.ndarray) -> np.ndarray:
         """Positions of node ``ids`` in :attr:`node_id`, ``-1`` where not kept."""
@@ -258,7 +279,8 @@ def _is_feature(tags: Any) -> bool:
 
 def read_osm(paths: tuple[Path, ...] | list[Path],
              clip: shapely.Geometry | None = None, *,
-             way_tags: tuple[str, ...] = NETWORK_WAY_TAGS) -> OsmTables:
+             way_tags: tuple[str, ...] = NETWORK_WAY_TAGS,
+             node_tags: tuple[str, ...] = NODE_TAGS) -> OsmTables:
     """Stream OSM files into :class:`OsmTables`, keeping only what lies in ``clip``.
 
     Parameters
@@ -270,6 +292,9 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
         keeps everything.
     way_tags : tuple of str
         Tags of highway ways to keep (columns of :attr:`OsmTables.way_tags`).
+    node_tags : tuple of str
+        Tags of kept nodes to keep (columns of :attr:`OsmTables.node_tags`); only nodes
+        with one of these keys are listed.
 
     Returns
     -------
@@ -351,6 +376,7 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     if use_clip and len(ids) == 0:
         assert clip is not None
         raise InputDataError(_outside(paths, clip, _data_extent(paths, fmts)))
+    tag_ids, tag_table_n = _node_tags(paths, fmts, ids, node_tags)
 
     # 3. ways: highway ways for the network, building/landuse ways and relation members
     net = _Collector(ids)
@@ -394,10 +420,41 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     fw = feat.result()
     tables = OsmTables(node_id=ids, lon=lon, lat=lat, way_id=way_id, way_offsets=offsets,
                        refs=refs, way_tags=tag_table, features=(*fw, relations),
-                       bounds=[b for b in bounds if b is not None])
+                       bounds=[b for b in bounds if b is not None],
+                       tag_node_id=tag_ids, node_tags=tag_table_n)
     log.info("read %d OSM file(s): %d nodes, %d highway ways, %d building/landuse ways kept",
              len(paths), len(ids), len(way_id), len(fw[0]))
     return tables
+
+
+def _node_tags(paths: Any, fmts: list[str], kept: np.ndarray, keys: tuple[str, ...]
+               ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Ids and ``keys`` tags of the ``kept`` nodes that have one of ``keys``.
+
+    A second pass over the nodes through libosmium's key filter, so the few tagged nodes
+    reach Python and the many untagged ones (the node loop's bulk) are not slowed down.
+    """
+    import osmium
+
+    if not keys or len(kept) == 0:
+        return np.zeros(0, dtype=np.int64), pd.DataFrame(columns=list(keys), dtype=object)
+    nid = array("q")
+    rows: list[tuple[Any, ...]] = []
+    for p, fmt in zip(paths, fmts, strict=True):
+        try:
+            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE)
+            for nd in fp.with_filter(osmium.filter.KeyFilter(*keys)):
+                get = nd.tags.get
+                nid.append(nd.id)
+                rows.append(tuple([get(k) for k in keys]))
+        except RuntimeError as exc:
+            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    ids = np.frombuffer(nid, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(kept, ids), len(kept) - 1)
+    take = np.flatnonzero(kept[pos] == ids)
+    ids, first = np.unique(ids[take], return_index=True)
+    table = pd.DataFrame([rows[i] for i in take[first]], columns=list(keys), dtype=object)
+    return ids.astype(np.int64), table.where(table.notna(), np.nan)
 
 
 def _outside(paths: Any, clip: shapely.Geometry, extent: shapely.Geometry | None) -> str:
