@@ -263,3 +263,19 @@ def test_a_time_limit_without_a_bound_is_never_optimal() -> None:
     run = highs_mod._Run(highspy.HighsModelStatus.kOptimal, np.array([1.0]), 5.0, 5.0,
                          float("nan"), 0, [])
     assert highs_mod._finish(run, True, 1e-4, None, [], 0.1).status == "unproven"
+
+
+def test_no_highs_banner_on_stdout() -> None:
+    """HiGHS's licence banner must not land in the CLI's printed tables."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, scipy.sparse as sp\n"
+            "from geoplan.siting.highs import solve_milp\n"
+            "s = solve_milp(np.ones(2), sp.csr_matrix([[1.0, 1.0]]), np.array([-np.inf]),\n"
+            "               np.array([1.0]), np.zeros(2), np.ones(2), np.array([True, True]),\n"
+            "               maximise=True)\n"
+            "print('status', s.status)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "status optimal", out

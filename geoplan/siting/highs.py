@@ -300,12 +300,41 @@ def _finish(run: _Run, maximise: bool, mip_gap: float, mip_abs_gap: float | None
                         seconds=seconds, nodes=run.nodes, attempts=attempts)
 
 
+_BANNER_SHOWN = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A HiGHS instance, without the licence banner HiGHS (>= 1.15) prints to stdout once per
+    process on its first construction: it would land in the middle of the CLI's tables.
+
+    The banner goes to file descriptor 1 from C++, so Python's ``sys.stdout`` cannot catch
+    it; descriptor 1 is pointed at ``/dev/null`` for that first construction only.
+    """
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    _BANNER_SHOWN = True
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return h
+
+
 def _run_highs(model: tuple, *, maximise: bool, time_limit: float, mip_gap: float, seed: int,
                threads: int | None, start: np.ndarray | None, verbose: bool,
                mip_abs_gap: float | None, options: dict) -> _Run:
     """One HiGHS run and the independent check of what it returned."""
     c, a, row_lo, row_hi, col_lo, col_hi, integer, offset = model
-    h = highspy.Highs()
+    h = _new_highs()
     h.setOptionValue("output_flag", bool(verbose))
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
