@@ -306,8 +306,8 @@ class StagedOutputs:
             for name, root in self.roots.items():
                 remove_stale_staging(root)
                 if not root.exists():
-                    root.mkdir(parents=True)
-                    self._created_roots.append(root)
+                    # every folder made here (parents too) goes again if nothing is published
+                    self._created_roots.extend(_mkdirs(root))
                 stage = root / tag
                 stage.mkdir()
                 self._staging[name] = stage
@@ -444,7 +444,8 @@ class StagedOutputs:
     def _discard(self) -> None:
         self.published = []
         self._remove_staging()
-        for root in reversed(self._created_roots):
+        for root in sorted(set(self._created_roots), key=lambda p: len(p.parts),
+                           reverse=True):  # deepest first
             with contextlib.suppress(OSError):
                 root.rmdir()  # only if still empty
         self._created_roots = []
