@@ -399,7 +399,7 @@ def _gap_index(cfg: Config, areas: gpd.GeoDataFrame, acc_cols: dict[str, np.ndar
 
 
 def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
-                      ledger: Ledger
+                      ledger: Ledger, *, use_cache: bool = True
                       ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str,
                                  tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Areas, demand points, the source of the estimates, and the areas left out (mask,
@@ -408,7 +408,8 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
     Areas of an areas file that do not reach the study area stay in the area table, with
     their residents recorded in ``ledger`` as excluded (``outside_study_area``).
     """
-    feats = osm.features(cfg.network, cfg.output.cache_dir).to_crs(net.crs)
+    feats = osm.features(cfg.network, cfg.output.cache_dir,
+                         use_cache=use_cache).to_crs(net.crs)
     compounds = compound_areas(feats, boundary, cfg.areas.min_compound_m2)
     src = cfg.areas.source
     if src != "file" and len(feats) == 0:
@@ -589,7 +590,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         load, notes = _load_facilities(cfg, net, boundary_wgs)
     with _step(manifest, 3, total, "areas and demand"):
         areas, demand, shares_source, (outside, o60, o80) = _areas_and_demand(
-            cfg, net, boundary, ledger)
+            cfg, net, boundary, ledger, use_cache=use_cache)
         notes = [*notes, *_check_areas_datum(cfg, areas, net)]
         log.info("areas: %d; demand points: %d carrying %.0f people aged 60+ (%s)",
                  len(areas), len(demand), demand["elderly_60"].sum(), shares_source)

@@ -6,17 +6,19 @@ graph, building and residential-landuse features, and the study-area boundary.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import pickle
 import re
 from pathlib import Path
+from types import ModuleType
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import shapely
-from osmnx._errors import InsufficientResponseError
 
 from geoplan.config import NetworkSource
 from geoplan.errors import InputDataError, NetworkError
@@ -37,12 +39,17 @@ _LON = re.compile(rb'\blon\s*=\s*"([-0-9.eE+]+)"')
 BOUNDS_MIN_SHARE = 0.5
 
 
-def _configure_osmnx(cache_dir: Path | None = None) -> None:
+def _configure_osmnx(cache_dir: Path | None = None) -> ModuleType:
+    """Import and configure osmnx (imported here, not at module level: it costs about a
+    second and a warm run, whose network comes from the cache, does not need it)."""
+    import osmnx as ox
+
     ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, *WAY_TAGS]))
     ox.settings.log_console = False
     if cache_dir is not None:
         ox.settings.use_cache = True
         ox.settings.cache_folder = str(cache_dir / "osmnx-http")
+    return ox
 
 
 def check_osm_file(path: Path) -> shapely.Polygon | None:
@@ -75,7 +82,7 @@ def graph_from_osm_files(paths: tuple[Path, ...]) -> nx.MultiDiGraph:
 
     Nodes shared between files (same OSM id) are merged, so adjoining exports join up.
     """
-    _configure_osmnx()
+    ox = _configure_osmnx()
     graphs = []
     for p in paths:
         check_osm_file(p)
@@ -92,6 +99,8 @@ def graph_from_osm_files(paths: tuple[Path, ...]) -> nx.MultiDiGraph:
 
 def _download_polygon(source: NetworkSource, buffer_m: float = 0.0) -> shapely.Geometry:
     if source.place:
+        import osmnx as ox
+
         try:
             gdf = ox.geocode_to_gdf(source.place)
         except Exception as exc:
@@ -115,7 +124,7 @@ def graph_from_download(source: NetworkSource, walkable: tuple[str, ...],
 
     osmnx caches the HTTP responses under ``cache_dir``, so a second run is offline.
     """
-    _configure_osmnx(cache_dir)
+    ox = _configure_osmnx(cache_dir)
     poly = _download_polygon(source)
     flt = f'["highway"~"^({"|".join(sorted(walkable))})$"]'
     try:
@@ -208,8 +217,38 @@ def study_boundary(source: NetworkSource) -> shapely.Geometry:
     return _download_polygon(source)
 
 
-def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
+#: Version of the cached features' layout; bump it when :func:`_read_features` changes.
+FEATURES_CACHE_FORMAT = 1
+_FEATURE_TAGS: dict[str, bool | str | list[str]] = {"building": True, "landuse": ["residential"]}
+
+
+def _features_cache_path(source: NetworkSource, cache_dir: Path) -> Path:
+    """Cache file of the features of local OSM files, keyed by the files' contents."""
+    from geoplan import __version__
+    from geoplan.hashing import sha256_file
+
+    payload = {"format": FEATURES_CACHE_FORMAT, "geoplan": __version__,
+               "files": [sha256_file(p) for p in source.osm_files], "tags": _FEATURE_TAGS}
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+    return cache_dir / f"osm-features-{key}.pkl"
+
+
+def features(source: NetworkSource, cache_dir: Path, *,
+             use_cache: bool = True) -> gpd.GeoDataFrame:
     """Buildings and residential landuse polygons (WGS84) from the OSM source.
+
+    Features read from local OSM files are cached in ``cache_dir`` (keyed by the files'
+    contents), so that a warm run neither parses the XML again nor imports osmnx; the
+    warnings of the first reading are repeated on every run.
+
+    Parameters
+    ----------
+    source : NetworkSource
+        The ``[network]`` settings (local ``osm_files`` or an area to download).
+    cache_dir : Path
+        ``output.cache_dir``: the features cache and osmnx's HTTP cache.
+    use_cache : bool, default True
+        Read and write the features cache (``--no-cache`` turns it off).
 
     Returns
     -------
@@ -217,23 +256,61 @@ def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
         Columns ``osm_id``, ``building``, ``building_levels`` (text, may be empty),
         ``landuse``, ``name`` and polygon ``geometry``.
     """
-    tags: dict[str, bool | str | list[str]] = {"building": True, "landuse": ["residential"]}
+    path = None
+    if use_cache and source.osm_files:
+        try:
+            path = _features_cache_path(source, cache_dir)
+        except OSError:  # an unreadable file is reported by the reading below
+            path = None
+    if path is not None and path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                cached = pickle.load(fh)
+            if (isinstance(cached, tuple) and len(cached) == 2
+                    and isinstance(cached[0], gpd.GeoDataFrame)):
+                for note in cached[1]:
+                    log.warning("%s", note)
+                return cached[0]
+        except Exception as exc:  # a corrupt cache is re-read, never fatal
+            log.warning("ignoring unreadable features cache %s (%s)", path, exc)
+    out, notes = _read_features(source, cache_dir)
+    for note in notes:
+        log.warning("%s", note)
+    if path is not None:
+        from geoplan.outputs.atomic import atomic_write
+
+        try:
+            with atomic_write(path, "wb") as fh:
+                pickle.dump((out, notes), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as exc:  # a cache that cannot be written only costs time
+            log.debug("features cache %s not written (%s)", path, exc)
+    return out
+
+
+def _read_features(source: NetworkSource, cache_dir: Path
+                   ) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read the features with osmnx; also return the warnings about them."""
+    tags = _FEATURE_TAGS
     frames = []
+    notes: list[str] = []
     if source.osm_files:
-        _configure_osmnx()
+        ox = _configure_osmnx()
+        from osmnx._errors import InsufficientResponseError
+
         for p in source.osm_files:
             try:
                 frames.append(ox.features_from_xml(p, tags=tags))
             except InsufficientResponseError:
                 # osmnx raises when no feature matches: a streets-only extract. Demand
                 # then falls back to the area counts spread evenly (see population.py).
-                log.warning("%s: no buildings or residential landuse mapped (streets only); "
-                            "elderly counts given per area are spread evenly over the area", p)
+                notes.append(f"{p}: no buildings or residential landuse mapped (streets "
+                             "only); elderly counts given per area are spread evenly over the "
+                             "area")
             except Exception as exc:
                 raise InputDataError(f"{p}: cannot read buildings/landuse "
                                      f"({type(exc).__name__})") from None
     else:
-        _configure_osmnx(cache_dir)
+        ox = _configure_osmnx(cache_dir)
         try:
             frames.append(ox.features_from_polygon(_download_polygon(source), tags=tags))
         except Exception as exc:  # osmnx raises when nothing matches
@@ -242,7 +319,7 @@ def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
     if not frames:
         cols = ("osm_id", "building", "building_levels", "landuse", "name")
         return gpd.GeoDataFrame({c: pd.Series([], dtype=object) for c in cols},
-                                geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+                                geometry=gpd.GeoSeries([], crs=4326), crs=4326), notes
     f = pd.concat(frames)
     f = f[~f.index.duplicated(keep="first")]
     f = f[f.geom_type.isin(["Polygon", "MultiPolygon"])]
@@ -253,7 +330,7 @@ def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
         "landuse": _col(f, "landuse"),
         "name": _col(f, "name"),
     }, geometry=f.geometry.to_numpy(), crs=4326)
-    return out.reset_index(drop=True)
+    return out.reset_index(drop=True), notes
 
 
 def _col(df: pd.DataFrame, name: str) -> list[str]:
