@@ -7,7 +7,8 @@ quiet. In a pipe, a log file or CI nothing is drawn: the ``[i/n] step ...`` log 
 :mod:`geoplan.pipeline` are the progress report there. ``GEOPLAN_PROGRESS=0`` turns the
 bars off on a terminal too; ``TERM=dumb`` does as well.
 
-While the bar of the pipeline steps is shown, log lines of the ``geoplan`` logger are
+The bar of a run's steps appears at the first step boundary after :data:`DELAY_S`
+seconds. While it is shown, log lines of the ``geoplan`` logger are
 written above it (``tqdm.contrib.logging.logging_redirect_tqdm``) instead of through it.
 
 tqdm is imported only when a bar is drawn, so that ``geoplan --help`` stays quick.
@@ -19,6 +20,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -27,7 +29,7 @@ T = TypeVar("T")
 #: A bar appears only after this many seconds of work (tqdm's ``delay``).
 DELAY_S = 1.0
 
-_state: dict[str, Any] = {"bar": None, "stack": None}
+_state: dict[str, Any] = {"bar": None, "stack": None, "t0": None}
 
 
 def enabled() -> bool:
@@ -53,7 +55,8 @@ def enabled() -> bool:
 def _new_bar(**kwargs: Any) -> Any:
     from tqdm import tqdm
 
-    return tqdm(file=sys.stderr, delay=DELAY_S, leave=False, dynamic_ncols=True, **kwargs)
+    kwargs.setdefault("delay", DELAY_S)
+    return tqdm(file=sys.stderr, leave=False, dynamic_ncols=True, **kwargs)
 
 
 def track(items: Iterable[T], desc: str, *, total: int | None = None,
@@ -97,20 +100,38 @@ def _len(items: Iterable[Any]) -> int | None:
 
 def _close_steps() -> None:
     bar, stack = _state["bar"], _state["stack"]
-    _state["bar"] = _state["stack"] = None
+    _state["bar"] = _state["stack"] = _state["t0"] = None
     if bar is not None:
         bar.close()
     if stack is not None:
         stack.close()
 
 
+def _open_steps(done: int, total: int, name: str) -> Any:
+    """The steps' bar, opened once the run has taken :data:`DELAY_S` seconds.
+
+    The delay is kept here rather than with tqdm's ``delay``: tqdm draws a delayed bar at
+    once when a log line is written through it (``tqdm.write`` redraws every bar).
+    """
+    if _state["bar"] is None and time.monotonic() - _state["t0"] >= DELAY_S:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger("geoplan")]))
+        _state["stack"] = stack
+        _state["bar"] = _new_bar(total=total, unit="step", initial=done, delay=0)
+    if _state["bar"] is not None:
+        _state["bar"].set_description_str(name, refresh=False)
+    return _state["bar"]
+
+
 @contextlib.contextmanager
 def step(index: int, total: int, name: str) -> Iterator[None]:
     """Advance the bar of a run's numbered steps (``index`` of ``total``, from 1).
 
-    The bar opens at the first step (or when none is open), shows the running step's
-    name and closes after the last step or when a step fails. Nothing is drawn when
-    :func:`enabled` is false.
+    The bar opens at a step boundary once the run has taken more than :data:`DELAY_S`
+    seconds, shows the running step's name and closes after the last step or when a step
+    fails. Nothing is drawn when :func:`enabled` is false.
 
     Parameters
     ----------
@@ -122,21 +143,17 @@ def step(index: int, total: int, name: str) -> Iterator[None]:
     if not enabled():
         yield
         return
-    if _state["bar"] is None or index == 1:
+    if index == 1 or _state["t0"] is None:
         _close_steps()
-        from tqdm.contrib.logging import logging_redirect_tqdm
-
-        stack = contextlib.ExitStack()
-        stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger("geoplan")]))
-        _state["stack"] = stack
-        _state["bar"] = _new_bar(total=total, unit="step", initial=index - 1)
-    bar = _state["bar"]
-    bar.set_description_str(name, refresh=False)
+        _state["t0"] = time.monotonic()
+    _open_steps(index - 1, total, name)
     try:
         yield
     except BaseException:
         _close_steps()
         raise
-    bar.update(1)
+    bar = _open_steps(index - 1, total, name)
+    if bar is not None:
+        bar.update(1)
     if index >= total:
         _close_steps()

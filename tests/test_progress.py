@@ -1,0 +1,227 @@
+"""Progress bars only on a terminal; a light start-up (lazy imports, warm-run caches)."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from geoplan.config import NetworkSource
+from geoplan.sources import osm
+from tests.osmxml import write_osm
+from tests.smallcase import write_case
+
+REPO = Path(__file__).resolve().parents[1]
+#: Modules that a bare ``geoplan`` / ``geoplan <cmd> --help`` must not import.
+HEAVY = ("osmnx", "sklearn", "geopandas", "matplotlib", "folium", "numba", "highspy",
+         "scipy", "mapclassify", "pandas", "shapely", "networkx", "openpyxl", "tqdm")
+ESC = "\x1b["
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("GEOPLAN_PROGRESS", "TERM")}
+    return {**env, "PYTHONPATH": str(REPO), "TERM": "xterm", **extra}
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["run", "--help"], ["site", "--help"],
+                                  ["standards", "--help"], ["report", "--help"]])
+def test_cli_and_help_import_no_heavy_module(argv: list[str]) -> None:
+    code = textwrap.dedent(f"""
+        import sys
+        from geoplan.cli import main
+        if {argv!r}:
+            try:
+                main({argv!r})
+            except SystemExit:
+                pass
+        print("HEAVY:" + " ".join(m for m in {HEAVY!r} if m in sys.modules))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+                       text=True, timeout=120, check=True)
+    assert r.stdout.splitlines()[-1] == "HEAVY:", r.stdout[-500:]
+
+
+def _in_pty(code: str, env: dict[str, str], timeout: float = 60.0) -> str:
+    """Run ``code`` with its standard error on a pseudo-terminal; return what it wrote."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(master)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode(errors="replace")
+
+
+_DRIVER = """
+import logging, sys, time
+from geoplan import progress
+if DELAY is not None:
+    progress.DELAY_S = DELAY
+log = logging.getLogger("geoplan")
+log.addHandler(logging.StreamHandler(sys.stderr)); log.setLevel(logging.INFO)
+for i in range(1, 4):
+    with progress.step(i, 3, f"step-{i}"):
+        log.info("working on %d", i)
+        time.sleep(0.15)
+for _ in progress.track(range(4), "thresholds", unit="threshold"):
+    time.sleep(0.1)
+print("enabled", progress.enabled(), file=sys.stderr)
+"""
+
+
+def _redraws(out: str) -> bool:
+    """A carriage return that is not a line end (a pty writes ``\\r\\n`` for ``\\n``)."""
+    return re.search(r"\r(?!\n)", out) is not None
+
+
+def _driver(delay: float | None) -> str:
+    return f"DELAY = {delay!r}\n{_DRIVER}"
+
+
+def test_bar_on_a_terminal() -> None:
+    out = _in_pty(_driver(0.0), _env())
+    assert "enabled True" in out
+    assert "thresholds" in out and "step-3" in out and _redraws(out), out
+    assert "it/s" in out or "threshold/s" in out or "step/s" in out, out
+    # log lines are written above the bar, whole
+    for i in (1, 2, 3):
+        assert f"working on {i}" in out
+
+
+def test_quick_work_draws_no_bar_on_a_terminal() -> None:
+    out = _in_pty(_driver(None), _env())  # default delay: 1 s; everything here is quicker
+    assert "enabled True" in out
+    assert "thresholds" not in out and "step-1" not in out, out
+
+
+def test_bars_turned_off_on_a_terminal() -> None:
+    for env in (_env(GEOPLAN_PROGRESS="0"), _env(TERM="dumb")):
+        out = _in_pty(_driver(0.0), env)
+        assert "enabled False" in out
+        assert "thresholds" not in out and not _redraws(out) and ESC not in out, out
+
+
+def test_no_bar_in_a_pipe() -> None:
+    r = subprocess.run([sys.executable, "-c", _driver(0.0)], env=_env(), capture_output=True,
+                       text=True, timeout=60, check=True)
+    assert "enabled False" in r.stderr
+    assert "\r" not in r.stderr and ESC not in r.stderr and "thresholds" not in r.stderr
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("working on")] == [
+        "working on 1", "working on 2", "working on 3"]
+
+
+def test_run_in_a_pipe_writes_plain_log_lines_and_warm_run_skips_osm(tmp_path: Path) -> None:
+    cfg = write_case(tmp_path)
+    code = textwrap.dedent("""
+        import sys
+        from geoplan.cli import main
+        rc = main(["run", sys.argv[1]])
+        print("osmnx imported:", "osmnx" in sys.modules, file=sys.stderr)
+        sys.exit(rc)
+    """)
+    runs = [subprocess.run([sys.executable, "-c", code, str(cfg)], env=_env(), cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600, check=False)
+            for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "\r" not in r.stderr and ESC not in r.stderr, r.stderr[-2000:]
+        assert "INFO    [1/" in r.stderr and "done in" in r.stderr
+    assert "osmnx imported: True" in runs[0].stderr
+    # warm: network and OSM features come from the cache, osmnx is not even imported
+    assert "osmnx imported: False" in runs[1].stderr
+    assert list((tmp_path / "out" / "cache").glob("osm-features-*.pkl"))
+
+
+def _streets_only(path: Path, shift: float = 0.0) -> Path:
+    nodes = {1: (0.0 + shift, 0.0), 2: (100.0, 0.0), 3: (100.0, 100.0)}
+    return write_osm(path, nodes, [(10, [1, 2, 3], {"highway": "residential"})])
+
+
+def test_features_cache_repeats_warnings_and_follows_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    src = NetworkSource(osm_files=(_streets_only(tmp_path / "a.osm"),))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with caplog.at_level(logging.WARNING, logger="geoplan"):
+        first = osm.features(src, cache)
+    assert len(first) == 0 and "no buildings or residential landuse" in caplog.text
+    assert len(list(cache.glob("osm-features-*.pkl"))) == 1
+    caplog.clear()
+    monkeypatch.setitem(sys.modules, "osmnx", None)  # a cached read must not need osmnx
+    with caplog.at_level(logging.WARNING, logger="geoplan"):
+        again = osm.features(src, cache)
+    assert list(again.columns) == list(first.columns) and len(again) == 0
+    assert "no buildings or residential landuse" in caplog.text  # repeated from the cache
+    # another file content: another key, read again (here: osmnx is needed, and blocked)
+    _streets_only(tmp_path / "a.osm", shift=5.0)
+    with pytest.raises(ImportError):
+        osm.features(src, cache)
+    # no cache: read again too
+    _streets_only(tmp_path / "a.osm")
+    with pytest.raises(ImportError):
+        osm.features(src, cache, use_cache=False)
+
+
+def test_features_cache_unreadable_is_read_again(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    src = NetworkSource(osm_files=(_streets_only(tmp_path / "a.osm"),))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    osm.features(src, cache)
+    (pkl,) = cache.glob("osm-features-*.pkl")
+    pkl.write_bytes(b"not a pickle")
+    with caplog.at_level(logging.WARNING, logger="geoplan"):
+        out = osm.features(src, cache)
+    assert len(out) == 0 and "ignoring unreadable features cache" in caplog.text
+
+
+def test_mapclassify_kernel_is_cached_and_unchanged() -> None:
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from geoplan.outputs.classbreaks import mapclassify
+        mc = mapclassify()
+        from numba.core.dispatcher import Dispatcher
+        from numba.core.caching import NullCache
+        k = sys.modules["mapclassify.classifiers"]._fisher_jenks_means
+        assert isinstance(k, Dispatcher) and not isinstance(k._cache, NullCache), k
+        v = np.sort(np.random.default_rng(3).gamma(2.0, 3.0, 300))
+        assert np.array_equal(k(v, 5), k.py_func(v, 5))
+        b = mc.FisherJenks(v, k=5).bins
+        assert np.array_equal(b, k.py_func(v, 5)), b
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+                       text=True, timeout=300, check=False)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-3000:]
