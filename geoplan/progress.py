@@ -119,8 +119,11 @@ def _open_steps(done: int, total: int, name: str) -> Any:
         stack = contextlib.ExitStack()
         stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger("geoplan")]))
         _state["stack"] = stack
-        _state["bar"] = _new_bar(total=total, unit="step", initial=done, delay=0)
-    if _state["bar"] is not None:
+        # Steps differ too much in length for a rate or an estimate of the time left.
+        _state["bar"] = _new_bar(total=total, unit="step", initial=done, delay=0, desc=name,
+                                 bar_format="{desc}: {percentage:3.0f}%|{bar}| "
+                                            "{n_fmt}/{total_fmt} steps [{elapsed}]")
+    elif _state["bar"] is not None:
         _state["bar"].set_description_str(name, refresh=False)
     return _state["bar"]
 

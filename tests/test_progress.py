@@ -112,7 +112,7 @@ def test_bar_on_a_terminal() -> None:
     out = _in_pty(_driver(0.0), _env())
     assert "enabled True" in out
     assert "thresholds" in out and "step-3" in out and _redraws(out), out
-    assert "it/s" in out or "threshold/s" in out or "step/s" in out, out
+    assert "threshold/s" in out and "3/3 steps" in out, out
     # log lines are written above the bar, whole
     for i in (1, 2, 3):
         assert f"working on {i}" in out
