@@ -147,6 +147,7 @@ def test_run_in_a_pipe_writes_plain_log_lines_and_warm_run_skips_osm(tmp_path: P
         from geoplan.cli import main
         rc = main(["run", sys.argv[1]])
         print("osmnx imported:", "osmnx" in sys.modules, file=sys.stderr)
+        print("networkx imported:", "networkx" in sys.modules, file=sys.stderr)
         sys.exit(rc)
     """)
     runs = [subprocess.run([sys.executable, "-c", code, str(cfg)], env=_env(), cwd=tmp_path,
@@ -159,6 +160,7 @@ def test_run_in_a_pipe_writes_plain_log_lines_and_warm_run_skips_osm(tmp_path: P
     assert "osmnx imported: True" in runs[0].stderr
     # warm: network and OSM features come from the cache, osmnx is not even imported
     assert "osmnx imported: False" in runs[1].stderr
+    assert "networkx imported: False" in runs[1].stderr
     assert list((tmp_path / "out" / "cache").glob("osm-features-*.pkl"))
 
 

@@ -13,15 +13,18 @@ import pickle
 import re
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
 
 from geoplan.config import NetworkSource
 from geoplan.errors import InputDataError, NetworkError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,8 @@ def graph_from_osm_files(paths: tuple[Path, ...]) -> nx.MultiDiGraph:
             raise InputDataError(f"{p}: cannot parse OSM XML ({type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         graphs.append(g)
+    import networkx as nx  # with osmnx: not needed when the network comes from the cache
+
     g = nx.compose_all(graphs) if len(graphs) > 1 else graphs[0]
     g.graph["crs"] = "epsg:4326"
     return g
