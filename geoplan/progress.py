@@ -5,7 +5,7 @@ redrawing). They are drawn on standard error only when it is attached to a termi
 only once the work has taken more than :data:`DELAY_S` seconds, so quick steps stay
 quiet. In a pipe, a log file or CI nothing is drawn: the ``[i/n] step ...`` log lines of
 :mod:`geoplan.pipeline` are the progress report there. ``GEOPLAN_PROGRESS=0`` turns the
-bars off on a terminal too; ``TERM=dumb`` does as well.
+bars off on a terminal too; ``TERM=dumb`` and ``geoplan -q`` do as well.
 
 The bar of a run's steps appears at the first step boundary after :data:`DELAY_S`
 seconds. While it is shown, log lines of the ``geoplan`` logger are
@@ -29,7 +29,12 @@ T = TypeVar("T")
 #: A bar appears only after this many seconds of work (tqdm's ``delay``).
 DELAY_S = 1.0
 
-_state: dict[str, Any] = {"bar": None, "stack": None, "t0": None}
+_state: dict[str, Any] = {"bar": None, "stack": None, "t0": None, "off": False}
+
+
+def disable() -> None:
+    """Draw no bars in this process (``geoplan -q``: warnings only)."""
+    _state["off"] = True
 
 
 def enabled() -> bool:
@@ -39,8 +44,11 @@ def enabled() -> bool:
     -------
     bool
         ``True`` on an interactive terminal, ``False`` in pipes, files, CI logs, when
-        ``GEOPLAN_PROGRESS`` is ``0``/``false``/``no`` or ``TERM`` is ``dumb``.
+        ``GEOPLAN_PROGRESS`` is ``0``/``false``/``no``/``off``, ``TERM`` is ``dumb`` or
+        after :func:`disable`.
     """
+    if _state["off"]:
+        return False
     if os.environ.get("GEOPLAN_PROGRESS", "").strip().lower() in {"0", "false", "no", "off"}:
         return False
     if os.environ.get("TERM", "") == "dumb":

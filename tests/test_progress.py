@@ -227,3 +227,14 @@ def test_mapclassify_kernel_is_cached_and_unchanged() -> None:
     r = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
                        text=True, timeout=300, check=False)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-3000:]
+
+
+def test_cli_run_on_a_terminal_shows_the_steps_bar_unless_quiet(tmp_path: Path) -> None:
+    cfg = write_case(tmp_path)
+    code = "import sys\nfrom geoplan.cli import main\nsys.exit(main(sys.argv[1:]))"
+    loud = _in_pty(f"import sys; sys.argv[1:] = ['run', {str(cfg)!r}]\n{code}", _env(),
+                   timeout=600)
+    assert "INFO    [1/" in loud and _redraws(loud) and " steps [" in loud, loud[-3000:]
+    quiet = _in_pty(f"import sys; sys.argv[1:] = ['run', '-q', {str(cfg)!r}]\n{code}",
+                    _env(), timeout=600)
+    assert "INFO" not in quiet and not _redraws(quiet) and " steps [" not in quiet, quiet
