@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import pty
 import re
@@ -18,9 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from geoplan.config import NetworkSource
-from geoplan.sources import osm
-from tests.osmxml import write_osm
 from tests.smallcase import write_case
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,51 +157,7 @@ def test_run_in_a_pipe_writes_plain_log_lines_and_warm_run_skips_osm(tmp_path: P
     # warm: network and OSM features come from the cache, osmnx is not even imported
     assert "osmnx imported: False" in runs[1].stderr
     assert "networkx imported: False" in runs[1].stderr
-    assert list((tmp_path / "out" / "cache").glob("osm-features-*.pkl"))
-
-
-def _streets_only(path: Path, shift: float = 0.0) -> Path:
-    nodes = {1: (0.0 + shift, 0.0), 2: (100.0, 0.0), 3: (100.0, 100.0)}
-    return write_osm(path, nodes, [(10, [1, 2, 3], {"highway": "residential"})])
-
-
-def test_features_cache_repeats_warnings_and_follows_the_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
-    src = NetworkSource(osm_files=(_streets_only(tmp_path / "a.osm"),))
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    with caplog.at_level(logging.WARNING, logger="geoplan"):
-        first = osm.features(src, cache)
-    assert len(first) == 0 and "no buildings or residential landuse" in caplog.text
-    assert len(list(cache.glob("osm-features-*.pkl"))) == 1
-    caplog.clear()
-    monkeypatch.setitem(sys.modules, "osmnx", None)  # a cached read must not need osmnx
-    with caplog.at_level(logging.WARNING, logger="geoplan"):
-        again = osm.features(src, cache)
-    assert list(again.columns) == list(first.columns) and len(again) == 0
-    assert "no buildings or residential landuse" in caplog.text  # repeated from the cache
-    # another file content: another key, read again (here: osmnx is needed, and blocked)
-    _streets_only(tmp_path / "a.osm", shift=5.0)
-    with pytest.raises(ImportError):
-        osm.features(src, cache)
-    # no cache: read again too
-    _streets_only(tmp_path / "a.osm")
-    with pytest.raises(ImportError):
-        osm.features(src, cache, use_cache=False)
-
-
-def test_features_cache_unreadable_is_read_again(tmp_path: Path,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
-    src = NetworkSource(osm_files=(_streets_only(tmp_path / "a.osm"),))
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    osm.features(src, cache)
-    (pkl,) = cache.glob("osm-features-*.pkl")
-    pkl.write_bytes(b"not a pickle")
-    with caplog.at_level(logging.WARNING, logger="geoplan"):
-        out = osm.features(src, cache)
-    assert len(out) == 0 and "ignoring unreadable features cache" in caplog.text
+    assert list((tmp_path / "out" / "cache").glob("osmfeatures-*.pkl"))
 
 
 def test_mapclassify_kernel_is_cached_and_unchanged() -> None:
