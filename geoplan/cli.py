@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from geoplan import __version__, interrupts
+from geoplan import __version__, interrupts, progress
 from geoplan.config import NUMERIC_RANGES, SITING_MODELS, Range
 from geoplan.errors import GeoplanError
 
@@ -169,6 +169,8 @@ def _setup_logging(verbosity: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    if verbosity < 0:
+        progress.disable()
     if verbosity <= 0:
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="osmnx")

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 
+from geoplan import progress
 from geoplan.analysis.coverage import rollup, score_areas
 from geoplan.analysis.ledger import FacilityLedger, Ledger, ledger_table
 from geoplan.config import Config
@@ -91,7 +92,7 @@ class RunResult:
 def _step(manifest: RunManifest, index: int, total: int, name: str) -> Iterator[None]:
     log.info("[%d/%d] %s ...", index, total, name)
     t0 = time.perf_counter()
-    with manifest.step(name):
+    with manifest.step(name), progress.step(index, total, name):
         yield
     dt = time.perf_counter() - t0
     log.info("[%d/%d] %s done in %.1f s", index, total, name, dt)

@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from geoplan import progress
 from geoplan.config import Config, Scenario, validate_scenario
 from geoplan.errors import InputDataError
 from geoplan.network.snapping import SnappedPoints, snap_points
@@ -595,7 +596,7 @@ def site(cfg: Config, run: RunResult, names: list[str] | None = None,
                              "with --scenario NAME")
     ctx = _Context(run)
     out = []
-    for sc in scenarios:
+    for sc in progress.track(scenarios, "scenarios", unit="scenario"):
         with run.manifest.step(f"scenario {sc.name}"):
             oc = run_scenario(ctx, sc)
         log.info("scenario '%s': %s", sc.name, "; ".join(o.result.summary()

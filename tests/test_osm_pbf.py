@@ -451,7 +451,7 @@ def test_demo_pbf_equals_xml_path(demo_dir: Path, tmp_path: Path) -> None:
     assert net.edges["name"].str.contains(";").any()
 
     ref_f = osm._features_frame([
-        osm.ox.features_from_xml(p, tags=osm._FEATURE_TAGS) for p in xml])
+        osm._configure_osmnx().features_from_xml(p, tags=osm._FEATURE_TAGS) for p in xml])
     got_f = osm.features_from_tables(tables)
     assert len(ref_f) > 1000
     r = ref_f.set_index("osm_id").sort_index()

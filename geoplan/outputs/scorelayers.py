@@ -14,12 +14,12 @@ from collections.abc import Sequence
 import branca.colormap as cm
 import folium
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 from branca.element import MacroElement
 from jinja2 import Template
 
+from geoplan.outputs.classbreaks import mapclassify
 from geoplan.outputs.labels import column_label, is_share_column
 from geoplan.outputs.labels import high_is_bad as _high_is_bad
 from geoplan.outputs.webmap import LegendColormap
@@ -78,9 +78,9 @@ def class_breaks(values: np.ndarray, k: int = 5, scheme: str = "quantiles") -> n
     with warnings.catch_warnings():  # many ties (e.g. zeros): mapclassify lowers k itself
         warnings.simplefilter("ignore", UserWarning)
         if scheme == "natural_breaks":
-            c = mapclassify.NaturalBreaks(v, k=k, initial=0)  # deterministic: no random starts
+            c = mapclassify().NaturalBreaks(v, k=k, initial=0)  # deterministic: no random starts
         else:
-            c = mapclassify.Quantiles(v, k=k)
+            c = mapclassify().Quantiles(v, k=k)
     return np.unique(np.asarray(c.bins, dtype=np.float64))
 
 

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import mapclassify
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -42,6 +41,7 @@ from matplotlib_scalebar.scalebar import ScaleBar
 
 from geoplan.errors import GeoplanError
 from geoplan.outputs.atomic import atomic_write
+from geoplan.outputs.classbreaks import mapclassify
 from geoplan.outputs.labels import column_label, format_minutes, high_is_bad, is_share_column
 from geoplan.outputs.webmap import (
     NO_DATA_COLOUR,
@@ -247,11 +247,11 @@ def classify(values: pd.Series, k: int = 5, scheme: str = "natural_breaks"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mapclassify warns when k approaches n_unique
         if scheme == "quantiles":
-            c = mapclassify.Quantiles(data, k=kk)
+            c = mapclassify().Quantiles(data, k=kk)
         elif scheme == "natural_breaks":
             # Jenks' optimal breaks (exact and deterministic, unlike the k-means based
             # mapclassify.NaturalBreaks).
-            c = mapclassify.FisherJenks(data, k=kk)
+            c = mapclassify().FisherJenks(data, k=kk)
         else:
             raise ValueError(f"unknown classification scheme {scheme!r}")
     # Drop empty classes (quantiles with ties), number the others 0..n-1, and give each

@@ -32,6 +32,7 @@ import pandas as pd
 import shapely
 from scipy.sparse import csr_matrix
 
+from geoplan import progress
 from geoplan.network.snapping import SnappedPoints
 from geoplan.network.walkgraph import WalkNetwork
 
@@ -340,7 +341,7 @@ def isochrones(network: WalkNetwork, sources: SnappedPoints, node_times: csr_mat
     polys = np.empty((n_src, len(thr)), dtype=object)
     prev = np.full(n_src, shapely.Polygon(), dtype=object)
     prev_full = np.zeros(0, dtype=np.int64)  # keys of edges fully reached at the last T
-    for k, T in enumerate(thr):
+    for k, T in progress.track(list(enumerate(thr)), "isochrones", unit="threshold"):
         src, edge, lo, hi = _reached_intervals(eg, inc, nt, sources, T)
         key = src * n_edges + edge
         full = (lo <= 0.0) & (hi >= 1.0)

@@ -20,12 +20,11 @@ import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import shapely
 
@@ -40,6 +39,9 @@ from geoplan.sources.osm_read import (
     read_osm,
     relation_polygon,
 )
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,12 @@ _FEATURE_TAGS: dict[str, bool | str | list[str]] = {"building": True,
 FEATURES_CACHE_FORMAT = 1
 
 
-def _configure_osmnx(cache_dir: Path | None = None) -> None:
+def _configure_osmnx(cache_dir: Path | None = None) -> ModuleType:
+    """Import and configure osmnx (imported here, not at module level: it costs about a
+    second, with scikit-learn, and a warm run, whose network and features come from the
+    cache, does not need it)."""
+    import osmnx as ox
+
     ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, *WAY_TAGS]))
     ox.settings.useful_tags_node = list(dict.fromkeys([*ox.settings.useful_tags_node,
                                                        *NODE_TAGS]))
@@ -75,6 +82,7 @@ def _configure_osmnx(cache_dir: Path | None = None) -> None:
     if cache_dir is not None:
         ox.settings.use_cache = True
         ox.settings.cache_folder = str(cache_dir / "osmnx-http")
+    return ox
 
 
 def check_osm_file(path: Path) -> shapely.Polygon | None:
@@ -233,7 +241,7 @@ def graph_from_osm_files(paths: tuple[Path, ...]) -> nx.MultiDiGraph:
     geoplan itself reads files through :func:`read_tables`; this osmnx path is the
     reference it is tested against.
     """
-    _configure_osmnx()
+    ox = _configure_osmnx()
     graphs = []
     for p in paths:
         check_osm_file(p)
@@ -243,6 +251,8 @@ def graph_from_osm_files(paths: tuple[Path, ...]) -> nx.MultiDiGraph:
             raise InputDataError(f"{p}: cannot parse OSM XML ({type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         graphs.append(g)
+    import networkx as nx  # with osmnx: not needed when the network comes from the cache
+
     g = nx.compose_all(graphs) if len(graphs) > 1 else graphs[0]
     g.graph["crs"] = "epsg:4326"
     return g
@@ -250,6 +260,7 @@ def graph_from_osm_files(paths: tuple[Path, ...]) -> nx.MultiDiGraph:
 
 def _download_polygon(source: NetworkSource, buffer_m: float = 0.0) -> shapely.Geometry:
     if source.place:
+        ox = _configure_osmnx()
         try:
             gdf = ox.geocode_to_gdf(source.place)
         except Exception as exc:
@@ -273,7 +284,7 @@ def graph_from_download(source: NetworkSource, walkable: tuple[str, ...],
 
     osmnx caches the HTTP responses under ``cache_dir``, so a second run is offline.
     """
-    _configure_osmnx(cache_dir)
+    ox = _configure_osmnx(cache_dir)
     poly = _download_polygon(source)
     flt = f'["highway"~"^({"|".join(sorted(walkable))})$"]'
     try:
@@ -382,7 +393,7 @@ def features(source: NetworkSource, cache_dir: Path,
     if source.osm_files:
         return _cached_file_features(source, cut or StudyCut(), cache_dir)
     frames = []
-    _configure_osmnx(cache_dir)
+    ox = _configure_osmnx(cache_dir)
     try:
         frames.append(ox.features_from_polygon(_download_polygon(source), tags=_FEATURE_TAGS))
     except Exception as exc:  # osmnx raises when nothing matches
@@ -396,7 +407,7 @@ def features_from_tables(tables: OsmTables) -> gpd.GeoDataFrame:
     Polygons are built by osmnx's own feature code from the kept elements, so they are
     the same as osmnx reading the XML.
     """
-    _configure_osmnx()
+    ox = _configure_osmnx()
     els = tables.feature_elements()  # fresh dicts: osmnx consumes them
     if not els:
         return _features_frame([])
