@@ -469,7 +469,7 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
                 client.close()
             return
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.CRITICAL)
+                               dashboard_address=":0", silence_logs=logging.CRITICAL)
         client = Client(cluster, set_as_default=False)
         try:
             yield client

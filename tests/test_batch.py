@@ -105,7 +105,7 @@ def client():
     with dask.config.set({"distributed.logging.distributed": "error",
                           "distributed.admin.system-monitor.gil.enabled": False}):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, memory_limit="2GiB",
+                                           dashboard_address=":0", memory_limit="2GiB",
                                            silence_logs=50)
         cl = distributed.Client(cluster, set_as_default=False)
         yield cl
