@@ -270,3 +270,13 @@ def test_output_folder_shared_by_two_batches(tmp_path, capsys):
         code, err = _error_line(capsys, ["batch", str(cfg), "--out", str(out)])
     assert code == 2 and "another geoplan batch" in err and str(os.getpid()) in err
     assert not (out / "areas").exists()
+
+
+def test_list_of_configs_needs_distinct_output_folders(tmp_path, capsys):
+    cfg = write_city(tmp_path)
+    text = cfg.read_text(encoding="utf-8")
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text(text.replace('name = "city"', 'name = "a"'), encoding="utf-8")
+    b.write_text(text.replace('name = "city"', 'name = "b"'), encoding="utf-8")
+    code, err = _error_line(capsys, ["batch", str(a), str(b), "--out", str(tmp_path / "o")])
+    assert code == 2 and "output.dir" in err and "a.toml" in err and "b.toml" in err
