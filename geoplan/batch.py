@@ -297,29 +297,64 @@ def run_area(task: AreaTask) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``id``, ``status`` ("done" or "failed"), ``error`` (one line), ``seconds``, the
-        summary row (:func:`summary_row`) and ``manifest`` (path of the area's manifest).
+        ``id``, ``status`` ("done" or "failed"), ``error`` (one line), ``seconds``,
+        ``warnings`` (the pipeline's warning lines), the summary row (:func:`summary_row`)
+        and ``manifest`` (path of the area's manifest).
     """
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {"id": task.id, "status": "failed", "error": "", "seconds": 0.0}
+    with _captured_warnings() as warned:
+        try:
+            out.update(_run_area(task), status="done")
+        except (GeoplanError, OSError, ValueError, KeyError, TypeError, RuntimeError,
+                MemoryError) as exc:
+            out["error"] = _one_line(exc)
+    out["warnings"] = warned
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+@contextmanager
+def _captured_warnings() -> Iterator[list[str]]:
+    """Collect the pipeline's warnings of one area instead of printing them.
+
+    On a worker they would otherwise go to the worker's stderr, interleaved with other
+    areas' (or lost on a remote cluster); every one of them is also in the area's
+    outputs (issues, ledger), and the batch prints their count per area.
+    """
+    lines: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    root = logging.getLogger("geoplan")
+    handler = _Collect(logging.WARNING)
+    saved = (root.handlers[:], root.propagate, root.level)
+    root.handlers[:] = [handler]
+    root.propagate = False
+    if root.level == logging.NOTSET or root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
+    try:
+        yield lines
+    finally:
+        root.handlers[:], root.propagate = saved[0], saved[1]
+        root.setLevel(saved[2])
+
+
+def _run_area(task: AreaTask) -> dict[str, Any]:
+    """What ``geoplan run`` does for the area's config; its summary row."""
     from geoplan.outputs.atomic import check_output_folder, remove_stale_staging
     from geoplan.pipeline import output_paths, run
 
-    t0 = time.perf_counter()
-    out: dict[str, Any] = {"id": task.id, "status": "failed", "error": "", "seconds": 0.0}
-    try:
-        cfg = task.config()
-        for setting, folder in (("output.dir", cfg.output.dir),
-                                ("output.maps_dir", cfg.output.maps_dir),
-                                ("output.cache_dir", cfg.output.cache_dir)):
-            check_output_folder(folder, setting)
-            remove_stale_staging(folder)
-        result = run(cfg)
-        out.update(summary_row(result), status="done",
-                   manifest=str(output_paths(cfg)["manifest"]))
-    except (GeoplanError, OSError, ValueError, KeyError, TypeError, RuntimeError,
-            MemoryError) as exc:
-        out["error"] = _one_line(exc)
-    out["seconds"] = time.perf_counter() - t0
-    return out
+    cfg = task.config()
+    for setting, folder in (("output.dir", cfg.output.dir),
+                            ("output.maps_dir", cfg.output.maps_dir),
+                            ("output.cache_dir", cfg.output.cache_dir)):
+        check_output_folder(folder, setting)
+        remove_stale_staging(folder)
+    result = run(cfg)
+    return {**summary_row(result), "manifest": str(output_paths(cfg)["manifest"])}
 
 
 # --------------------------------------------------------------------------------------
@@ -575,11 +610,17 @@ def run_batch(tasks: Sequence[AreaTask], out: Path, *, polygons: gpd.GeoDataFram
                                "seconds": 0.0}
                     rows[t.id] = row
                     done += 1
+                    warned = row.pop("warnings", None) or []
+                    for w in warned:
+                        log.debug("%s: %s", t.id, w)
+                    row["warnings"] = len(warned)
                     if row["status"] == "done":
                         state[t.id] = {"key": keys[t.id], "row": row}
+                        note = (f"; {len(warned)} warnings (see its tables' issues and ledger, "
+                                "or -v)" if warned else "")
                         say(f"[{done}/{n}] {t.id} {t.name}: done in {row['seconds']:.1f} s, "
                             f"{row['circle_share']:.1%} of {row['elderly_60']:,.0f} older "
-                            "residents within the circle")
+                            f"residents within the circle{note}")
                     else:
                         state.pop(t.id, None)
                         say(f"[{done}/{n}] {t.id} {t.name}: failed: {row['error']}")
@@ -597,7 +638,11 @@ def _given(client: Any) -> Iterator[Any]:
 
 SUMMARY_COLUMNS = ["area_id", "area_name", "status", "error", "elderly_60", "elderly_80",
                    "circle_share", "uncovered_60", "gap_index", "standards_pass",
-                   "standards_fail", "areas", "facilities", "seconds"]
+                   "standards_fail", "areas", "facilities", "warnings", "seconds"]
+
+#: Decimals kept in the summary table.
+ROUNDING = {"elderly_60": 1, "elderly_80": 1, "circle_share": 4, "uncovered_60": 1,
+            "gap_index": 3, "seconds": 1}
 
 #: Headers of the summary table (zh, en).
 HEADERS = {"area_id": ("区域代码", "area code"), "area_name": ("区域名称", "area name"),
@@ -610,6 +655,7 @@ HEADERS = {"area_id": ("区域代码", "area code"), "area_name": ("区域名称
            "standards_pass": ("达标项数", "standards passed"),
            "standards_fail": ("未达标项数", "standards failed"),
            "areas": ("居委数", "committees"), "facilities": ("设施数", "facilities"),
+           "warnings": ("警告数", "warnings"),
            "seconds": ("用时（秒）", "seconds")}
 
 
@@ -631,6 +677,9 @@ def write_summary(table: pd.DataFrame, tasks: Sequence[AreaTask], out: Path, *,
 
     cols = [c for c in SUMMARY_COLUMNS if c in table.columns]
     table = table[cols].copy()
+    for col, digits in ROUNDING.items():
+        if col in table.columns:
+            table[col] = pd.to_numeric(table[col], errors="coerce").round(digits)
     li = 0 if lang == "zh" else 1
     gpkgs: dict[str, Path] = {}
     for t in tasks:
