@@ -46,9 +46,12 @@ DEFAULT_WALKABLE_HIGHWAYS: tuple[str, ...] = (
 )
 #: Carriageway classes that the elevated/tunnel rule of the walking policy applies to.
 DEFAULT_ELEVATED_HIGHWAYS: tuple[str, ...] = ("trunk", "trunk_link", "primary", "primary_link")
+#: Major-road classes whose at-grade intersections cost ``walking.crossing_delay_s``.
+DEFAULT_CROSSING_ROADS: tuple[str, ...] = ("trunk", "trunk_link", "primary", "primary_link",
+                                           "secondary", "secondary_link")
 
 COORDINATE_SYSTEMS = ("wgs84", "gcj02", "bd09")
-AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid")
+AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid", "osm_admin")
 LANGUAGES = ("zh", "en")
 
 
@@ -60,7 +63,13 @@ class StudyArea:
     or ``boundary_name`` picks one polygon by ``boundary_code_column`` / ``boundary_name_column``.
     ``boundary_crs`` declares the datum of its coordinates ("wgs84", "gcj02", "bd09" or
     "EPSG:nnnn"; default: the file's own CRS): Amap-derived files are GCJ-02 although they
-    say nothing. Without a boundary the study area is the OSM files' extent.
+    say nothing. Instead of a file, ``osm_relation`` takes the boundary relation of that
+    id from ``network.osm_files`` themselves. Without either the study area is the OSM
+    files' extent.
+
+    With a boundary (file or relation) local ``osm_files`` of any size (a city or province
+    extract) are cut while read to the boundary plus the walking buffer (the longest walk
+    of the analysis at the profile speed plus ``walking.snap_max_m``).
     """
 
     name: str
@@ -73,6 +82,7 @@ class StudyArea:
     boundary_name: str | None = None
     boundary_code_column: str = "adcode"
     boundary_name_column: str = "name"
+    osm_relation: int | None = None
 
     def title(self, lang: str) -> str:
         """The map and report title in ``lang`` ("zh" or "en"), else the name."""
@@ -81,10 +91,13 @@ class StudyArea:
 
 @dataclass(frozen=True)
 class NetworkSource:
-    """Where the walking network comes from: local OSM XML files or a download.
+    """Where the walking network comes from: local OSM files or a download.
 
     Exactly one of ``osm_files``, ``place``, ``polygon`` or ``bbox`` is set.
-    ``bbox`` is ``[west, south, east, north]`` in WGS84 degrees.
+    ``bbox`` is ``[west, south, east, north]`` in WGS84 degrees. ``osm_files`` may be
+    ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2`` (told apart by content); they
+    are cut while read to the study area (``[study_area] boundary`` or ``osm_relation``)
+    plus the walking buffer.
     """
 
     osm_files: tuple[Path, ...] = ()
@@ -120,6 +133,15 @@ class WalkingProfile:
     ``speed_kmh × SPEED_80_RATIO`` (0.74, see :data:`SPEED_80_RATIO`). Every 80+ figure is
     computed at the 80+ speed from the same walking times (a second cutoff, not a second
     graph).
+
+    ``crossing_delay_s`` is the time added for crossing a major road at grade (waiting
+    for a signal or a gap), paid at the network's crossing nodes: intersections of the
+    ``crossing_roads`` classes and mapped crossings and signals (see
+    :func:`geoplan.network.walkgraph.crossing_nodes`). Default 0 (off): in Chinese cities
+    OSM's crossing and signal mapping is uneven, and the 15-minute planning rule does not
+    state waiting time, so use it as a sensitivity setting (e.g. 30 s). The 80+ and
+    speed-band figures scale whole walking times, the delay included (an approximation:
+    30 s counts as about 40 s at the 80+ speed).
     """
 
     speed_kmh: float = 3.6
@@ -131,6 +153,8 @@ class WalkingProfile:
     exclude_elevated: bool = True
     elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS
     elevated_min_length_m: float = 60.0
+    crossing_delay_s: float = 0.0
+    crossing_roads: tuple[str, ...] = DEFAULT_CROSSING_ROADS
 
     @property
     def speed_mps(self) -> float:
@@ -185,6 +209,13 @@ class FacilityLayer:
     are read (e.g. ``district`` = ``["杨浦区"]`` in a city-wide list), the others are left
     out of the analysis and of the inventory that planning standards count. Facilities of
     a neighbouring district within walking reach then no longer count as supply either.
+    ``district_column``: the column naming each row's district (name or division code) in a
+    list that spans several districts; every row stays supply for walking, but planning
+    standards count only the rows of ``[standards] district_name``/``district_code``.
+    ``same_place_m``: a row of this layer within this many metres of a row of the same type
+    from an earlier layer is the same facility under another name (two lists of the same
+    canteens): reported as a duplicate, the earlier row kept. 0 (default): only the same
+    name within 30 m is a duplicate.
     """
 
     path: Path
@@ -197,6 +228,8 @@ class FacilityLayer:
     name_column: str | None = "name"
     address_column: str | None = None
     street_column: str | None = None
+    district_column: str | None = None
+    same_place_m: float = 0.0
     capacity_column: str | None = None
     beds_column: str | None = None
     nursing_beds_column: str | None = None
@@ -267,7 +300,13 @@ class Join:
 
 @dataclass(frozen=True)
 class Areas:
-    """Analysis areas: a committee polygon file, OSM residential compounds, or a grid."""
+    """Analysis areas: a committee polygon file, OSM residential compounds, or a grid.
+
+    ``source = "osm_admin"`` takes the boundary relations of ``admin_level`` (8: streets
+    街道/镇; 9-10: committees 社区/居委会 where mapped) from the OSM files; codes come from
+    ``admin_codes`` (a table with ``osm_relation_id`` and ``code``/``code_12``) or the
+    relations' ``ref:NBS``/``ref`` tags.
+    """
 
     source: str = "compounds+grid"
     path: Path | None = None
@@ -281,6 +320,8 @@ class Areas:
     min_compound_m2: float = 2000.0
     streets_file: Path | None = None
     crs: str | None = None  # datum of the polygon file's coordinates (default: the file's)
+    admin_level: int = 8
+    admin_codes: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -618,6 +659,8 @@ _SEED_MAX = 2**32 - 1
 
 #: (dataclass name, field) -> allowed range. For a tuple field, the range of each element.
 NUMERIC_RANGES: dict[tuple[str, str], Range] = {
+    ("StudyArea", "osm_relation"): Range(-2**53, 2**53, advice="the id of a boundary "
+                                                               "relation in osm_files"),
     ("NetworkSource", "bbox"): Range(-180, 180, advice="[west, south, east, north] in WGS84 "
                                                        "degrees"),
     ("WalkingProfile", "speed_kmh"): Range(0.5, 10, advice="km/h; other speeds are "
@@ -627,12 +670,19 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
                                                                  "shorter than this are kept"),
     ("FacilityLayer", "min_quality"): Range(0, 100, advice="geocoder confidence (0-100) below "
                                                            "which a row is flagged, e.g. 50"),
+    ("FacilityLayer", "same_place_m"): Range(0, 200, advice="metres within which a same-type "
+                                                        "row of an earlier layer is the same "
+                                                        "facility, e.g. 30"),
     ("Join", "min_score"): Range(0, 100, advice="fuzzy name similarity (0-100), e.g. 90"),
     ("Population", "residents"): Range(0, 5e8, advice="residents of the district (persons)"),
     ("Population", "elderly_60"): Range(0, 5e8, advice="residents aged 60+ (persons)"),
     ("Population", "elderly_80"): Range(0, 5e8, advice="residents aged 80+ (persons)"),
     ("WalkingProfile", "speed_80_kmh"): Range(0.3, 10, advice="km/h of people aged 80+ "
                                                               "(default: speed_kmh × 0.74)"),
+    ("WalkingProfile", "crossing_delay_s"): Range(0, 300, advice="seconds of waiting per "
+                                                                 "major-road crossing (0: off; "
+                                                                 "e.g. 30 as a sensitivity "
+                                                                 "setting)"),
     ("WalkingProfile", "steps_factor"): Range(1, 10, advice="a time multiplier for steps "
                                                             "(e.g. 2)"),
     ("WalkingProfile", "snap_max_m"): Range(**_POS, hi=2000, advice="metres from a home or "
@@ -644,6 +694,8 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
                                                     "compound (e.g. 40)"),
     ("Analysis", "seed"): Range(0, _SEED_MAX, advice="any whole number >= 0"),
     ("Areas", "grid_size_m"): Range(50, 5000, advice="metres per grid cell (e.g. 300)"),
+    ("Areas", "admin_level"): Range(4, 11, advice="8 for streets (街道/镇) or 9-10 for "
+                                                  "committees (社区/居委会)"),
     ("Areas", "min_compound_m2"): Range(0, 1e6, advice="m² below which a residential "
                                                        "landuse polygon is ignored (e.g. 2000)"),
     ("Population", "share_60"): _SHARE,
@@ -911,6 +963,13 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("study_area.boundary_code/boundary_name pick a polygon from "
                           "study_area.boundary, which is not set")
     _require_file(net.polygon, "network.polygon")
+    if sa.osm_relation is not None:
+        if not net.osm_files:
+            raise ConfigError("study_area.osm_relation takes the study boundary from local "
+                              "osm_files; set network.osm_files to the extract holding it")
+        if sa.boundary is not None:
+            raise ConfigError("set either study_area.boundary or study_area.osm_relation, "
+                              "not both")
     if net.bbox is not None:
         w, s, e, n = net.bbox
         if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
@@ -929,6 +988,11 @@ def _validate(cfg: Config) -> None:
             wk.speed_80_kmh, wk.speed_kmh)
     if wk.snap_max_m <= 0:
         raise ConfigError("walking.snap_max_m must be positive (metres)")
+    unknown = [h for h in wk.crossing_roads if h not in wk.walkable_highways]
+    if unknown and wk.crossing_roads != DEFAULT_CROSSING_ROADS:
+        logging.getLogger("geoplan.config").warning(
+            "walking.crossing_roads lists %s, not among walking.walkable_highways: no walkable "
+            "way has that class (a typo?)", ", ".join(repr(h) for h in unknown))
     if wk.elevated_min_length_m < 0:
         raise ConfigError("walking.elevated_min_length_m must be >= 0 (metres; 0 leaves out "
                           "every bridge of walking.elevated_highways without a sidewalk)")
@@ -959,6 +1023,11 @@ def _validate(cfg: Config) -> None:
     ar = cfg.areas
     if ar.source not in AREA_SOURCES:
         raise ConfigError(f"areas.source = '{ar.source}': use one of {', '.join(AREA_SOURCES)}")
+    if ar.source == "osm_admin":
+        if not cfg.network.osm_files:
+            raise ConfigError("areas.source = 'osm_admin' reads boundary relations from local "
+                              "network.osm_files; set them or use another areas.source")
+    _require_file(ar.admin_codes, "areas.admin_codes")
     if ar.source == "file" and ar.path is None:
         raise ConfigError("areas.source = 'file' needs areas.path (a polygon file)")
     _require_file(ar.path, "areas.path")
@@ -1123,6 +1192,11 @@ def _validate_standards(cfg: Config) -> None:
                     f"standards.only lists '{s.id}', which needs facilities of type "
                     f"{' or '.join(s.types)}, but no [[facilities]] layer has that type "
                     f"(types: {', '.join(cfg.facility_types)}); add a layer or drop it")
+    for i, layer in enumerate(cfg.facilities):
+        if layer.district_column is not None and not (st.district_name or st.district_code):
+            raise ConfigError(f"facilities[{i}].district_column = '{layer.district_column}' "
+                              "needs standards.district_name (or district_code) to know "
+                              "which rows are the district's (e.g. district_name = \"杨浦区\")")
     if st.elderly_total is not None and st.elderly_total <= 0:
         raise ConfigError(f"standards.elderly_total = {st.elderly_total:g}: give the "
                           "district's elderly (e.g. 431700), or leave it out")

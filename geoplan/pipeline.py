@@ -135,16 +135,15 @@ def _study_boundary(cfg: Config) -> shapely.Geometry:
     """The configured boundary polygon (WGS84), checked against the OSM files' extent
     before any network is built; an empty geometry when none is configured."""
     sa = cfg.study_area
-    if sa.boundary is None:
+    # the same polygon the OSM files are cut to while read (study_area.boundary or the
+    # boundary relation study_area.osm_relation of the files)
+    poly = osm.configured_boundary(cfg.network, osm.StudyCut.of(cfg))
+    if poly is None:
         return shapely.Polygon()
-    from geoplan.sources.boundary import study_boundary_from_file
-
-    poly = study_boundary_from_file(sa.boundary, sa.boundary_crs, code=sa.boundary_code,
-                                    name=sa.boundary_name, code_column=sa.boundary_code_column,
-                                    name_column=sa.boundary_name_column)
     extent = osm.study_boundary(cfg.network)
     if not extent.is_empty:
-        _require_overlap(poly, extent, sa.boundary, "the OSM files")
+        _require_overlap(poly, extent, sa.boundary or f"study_area.osm_relation = "
+                         f"{sa.osm_relation}", "the OSM files")
     return poly
 
 
@@ -407,7 +406,8 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
     Areas of an areas file that do not reach the study area stay in the area table, with
     their residents recorded in ``ledger`` as excluded (``outside_study_area``).
     """
-    feats = osm.features(cfg.network, cfg.output.cache_dir).to_crs(net.crs)
+    feats = osm.features(cfg.network, cfg.output.cache_dir,
+                         osm.StudyCut.of(cfg)).to_crs(net.crs)
     compounds = compound_areas(feats, boundary, cfg.areas.min_compound_m2)
     src = cfg.areas.source
     if src != "file" and len(feats) == 0:
@@ -425,6 +425,8 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
                                  "file's CRS and extent")
     elif src == "compounds":
         areas = compounds
+    elif src == "osm_admin":
+        areas = osm.admin_areas(cfg.network, cfg.areas, boundary, net.crs)
     else:
         grid = grid_cells(boundary, cfg.areas.grid_size_m, net.crs)
         if src == "grid":
@@ -580,7 +582,8 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         if boundary_wgs.is_empty:
             boundary_wgs = net_hull
     else:
-        _require_overlap(boundary_wgs, net_hull, cfg.study_area.boundary,
+        _require_overlap(boundary_wgs, net_hull, cfg.study_area.boundary
+                         or f"study_area.osm_relation = {cfg.study_area.osm_relation}",
                          "the walking network")
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
@@ -603,7 +606,8 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
                      parts.dropped_parts, parts.dropped_nodes, parts.dropped_length_m)
         fac, fac_snap, issues, inventory, load = _place_facilities(cfg, load, net,
                                                                    boundary_wgs)
-        fac_ledger = FacilityLedger.from_issues(load.read, load.blank, len(fac), issues)
+        fac_ledger = FacilityLedger.from_issues(load.read, load.blank, len(fac), issues,
+                                                load.left_out)
         fac_ledger.check()
         log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
 

@@ -110,7 +110,8 @@ class _Context:
     def features(self) -> gpd.GeoDataFrame:
         if self._features is None:
             cfg = self.run.config
-            self._features = osm.features(cfg.network, cfg.output.cache_dir).to_crs(self.net.crs)
+            self._features = osm.features(cfg.network, cfg.output.cache_dir,
+                                          osm.StudyCut.of(cfg)).to_crs(self.net.crs)
         return self._features
 
     def times(self, snapped: SnappedPoints, cutoff_min: float) -> sp.csr_matrix:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from geoplan.analysis.standards import (
     load_profile,
     standards_summary,
 )
-from geoplan.config import Config, Standards
+from geoplan.config import Config, FacilityLayer, Standards
 from geoplan.errors import InputDataError
 from geoplan.outputs.labels import column_label, value_label
 from geoplan.outputs.manifest import RunManifest
@@ -37,8 +39,8 @@ from geoplan.sources.facilities import load_facilities
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StandardsResult", "build_units", "check_config", "format_table", "quick_check",
-           "standards_paths", "write_standards_outputs"]
+__all__ = ["StandardsResult", "build_units", "check_config", "district_key", "district_stock",
+           "format_table", "quick_check", "standards_paths", "write_standards_outputs"]
 
 
 @dataclass
@@ -128,6 +130,70 @@ def build_units(cfg: Config, st: Standards) -> tuple[Units, list[str]]:
     return units, warnings
 
 
+_DISTRICT_SUFFIX = re.compile(r"(新区|区|县|市|旗)$")
+
+
+def district_key(name: object) -> str:
+    """Normalised district name for matching: NFKC, no spaces, the suffix 区/新区/县/市/旗
+    removed when a name of two or more characters remains (``"杨浦区"`` and ``" 杨浦 "`` ->
+    ``"杨浦"``; ``"浦东新区"`` -> ``"浦东"``)."""
+    text = "".join(unicodedata.normalize("NFKC", str(name)).split())
+    short = _DISTRICT_SUFFIX.sub("", text)
+    return short if len(short) >= 2 else text
+
+
+def district_stock(inventory: pd.DataFrame, st: Standards,
+                   layers: tuple[FacilityLayer, ...] | list[FacilityLayer] = ()
+                   ) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the inventory that are the district's stock.
+
+    Rows of a layer with a ``district_column`` (a city-wide list) count only when their
+    district is ``st.district_name`` (compared by :func:`district_key`) or a division code
+    starting with ``st.district_code``; rows naming another district, and rows with no
+    district (which district they belong to is unknown), are left out of the standards
+    (they stay walking supply). Rows of other layers are the district's.
+
+    Returns
+    -------
+    inventory : pandas.DataFrame
+        The rows counted, index reset.
+    notes : list of str
+        How many rows were left out and why (empty when none).
+    """
+    city_wide = {layer.label or layer.path.stem for layer in layers
+                 if layer.district_column is not None}
+    if not city_wide or "district" not in inventory.columns:
+        return inventory, []
+    in_list = inventory["layer"].isin(city_wide).to_numpy()
+    raw = inventory["district"]
+    blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    text = raw.astype(object).where(~blank, "").astype(str).str.strip()
+    ours = np.zeros(len(inventory), dtype=bool)
+    if st.district_name:
+        ours |= (text.map(district_key) == district_key(st.district_name)).to_numpy()
+    code = (st.district_code or "").strip()
+    if code:
+        digits = text.str.fullmatch(r"\d{6,12}").to_numpy(dtype=bool)
+        ours |= digits & text.str.startswith(code).to_numpy(dtype=bool)
+    other = in_list & ~blank & ~ours
+    unknown = in_list & blank
+    notes = []
+    which = st.district_name or code
+    if other.any():
+        counts = text[other].value_counts()
+        listed = ", ".join(f"{k} {n}" for k, n in counts.head(4).items())
+        notes.append(f"{int(other.sum())} facilities of other districts in city-wide lists "
+                     f"({', '.join(sorted(city_wide))}) are walking supply only, not "
+                     f"{which}'s stock in the standards ({listed}"
+                     f"{' …' if len(counts) > 4 else ''})")
+    if unknown.any():
+        names = inventory.loc[unknown, "name"].astype(str)
+        notes.append(f"{int(unknown.sum())} facilities of city-wide lists have no district; "
+                     f"not counted in {which}'s standards (e.g. "
+                     + ", ".join(names.head(3)) + (" …" if len(names) > 3 else "") + ")")
+    return inventory[~other & ~unknown].reset_index(drop=True), notes
+
+
 def check_config(cfg: Config, *, lang: str | None = None,
                  inventory: pd.DataFrame | None = None) -> StandardsResult:
     """Check the config's ``[standards]`` against its facility tables.
@@ -157,6 +223,9 @@ def check_config(cfg: Config, *, lang: str | None = None,
     units, warnings = build_units(cfg, st)
     inv = (inventory if inventory is not None
            else load_facilities(cfg.facilities, cfg.joins).inventory)
+    inv, left_out = district_stock(inv, st, cfg.facilities)
+    for note in left_out:
+        log.info("standards: %s", note)
     inv = inv.copy()
     inv["street_code"] = (match_streets(inv["street"], units.streets, fallback=inv["name"])
                           if len(units.streets) else "")
@@ -186,6 +255,7 @@ def check_config(cfg: Config, *, lang: str | None = None,
              "already meets the requirement, else its result is 'unknown'.",
              "Requirements in whole units (beds) are rounded up: 431,700 × 2.5 % = 10,792.5 "
              "→ 10,793.",
+             *left_out,
              *warnings]
     return StandardsResult(profile=profile, table=table, summary=standards_summary(table),
                            units=units, inventory=inv, notes=notes, warnings=warnings,

@@ -11,8 +11,9 @@ LAT0, LON0 = 31.30, 121.50
 
 
 def write_osm(path: Path, nodes: dict[int, tuple[float, float]],
-              ways: list[tuple[int, list[int], dict[str, str]]], bounds: bool = True) -> Path:
-    """Write nodes given as (east m, north m) offsets and ways with tags."""
+              ways: list[tuple[int, list[int], dict[str, str]]], bounds: bool = True,
+              node_tags: dict[int, dict[str, str]] | None = None) -> Path:
+    """Write nodes given as (east m, north m) offsets, with optional tags, and ways with tags."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
     if bounds:
         lats = [LAT0 + n * DLAT for _, n in nodes.values()]
@@ -20,8 +21,15 @@ def write_osm(path: Path, nodes: dict[int, tuple[float, float]],
         lines.append(f' <bounds minlat="{min(lats) - 0.001:.7f}" minlon="{min(lons) - 0.001:.7f}"'
                      f' maxlat="{max(lats) + 0.001:.7f}" maxlon="{max(lons) + 0.001:.7f}"/>')
     for nid, (e, n) in nodes.items():
-        lines.append(f' <node id="{nid}" visible="true" version="1" '
-                     f'lat="{LAT0 + n * DLAT:.8f}" lon="{LON0 + e * DLON:.8f}"/>')
+        tags = (node_tags or {}).get(nid, {})
+        head = (f' <node id="{nid}" visible="true" version="1" '
+                f'lat="{LAT0 + n * DLAT:.8f}" lon="{LON0 + e * DLON:.8f}"')
+        if not tags:
+            lines.append(head + "/>")
+            continue
+        lines.append(head + ">")
+        lines += [f'  <tag k="{k}" v="{v}"/>' for k, v in tags.items()]
+        lines.append(" </node>")
     for wid, refs, tags in ways:
         lines.append(f' <way id="{wid}" visible="true" version="1">')
         lines += [f'  <nd ref="{r}"/>' for r in refs]

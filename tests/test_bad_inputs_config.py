@@ -32,6 +32,7 @@ from geoplan.errors import ConfigError
 # Where each config dataclass sits in the TOML document: a path of keys; an int is a
 # position in an array of tables.
 SECTIONS: dict[str, tuple[Any, ...]] = {
+    "StudyArea": ("study_area",),
     "NetworkSource": ("network",),
     "WalkingProfile": ("walking",),
     "Analysis": ("analysis",),

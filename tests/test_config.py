@@ -43,7 +43,13 @@ def test_example_config_loads(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -
     cfg = load_config(EXAMPLE)
     assert cfg.walking.speed_kmh == 3.6
     assert cfg.analysis.thresholds_min == (5.0, 10.0, 15.0)
-    assert cfg.facility_types == ("canteen",)
+    assert cfg.facility_types == ("canteen", "care_home", "day_care", "community_org",
+                                  "care_centre", "nursing_station", "nursing_hospital")
+    assert cfg.analysis.required_types == ("canteen", "day_care", "care_centre",
+                                           "community_org")
+    assert [layer.district_column for layer in cfg.facilities] == [None, None, None,
+                                                                   "district"]
+    assert cfg.joins[0].layer == cfg.facilities[2].label
     assert all(p.is_file() for p in cfg.network.osm_files)
     assert cfg.facilities[1].has_coordinates is False
     assert cfg.output.dir == Path.cwd() / "data/processed/yangpu-wujiaochang"

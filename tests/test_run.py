@@ -15,6 +15,8 @@ import pytest
 from geoplan.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
+#: Facility rows the demo reads: 43 + 4 canteens, 65 institutions, 3,821 map rows.
+READ = 43 + 4 + 65 + 3821
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +64,23 @@ def test_demo_figures_are_plausible(demo_run: Path) -> None:
     gpkg = demo_run / "data" / "yangpu-wujiaochang-coverage.gpkg"
     fac = gpd.read_file(gpkg, layer="facilities")
     issues = pyogrio.read_dataframe(gpkg, layer="issues")
-    # 43 geocoded + 4 without coordinates: every row is placed or reported
-    assert len(fac) + (issues["action"] == "dropped").sum() == 47
-    assert (issues["problem"] == "missing_coordinates").sum() == 4
+    # 43 + 4 canteens, 65 institutions, 3,821 rows of the municipal map: every row is
+    # placed, reported, or in a category left out on purpose (846 care homes of the map,
+    # which the institution list already holds)
+    assert len(fac) + (issues["action"] == "dropped").sum() + 846 == READ
+    # 4 canteens to geocode, 34 rows of the map without coordinates
+    assert (issues["problem"] == "missing_coordinates").sum() == 4 + 34
     # beyond walking reach of the boundary, or within it but where the OSM source ends
     assert issues["problem"].isin(["outside_study_area", "beyond_network"]).sum() == \
-        47 - 4 - len(fac)
-    assert 3 <= len(fac) <= 15
-    assert (fac["snap_m"] < 150).all()  # GCJ-02 converted: canteens sit on streets
+        READ - 846 - 38 - (issues["problem"] == "duplicate").sum() - len(fac)
+    canteens = fac[fac["type"] == "canteen"]
+    assert 3 <= (canteens["layer"] == "长者食堂2024").sum() <= 15
+    assert 10 <= len(canteens) <= 40
+    assert fac["type"].nunique() >= 5
+    # GCJ-02 converted: the list's canteens sit on streets (the map's points, placed by
+    # the municipal platform, lie up to a few hundred metres off a mapped way)
+    assert (canteens.loc[canteens["layer"] == "长者食堂2024", "snap_m"] < 150).all()
+    assert (fac["snap_m"] < 300).all()
     summary = pyogrio.read_dataframe(gpkg, layer="summary")
     e60 = summary["elderly_60"].iloc[0]
     # ~20 km2 of dense Yangpu at ~20,000 residents/km2 x 31.8 % -> order 1e4-1e5 aged 60+
@@ -122,12 +133,13 @@ def test_demo_ledger_balances(demo_run: Path) -> None:
         assert scored == pytest.approx(summary[col].iloc[0], rel=1e-9)
     fac = ledger[ledger["ledger"] == "facilities"]
     read = fac.loc[fac["entry"] == "entered", "facility_rows"].sum()
-    assert read == 47
+    assert read == READ
     assert read == fac.loc[fac["entry"].isin(["scored", "excluded"]), "facility_rows"].sum()
     m = json.loads((demo_run / "data" / "manifest.json").read_text(encoding="utf-8"))
     led = m["ledger"]["people"]
     assert led["entered_60"] == pytest.approx(led["scored_60"] + led["excluded_60"], abs=0.2)
-    assert m["ledger"]["facilities"]["rows_read"] == 47
+    assert m["ledger"]["facilities"]["rows_read"] == READ
+    assert m["ledger"]["facilities"]["not_placed"]["category_left_out"] == 846
     wb = openpyxl.load_workbook(demo_run / "data" / "yangpu-wujiaochang-areas.xlsx",
                                 read_only=True)
     assert "人口与设施台账" in wb.sheetnames

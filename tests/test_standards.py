@@ -230,24 +230,43 @@ def test_standards_command_on_the_demo(demo_dir: Path, tmp_path: Path,
     assert (folder / "yangpu-wujiaochang-standards-manifest.json").is_file()
 
     res = check_config(load_config(cfg_path))
-    # all 47 listed canteens count, with or without coordinates, across the district
-    assert len(res.inventory) == 47
-    assert (res.inventory["street_code"] != "").sum() == 46  # one name has no street
+    # Yangpu's stock, with or without coordinates, across the district: 47 listed
+    # canteens, 65 institutions, and the municipal map's 225 Yangpu rows less its 70 care
+    # homes (left out: the institution list holds them) and less 6 meal points within
+    # 30 m of a listed canteen (same_place_m); no other district's row
+    inv = res.inventory
+    assert len(inv) == 47 + 65 + 155 - 6
+    assert inv.groupby("type").size().to_dict() == {
+        "canteen": 47 + 82 - 6, "care_centre": 16, "care_home": 65, "community_org": 11,
+        "day_care": 24, "nursing_hospital": 11, "nursing_station": 11}
+    assert set(inv["district"].dropna()) == {"杨浦区"}
+    # streets: from the lists' street columns, or a full street name in the facility name
+    # (one canteen, 8 organisations and the 22 nursing stations/hospitals have none)
+    assert (inv["street_code"] != "").sum() == 261 - 31
+    assert any("2766 facilities of other districts" in n for n in res.notes)
     assert len(res.units.streets) == 12
     assert res.units.district_committees == 301
     d = res.table[res.table["unit_level"] == "district"].set_index("standard_id")
     assert d.loc["care_home_beds", "required"] == 10_793
     assert d.loc["homecare_floor_area", "existing_amount"] == 11_236.5
     assert d.loc["neighbourhood_centre_per_committees", "required"] == 61
-    assert d.loc["nursing_beds", "check_status"] == "no_data"
+    # the institutions list no beds: nursing beds unknown (not zero) for the district
+    assert d.loc["nursing_beds", "check_status"] == "unknown"
+    assert d.loc["nursing_beds", "unknown_rows"] == 65
     streets = res.table[(res.table["unit_level"] == "street")
                         & (res.table["standard_id"] == "homecare_floor_area")]
-    # no street elderly in the demo: no base; canteens without floor area are unknown
-    assert (streets["check_status"] == "no_base").all()
-    assert streets["unknown_rows"].sum() == 46
-    # which canteens lack floor area: all 47 listed for the floor-area standard, by row
+    # street elderly: census residents × the 60+ share; canteens and day care without
+    # floor area are unknown
+    assert (streets["elderly"] > 0).all()
+    assert streets["elderly"].sum() == pytest.approx(1_242_600 * 0.3178, rel=1e-3)
+    assert (streets["check_status"] == "unknown").all()
+    assert streets["unknown_rows"].sum() == 123 + 24 - 1
+    centres = res.table[(res.table["unit_level"] == "street")
+                        & (res.table["standard_id"] == "care_centre_per_street")]
+    assert (centres["check_status"] == "pass").all() and centres["existing_amount"].sum() == 16
+    # which facilities lack floor area: all 147 canteens and day-care centres, by row
     miss = res.missing[res.missing["standard_id"] == "homecare_floor_area"]
-    assert len(miss) == 47 and (miss["attribute"] == "floor_area_m2").all()
+    assert len(miss) == 147 and (miss["attribute"] == "floor_area_m2").all()
     assert {"fid", "source_row", "name"} <= set(miss.columns)
     assert "standards_missing" in layers
 
@@ -260,14 +279,21 @@ def test_street_and_committee_elderly_files(demo_dir: Path, tmp_path: Path) -> N
     elderly.loc[elderly.index[0], "elderly"] = 0
     efile = tmp_path / "street_elderly.csv"
     elderly.to_csv(efile, index=False)
-    text = cfg_path.read_text(encoding="utf-8").replace(
-        "# elderly_file = \"population/street_elderly.csv\"", f'elderly_file = "{efile}"')
+    census = ('elderly_file = "census/yangpu_streets_residents_2020.csv"\n'
+              'elderly_code_column = "street_code"\nresidents_column = "residents_2020"\n')
+    text = cfg_path.read_text(encoding="utf-8")
+    assert census in text
+    text = text.replace(census, f'elderly_file = "{efile}"\n')
     cfg_path.write_text(text, encoding="utf-8")
     res = check_config(load_config(cfg_path), lang="en")
     beds = res.table[(res.table["standard_id"] == "care_home_beds")
                      & (res.table["unit_level"] == "street")]
     assert (beds["required"].dropna() == 900).all()  # 36,000 × 2.5 %
-    assert (beds["check_status"] == "no_data").all()  # no care-home layer in the demo
+    # the 65 institutions list no beds: unknown, except the street with 0 elderly
+    by_code = beds.set_index("unit_code")["check_status"]
+    zero = str(elderly["code"].iloc[0])
+    assert by_code[zero] == "no_base"
+    assert (by_code.drop(index=zero) == "unknown").all()
     area = res.table[(res.table["standard_id"] == "homecare_floor_area")
                      & (res.table["unit_level"] == "street")].set_index("unit_code")
     first = streets["code"].iloc[0]
@@ -293,11 +319,12 @@ def test_standards_config_errors(demo_dir: Path, tmp_path: Path,
     base = cfg_path.read_text(encoding="utf-8")
     cases = {
         'profile = "shanghai-yangpu-2016"\n': ('profile = "shanghai-yangpu-2016"\n'
-                                               'only = ["public_care_home_per_street"]\n',
+                                               'only = ["neighbourhood_centre_per_committees"]\n',
                                                "no [[facilities]] layer has that type"),
         "elderly_total = 431700": ("elderly_total = 0", "standards.elderly_total"),
         'access_method = "e2sfca_step"': ('access_method = "3sfca"', "gap_index.access_method"),
-        'types = ["canteen"]\nmethods': ('types = ["day_care"]\nmethods', "accessibility.types"),
+        'types = ["canteen", "day_care", "care_centre"]\nmethods': (
+            'types = ["doorstep_station"]\nmethods', "accessibility.types"),
     }
     for old, (new, msg) in cases.items():
         assert old in base, old

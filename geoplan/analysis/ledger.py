@@ -268,7 +268,8 @@ class FacilityLedger:
 
     @classmethod
     def from_issues(cls, read: Mapping[str, int], blank: Mapping[str, int], placed: int,
-                    issues: pd.DataFrame) -> FacilityLedger:
+                    issues: pd.DataFrame,
+                    left_out: Mapping[str, int] | None = None) -> FacilityLedger:
         """Build the ledger from the rows read, the placed count and the issues table.
 
         Parameters
@@ -281,6 +282,9 @@ class FacilityLedger:
             Facilities in the analysis.
         issues : pandas.DataFrame
             The issues table (columns ``problem``, ``action``).
+        left_out : mapping of str to int, optional
+            Rows left out on purpose, per reason (``category_left_out``, ``filtered_out``;
+            :attr:`~geoplan.sources.facilities.FacilityLoad.left_out`).
         """
         dropped = issues[issues["action"] == "dropped"]["problem"].value_counts()
         kept = issues[(issues["action"] == "kept")
@@ -289,6 +293,9 @@ class FacilityLedger:
         n_blank = int(sum(blank.values()))
         if n_blank:
             not_placed["blank_row"] = n_blank
+        for reason, n in (left_out or {}).items():
+            if n:
+                not_placed[str(reason)] = not_placed.get(str(reason), 0) + int(n)
         return cls(read=dict(read), placed=int(placed), not_placed=not_placed,
                    kept_flagged={str(k): int(v) for k, v in
                                  kept["problem"].value_counts().sort_index().items()})

@@ -14,7 +14,9 @@ import pickle
 
 from geoplan import __version__
 from geoplan.config import Config
+from geoplan.errors import ConfigError
 from geoplan.hashing import sha256_file
+from geoplan.network.arraygraph import build_walk_network_arrays
 from geoplan.network.walkgraph import WalkNetwork, build_walk_network
 from geoplan.sources import osm
 
@@ -22,8 +24,10 @@ log = logging.getLogger(__name__)
 
 #: Bump when the prepared-network format or preparation logic changes (3: merged
 #: highway/name sorted and joined; 4: walking policy and factors; 5: every connected part
-#: kept, labelled in ``edges.part``).
-CACHE_FORMAT = 5
+#: kept, labelled in ``edges.part``; 6: crossing delay (``nodes.crossing``,
+#: ``edges.cross_u_s``/``cross_v_s``); 7: local files read with pyosmium, cut to the
+#: study area plus the walking buffer, built from arrays).
+CACHE_FORMAT = 7
 
 
 def network_cache_key(cfg: Config) -> str:
@@ -32,7 +36,10 @@ def network_cache_key(cfg: Config) -> str:
     payload = {
         "format": CACHE_FORMAT,
         "geoplan": __version__,
-        "files": [sha256_file(p) for p in net.osm_files],
+        # large extracts: size + mtime + head/tail hash instead of hashing 1 GB every run
+        "files": [osm.file_fingerprint(p) for p in net.osm_files],
+        # the study area and walking buffer the files are cut to
+        "cut": osm.StudyCut.of(cfg).cache_key() if net.osm_files else {},
         "place": net.place,
         "polygon": sha256_file(net.polygon) if net.polygon else None,
         "bbox": list(net.bbox) if net.bbox else None,
@@ -43,8 +50,10 @@ def network_cache_key(cfg: Config) -> str:
         "exclude_elevated": walk.exclude_elevated,
         "elevated": sorted(walk.elevated_highways),
         "elevated_min_length_m": walk.elevated_min_length_m,
+        "crossing_delay_s": walk.crossing_delay_s,
+        "crossing_roads": sorted(walk.crossing_roads),
     }
-    text = json.dumps(payload, sort_keys=True)
+    text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -70,16 +79,38 @@ def prepare_network(cfg: Config, *, use_cache: bool = True) -> tuple[WalkNetwork
                 return net, True
         except Exception as exc:  # a corrupt cache is rebuilt, never fatal
             log.warning("ignoring unreadable network cache %s (%s)", path, exc)
-    if cfg.network.osm_files:
-        raw = osm.graph_from_osm_files(cfg.network.osm_files)
-    else:
-        raw = osm.graph_from_download(cfg.network, cfg.walking.walkable_highways, cache_dir)
     wk = cfg.walking
-    net = build_walk_network(raw, wk.speed_mps, wk.steps_factor, wk.walkable_highways,
-                             exclude_motorroad=wk.exclude_motorroad,
-                             exclude_elevated=wk.exclude_elevated,
-                             elevated_highways=wk.elevated_highways,
-                             elevated_min_length_m=wk.elevated_min_length_m)
+    policy = {"exclude_motorroad": wk.exclude_motorroad,
+              "exclude_elevated": wk.exclude_elevated,
+              "elevated_highways": wk.elevated_highways,
+              "elevated_min_length_m": wk.elevated_min_length_m}
+    crossing = {"crossing_delay_s": wk.crossing_delay_s, "crossing_roads": wk.crossing_roads}
+    if cfg.network.osm_files and wk.crossing_delay_s > 0:
+        # The crossing delay needs node tags (crossings, signals) kept through the
+        # simplification; the array builder does not read them yet, so files go through
+        # osmnx's XML reader (PBF has no such path: a one-line error says so).
+        from geoplan.sources.osm_read import detect_format
+
+        for p in cfg.network.osm_files:
+            if detect_format(p) != "osm":
+                raise ConfigError(f"walking.crossing_delay_s = {wk.crossing_delay_s:g} needs "
+                                  f"OSM XML input for now; {p} is "
+                                  f"{detect_format(p)}: convert it to .osm (e.g. osmium cat) "
+                                  "or set crossing_delay_s = 0")
+        raw = osm.graph_from_osm_files(cfg.network.osm_files)
+        net = build_walk_network(raw, wk.speed_mps, wk.steps_factor, wk.walkable_highways,
+                                 **policy, **crossing)
+    elif cfg.network.osm_files:
+        # streamed once with pyosmium, cut to the boundary, built from arrays
+        cut = osm.StudyCut.of(cfg)
+        tables = osm.read_tables(cfg.network, cut)
+        where = " inside the study boundary plus its walking buffer" if cut.is_set else ""
+        net = build_walk_network_arrays(tables, wk.speed_mps, wk.steps_factor,
+                                        wk.walkable_highways, where=where, **policy)
+    else:
+        raw = osm.graph_from_download(cfg.network, wk.walkable_highways, cache_dir)
+        net = build_walk_network(raw, wk.speed_mps, wk.steps_factor, wk.walkable_highways,
+                                 **policy, **crossing)
     net.report["cache_key"] = key
     if use_cache:
         from geoplan.outputs.atomic import atomic_write  # names the file on a full disk

@@ -8,7 +8,7 @@ at the profile speed and counted as travel time ("off-network" time).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -35,7 +35,12 @@ class SnappedPoints:
     off_s : ndarray of float64
         Time to walk ``off_m``.
     edge_time : ndarray of float64
-        Travel time of the whole edge.
+        Walking time of the whole edge, without its crossing delays.
+    cross_u, cross_v : ndarray of float64, optional
+        Half the crossing delay at node ``u`` / ``v`` of the edge (0 when the node is no
+        crossing node or the delay is off; default all 0). It is added to the time to
+        that node, so a walk through the node pays the whole delay (the other half is on
+        the next edge) and a walk along the point's own edge pays none.
     """
 
     edge: np.ndarray
@@ -45,6 +50,13 @@ class SnappedPoints:
     off_m: np.ndarray
     off_s: np.ndarray
     edge_time: np.ndarray
+    cross_u: np.ndarray | None = field(default=None)
+    cross_v: np.ndarray | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        for name in ("cross_u", "cross_v"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(len(self.edge), dtype=np.float64))
 
     def __len__(self) -> int:
         return int(self.edge.shape[0])
@@ -52,17 +64,18 @@ class SnappedPoints:
     @property
     def t_u(self) -> np.ndarray:
         """Seconds from each point to node ``u`` (off-network plus along the edge)."""
-        return self.off_s + self.frac * self.edge_time
+        return self.off_s + self.frac * self.edge_time + self.cross_u
 
     @property
     def t_v(self) -> np.ndarray:
         """Seconds from each point to node ``v``."""
-        return self.off_s + (1.0 - self.frac) * self.edge_time
+        return self.off_s + (1.0 - self.frac) * self.edge_time + self.cross_v
 
     def subset(self, index: np.ndarray) -> SnappedPoints:
         """Return the points at positions ``index`` (integer or boolean array)."""
         return SnappedPoints(*(getattr(self, f)[index] for f in
-                               ("edge", "u", "v", "frac", "off_m", "off_s", "edge_time")))
+                               ("edge", "u", "v", "frac", "off_m", "off_s", "edge_time",
+                                "cross_u", "cross_v")))
 
 
 def snap_points(network: WalkNetwork, points: np.ndarray, speed_mps: float) -> SnappedPoints:
@@ -106,8 +119,12 @@ def snap_points(network: WalkNetwork, points: np.ndarray, speed_mps: float) -> S
     frac = np.nan_to_num(np.clip(frac, 0.0, 1.0))
     u = edges["u"].to_numpy()[edge]
     v = edges["v"].to_numpy()[edge]
-    edge_time = edges["time_s"].to_numpy()[edge]
+    # The edge's crossing halves are paid at its ends, not spread along it.
+    half_u, half_v = network.crossing_halves()
+    cross_u, cross_v = half_u[edge], half_v[edge]
+    edge_time = edges["time_s"].to_numpy()[edge] - cross_u - cross_v
     return SnappedPoints(edge=edge, u=u.astype(np.int64), v=v.astype(np.int64),
                          frac=frac.astype(np.float64), off_m=off_m.astype(np.float64),
                          off_s=(off_m / speed_mps).astype(np.float64),
-                         edge_time=edge_time.astype(np.float64))
+                         edge_time=edge_time.astype(np.float64),
+                         cross_u=cross_u.astype(np.float64), cross_v=cross_v.astype(np.float64))

@@ -74,6 +74,7 @@ _STATIC: dict[str, tuple[str, str, str]] = {
     "type": ("设施类型", "Facility type", KIND_TEXT),
     "address": ("地址", "Address", KIND_TEXT),
     "street": ("所属街道", "Street", KIND_TEXT),
+    "district": ("所属区", "District", KIND_TEXT),
     "capacity": ("容量", "Capacity", KIND_COUNT),
     "beds": ("床位数（张）", "Beds", KIND_COUNT),
     "nursing_beds": ("护理床位数（张）", "Nursing beds", KIND_COUNT),
@@ -422,6 +423,8 @@ LEDGER_REASONS: dict[str, tuple[str, str]] = {
     "rows_read": ("读取记录", "Rows read"),
     "placed": ("已定位并纳入计算", "Placed"),
     "blank_row": ("空行", "Blank row"),
+    "category_left_out": ("按类别映射不纳入（配置为\"\"）", "Category left out on purpose"),
+    "filtered_out": ("按筛选条件不纳入", "Left out by filter_values"),
     **PROBLEMS,
 }
 

@@ -13,6 +13,8 @@ street. Cut-off parts of edges are computed exactly from the node times:
 * On the edge a source is snapped to, the source (at fraction ``f``, off-network time
   ``o``) also reaches ``[f - r, f + r]`` with ``r = (T - o) / tau`` when ``T >= o``, even
   if neither end node is reached.
+* With a crossing delay, ``tau`` is the edge's walking time and ``t_u``/``t_v`` include
+  the half delay paid at a crossing node on entering the edge.
 
 The off-network access line from a source to its attachment point is not street space
 and is not drawn. Everything is vectorised over edges; Python loops run only over
@@ -51,7 +53,9 @@ class _EdgeGeometry:
     vcount: np.ndarray  # number of vertices of each edge
     u: np.ndarray
     v: np.ndarray
-    tau: np.ndarray  # travel time per edge
+    tau: np.ndarray  # walking time per edge, without its crossing delays
+    half_u: np.ndarray  # half crossing delay paid at the u end (0 without)
+    half_v: np.ndarray
 
     @classmethod
     def from_network(cls, network: WalkNetwork) -> _EdgeGeometry:
@@ -72,8 +76,10 @@ class _EdgeGeometry:
         has = vcount > 0
         length[has] = cum[last[has]]
         u, v, tau = network.edge_arrays()
+        half_u, half_v = network.crossing_halves()
         return cls(geoms=geoms, length=length, coords=coords, cum=cum, vstart=vstart,
-                   vcount=vcount, u=u, v=v, tau=tau)
+                   vcount=vcount, u=u, v=v, tau=tau - half_u - half_v, half_u=half_u,
+                   half_v=half_v)
 
 
 @dataclass(frozen=True)
@@ -155,8 +161,9 @@ def _reached_intervals(eg: _EdgeGeometry, inc: tuple[np.ndarray, np.ndarray],
     p_src, p_edge = pair // n_edges, pair % n_edges
 
     tau = eg.tau[p_edge]
-    t_u = nt.lookup(p_src, eg.u[p_edge])
-    t_v = nt.lookup(p_src, eg.v[p_edge])
+    # A crossing node's half delay is paid on entering the edge, not spread along it.
+    t_u = nt.lookup(p_src, eg.u[p_edge]) + eg.half_u[p_edge]
+    t_v = nt.lookup(p_src, eg.v[p_edge]) + eg.half_v[p_edge]
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.where(tau > 0, (T - t_u) / tau, np.inf)  # reach from u
         b = np.where(tau > 0, 1.0 - (T - t_v) / tau, -np.inf)  # reach from v

@@ -21,7 +21,10 @@ low_geocode_quality      kept      geocoder confidence below ``min_quality`` or 
                                    in ``bad_match_levels``; the point carries the reason in
                                    ``geocode_note`` (``low_quality = "drop"``: dropped)
 duplicate                dropped   same name within 30 m of an earlier row of the same
-                                   facility type (any layer); the first is kept
+                                   facility type (any layer); the first is kept. With
+                                   ``same_place_m`` on a layer: also a row within that
+                                   distance of a same-type row of an earlier layer,
+                                   whatever its name (two lists of the same facilities)
 outside_study_area       dropped   :func:`flag_outside`
 ======================== ========= =====================================================
 
@@ -37,7 +40,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -73,8 +76,9 @@ NUMERIC_ATTRIBUTES = {"capacity": "capacity_column", "beds": "beds_column",
                       "nursing_beds": "nursing_beds_column",
                       "floor_area_m2": "floor_area_column"}
 #: Columns of :attr:`FacilityLoad.inventory`, in order.
-INVENTORY_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "capacity", "beds",
-                     "nursing_beds", "floor_area_m2", "public", "source_row", "located")
+INVENTORY_COLUMNS = ("fid", "layer", "type", "name", "address", "street", "district",
+                     "capacity", "beds", "nursing_beds", "floor_area_m2", "public",
+                     "source_row", "located")
 #: Columns of :attr:`FacilityLoad.issues`, in order.
 ISSUE_COLUMNS = ("layer", "file", "row", "name", "problem", "detail", "action")
 #: Two rows with the same name closer than this (metres) are one facility.
@@ -103,6 +107,8 @@ class FacilityLoad:
         Every facility row of the tables, located or not and wherever it lies (duplicates
         removed), columns :data:`INVENTORY_COLUMNS`: the existing stock that planning
         standards count (a care home without coordinates still has its beds).
+        ``district`` is the layer's ``district_column`` (NaN without one): standards
+        count only the district's rows of a city-wide list.
     joins : pandas.DataFrame or None
         The match table of the ``[[joins]]`` (:func:`~geoplan.sources.joins.apply_joins`),
         None when none is configured.
@@ -111,6 +117,10 @@ class FacilityLoad:
         rows read = points + dropped issues + blank rows).
     blank : dict of str to int
         Blank rows skipped per layer label.
+    left_out : dict of str to int
+        Rows left out on purpose, per reason: ``category_left_out`` (a category mapped to
+        ``""``), ``filtered_out`` (not in ``filter_values``). Not issues, but counted by
+        the facility ledger (rows read = placed + not placed).
     """
 
     points: gpd.GeoDataFrame
@@ -120,6 +130,7 @@ class FacilityLoad:
     joins: pd.DataFrame | None = None
     read: dict[str, int] = field(default_factory=dict)
     blank: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -354,8 +365,46 @@ def _check_lonlat(x: NDArray[np.float64], y: NDArray[np.float64], rows: NDArray[
             f"{int(bad.sum())} {where.row}(s) affected, fix the values in the file")
 
 
-def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]:
-    """Rows whose name repeats within :data:`DUPLICATE_RADIUS_M` of an earlier same-type row."""
+def _same_place_pairs(frame: pd.DataFrame, same_place: Mapping[str, float]) -> pd.DataFrame:
+    """Pairs (``pos_a`` < ``pos_b``) of rows of the same type in different layers, ``b`` of a
+    layer with ``same_place_m`` > 0 and within that distance of ``a``, whatever the names.
+
+    A k-d tree (scipy) on local metres finds the candidates; the haversine distance decides.
+    """
+    radius = frame["layer"].map(same_place).fillna(0.0).to_numpy(np.float64)
+    cols = ["pos_a", "pos_b", "fid_a", "dist", "how"]
+    if not (radius > 0).any():
+        return pd.DataFrame(columns=cols)
+    from scipy.spatial import cKDTree
+
+    lon, lat = frame["lon"].to_numpy(np.float64), frame["lat"].to_numpy(np.float64)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    lat0 = float(np.mean(lat[ok])) if ok.any() else 0.0
+    xy = np.column_stack([lon * 111_320.0 * np.cos(np.radians(lat0)), lat * 110_574.0])
+    idx = np.flatnonzero(ok)
+    tree = cKDTree(xy[idx])
+    b_rows = idx[radius[idx] > 0]
+    if len(b_rows) == 0:
+        return pd.DataFrame(columns=cols)
+    hits = tree.query_ball_point(xy[b_rows], r=1.01 * radius[b_rows])
+    pa = np.concatenate([idx[np.asarray(h, dtype=np.int64)] for h in hits])
+    pb = np.repeat(b_rows, [len(h) for h in hits])
+    types, layers = frame["type"].to_numpy(), frame["layer"].to_numpy()
+    keep = (pa < pb) & (types[pa] == types[pb]) & (layers[pa] != layers[pb])
+    pa, pb = pa[keep], pb[keep]
+    dist = _haversine_m(lon[pa], lat[pa], lon[pb], lat[pb])
+    close = dist <= radius[pb]
+    pos = frame["pos"].to_numpy()
+    return pd.DataFrame({"pos_a": pos[pa[close]], "pos_b": pos[pb[close]],
+                         "fid_a": frame["fid"].to_numpy()[pa[close]], "dist": dist[close],
+                         "how": "place"})
+
+
+def _duplicates(points: gpd.GeoDataFrame, same_place: Mapping[str, float] | None = None
+                ) -> tuple[NDArray[np.bool_], pd.Series]:
+    """Rows whose name repeats within :data:`DUPLICATE_RADIUS_M` of an earlier same-type row,
+    and rows of a layer with ``same_place_m`` that lie within it of a same-type row of an
+    earlier layer (:func:`_same_place_pairs`)."""
     n = len(points)
     mask = np.zeros(n, dtype=bool)
     detail = pd.Series(np.full(n, "", dtype=object), index=points.index)
@@ -368,19 +417,27 @@ def _duplicates(points: gpd.GeoDataFrame) -> tuple[NDArray[np.bool_], pd.Series]
         "pos": np.arange(n), "type": points["type"].to_numpy(), "key": key.to_numpy(),
         "lon": shapely.get_x(points.geometry.values), "lat": shapely.get_y(points.geometry.values),
         "fid": points["fid"].to_numpy()})
-    frame = frame[frame["key"].notna()]
-    pairs = frame.merge(frame, on=["type", "key"], suffixes=("_a", "_b"))
+    frame["layer"] = points["layer"].to_numpy()
+    place = _same_place_pairs(frame, same_place or {})
+    named = frame[frame["key"].notna()]
+    pairs = named.merge(named, on=["type", "key"], suffixes=("_a", "_b"))
     pairs = pairs[pairs["pos_a"] < pairs["pos_b"]]
-    if pairs.empty:
-        return mask, detail
     dist = _haversine_m(pairs["lon_a"], pairs["lat_a"], pairs["lon_b"], pairs["lat_b"])
-    close = pairs.assign(dist=dist)[dist <= DUPLICATE_RADIUS_M]
-    close = close.sort_values(["pos_b", "pos_a"]).drop_duplicates("pos_b")
+    by_name = pairs.assign(dist=dist, how="name")[dist <= DUPLICATE_RADIUS_M]
+    close = pd.concat([by_name[["pos_a", "pos_b", "fid_a", "dist", "how"]], place],
+                      ignore_index=True) if len(place) else by_name
+    # a name match first, then the earliest row at the same place
+    close = close.assign(order=(close["how"] != "name").astype(int)).sort_values(
+        ["pos_b", "order", "pos_a"]).drop_duplicates("pos_b")
     if close.empty:
         return mask, detail
     pos = close["pos_b"].to_numpy()
     mask[pos] = True
-    text = ("same name as " + close["fid_a"].astype(str) + ", "
+    names = points["name"].astype(object).fillna("").astype(str).to_numpy()
+    what = np.where(close["how"].to_numpy() == "name", "same name as ",
+                    "same type, another name ('" + names[close["pos_a"].to_numpy()]
+                    + "', same_place_m of its layer), as ")
+    text = (what + close["fid_a"].astype(str) + ", "
             + close["dist"].round().astype(int).astype(str)
             + " m away; the first is kept (check whether they are separate facilities)")
     detail.iloc[pos] = text.to_numpy()
@@ -409,13 +466,14 @@ def _fill_from(frame: pd.DataFrame, kept: NDArray[np.int64],
     return out
 
 
-def _drop_duplicates(load: FacilityLoad) -> FacilityLoad:
+def _drop_duplicates(load: FacilityLoad,
+                     same_place: Mapping[str, float] | None = None) -> FacilityLoad:
     """Report repeated names at one place once and keep the first row.
 
     The kept row takes over what it lacks from the dropped rows (address, street,
     capacity, beds, joined columns ...), in the points and in the inventory.
     """
-    dup, detail = _duplicates(load.points)
+    dup, detail = _duplicates(load.points, same_place)
     if not dup.any():
         return load
     kept, dropped = detail.attrs["kept_pos"], detail.attrs["dropped_pos"]
@@ -429,7 +487,8 @@ def _drop_duplicates(load: FacilityLoad) -> FacilityLoad:
     inventory = (_fill_from(inv, pos[fids[kept][known]].to_numpy(),
                             pos[fids[dropped][known]].to_numpy()) if known.any() else inv)
     load = FacilityLoad(points, load.issues, load.files, inventory, joins=load.joins,
-                        read=dict(load.read), blank=dict(load.blank))
+                        read=dict(load.read), blank=dict(load.blank),
+                        left_out=dict(load.left_out))
     return move_to_issues(load, dup, "duplicate", detail)
 
 
@@ -533,6 +592,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
     is_geo = isinstance(table, gpd.GeoDataFrame)
     wanted = {"name_column": layer.name_column, "address_column": layer.address_column,
               "street_column": layer.street_column, "public_column": layer.public_column,
+              "district_column": layer.district_column,
               "category_column": layer.category_column,
               "quality_column": layer.quality_column,
               "match_level_column": layer.match_level_column,
@@ -569,6 +629,7 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
                  label, file, int(sel.sum()), len(table), layer.filter_column,
                  ", ".join(layer.filter_values))
         table, rows = table[sel].reset_index(drop=True), rows[sel]
+        counts["left_out"] = {"filtered_out": int((~sel).sum())}
         if len(table) == 0:
             raise InputDataError(f"{file}: no row has {layer.filter_column} in "
                                  f"{', '.join(layer.filter_values)}; check "
@@ -585,6 +646,9 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
                                               column(layer.name_column), rows, where)
         issue_frames.append(unmapped)
         used = row_types != ""
+        skipped = int(np.count_nonzero(~used)) - len(unmapped)  # unmapped ones are issues
+        if skipped:
+            counts.setdefault("left_out", {})["category_left_out"] = skipped
         table, rows, row_types = (table[used].reset_index(drop=True), rows[used],
                                   row_types[used])
         if len(table) == 0:
@@ -634,8 +698,9 @@ def load_facility_layer(layer: FacilityLayer, *, index: int | None = None) -> Fa
         "fid": fids, "layer": np.full(len(table), label, dtype=object),
         "type": row_types.astype(object),
         "name": names.to_numpy(dtype=object), "address": addresses.to_numpy(dtype=object),
-        "street": streets.to_numpy(dtype=object), **numeric, "public": public,
-        "source_row": rows, "located": np.zeros(len(table), dtype=bool)})
+        "street": streets.to_numpy(dtype=object),
+        "district": column(layer.district_column).to_numpy(dtype=object), **numeric,
+        "public": public, "source_row": rows, "located": np.zeros(len(table), dtype=bool)})
 
     if not layer.has_coordinates:
         detail = ("no coordinates in the source (has_coordinates = false); geocode the "
@@ -771,10 +836,13 @@ def load_facilities(layers: Sequence[FacilityLayer],
     files: dict[str, str] = {}
     read: dict[str, int] = {}
     blank: dict[str, int] = {}
+    left_out: dict[str, int] = {}
     for ld in loads:
         files.update(ld.files)
         read.update(ld.read)
         blank.update(ld.blank)
+        for reason, n in ld.left_out.items():
+            left_out[reason] = left_out.get(reason, 0) + n
     points = _concat_points([ld.points for ld in loads])
     issues = _concat_issues([ld.issues for ld in loads])
     inventory = _concat_inventory([ld.inventory for ld in loads])
@@ -784,8 +852,11 @@ def load_facilities(layers: Sequence[FacilityLayer],
 
         points, inventory, matches, join_issues = apply_joins(points, inventory, joins)
         issues = _concat_issues([issues, *join_issues])
-    load = FacilityLoad(points, issues, files, inventory, joins=matches, read=read, blank=blank)
-    return _drop_duplicates(load)
+    load = FacilityLoad(points, issues, files, inventory, joins=matches, read=read, blank=blank,
+                        left_out=left_out)
+    same_place = {label: layer.same_place_m for label, layer in zip(labels, layers,
+                                                                     strict=True)}
+    return _drop_duplicates(load, same_place)
 
 
 def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str,
@@ -849,7 +920,7 @@ def move_to_issues(load: FacilityLoad, mask: ArrayLike | pd.Series, problem: str
         inventory = inventory[~inventory["fid"].isin(sel["fid"])].reset_index(drop=True)
     return FacilityLoad(points, _concat_issues([load.issues, new]), dict(load.files),
                         inventory, joins=load.joins, read=dict(load.read),
-                        blank=dict(load.blank))
+                        blank=dict(load.blank), left_out=dict(load.left_out))
 
 
 def flag_outside(load: FacilityLoad, boundary_wgs84: shapely.Geometry) -> FacilityLoad:

@@ -1,14 +1,26 @@
-"""OpenStreetMap input: local XML exports (one or several, merged) or an osmnx download.
+"""OpenStreetMap input: local OSM files (one or several, merged) or an osmnx download.
 
-Everything OSM-specific that the rest of geoplan needs comes from here: the raw street
-graph, building and residential-landuse features, and the study-area boundary.
+Everything OSM-specific that the rest of geoplan needs comes from here: the street
+network source, building and residential-landuse features, and the study-area boundary.
+Local files (.osm.pbf, .osm, .osm.gz, .osm.bz2) are streamed once with pyosmium by
+:mod:`geoplan.sources.osm_read`, cut to the study area (``[study_area] boundary`` or
+``osm_relation``) plus the walking buffer; the
+network and the features come from that same pass. :func:`graph_from_osm_files` (osmnx's
+XML reader) is kept as the reference the array path is tested against.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
+import os
+import pickle
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -16,10 +28,18 @@ import numpy as np
 import osmnx as ox
 import pandas as pd
 import shapely
-from osmnx._errors import InsufficientResponseError
 
-from geoplan.config import NetworkSource
+from geoplan.config import Config, NetworkSource
 from geoplan.errors import InputDataError, NetworkError
+from geoplan.hashing import sha256_file
+from geoplan.sources.osm_read import (
+    NETWORK_WAY_TAGS,
+    OsmTables,
+    detect_format,
+    header_bounds,
+    read_osm,
+    relation_polygon,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +47,10 @@ log = logging.getLogger(__name__)
 WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway", "sidewalk",
             "sidewalk:both", "sidewalk:left", "sidewalk:right", "motorroad", "bridge", "tunnel",
             "layer", "indoor", "level")
+
+#: Node tags kept on graph nodes: mapped crossings and signals for the crossing delay
+#: (osmnx keeps ``highway`` by default; ``crossing=traffic_signals`` needs ``crossing``).
+NODE_TAGS = ("highway", "crossing")
 
 _BOUNDS = re.compile(rb"<bounds\s+([^>]*)/?>")
 _ATTR = re.compile(rb'(minlat|minlon|maxlat|maxlon)\s*=\s*"([-0-9.]+)"')
@@ -36,9 +60,17 @@ _LON = re.compile(rb'\blon\s*=\s*"([-0-9.eE+]+)"')
 #: A file's <bounds> header is trusted when at least this share of its nodes lie inside.
 BOUNDS_MIN_SHARE = 0.5
 
+_FEATURE_TAGS: dict[str, bool | str | list[str]] = {"building": True,
+                                                    "landuse": ["residential"]}
+
+#: Bump when the cached features' format or preparation changes.
+FEATURES_CACHE_FORMAT = 1
+
 
 def _configure_osmnx(cache_dir: Path | None = None) -> None:
     ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, *WAY_TAGS]))
+    ox.settings.useful_tags_node = list(dict.fromkeys([*ox.settings.useful_tags_node,
+                                                       *NODE_TAGS]))
     ox.settings.log_console = False
     if cache_dir is not None:
         ox.settings.use_cache = True
@@ -46,21 +78,19 @@ def _configure_osmnx(cache_dir: Path | None = None) -> None:
 
 
 def check_osm_file(path: Path) -> shapely.Polygon | None:
-    """Check that ``path`` is an OSM XML file and return its header bounds, if any.
+    """Check that ``path`` is an OSM file (PBF or XML, plain, gzip or bzip2) and return
+    the bounds its header declares, if any.
 
     Raises
     ------
     InputDataError
-        If the file is missing, unreadable or not OSM XML.
+        If the file is missing, unreadable, not OSM, or its header is corrupt.
     """
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8192)
-    except OSError as exc:
-        raise InputDataError(f"{path}: cannot read OSM file ({exc.strerror})") from None
-    if b"<osm" not in head:
-        raise InputDataError(f"{path}: not an OpenStreetMap XML file (no <osm> element); export "
-                             "it from openstreetmap.org or use network.place/bbox to download")
+    fmt = detect_format(path)
+    if fmt != "osm":
+        return header_bounds(path, fmt)
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
     m = _BOUNDS.search(head)
     if not m:
         return None
@@ -70,10 +100,137 @@ def check_osm_file(path: Path) -> shapely.Polygon | None:
     return shapely.box(attrs["minlon"], attrs["minlat"], attrs["maxlon"], attrs["maxlat"])
 
 
+def file_fingerprint(path: Path, *, whole_below: int = 64 << 20) -> str:
+    """A cache key for a file: its SHA-256, or for large files size, mtime and a hash of
+    the first and last MiB (hashing a 1 GB extract on every run would cost seconds)."""
+    st = path.stat()
+    if st.st_size < whole_below:
+        return sha256_file(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        h.update(fh.read(1 << 20))
+        fh.seek(max(0, st.st_size - (1 << 20)))
+        h.update(fh.read(1 << 20))
+    return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
+
+
+@dataclass(frozen=True)
+class StudyCut:
+    """Where local OSM files are cut while read: the study area plus the walking buffer.
+
+    Built from ``[study_area]`` (``boundary`` with its datum and code/name pick, or
+    ``osm_relation``) and :func:`geoplan.pipeline.walking_buffer_m` by :meth:`of`; the
+    default (no boundary) keeps the whole files.
+    """
+
+    boundary: Path | None = None
+    crs: str | None = None
+    code: str | None = None
+    name: str | None = None
+    code_column: str = "adcode"
+    name_column: str = "name"
+    osm_relation: int | None = None
+    buffer_m: float = 0.0
+
+    @classmethod
+    def of(cls, cfg: Config) -> StudyCut:
+        """The cut of a run: its study area and walking buffer."""
+        from geoplan.pipeline import walking_buffer_m  # pipeline imports this module
+
+        sa = cfg.study_area
+        return cls(boundary=sa.boundary, crs=sa.boundary_crs, code=sa.boundary_code,
+                   name=sa.boundary_name, code_column=sa.boundary_code_column,
+                   name_column=sa.boundary_name_column, osm_relation=sa.osm_relation,
+                   buffer_m=round(float(walking_buffer_m(cfg)), 1))
+
+    @property
+    def is_set(self) -> bool:
+        """True when a boundary (file or relation) cuts the files."""
+        return self.boundary is not None or self.osm_relation is not None
+
+    def cache_key(self) -> dict[str, Any]:
+        """What a cached network or feature set read through this cut depends on."""
+        if not self.is_set:
+            return {}
+        d = dataclasses.asdict(self)
+        d["boundary"] = sha256_file(self.boundary) if self.boundary is not None else None
+        return d
+
+
+_RELATION_MEMO: dict[tuple[Any, ...], shapely.Geometry] = {}
+
+
+def configured_boundary(source: NetworkSource, cut: StudyCut) -> shapely.Geometry | None:
+    """The study boundary set in the config (WGS84): ``study_area.boundary`` (converted
+    from its datum) or the boundary relation ``study_area.osm_relation`` of the files;
+    ``None`` when neither is set."""
+    if cut.boundary is not None:
+        from geoplan.sources.boundary import study_boundary_from_file
+
+        return study_boundary_from_file(cut.boundary, cut.crs, code=cut.code, name=cut.name,
+                                        code_column=cut.code_column,
+                                        name_column=cut.name_column)
+    if cut.osm_relation is not None:
+        key = (tuple((str(p), p.stat().st_mtime_ns) for p in source.osm_files),
+               cut.osm_relation)
+        if key not in _RELATION_MEMO:
+            _RELATION_MEMO[key] = relation_polygon(source.osm_files, cut.osm_relation)
+        return _RELATION_MEMO[key]
+    return None
+
+
+def clip_area(source: NetworkSource, cut: StudyCut) -> shapely.Geometry | None:
+    """The area kept while reading ``osm_files``: boundary plus walking buffer (WGS84).
+
+    ``None`` (keep everything) when no boundary is configured.
+    """
+    poly = configured_boundary(source, cut)
+    if poly is None:
+        return None
+    gs = gpd.GeoSeries([poly], crs=4326)
+    utm = gs.estimate_utm_crs()
+    return gs.to_crs(utm).buffer(cut.buffer_m).to_crs(4326).iloc[0]
+
+
+_TABLES_MEMO: dict[tuple[Any, ...], OsmTables] = {}
+
+
+def read_tables(source: NetworkSource, cut: StudyCut | None = None) -> OsmTables:
+    """Stream ``source.osm_files`` once (cut to :func:`clip_area`) into arrays.
+
+    The result is remembered for the rest of the process, so the network and the
+    buildings of one run come from the same pass over the files.
+    """
+    stats = []
+    for p in source.osm_files:
+        try:
+            st = p.stat()
+        except OSError as exc:
+            raise InputDataError(f"{p}: cannot read OSM file ({exc.strerror})") from None
+        stats.append((str(p), st.st_size, st.st_mtime_ns))
+    cut = cut or StudyCut()
+    key = (tuple(stats), cut)
+    if key not in _TABLES_MEMO:
+        clip = clip_area(source, cut)
+        if clip is None:
+            big = [p for p, size, _ in stats if size > (256 << 20)]
+            if big:
+                log.warning("%s is large and no study boundary is set: the whole file is "
+                            "read into memory; set study_area.boundary or "
+                            "study_area.osm_relation to cut it", big[0])
+        _TABLES_MEMO.clear()
+        # the policy's tags (WAY_TAGS) are always kept, whatever it reads
+        tags = tuple(dict.fromkeys((*NETWORK_WAY_TAGS, *WAY_TAGS)))
+        _TABLES_MEMO[key] = read_osm(source.osm_files, clip, way_tags=tags)
+    return _TABLES_MEMO[key]
+
+
 def graph_from_osm_files(paths: tuple[Path, ...]) -> nx.MultiDiGraph:
-    """Read and merge the street graphs of several OSM XML files (unsimplified, WGS84).
+    """Read and merge the street graphs of several OSM XML files with osmnx (unsimplified).
 
     Nodes shared between files (same OSM id) are merged, so adjoining exports join up.
+    geoplan itself reads files through :func:`read_tables`; this osmnx path is the
+    reference it is tested against.
     """
     _configure_osmnx()
     graphs = []
@@ -208,8 +365,12 @@ def study_boundary(source: NetworkSource) -> shapely.Geometry:
     return _download_polygon(source)
 
 
-def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
+def features(source: NetworkSource, cache_dir: Path,
+             cut: StudyCut | None = None) -> gpd.GeoDataFrame:
     """Buildings and residential landuse polygons (WGS84) from the OSM source.
+
+    Local files are read through :func:`read_tables` cut by ``cut`` (see
+    :meth:`StudyCut.of`; default: the whole files), and cached.
 
     Returns
     -------
@@ -217,27 +378,69 @@ def features(source: NetworkSource, cache_dir: Path) -> gpd.GeoDataFrame:
         Columns ``osm_id``, ``building``, ``building_levels`` (text, may be empty),
         ``landuse``, ``name`` and polygon ``geometry``.
     """
-    tags: dict[str, bool | str | list[str]] = {"building": True, "landuse": ["residential"]}
-    frames = []
     if source.osm_files:
-        _configure_osmnx()
-        for p in source.osm_files:
-            try:
-                frames.append(ox.features_from_xml(p, tags=tags))
-            except InsufficientResponseError:
-                # osmnx raises when no feature matches: a streets-only extract. Demand
-                # then falls back to the area counts spread evenly (see population.py).
-                log.warning("%s: no buildings or residential landuse mapped (streets only); "
-                            "elderly counts given per area are spread evenly over the area", p)
-            except Exception as exc:
-                raise InputDataError(f"{p}: cannot read buildings/landuse "
-                                     f"({type(exc).__name__})") from None
-    else:
-        _configure_osmnx(cache_dir)
+        return _cached_file_features(source, cut or StudyCut(), cache_dir)
+    frames = []
+    _configure_osmnx(cache_dir)
+    try:
+        frames.append(ox.features_from_polygon(_download_polygon(source), tags=_FEATURE_TAGS))
+    except Exception as exc:  # osmnx raises when nothing matches
+        log.warning("no buildings or residential areas downloaded (%s)", exc)
+    return _features_frame(frames)
+
+
+def features_from_tables(tables: OsmTables) -> gpd.GeoDataFrame:
+    """Buildings and residential landuse from streamed OSM arrays (see :func:`features`).
+
+    Polygons are built by osmnx's own feature code from the kept elements, so they are
+    the same as osmnx reading the XML.
+    """
+    _configure_osmnx()
+    els = tables.feature_elements()  # fresh dicts: osmnx consumes them
+    if not els:
+        return _features_frame([])
+    try:
+        f = ox.features._create_gdf([{"elements": els}], shapely.Polygon(), _FEATURE_TAGS)
+    except ox._errors.InsufficientResponseError:
+        return _features_frame([])
+    return _features_frame([f])
+
+
+def _cached_file_features(source: NetworkSource, cut: StudyCut,
+                          cache_dir: Path) -> gpd.GeoDataFrame:
+    payload = json.dumps({"format": FEATURES_CACHE_FORMAT,
+                          "files": [file_fingerprint(p) for p in source.osm_files],
+                          "cut": cut.cache_key()}, sort_keys=True, default=str)
+    key = hashlib.sha256(payload.encode()).hexdigest()[:20]
+    path = cache_dir / f"osmfeatures-{key}.pkl"
+    if path.is_file():
         try:
-            frames.append(ox.features_from_polygon(_download_polygon(source), tags=tags))
-        except Exception as exc:  # osmnx raises when nothing matches
-            log.warning("no buildings or residential areas downloaded (%s)", exc)
+            with open(path, "rb") as fh:
+                out = pickle.load(fh)
+            if isinstance(out, gpd.GeoDataFrame):
+                log.info("buildings and landuse loaded from cache %s", path)
+                return out
+        except Exception as exc:  # a corrupt cache is rebuilt, never fatal
+            log.warning("ignoring unreadable features cache %s (%s)", path, exc)
+    out = features_from_tables(read_tables(source, cut))
+    if out.empty:
+        # a streets-only extract: demand then falls back to the area counts spread
+        # evenly (see population.py)
+        log.warning("%s: no buildings or residential landuse mapped (streets only); elderly "
+                    "counts given per area are spread evenly over the area",
+                    ", ".join(str(p) for p in source.osm_files))
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("cannot write features cache %s (%s)", path, exc)
+    return out
+
+
+def _features_frame(frames: list[pd.DataFrame]) -> gpd.GeoDataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         cols = ("osm_id", "building", "building_levels", "landuse", "name")
@@ -260,3 +463,96 @@ def _col(df: pd.DataFrame, name: str) -> list[str]:
     if name not in df.columns:
         return [""] * len(df)
     return df[name].astype("object").where(df[name].notna(), "").astype(str).tolist()
+
+
+def _admin_code_table(path: Path) -> dict[int, tuple[str, str]]:
+    """Relation id -> (code, name) from a user table (``osm_relation_id`` and ``code`` or
+    ``code_12``; ``name`` optional)."""
+    from geoplan.sources.tables import read_table
+
+    df = read_table(path)
+    cols = {str(c).strip().lower(): c for c in df.columns}
+    rid = cols.get("osm_relation_id") or cols.get("relation_id")
+    code = cols.get("code") or cols.get("code_12")
+    if rid is None or code is None:
+        have = ", ".join(str(c) for c in df.columns)
+        raise InputDataError(f"{path}: needs columns osm_relation_id and code (or code_12); "
+                             f"columns are: {have}")
+    name = cols.get("name")
+    out = {}
+    for i, row in df.iterrows():
+        try:
+            key = int(float(row[rid]))
+        except (TypeError, ValueError):
+            raise InputDataError(f"{path}: row {i + 2}: osm_relation_id '{row[rid]}' is not a "
+                                 "number") from None
+        out[key] = (str(row[code]).strip(), str(row[name]).strip() if name else "")
+    return out
+
+
+def admin_areas(source: NetworkSource, spec: Any, boundary: shapely.Geometry,
+                crs: Any) -> gpd.GeoDataFrame:
+    """Analysis areas from the OSM files' administrative boundary relations.
+
+    Parameters
+    ----------
+    source : NetworkSource
+        The OSM files.
+    spec : Areas
+        ``admin_level`` and ``admin_codes`` of the ``[areas]`` section.
+    boundary : shapely geometry
+        The study boundary in ``crs``; areas are clipped to it.
+    crs : CRS
+        The metric CRS of the network.
+
+    Returns
+    -------
+    GeoDataFrame
+        The columns of :func:`geoplan.sources.areas.compound_areas`; ``elderly_60`` is
+        empty, so the population is spread over the homes inside as for compounds.
+
+    Raises
+    ------
+    InputDataError
+        If no relation of that level lies in the study area.
+    """
+    from geoplan.sources.osm_read import assemble_relations
+
+    level = int(spec.admin_level)
+    rels = assemble_relations(source.osm_files, tags={"boundary": "administrative",
+                                                      "admin_level": str(level)})
+    names = ", ".join(str(p) for p in source.osm_files)
+    cut = [r for r in rels if r.geometry is None]
+    if cut:
+        log.warning("%d boundary relation(s) of admin_level %d are cut off by the extract's "
+                    "edge and left out (not closed silently): %s%s", len(cut), level,
+                    ", ".join(r.label for r in cut[:5]), " ..." if len(cut) > 5 else "")
+    ok = [r for r in rels if r.geometry is not None]
+    table = _admin_code_table(spec.admin_codes) if spec.admin_codes else {}
+    geom = gpd.GeoSeries([r.geometry for r in ok], crs=4326).to_crs(crs).to_numpy()
+    geom = shapely.make_valid(geom)
+    clipped = shapely.intersection(geom, boundary) if len(ok) else geom
+    full = shapely.area(geom)
+    part = shapely.area(clipped)
+    keep = part >= np.maximum(1000.0, 0.01 * full)
+    if not keep.any():
+        raise InputDataError(f"areas.source = 'osm_admin': no boundary relation with "
+                             f"admin_level={level} lies in the study area in {names} "
+                             f"({len(ok)} whole and {len(cut)} cut-off relations at that level "
+                             "in the files); try admin_level 8 (streets) or 9-10 (committees), "
+                             "or another areas.source")
+    rows = []
+    for r, g in zip([r for r, k in zip(ok, keep, strict=True) if k], clipped[keep],
+                    strict=True):
+        code, uname = table.get(r.id, ("", ""))
+        code = code or r.tags.get("ref:NBS") or r.tags.get("ref") or f"relation/{r.id}"
+        name = r.tags.get("name:zh") or r.tags.get("name") or uname
+        street = level <= 8
+        rows.append({"area_id": code, "area_kind": "street" if street else "committee",
+                     "code": code, "name": name, "street_code": code if street else "",
+                     "street_name": name if street else "", "elderly_60": np.nan,
+                     "elderly_80": np.nan, "osm_relation": r.id, "geometry": g})
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    out["geometry"] = shapely.make_valid(out.geometry.to_numpy())
+    out = out.drop(columns=["osm_relation"])
+    return out.reset_index(drop=True)

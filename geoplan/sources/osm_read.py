@@ -1,0 +1,604 @@
+"""Stream OpenStreetMap files (.osm.pbf, .osm, .osm.gz, .osm.bz2) into arrays, cut to an area.
+
+Planning institutes keep OSM as ``.osm.pbf`` extracts of a whole city or province. This module
+reads them with pyosmium (the libosmium bindings: a streaming C++ reader for every OSM format,
+PBF decoding on a thread pool, kept by the OSM tooling maintainers) and keeps only what lies in
+the study area plus a walking buffer, so that memory follows the study area, not the file:
+
+1. relations (only multipolygon/boundary relations tagged ``building`` or
+   ``landuse=residential``; their member way ids are remembered);
+2. nodes: only those inside the clip polygon (a bounding-box test per node while streaming,
+   then one vectorised point-in-polygon test);
+3. ways: ``highway`` ways (tag columns used by the walkability policy) and building/landuse
+   ways and relation members, filtered in chunks to those touching a kept node.
+
+The result, :class:`OsmTables`, holds plain numpy arrays for the street network and
+Overpass-like elements for buildings and residential landuse (few, and their polygons are
+built by osmnx exactly as for XML files).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import logging
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoplan.errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+#: Way tags kept for the street network by default: those geoplan's walking policy
+#: (:func:`geoplan.network.walkgraph.tag_policy`) and outputs read (the same as
+#: ``geoplan.sources.osm.WAY_TAGS``, which :func:`osm.read_tables` adds in any case).
+#: Each tag costs a lookup per way, the largest part of reading time, so the list is short.
+NETWORK_WAY_TAGS = ("highway", "foot", "access", "area", "name", "service", "footway",
+                    "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right",
+                    "motorroad", "bridge", "tunnel", "layer", "indoor", "level")
+
+#: Tags of building/landuse ways and relation members that the features need.
+FEATURE_TAGS = ("building", "building:levels", "landuse", "name", "area", "type")
+
+#: osmnx builds polygons only from relations of these types.
+_RELATION_TYPES = {"multipolygon", "boundary"}
+
+#: Ways are filtered against the kept nodes in chunks of this many node references.
+_CHUNK_REFS = 2_000_000
+
+FORMAT_NAMES = {"pbf": "OSM PBF", "osm": "OSM XML", "osm.gz": "gzip OSM XML",
+                "osm.bz2": "bzip2 OSM XML"}
+
+
+def detect_format(path: Path) -> str:
+    """Tell the OSM file format of ``path`` from its content (not its name).
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    str
+        ``"pbf"``, ``"osm"`` (XML), ``"osm.gz"`` or ``"osm.bz2"``, as pyosmium names them.
+
+    Raises
+    ------
+    InputDataError
+        If the file cannot be read or holds none of these formats.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read OSM file ({exc.strerror or exc})") from None
+    inner, fmt, opener = head, "osm", None
+    if head[:2] == b"\x1f\x8b":
+        fmt, opener = "osm.gz", gzip.open
+    elif head[:3] == b"BZh":
+        fmt, opener = "osm.bz2", bz2.open
+    if opener is not None:  # look inside: compressed XML
+        try:
+            with opener(path, "rb") as fh:
+                inner = fh.read(64)
+        except (OSError, EOFError) as exc:
+            raise InputDataError(_corrupt(path, fmt, exc)) from None
+    # A PBF starts with a 4-byte BlobHeader length, then the BlobHeader whose type is
+    # "OSMHeader" (protobuf field 1, tag 0x0a, length 9).
+    if fmt == "osm" and len(head) >= 15 and head[4:6] == b"\x0a\x09" and head[6:15] == b"OSMHeader":
+        return "pbf"
+    text = inner.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith((b"<?xml", b"<osm")):
+        return fmt
+    raise InputDataError(f"{path}: not an OpenStreetMap XML file nor an .osm.pbf, .osm.gz or "
+                         ".osm.bz2 extract; export it from an OSM extract service or "
+                         "openstreetmap.org")
+
+
+@dataclass
+class OsmTables:
+    """What the study area needs from one or several OSM files, as arrays.
+
+    Attributes
+    ----------
+    node_id : ndarray of int64
+        Sorted OSM ids of the kept nodes.
+    lon, lat : ndarray of float64
+        Their WGS84 coordinates.
+    way_id : ndarray of int64
+        Ids of the kept ``highway`` ways (unique).
+    way_offsets : ndarray of int64
+        ``refs[way_offsets[i]:way_offsets[i+1]]`` are the node ids of way ``i``.
+    refs : ndarray of int64
+        Node ids of the ways (ids not in ``node_id`` lie outside the clip area).
+    way_tags : DataFrame
+        One row per way, one column per kept tag (missing tags are NaN).
+    features : tuple
+        Building/landuse ways and relation members ``(ids, lengths, refs, tags)`` and the
+        relations; :meth:`feature_elements` turns them into osmnx's element form.
+    bounds : list of shapely.Polygon
+        Header bounds of each file that declares them (WGS84).
+    """
+
+    node_id: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    way_id: np.ndarray
+    way_offsets: np.ndarray
+    refs: np.ndarray
+    way_tags: pd.DataFrame
+    features: tuple[Any, ...] = ()
+    bounds: list[shapely.Polygon] = field(default_factory=list)
+
+    def feature_elements(self) -> list[dict[str, Any]]:
+        """Overpass-like elements (nodes, ways, relations) of the buildings and residential
+        landuse, built on demand (the network does not need them)."""
+        if not self.features:
+            return []
+        return _feature_elements(self, *self.features)
+
+    def node_index(self, ids: np.ndarray) -> np.ndarray:
+        """Positions of node ``ids`` in :attr:`node_id`, ``-1`` where not kept."""
+        if len(self.node_id) == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        pos = np.searchsorted(self.node_id, ids)
+        pos = np.minimum(pos, len(self.node_id) - 1)
+        return np.where(self.node_id[pos] == ids, pos, -1).astype(np.int64)
+
+
+def header_bounds(path: Path, fmt: str | None = None) -> shapely.Polygon | None:
+    """The bounding box an OSM file declares in its header (WGS84), if any."""
+    import osmium
+
+    fmt = fmt or detect_format(path)
+    try:
+        reader = osmium.io.Reader(osmium.io.File(str(path), fmt),
+                                  osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            box = reader.header().box()
+        finally:
+            reader.close()
+    except RuntimeError as exc:
+        raise InputDataError(_corrupt(path, fmt, exc)) from None
+    if not box.valid():
+        return None
+    bl, tr = box.bottom_left, box.top_right
+    return shapely.box(bl.lon, bl.lat, tr.lon, tr.lat)
+
+
+def _corrupt(path: Path, fmt: str, exc: BaseException) -> str:
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (f"{path}: cannot read this {FORMAT_NAMES[fmt]} file ({msg}); it looks truncated or "
+            "corrupt: download or export it again")
+
+
+class _Collector:
+    """Accumulates streamed ways and keeps those that touch a kept node, chunk by chunk."""
+
+    def __init__(self, kept_ids: np.ndarray) -> None:
+        self.kept = kept_ids
+        self.ids = array("q")
+        self.lens = array("q")
+        self.refs = array("q")
+        self.rows: list[Any] = []
+        self.out_ids: list[np.ndarray] = []
+        self.out_lens: list[np.ndarray] = []
+        self.out_refs: list[np.ndarray] = []
+        self.out_rows: list[Any] = []
+
+    def add(self, wid: int, refs: list[int], row: Any) -> None:
+        self.ids.append(wid)
+        self.lens.append(len(refs))
+        self.refs.extend(refs)
+        self.rows.append(row)
+        if len(self.refs) >= _CHUNK_REFS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.ids:
+            return
+        ids = np.frombuffer(self.ids, dtype=np.int64).copy()
+        lens = np.frombuffer(self.lens, dtype=np.int64).copy()
+        refs = np.frombuffer(self.refs, dtype=np.int64).copy()
+        keep = _touches(refs, lens, self.kept)
+        ref_keep = np.repeat(keep, lens)
+        self.out_ids.append(ids[keep])
+        self.out_lens.append(lens[keep])
+        self.out_refs.append(refs[ref_keep])
+        self.out_rows.extend(r for r, k in zip(self.rows, keep, strict=True) if k)
+        self.ids, self.lens, self.refs, self.rows = array("q"), array("q"), array("q"), []
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+        self.flush()
+        return (_cat(self.out_ids), _cat(self.out_lens), _cat(self.out_refs),
+                self.out_rows)
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def _touches(refs: np.ndarray, lens: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Per way (given by ``lens``), whether any of its ``refs`` is among sorted ``kept``."""
+    if len(lens) == 0:
+        return np.zeros(0, dtype=bool)
+    if len(kept) == 0:
+        return np.zeros(len(lens), dtype=bool)
+    pos = np.minimum(np.searchsorted(kept, refs), len(kept) - 1)
+    hit = (kept[pos] == refs).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    nonempty = lens > 0
+    out = np.zeros(len(lens), dtype=bool)
+    out[nonempty] = np.add.reduceat(hit, starts[nonempty]) > 0
+    return out
+
+
+def _by_ids(fp: Any, ids: set[int]) -> Any:
+    """Objects of ``fp`` whose id is in ``ids``: libosmium's id filter, or a Python check
+    when there are negative ids (objects not yet uploaded, as JOSM saves them), which that
+    filter cannot take."""
+    import osmium
+
+    if ids and min(ids) >= 0:
+        yield from fp.with_filter(osmium.filter.IdFilter(ids))
+    else:
+        yield from (o for o in fp if o.id in ids)
+
+
+def _is_feature(tags: Any) -> bool:
+    return "building" in tags or tags.get("landuse") == "residential"
+
+
+def read_osm(paths: tuple[Path, ...] | list[Path],
+             clip: shapely.Geometry | None = None, *,
+             way_tags: tuple[str, ...] = NETWORK_WAY_TAGS) -> OsmTables:
+    """Stream OSM files into :class:`OsmTables`, keeping only what lies in ``clip``.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        OSM files in any mix of formats; they are merged (shared ids are one object).
+    clip : shapely geometry, optional
+        Area to keep (WGS84), normally the study boundary plus a walking buffer. ``None``
+        keeps everything.
+    way_tags : tuple of str
+        Tags of highway ways to keep (columns of :attr:`OsmTables.way_tags`).
+
+    Returns
+    -------
+    OsmTables
+
+    Raises
+    ------
+    InputDataError
+        If a file is not OSM, is truncated or corrupt, or ``clip`` lies outside every
+        file's declared extent.
+    """
+    import osmium
+
+    fmts = [detect_format(Path(p)) for p in paths]
+    bounds = [header_bounds(Path(p), f) for p, f in zip(paths, fmts, strict=True)]
+    if clip is not None and not clip.is_empty:
+        declared = [b for b in bounds if b is not None]
+        if declared and len(declared) == len(bounds) and not any(
+                b.intersects(clip) for b in declared):
+            raise InputDataError(_outside(paths, clip, shapely.union_all(declared)))
+    use_clip = clip is not None and not clip.is_empty
+    if use_clip:
+        assert clip is not None
+        shapely.prepare(clip)
+        # bounding box in libosmium's fixed-point units (1e-7 degrees), compared as ints
+        w, s, e, n = (round(v * 1e7) for v in clip.bounds)
+        w, s, e, n = w - 1, s - 1, e + 1, n + 1
+
+    # 1. relations that make building/landuse polygons, and their member ways
+    relations: dict[int, dict[str, Any]] = {}
+    for p, fmt in zip(paths, fmts, strict=True):
+        try:
+            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.RELATION)
+            for r in fp.with_filter(osmium.filter.KeyFilter("building", "landuse")):
+                tags = r.tags
+                if tags.get("type") in _RELATION_TYPES and _is_feature(tags):
+                    relations[r.id] = {
+                        "type": "relation", "id": r.id, "tags": dict(tags),
+                        "members": [{"type": {"n": "node", "w": "way", "r": "relation"}[m.type],
+                                     "ref": m.ref, "role": m.role} for m in r.members]}
+        except RuntimeError as exc:
+            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    member_ways = {m["ref"] for rel in relations.values() for m in rel["members"]
+                   if m["type"] == "way"}
+
+    # 2. nodes inside the clip area (the per-node Python work is kept to a minimum: this
+    # loop sees every node of the file)
+    nid, xs, ys = array("q"), array("q"), array("q")
+    for p, fmt in zip(paths, fmts, strict=True):
+        try:
+            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE)
+            if use_clip:
+                for nd in fp:
+                    loc = nd.location
+                    x, y = loc.x, loc.y
+                    if w <= x <= e and s <= y <= n:
+                        nid.append(nd.id)
+                        xs.append(x)
+                        ys.append(y)
+            else:
+                for nd in fp:
+                    loc = nd.location
+                    nid.append(nd.id)
+                    xs.append(loc.x)
+                    ys.append(loc.y)
+        except RuntimeError as exc:
+            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    ids = np.frombuffer(nid, dtype=np.int64)
+    xi, yi = np.frombuffer(xs, dtype=np.int64), np.frombuffer(ys, dtype=np.int64)
+    ok = (np.abs(xi) <= 1_800_000_000) & (np.abs(yi) <= 900_000_000)  # undefined locations
+    # Fixed-point / 1e7 is correctly rounded: the same doubles as parsing the XML text.
+    ids, lon, lat = ids[ok], xi[ok] / 1e7, yi[ok] / 1e7
+    del nid, xs, ys, xi, yi
+    if use_clip and len(ids):
+        inside = shapely.contains_xy(clip, lon, lat) | shapely.intersects_xy(clip, lon, lat)
+        ids, lon, lat = ids[inside], lon[inside], lat[inside]
+    ids, first = np.unique(ids, return_index=True)
+    lon, lat = lon[first], lat[first]
+    if use_clip and len(ids) == 0:
+        assert clip is not None
+        raise InputDataError(_outside(paths, clip, _data_extent(paths, fmts)))
+
+    # 3. ways: highway ways for the network, building/landuse ways and relation members
+    net = _Collector(ids)
+    feat = _Collector(ids)
+    for p, fmt in zip(paths, fmts, strict=True):
+        try:
+            # tagged ways through libosmium's key filter; relation members that lack these
+            # keys through its id filter in a second pass, so untagged ways never reach Python
+            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.WAY)
+            fp = fp.with_filter(osmium.filter.KeyFilter("highway", "building", "landuse"))
+            for wy in fp:
+                tags = wy.tags
+                get = tags.get
+                hw = get("highway")
+                is_feat = ("building" in tags or get("landuse") == "residential"
+                           or (member_ways and wy.id in member_ways))
+                if hw is None and not is_feat:
+                    continue
+                refs = [r.ref for r in wy.nodes]
+                if hw is not None and len(refs) > 1:
+                    net.add(wy.id, refs, tuple([get(k) for k in way_tags]))
+                if is_feat:
+                    feat.add(wy.id, refs, {k: v for k in FEATURE_TAGS
+                                           if (v := get(k)) is not None})
+            if member_ways:
+                fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.WAY)
+                for wy in _by_ids(fp, member_ways):
+                    tags = wy.tags
+                    if "highway" in tags or "building" in tags or "landuse" in tags:
+                        continue  # seen in the first pass
+                    feat.add(wy.id, [r.ref for r in wy.nodes],
+                             {k: v for k in FEATURE_TAGS if (v := tags.get(k)) is not None})
+        except RuntimeError as exc:
+            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    way_id, lens, refs, rows = net.result()
+    way_id, lens, refs, rows = _unique_ways(way_id, lens, refs, rows)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    tag_table = pd.DataFrame(rows, columns=list(way_tags), dtype=object)
+    tag_table = tag_table.where(tag_table.notna(), np.nan)
+
+    fw = feat.result()
+    tables = OsmTables(node_id=ids, lon=lon, lat=lat, way_id=way_id, way_offsets=offsets,
+                       refs=refs, way_tags=tag_table, features=(*fw, relations),
+                       bounds=[b for b in bounds if b is not None])
+    log.info("read %d OSM file(s): %d nodes, %d highway ways, %d building/landuse ways kept",
+             len(paths), len(ids), len(way_id), len(fw[0]))
+    return tables
+
+
+def _outside(paths: Any, clip: shapely.Geometry, extent: shapely.Geometry | None) -> str:
+    cb = clip.bounds
+    where = "holds no node"
+    if extent is not None and not extent.is_empty:
+        eb = extent.bounds
+        where = (f"(lon {eb[0]:.4f} to {eb[2]:.4f}, lat {eb[1]:.4f} to {eb[3]:.4f})")
+        where = f"lies outside the OSM extract {where}"
+    else:
+        where = "holds no node of the OSM extract"
+    return (f"{', '.join(str(p) for p in paths)}: the study boundary with its buffer (lon "
+            f"{cb[0]:.4f} to {cb[2]:.4f}, lat {cb[1]:.4f} to {cb[3]:.4f}) {where}; use an "
+            "extract that covers the study area or check study_area.boundary")
+
+
+def _data_extent(paths: Any, fmts: list[str]) -> shapely.Geometry | None:
+    """Extent of all nodes of the files (only read to explain an error)."""
+    import osmium
+
+    lo = [np.inf, np.inf, -np.inf, -np.inf]
+    for p, fmt in zip(paths, fmts, strict=True):
+        for nd in osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE):
+            loc = nd.location
+            if loc.valid():
+                x, y = loc.lon, loc.lat
+                lo = [min(lo[0], x), min(lo[1], y), max(lo[2], x), max(lo[3], y)]
+    return shapely.box(*lo) if np.isfinite(lo[0]) else None
+
+
+def _unique_ways(way_id: np.ndarray, lens: np.ndarray, refs: np.ndarray,
+                 rows: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    """Drop repeated way ids (a way in two adjoining files), keeping the first copy."""
+    uniq, first = np.unique(way_id, return_index=True)
+    if len(uniq) == len(way_id):
+        return way_id, lens, refs, rows
+    first = np.sort(first)
+    keep = np.zeros(len(way_id), dtype=bool)
+    keep[first] = True
+    return (way_id[keep], lens[keep], refs[np.repeat(keep, lens)],
+            [r for r, k in zip(rows, keep, strict=True) if k])
+
+
+def _feature_elements(tables: OsmTables, way_id: np.ndarray, lens: np.ndarray,
+                      refs: np.ndarray, tags: list[dict[str, str]],
+                      relations: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Overpass-like elements of the kept building/landuse ways, members and relations."""
+    way_id, lens, refs, tags = _unique_ways(way_id, lens, refs, tags)
+    pos = tables.node_index(refs)
+    used = np.unique(pos[pos >= 0])
+    elements: list[dict[str, Any]] = [
+        {"type": "node", "id": int(i), "lon": float(x), "lat": float(y)}
+        for i, x, y in zip(tables.node_id[used].tolist(), tables.lon[used].tolist(),
+                           tables.lat[used].tolist(), strict=True)]
+    kept_ways = set(way_id.tolist())
+    parts = np.split(refs, np.cumsum(lens)[:-1]) if len(way_id) else []
+    for wid, nodes, t in zip(way_id.tolist(), parts, tags, strict=True):
+        elements.append({"type": "way", "id": wid, "nodes": nodes.tolist(), "tags": t})
+    for rel in relations.values():
+        if any(m["type"] == "way" and m["ref"] in kept_ways for m in rel["members"]):
+            elements.append({**rel, "tags": dict(rel["tags"]),
+                             "members": [dict(m) for m in rel["members"]]})
+    return elements
+
+
+@dataclass
+class RelationShape:
+    """A boundary or multipolygon relation of the OSM files, assembled.
+
+    Attributes
+    ----------
+    id : int
+        OSM relation id.
+    tags : dict
+        Its tags.
+    geometry : shapely geometry or None
+        Its (multi)polygon (WGS84); ``None`` when cut off by the extract's edge or when
+        its rings do not close.
+    missing_ways, missing_nodes, member_ways : int
+        Member ways and their nodes absent from the files, and the number of member ways.
+    """
+
+    id: int
+    tags: dict[str, str]
+    geometry: shapely.Geometry | None
+    missing_ways: int
+    missing_nodes: int
+    member_ways: int
+
+    @property
+    def label(self) -> str:
+        """``relation <id> (<name>)`` for messages."""
+        return f"relation {self.id} ({self.tags.get('name', 'no name')})"
+
+
+def assemble_relations(paths: tuple[Path, ...] | list[Path], *, ids: set[int] | None = None,
+                       tags: dict[str, str] | None = None) -> list[RelationShape]:
+    """Find relations by id or by tag values and assemble their polygons.
+
+    Three streaming passes (the relations, their member ways, their nodes), the last two
+    with id filters inside libosmium, so a province extract costs seconds and little
+    memory. Rings are assembled as osmnx assembles relations (merge the member lines,
+    polygonise, cut the inner rings out). Relations whose members are not all in the files
+    (cut off by the extract's edge) are returned without geometry, never closed silently.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        The OSM files (merged).
+    ids : set of int, optional
+        Relation ids to take.
+    tags : dict, optional
+        Take relations whose tags have all these values (e.g. ``{"boundary":
+        "administrative", "admin_level": "8"}``).
+
+    Returns
+    -------
+    list of RelationShape
+        In the order of the files.
+    """
+    import osmium
+    from osmnx.features import _build_relation_geometry, _build_way_geometry
+
+    fmts = [detect_format(Path(p)) for p in paths]
+
+    def scan(kind: int, want: set[int] | None) -> Any:
+        for p, fmt in zip(paths, fmts, strict=True):
+            try:
+                fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), kind)
+                if want is None:
+                    yield from fp.with_filter(osmium.filter.TagFilter(*(tags or {}).items()))
+                else:
+                    yield from _by_ids(fp, want)
+            except RuntimeError as exc:
+                raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+
+    rels: dict[int, dict[str, Any]] = {}
+    for r in scan(osmium.osm.RELATION, ids):
+        rtags = dict(r.tags)
+        if tags and any(rtags.get(k) != v for k, v in tags.items()):
+            continue
+        rels.setdefault(r.id, {
+            "tags": rtags,
+            "members": [{"type": {"n": "node", "w": "way", "r": "relation"}[m.type],
+                         "ref": m.ref, "role": m.role or "outer"} for m in r.members
+                        if m.type == "w" and (m.role or "outer") in ("outer", "inner")]})
+    want = {m["ref"] for rel in rels.values() for m in rel["members"]}
+    ways: dict[int, tuple[list[int], dict[str, str]]] = {}
+    if want:
+        for w in scan(osmium.osm.WAY, want):
+            ways.setdefault(w.id, ([n.ref for n in w.nodes], dict(w.tags)))
+    coords: dict[int, tuple[float, float]] = {}
+    need = {n for refs, _ in ways.values() for n in refs}
+    if need:
+        for nd in scan(osmium.osm.NODE, need):
+            if nd.location.valid():
+                coords[nd.id] = (nd.location.lon, nd.location.lat)
+    out = []
+    for rid, rel in rels.items():
+        mw = {m["ref"] for m in rel["members"]}
+        have = mw & set(ways)
+        nodes = {n for w in have for n in ways[w][0]}
+        miss_w, miss_n = len(mw - have), len(nodes - set(coords))
+        geom = None
+        if not miss_w and not miss_n and mw:
+            wg = {w: _build_way_geometry(w, ways[w][0], ways[w][1], coords) for w in mw}
+            geom = _build_relation_geometry(rel["members"], wg)
+            geom = None if geom.is_empty else geom
+        out.append(RelationShape(rid, rel["tags"], geom, miss_w, miss_n, len(mw)))
+    return out
+
+
+def relation_polygon(paths: tuple[Path, ...] | list[Path], relation_id: int) -> shapely.Geometry:
+    """The (multi)polygon of one boundary or multipolygon relation of the OSM files (WGS84).
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        The OSM files (merged).
+    relation_id : int
+        OSM id of the relation (e.g. 398350 for 杨浦区).
+
+    Raises
+    ------
+    InputDataError
+        If the relation is not in the files, is cut off by the extract's edge (member ways
+        or nodes missing), or its rings do not close into a polygon.
+    """
+    names = ", ".join(str(p) for p in paths)
+    found = assemble_relations(paths, ids={relation_id})
+    if not found:
+        raise InputDataError(f"{names}: relation {relation_id} is not in the OSM extract; check "
+                             "study_area.osm_relation (the boundary relation's id on "
+                             "openstreetmap.org) or use a larger extract")
+    rel = found[0]
+    if rel.missing_ways or rel.missing_nodes:
+        raise InputDataError(
+            f"{names}: {rel.label} is cut off by the extract's edge ({rel.missing_ways} of "
+            f"{rel.member_ways} member ways and {rel.missing_nodes} nodes missing); it is not "
+            "closed silently: use an extract that holds the whole boundary")
+    if rel.geometry is None:
+        raise InputDataError(f"{names}: {rel.label}: its member ways do not close into rings; "
+                             "check the relation on openstreetmap.org")
+    return rel.geometry
