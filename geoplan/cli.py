@@ -1,4 +1,4 @@
-"""Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``.
+"""Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``, ``batch``.
 
 Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.pipeline`.
 Input problems (:class:`~geoplan.errors.GeoplanError`) and file-system problems (an
@@ -415,6 +415,37 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from geoplan.batch import area_tasks, config_tasks, run_batch
+    from geoplan.config import load_config
+
+    configs = [Path(c) for c in args.config]
+    first = load_config(configs[0])
+    sa = first.study_area
+    by_area = (len(configs) == 1 and sa.boundary is not None and sa.boundary_code is None
+               and sa.boundary_name is None)
+    out = Path(args.out) if args.out else (first.output.dir if by_area
+                                           else Path("data/processed/batch"))
+    from geoplan.outputs.atomic import check_output_folder
+
+    check_output_folder(out, "--out")
+    _OUTPUT_FOLDERS[:] = [("--out", out)]
+    if by_area:
+        tasks, polys = area_tasks(configs[0], out)
+    else:
+        tasks, polys = config_tasks(configs), None
+    scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    t0 = time.perf_counter()
+    res = run_batch(tasks, out, polygons=polys, workers=args.workers, scheduler=scheduler,
+                    force=args.force, lang=args.lang or first.output.lang,
+                    title=sa.name if by_area else "batch", progress=print)
+    counts = res.rows["status"].value_counts()
+    print(f"batch of {len(tasks)} areas: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+          + f"; {time.perf_counter() - t0:.1f} s")
+    _print_paths({k: v for k, v in res.paths.items()}, list(res.paths), width=5)
+    return 0 if len(res.failed) == 0 else 1
+
+
 #: Residents' committees of a district (``geoplan standards --committees``; no config key).
 COMMITTEES = Range(0, 1e5, advice="the number of residents' committees in the district")
 
@@ -534,6 +565,24 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--lang", choices=("zh", "en"), help="report language")
     rp.add_argument("--cdn", action="store_true", help=_CDN_HELP)
     rp.set_defaults(func=_cmd_report)
+    b = sub.add_parser(
+        "batch", parents=[common], help="run many study areas on Dask (a city's districts)",
+        description="Run 'geoplan run' for many study areas as Dask tasks: one per polygon "
+                    "of the config's study_area.boundary file (when it sets no boundary_code "
+                    "or boundary_name), or one per CONFIG given. Writes each area's outputs "
+                    "under OUT/areas/<code>/ and a city summary (CSV, XLSX, map, merged "
+                    "GeoPackage) into OUT. A rerun skips unchanged areas; one area's failure "
+                    "does not stop the others (exit code 1 when any failed).")
+    b.add_argument("config", nargs="+", help="base study-area TOML file, or several configs")
+    b.add_argument("--out", help="batch output folder (default: output.dir of the base config; "
+                                 "data/processed/batch for a list of configs)")
+    b.add_argument("--workers", type=_number(Range(1, 1024), integer=True), default=2,
+                   help="worker processes of the embedded Dask cluster (default 2)")
+    b.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. "
+                                       "tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS)")
+    b.add_argument("--force", action="store_true", help="rerun unchanged areas too")
+    b.add_argument("--lang", choices=("zh", "en"), help="summary language")
+    b.set_defaults(func=_cmd_batch)
     return p
 
 
