@@ -1,0 +1,242 @@
+"""The public Python API: a :class:`Study` built from a config, and its :class:`Results`.
+
+The command line is one way in; a notebook or a report script is another. Both go through
+the same functions (:func:`geoplan.pipeline.analyse`, :func:`geoplan.siting_pipeline.site`,
+:func:`geoplan.standards_pipeline.check_config`, :func:`geoplan.report_pipeline.report`).
+
+Examples
+--------
+>>> from geoplan import Study                                   # doctest: +SKIP
+>>> study = Study.from_toml("examples/yangpu-wujiaochang.toml")  # doctest: +SKIP
+>>> res = study.run()                                           # doctest: +SKIP
+>>> res.summary[["elderly_60", "circle_share"]]                  # doctest: +SKIP
+>>> res.map()            # a folium.Map, shown inline in Jupyter   # doctest: +SKIP
+>>> study.site("canteens-7")[0].summary["status"]                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from geoplan.config import Config, config_from_dict, load_config
+from geoplan.errors import ConfigError
+
+if TYPE_CHECKING:  # heavy modules are imported when a method needs them
+    import folium
+    import geopandas as gpd
+    import pandas as pd
+
+    from geoplan.pipeline import RunResult
+    from geoplan.siting_pipeline import ScenarioOutcome
+    from geoplan.standards_pipeline import StandardsResult
+
+
+class Results:
+    """What a coverage run computed, as GeoDataFrames (metric CRS of the network).
+
+    Attributes
+    ----------
+    run : RunResult
+        Everything the run computed (see :class:`geoplan.pipeline.RunResult`).
+    """
+
+    def __init__(self, run: RunResult) -> None:
+        self.run = run
+
+    @property
+    def areas(self) -> gpd.GeoDataFrame:
+        """Areas (committees, compounds or grid cells) with their scores."""
+        return self.run.areas
+
+    @property
+    def streets(self) -> pd.DataFrame:
+        """Per street (街道): the same figures rolled up (empty without street codes)."""
+        return self.run.streets
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row for the whole study area."""
+        return self.run.summary
+
+    @property
+    def facilities(self) -> gpd.GeoDataFrame:
+        """Facilities placed on the network."""
+        return self.run.facilities
+
+    @property
+    def isochrones(self) -> gpd.GeoDataFrame:
+        """Merged catchments per facility type and threshold (minutes)."""
+        return self.run.isochrones_by_type
+
+    @property
+    def issues(self) -> pd.DataFrame:
+        """Input rows reported (dropped or kept with a problem)."""
+        return self.run.issues
+
+    @property
+    def ledger(self) -> pd.DataFrame:
+        """Every older resident and facility row that entered the run, accounted for."""
+        return self.run.ledger_table()
+
+    def map(self, score: str | None = None) -> folium.Map:
+        """The interactive coverage map (displays inline in Jupyter).
+
+        Parameters
+        ----------
+        score : str, optional
+            Numeric area column to colour by (default: the config's ``output.map_score``).
+
+        Raises
+        ------
+        ConfigError
+            If ``score`` is not a numeric column of :attr:`areas` (the message lists them).
+        """
+        from geoplan.pipeline import coverage_map, map_score
+
+        run = self.run
+        if score is not None:
+            out = dataclasses.replace(run.config.output, map_score=score)
+            cfg = dataclasses.replace(run.config, output=out)
+            try:
+                map_score(run.areas, cfg)
+            except Exception as exc:
+                raise ConfigError(str(exc).replace("output.map_score", "score")) from None
+            run = dataclasses.replace(run, config=cfg)
+        return coverage_map(run)
+
+    def write(self) -> dict[str, Any]:
+        """Write the GeoPackage, tables, maps and manifest as ``geoplan run`` does.
+
+        Returns
+        -------
+        dict
+            Output kind -> path.
+        """
+        from geoplan.pipeline import write_outputs
+
+        return write_outputs(self.run)
+
+    def _repr_html_(self) -> str:
+        from geoplan.outputs.report import key_value_html
+
+        cfg = self.run.config
+        return key_value_html(self.summary.iloc[0], cfg.output.lang,
+                              cfg.analysis.circle_minutes)
+
+    def __repr__(self) -> str:
+        s = self.summary.iloc[0]
+        return (f"<Results {self.run.config.study_area.name}: {s['elderly_60']:.0f} aged 60+, "
+                f"circle share {s['circle_share']:.1%}, {len(self.areas)} areas>")
+
+
+class Study:
+    """A study area: one validated config, and the analyses run on it.
+
+    Parameters
+    ----------
+    config : Config
+        A validated configuration (:meth:`from_toml`, :meth:`from_dict`).
+    """
+
+    def __init__(self, config: Config) -> None:
+        if not isinstance(config, Config):
+            raise TypeError("Study needs a geoplan Config; use Study.from_toml(path) or "
+                            "Study.from_dict(mapping)")
+        self.config = config
+        self._results: Results | None = None
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Study:
+        """Read and validate a TOML config.
+
+        Raises
+        ------
+        ConfigError
+            One line naming the bad setting, as on the command line.
+        """
+        return cls(load_config(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], base_dir: str | Path = ".") -> Study:
+        """Validate a config given as a mapping (the TOML's structure).
+
+        Parameters
+        ----------
+        raw : dict
+            Sections and keys as in the TOML file.
+        base_dir : str or Path
+            Folder that relative ``paths.data_root`` is resolved against.
+
+        Raises
+        ------
+        ConfigError
+            Unknown keys, wrong types or values out of range (one line, as for TOML).
+        """
+        if not isinstance(raw, dict):
+            raise ConfigError(f"a config mapping is needed, got {type(raw).__name__}")
+        return cls(config_from_dict(raw, base_dir=Path(base_dir).resolve()))
+
+    def run(self, *, use_cache: bool = True, write: bool = False) -> Results:
+        """Coverage, gaps, accessibility, standards and the ledger (as ``geoplan run``).
+
+        Parameters
+        ----------
+        use_cache : bool, default True
+            Use the prepared-network cache.
+        write : bool, default False
+            Also write the outputs (GeoPackage, tables, maps, manifest).
+        """
+        from geoplan.pipeline import analyse, write_outputs
+
+        run = analyse(self.config, use_cache=use_cache)
+        if write:
+            write_outputs(run)
+        self._results = Results(run)
+        return self._results
+
+    def site(self, scenarios: str | list[str] | None = None, *, write: bool = False,
+             **overrides: Any) -> list[ScenarioOutcome]:
+        """Solve siting scenarios of the config (all when none is named).
+
+        Parameters
+        ----------
+        scenarios : str or list of str, optional
+            Scenario names.
+        write : bool, default False
+            Also write each scenario's outputs (as ``geoplan site``).
+        **overrides
+            Scenario settings to override, e.g. ``new=5``, ``time_limit_s=60``.
+
+        Returns
+        -------
+        list of ScenarioOutcome
+            Each with ``summary`` (status, objective, bound, gap, equity figures), ``areas``,
+            ``streets`` and the proposed sites per type (``outcomes[i].sites``).
+        """
+        from geoplan.siting_pipeline import site, write_siting_outputs
+
+        results = self._results or self.run()
+        names = [scenarios] if isinstance(scenarios, str) else list(scenarios or [])
+        out = site(self.config, results.run, names, overrides or None)
+        if write:
+            write_siting_outputs(results.run, out)
+        return out
+
+    def standards(self) -> StandardsResult:
+        """Check the config's ``[standards]`` (per street and district)."""
+        from geoplan.standards_pipeline import check_config
+
+        return check_config(self.config)
+
+    def report(self, *, use_cache: bool = True) -> dict[str, Any]:
+        """Write the HTML and Word report, workbook and GeoPackage (as ``geoplan report``)."""
+        from geoplan.report_pipeline import report
+
+        return report(self.config, use_cache=use_cache)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"<Study {c.study_area.name}: {len(c.facilities)} facility layers, "
+                f"{len(c.scenarios)} scenarios>")
