@@ -1,8 +1,9 @@
 """The public Python API: a :class:`Study` built from a config, and its :class:`Results`.
 
 The command line is one way in; a notebook or a report script is another. Both go through
-the same functions (:func:`geoplan.pipeline.analyse`, :func:`geoplan.siting_pipeline.site`,
-:func:`geoplan.standards_pipeline.check_config`, :func:`geoplan.report_pipeline.report`).
+the same workflows (:mod:`geoplan.workflows`): :func:`~geoplan.workflows.coverage.analyse`,
+:func:`~geoplan.workflows.siting.site`, :func:`~geoplan.workflows.standards.check_config`
+and :func:`~geoplan.workflows.report.report`.
 
 Examples
 --------
@@ -28,9 +29,9 @@ if TYPE_CHECKING:  # heavy modules are imported when a method needs them
     import geopandas as gpd
     import pandas as pd
 
-    from geoplan.pipeline import RunResult
-    from geoplan.siting_pipeline import ScenarioOutcome
-    from geoplan.standards_pipeline import StandardsResult
+    from geoplan.workflows.coverage import RunResult
+    from geoplan.workflows.siting import ScenarioOutcome
+    from geoplan.workflows.standards import StandardsResult
 
 
 class Results:
@@ -39,7 +40,7 @@ class Results:
     Attributes
     ----------
     run : RunResult
-        Everything the run computed (see :class:`geoplan.pipeline.RunResult`).
+        Everything the run computed (see :class:`geoplan.workflows.coverage.RunResult`).
     """
 
     def __init__(self, run: RunResult) -> None:
@@ -93,7 +94,7 @@ class Results:
         ConfigError
             If ``score`` is not a numeric column of :attr:`areas` (the message lists them).
         """
-        from geoplan.pipeline import coverage_map, map_score
+        from geoplan.workflows.coverage import coverage_map, map_score
 
         run = self.run
         if score is not None:
@@ -114,7 +115,7 @@ class Results:
         dict
             Output kind -> path.
         """
-        from geoplan.pipeline import write_outputs
+        from geoplan.workflows.coverage import write_outputs
 
         return write_outputs(self.run)
 
@@ -188,7 +189,7 @@ class Study:
         write : bool, default False
             Also write the outputs (GeoPackage, tables, maps, manifest).
         """
-        from geoplan.pipeline import analyse, write_outputs
+        from geoplan.workflows.coverage import analyse, write_outputs
 
         run = analyse(self.config, use_cache=use_cache)
         if write:
@@ -215,7 +216,7 @@ class Study:
             Each with ``summary`` (status, objective, bound, gap, equity figures), ``areas``,
             ``streets`` and the proposed sites per type (``outcomes[i].sites``).
         """
-        from geoplan.siting_pipeline import site, write_siting_outputs
+        from geoplan.workflows.siting import site, write_siting_outputs
 
         results = self._results or self.run()
         names = [scenarios] if isinstance(scenarios, str) else list(scenarios or [])
@@ -226,13 +227,13 @@ class Study:
 
     def standards(self) -> StandardsResult:
         """Check the config's ``[standards]`` (per street and district)."""
-        from geoplan.standards_pipeline import check_config
+        from geoplan.workflows.standards import check_config
 
         return check_config(self.config)
 
     def report(self, *, use_cache: bool = True) -> dict[str, Any]:
         """Write the HTML and Word report, workbook and GeoPackage (as ``geoplan report``)."""
-        from geoplan.report_pipeline import report
+        from geoplan.workflows.report import report
 
         return report(self.config, use_cache=use_cache)
 

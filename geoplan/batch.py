@@ -259,7 +259,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def summary_row(result: Any) -> dict[str, Any]:
-    """The city-summary row of one area's :class:`~geoplan.pipeline.RunResult`.
+    """The city-summary row of one area's :class:`~geoplan.workflows.coverage.RunResult`.
 
     Returns
     -------
@@ -345,7 +345,7 @@ def _captured_warnings() -> Iterator[list[str]]:
 def _run_area(task: AreaTask) -> dict[str, Any]:
     """What ``geoplan run`` does for the area's config; its summary row."""
     from geoplan.outputs.atomic import check_output_folder, remove_stale_staging
-    from geoplan.pipeline import output_paths, run
+    from geoplan.workflows.coverage import output_paths, run
 
     cfg = task.config()
     for setting, folder in (("output.dir", cfg.output.dir),

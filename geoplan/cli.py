@@ -1,6 +1,6 @@
 """Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``, ``batch``.
 
-Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.pipeline`.
+Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.workflows.coverage`.
 Input problems (:class:`~geoplan.errors.GeoplanError`) and file-system problems (an
 unreadable input, an output folder that is a file or not writable, a full disk: any
 :class:`OSError`) are printed as one line naming the path and what to do, with a non-zero
@@ -201,7 +201,7 @@ def _with_assets(cfg: Config, args: argparse.Namespace) -> Config:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from geoplan.config import load_config
-    from geoplan.pipeline import output_paths, run
+    from geoplan.workflows.coverage import output_paths, run
 
     cfg = load_config(args.config)
     _check_outputs(cfg, maps=True, cache=not args.no_cache)
@@ -257,8 +257,8 @@ def _cmd_site(args: argparse.Namespace) -> int:
     import dataclasses
 
     from geoplan.config import Candidates, Scenario, load_config, validate_scenario
-    from geoplan.pipeline import analyse
-    from geoplan.siting_pipeline import site, write_siting_outputs
+    from geoplan.workflows.coverage import analyse
+    from geoplan.workflows.siting import site, write_siting_outputs
 
     cfg = load_config(args.config)
     _check_outputs(cfg, maps=True, cache=not args.no_cache)
@@ -315,7 +315,7 @@ def _cmd_site(args: argparse.Namespace) -> int:
 def _check_scenarios(cfg: Config, names: list[str], overrides: dict[str, object]) -> None:
     """Check scenario names and command-line overrides before any work starts."""
     from geoplan.errors import ConfigError
-    from geoplan.siting_pipeline import apply_overrides
+    from geoplan.workflows.siting import apply_overrides
 
     scenarios = list(cfg.scenarios)
     known = {s.name: s for s in scenarios}
@@ -335,7 +335,7 @@ def _cmd_standards(args: argparse.Namespace) -> int:
 
     from geoplan.analysis.standards import list_profiles, load_profile
     from geoplan.errors import ConfigError
-    from geoplan.standards_pipeline import format_table, quick_check, run_standards
+    from geoplan.workflows.standards import format_table, quick_check, run_standards
 
     lang = args.lang or "zh"
     if args.list:
@@ -398,7 +398,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     import dataclasses
 
     from geoplan.config import load_config
-    from geoplan.report_pipeline import report
+    from geoplan.workflows.report import report
 
     cfg = load_config(args.config)
     _check_outputs(cfg, cache=not args.no_cache)

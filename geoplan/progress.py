@@ -4,7 +4,7 @@ Bars come from :mod:`tqdm` (a well-kept library: it handles terminal width, rate
 redrawing). They are drawn on standard error only when it is attached to a terminal, and
 only once the work has taken more than :data:`DELAY_S` seconds, so quick steps stay
 quiet. In a pipe, a log file or CI nothing is drawn: the ``[i/n] step ...`` log lines of
-:mod:`geoplan.pipeline` are the progress report there. ``GEOPLAN_PROGRESS=0`` turns the
+:mod:`geoplan.workflows.coverage` are the progress report there. ``GEOPLAN_PROGRESS=0`` turns the
 bars off on a terminal too; ``TERM=dumb`` and ``geoplan -q`` do as well.
 
 The bar of a run's steps appears at the first step boundary after :data:`DELAY_S`

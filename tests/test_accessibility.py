@@ -121,9 +121,9 @@ def test_demo_run_accessibility_matches_access(demo_dir: Path, tmp_path: Path) -
     """On the real demo: the run's per-point scores equal ``access`` on the same times."""
     from geoplan.config import load_config
     from geoplan.network.snapping import snap_points
-    from geoplan.pipeline import analyse
     from geoplan.reach.csr import ReachGraph
     from geoplan.reach.engine import point_reach
+    from geoplan.workflows.coverage import analyse
     from tests.test_site import demo_config
 
     cfg = load_config(demo_config(demo_dir, tmp_path))

@@ -358,12 +358,12 @@ def test_overrides_checked_before_the_network_build(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # --target on an mclp scenario is accepted by the option's range but the scenario
     # check (and an unknown --scenario) must stop the run before analyse() is called.
-    import geoplan.pipeline
+    import geoplan.workflows.coverage
 
     def boom(*a: Any, **k: Any) -> None:
         raise AssertionError("analyse() called before the options were checked")
 
-    monkeypatch.setattr(geoplan.pipeline, "analyse", boom)
+    monkeypatch.setattr(geoplan.workflows.coverage, "analyse", boom)
     raw = _raw(tmp_path)
     cfg_text = _to_toml(raw)
     cfg = tmp_path / "c.toml"

@@ -277,7 +277,7 @@ def test_header_only_candidate_file(tmp_path: Path, text: str) -> None:
 
 def test_no_usable_candidate_message_counts_the_reasons() -> None:
     from geoplan.config import Scenario
-    from geoplan.siting_pipeline import _no_candidates
+    from geoplan.workflows.siting import _no_candidates
 
     sc = Scenario(name="s", model="mclp", type="canteen", new=2,
                   candidates=Candidates(file=Path("cand.csv")))

@@ -100,8 +100,8 @@ def test_datum_warning_names_the_layer(dense: WalkNetwork, tmp_path: Path,
     from types import SimpleNamespace
 
     from geoplan.config import FacilityLayer
-    from geoplan.pipeline import _check_datum
     from geoplan.sources.facilities import load_facilities
+    from geoplan.workflows.coverage import _check_datum
 
     lon, lat = wgs84_to_gcj02(*_true_points())
     csv = tmp_path / "amap.csv"

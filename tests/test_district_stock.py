@@ -11,7 +11,7 @@ from geoplan.analysis.ledger import FacilityLedger
 from geoplan.config import FacilityLayer, Standards, config_from_dict
 from geoplan.errors import ConfigError
 from geoplan.sources.facilities import load_facilities
-from geoplan.standards_pipeline import check_config, district_key, district_stock
+from geoplan.workflows.standards import check_config, district_key, district_stock
 
 CITY = """category_code,name,lon_gcj02,lat_gcj02,district
 6,上海市杨浦区五角场街道综合为老服务中心,121.5100,31.3000,杨浦区

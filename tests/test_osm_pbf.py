@@ -345,7 +345,7 @@ def test_cut_to_boundary_keeps_only_the_study_area(tmp_path: Path) -> None:
 def test_boundary_file_and_default_buffer(tmp_path: Path) -> None:
     """The files are cut to [study_area] boundary plus the run's walking buffer."""
     from geoplan.config import config_from_dict
-    from geoplan.pipeline import walking_buffer_m
+    from geoplan.workflows.coverage import walking_buffer_m
 
     to_pbf(_long_street(tmp_path), tmp_path / "long.osm.pbf")
     (tmp_path / "f.csv").write_text("name,lon,lat\nA,121.6,31.3\n", encoding="utf-8")

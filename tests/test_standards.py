@@ -23,7 +23,7 @@ from geoplan.analysis.standards import (
 from geoplan.cli import main
 from geoplan.config import load_config
 from geoplan.errors import ConfigError
-from geoplan.standards_pipeline import check_config, quick_check
+from geoplan.workflows.standards import check_config, quick_check
 from tests.test_site import demo_config
 
 YANGPU = "shanghai-yangpu-2016"

@@ -127,7 +127,7 @@ class StudyCut:
     """Where local OSM files are cut while read: the study area plus the walking buffer.
 
     Built from ``[study_area]`` (``boundary`` with its datum and code/name pick, or
-    ``osm_relation``) and :func:`geoplan.pipeline.walking_buffer_m` by :meth:`of`; the
+    ``osm_relation``) and :func:`geoplan.workflows.coverage.walking_buffer_m` by :meth:`of`; the
     default (no boundary) keeps the whole files.
     """
 
@@ -143,7 +143,7 @@ class StudyCut:
     @classmethod
     def of(cls, cfg: Config) -> StudyCut:
         """The cut of a run: its study area and walking buffer."""
-        from geoplan.pipeline import walking_buffer_m  # pipeline imports this module
+        from geoplan.workflows.coverage import walking_buffer_m  # pipeline imports this module
 
         sa = cfg.study_area
         return cls(boundary=sa.boundary, crs=sa.boundary_crs, code=sa.boundary_code,

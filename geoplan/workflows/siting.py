@@ -26,7 +26,6 @@ from geoplan import progress
 from geoplan.config import Config, Scenario, validate_scenario
 from geoplan.errors import InputDataError
 from geoplan.network.snapping import SnappedPoints, snap_points
-from geoplan.pipeline import RunResult
 from geoplan.reach.csr import ReachGraph
 from geoplan.reach.engine import point_reach
 from geoplan.siting.candidates import CandidateSet, candidate_sites
@@ -39,6 +38,7 @@ from geoplan.siting.result import SitingResult
 from geoplan.sources import osm
 from geoplan.sources.facility_types import FACILITY_TYPES
 from geoplan.sources.tables import GEO_EXTENSIONS
+from geoplan.workflows.coverage import RunResult
 
 log = logging.getLogger(__name__)
 

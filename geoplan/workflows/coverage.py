@@ -713,7 +713,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
                 summary[k] = v.to_numpy()
     standards_res = None
     if cfg.standards is not None:
-        from geoplan.standards_pipeline import check_config
+        from geoplan.workflows.standards import check_config
 
         step += 1
         with _step(manifest, step, total, "planning standards"):

@@ -92,7 +92,7 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     from geoplan.outputs.tables import write_area_tables
     from geoplan.outputs.webmap import map_html
     from geoplan.outputs.wordreport import write_word_report
-    from geoplan.pipeline import analyse, coverage_map
+    from geoplan.workflows.coverage import analyse, coverage_map
 
     result = analyse(cfg, use_cache=use_cache)
     manifest = result.manifest
