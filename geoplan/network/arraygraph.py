@@ -58,6 +58,7 @@ from geoplan.network.walkgraph import (
     merge_tag_values,
     policy_summary,
     settle_bridges,
+    settle_crossings,
     tag_policy,
 )
 from geoplan.sources.osm_read import OsmTables
@@ -376,7 +377,7 @@ def _crossings(tables: OsmTables, seg_way: np.ndarray, osm_a: np.ndarray, osm_b:
                report: dict[str, Any]) -> np.ndarray:
     """Crossing nodes of the walkable segments, marked only when the delay is on.
 
-    The array twin of ``walkgraph._mark_crossings``: the same rules
+    The array side of ``walkgraph._mark_crossings``: the same rules
     (:func:`~geoplan.network.walkgraph.crossing_nodes`), report keys
     (``crossing_delay_s``, ``crossing_nodes``, ``crossing_major``, ``crossing_mapped``)
     and log lines.
@@ -387,23 +388,9 @@ def _crossings(tables: OsmTables, seg_way: np.ndarray, osm_a: np.ndarray, osm_b:
         One per node of ``node_ids``: a node where the delay is paid (all False when
         the delay is off or no node qualifies).
     """
-    report["crossing_delay_s"] = float(delay_s)
     hw = _tag(tables.way_tags, "highway").to_numpy(dtype=object)[seg_way]
     foot = _tag(tables.way_tags, "footway").to_numpy(dtype=object)[seg_way]
     major, mapped = crossing_nodes(osm_a, osm_b, hw, foot, node_ids,
                                    tables.node_tag("highway", node_ids),
                                    tables.node_tag("crossing", node_ids), crossing_roads)
-    cross = major | mapped
-    report.update(crossing_nodes=int(cross.sum()), crossing_major=int(major.sum()),
-                  crossing_mapped=int((mapped & ~major).sum()))
-    if delay_s <= 0:
-        return np.zeros(len(node_ids), dtype=bool)
-    if not cross.any():
-        log.warning("walking.crossing_delay_s = %g s, but the walking network has no "
-                    "intersection of walking.crossing_roads (%s) and no mapped crossing or "
-                    "signal: no delay is added", delay_s, ", ".join(crossing_roads))
-        return cross
-    log.info("crossing delay: %g s at %d nodes (%d major-road intersections, %d more mapped "
-             "crossings or signals)", delay_s, int(cross.sum()), int(major.sum()),
-             int((mapped & ~major).sum()))
-    return cross
+    return settle_crossings(major, mapped, delay_s, crossing_roads, report)

@@ -630,28 +630,57 @@ def _mark_crossings(g: Any, edges: gpd.GeoDataFrame, delay_s: float,
     int
         Number of marked nodes (0 when the delay is off).
     """
-    report["crossing_delay_s"] = float(delay_s)
     nodes = list(g.nodes)
     major, mapped = crossing_nodes(
         edges.index.get_level_values(0).to_numpy(), edges.index.get_level_values(1).to_numpy(),
         _tag(edges, "highway").to_numpy(), _tag(edges, "footway").to_numpy(),
         np.asarray(nodes), _node_tag(g, nodes, "highway"), _node_tag(g, nodes, "crossing"),
         crossing_roads)
-    cross = major | mapped
-    report.update(crossing_nodes=int(cross.sum()), crossing_major=int(major.sum()),
-                  crossing_mapped=int((mapped & ~major).sum()))
-    if delay_s <= 0:
-        return 0
+    cross = settle_crossings(major, mapped, delay_s, crossing_roads, report)
     if not cross.any():
-        log.warning("walking.crossing_delay_s = %g s, but the walking network has no "
-                    "intersection of walking.crossing_roads (%s) and no mapped crossing or "
-                    "signal: no delay is added", delay_s, ", ".join(crossing_roads))
         return 0
     import networkx as nx
 
     nx.set_node_attributes(g, {nodes[i]: delay_s for i in np.flatnonzero(cross)},
                            "crossing_delay")
+    return int(cross.sum())
+
+
+def settle_crossings(major: np.ndarray, mapped: np.ndarray, delay_s: float,
+                     crossing_roads: tuple[str, ...], report: dict[str, Any]) -> np.ndarray:
+    """Report the crossing nodes and say which pay the delay (both network builders).
+
+    Parameters
+    ----------
+    major, mapped : ndarray of bool (n_nodes,)
+        From :func:`crossing_nodes`.
+    delay_s : float
+        Seconds per crossing (0: off).
+    crossing_roads : tuple of str
+        The road classes, for the note.
+    report : dict
+        Receives ``crossing_delay_s``, ``crossing_nodes``, ``crossing_major`` and
+        ``crossing_mapped``.
+
+    Returns
+    -------
+    ndarray of bool (n_nodes,)
+        Nodes where the delay is paid: none when it is off, or (with a logged note, not an
+        error: footways and residential streets have nothing to wait for) when no node
+        qualifies.
+    """
+    cross = major | mapped
+    report["crossing_delay_s"] = float(delay_s)
+    report.update(crossing_nodes=int(cross.sum()), crossing_major=int(major.sum()),
+                  crossing_mapped=int((mapped & ~major).sum()))
+    if delay_s <= 0:
+        return np.zeros(len(cross), dtype=bool)
+    if not cross.any():
+        log.warning("walking.crossing_delay_s = %g s, but the walking network has no "
+                    "intersection of walking.crossing_roads (%s) and no mapped crossing or "
+                    "signal: no delay is added", delay_s, ", ".join(crossing_roads))
+        return cross
     log.info("crossing delay: %g s at %d nodes (%d major-road intersections, %d more mapped "
              "crossings or signals)", delay_s, int(cross.sum()), int(major.sum()),
              int((mapped & ~major).sum()))
-    return int(cross.sum())
+    return cross
