@@ -1,0 +1,91 @@
+"""Warm-run start-up: heavy modules imported only where they are used, same results."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from geoplan.outputs.classbreaks import score_at_percentile
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _python(code: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout.strip().splitlines()[-1]
+
+
+def test_score_at_percentile_is_scipys_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    for t in range(400):
+        n = int(rng.integers(1, 80))
+        a = rng.gamma(2.0, 3.0, n) if t % 3 else rng.integers(0, 4, n).astype(float)
+        if t % 5 == 0:
+            a = a.astype(np.float32)
+        if t % 7 == 0:
+            a = rng.integers(-5, 50, n)
+        k = int(rng.integers(2, 10))
+        w = 100.0 / k
+        pcts = np.arange(w, 100 + w, w)
+        pcts[-1] = min(pcts[-1], 100.0)
+        for p in [*pcts.tolist(), 0, 100, float(rng.uniform(0, 100))]:
+            ours, theirs = score_at_percentile(a, p), scipy.stats.scoreatpercentile(a, p)
+            assert type(ours) is type(theirs) and np.array_equal(ours, theirs), (a, p)
+    assert np.isnan(score_at_percentile([], 50))
+    # anything but a flat array at one percentile is SciPy's own
+    assert np.allclose(score_at_percentile([1.0, 2.0, 3.0], [10, 50]), [1.2, 2.0])
+    assert score_at_percentile([1.0, 2.0, 9.0], 50, limit=(0, 5)) == 1.5
+    with pytest.raises(ValueError, match="range"):
+        score_at_percentile([1.0], 101)
+
+
+_BINS = """
+import json, sys
+import numpy as np
+{imp}
+rng = np.random.default_rng(11)
+out = []
+for t in range(60):
+    v = rng.gamma(1.5, 2.0, int(rng.integers(8, 300)))
+    if t % 4 == 0:
+        v = np.round(v)  # many ties: mapclassify lowers k itself
+    for k in (3, 5, 7):
+        out.append(mc.Quantiles(v, k=k).bins.tolist())
+        if np.unique(v).size >= k:
+            out.append(mc.FisherJenks(v, k=k).bins.tolist())
+heavy = [m for m in ("sklearn", "scipy.stats", "matplotlib") if m in sys.modules]
+print(json.dumps([[[float(x).hex() for x in b] for b in out], heavy]))
+"""
+
+
+def test_mapclassify_imports_light_and_classifies_as_the_plain_package() -> None:
+    light = json.loads(_python(_BINS.format(
+        imp="from geoplan.outputs.classbreaks import mapclassify\nmc = mapclassify()")))
+    plain = json.loads(_python(_BINS.format(imp="import mapclassify as mc")))
+    assert light[0] == plain[0]
+    assert light[1] == [], light[1]  # neither scikit-learn nor SciPy's stats nor matplotlib
+    assert set(plain[1]) == {"sklearn", "scipy.stats", "matplotlib"}
+
+
+def test_mapclassify_natural_breaks_still_gets_scikit_learn() -> None:
+    out = _python("""
+        import sys
+        import numpy as np
+        from geoplan.outputs.classbreaks import mapclassify
+        mc = mapclassify()
+        assert "sklearn" not in sys.modules
+        nb = mc.NaturalBreaks(np.arange(40, dtype=float) ** 2, k=4, initial=2)
+        print(nb.k, "sklearn" in sys.modules)
+    """)
+    assert out == "4 True"
