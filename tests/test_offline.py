@@ -221,3 +221,16 @@ def test_cdn_option_on_site_and_report(tmp_path: Path) -> None:
         assert _with_assets(cfg, parser.parse_args([cmd, "c.toml", "--cdn"])).output.offline \
             is False
         assert _with_assets(cfg, parser.parse_args([cmd, "c.toml"])).output.offline is True
+
+
+@pytest.mark.parametrize("use", ["L.AwesomeMarkers.icon({})", '<i class="awesome-marker">',
+                                 '<i class="fa fa-home">', '<span class="glyphicon">'])
+def test_each_use_of_a_dropped_icon_default_is_caught(use: str) -> None:
+    css = ("https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/"
+           "leaflet.awesome-markers.css")
+    page = f'<html><head><link rel="stylesheet" href="{css}"/></head><body>{{}}</body></html>'
+    assert inline_assets(page.format("sofa-bed")) == \
+        page.replace(f'<link rel="stylesheet" href="{css}"/>', "").format(
+            "sofa-bed")
+    with pytest.raises(GeoplanError, match="awesome-markers"):
+        inline_assets(page.format(use))
