@@ -89,3 +89,35 @@ def test_mapclassify_natural_breaks_still_gets_scikit_learn() -> None:
         print(nb.k, "sklearn" in sys.modules)
     """)
     assert out == "4 True"
+
+
+def test_geopackage_synced_once_before_it_is_moved_into_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+    from shapely.geometry import Point
+
+    from geoplan.outputs import gpkg
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(gpkg.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd)))
+    monkeypatch.setattr(gpkg.os, "replace",
+                        lambda a, b: (events.append("replace"), real_replace(a, b)))
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "NORMAL"})
+    try:
+        pts = gpd.GeoDataFrame({"name": ["甲", "乙"]}, geometry=[Point(0, 0), Point(1, 1)],
+                               crs=4326)
+        out = tmp_path / "x.gpkg"
+        gpkg.write_geopackage(out, {"points": pts, "table": pd.DataFrame({"n": [1, 2]}),
+                                    "also": pts})
+        # SQLite skips its per-transaction syncs while writing; the finished file is
+        # synced once, then moved into place
+        assert events == ["fsync", "replace"]
+        assert pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS") == "NORMAL"
+        assert pyogrio.get_gdal_config_option("OGR_CURRENT_DATE") is None
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": None})
+    assert sorted(pyogrio.list_layers(out)[:, 0]) == ["also", "points", "table"]
+    assert gpd.read_file(out, layer="points")["name"].tolist() == ["甲", "乙"]
