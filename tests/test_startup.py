@@ -121,3 +121,34 @@ def test_geopackage_synced_once_before_it_is_moved_into_place(
         pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": None})
     assert sorted(pyogrio.list_layers(out)[:, 0]) == ["also", "points", "table"]
     assert gpd.read_file(out, layer="points")["name"].tolist() == ["甲", "乙"]
+
+
+def test_pdf_font_subsets_cached_and_the_pdf_unchanged(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.backends import _backend_pdf_ps
+
+    from geoplan.outputs.staticmap import build_static_map, save_static_map
+    from tests.test_outputs import _areas, _facilities, _iso_by_type
+
+    fig = build_static_map(_areas(), _facilities(), _iso_by_type(), lang="zh",
+                           title="杨浦区 15分钟养老服务圈（测试）")
+    cuts = []
+    real = _backend_pdf_ps.get_glyphs_subset
+    monkeypatch.setattr(_backend_pdf_ps, "get_glyphs_subset",
+                        lambda f, g: (cuts.append(f), real(f, g))[1])
+    cache = tmp_path / "cache" / "pdf-fonts"
+    plain, cold, warm = (tmp_path / f"{n}.pdf" for n in ("plain", "cold", "warm"))
+    save_static_map(fig, [plain])
+    n_fonts = len(cuts)
+    assert n_fonts >= 1  # the CJK font (and DejaVu for Latin text)
+    save_static_map(fig, [cold], font_cache=cache)
+    assert len(cuts) == 2 * n_fonts and len(list(cache.glob("pdffont-*.json"))) == n_fonts
+    save_static_map(fig, [warm], font_cache=cache)
+    assert len(cuts) == 2 * n_fonts  # every subset came from the cache
+    assert plain.read_bytes() == cold.read_bytes() == warm.read_bytes()
+    assert _backend_pdf_ps.get_glyphs_subset.__name__ == "<lambda>"  # put back after saving
+    # an unreadable cache entry is cut again and rewritten
+    for f in cache.glob("pdffont-*.json"):
+        f.write_text("{", encoding="ascii")
+    save_static_map(fig, [warm], font_cache=cache)
+    assert len(cuts) == 3 * n_fonts and plain.read_bytes() == warm.read_bytes()

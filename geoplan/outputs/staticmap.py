@@ -546,15 +546,112 @@ def _keep_inside(fig: Figure, tries: int = 5) -> None:
         log.warning("static map: a legend or the title still reaches past the page edge")
 
 
-def save_static_map(fig: Figure, paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+class _SubsetFont:
+    """A font subset as saved before: what matplotlib's PDF backend reads of a subset."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def save(self, file: Any, reorderTables: bool = False) -> None:
+        file.write(self.data)
+
+    def __enter__(self) -> _SubsetFont:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def cached_font_subsets(folder: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Keep the PDF's font subsets in ``folder`` and reuse them while the block runs.
+
+    A PDF embeds the subset of the CJK font holding the glyphs it shows; fontTools takes
+    0.5 s or more to cut it from the 8 MB Noto Sans SC on every save, and a rerun of the
+    same study needs the same glyphs. matplotlib's own subset (its bytes and glyph-index
+    map) is stored under a key of the matplotlib and fontTools versions, the font file
+    (path, size, time) and the glyphs, so a reused subset is byte for byte the one
+    matplotlib would cut. ``folder=None``, or a matplotlib whose PDF backend is not laid
+    out as expected, leaves matplotlib as it is.
+
+    Parameters
+    ----------
+    folder : path or None
+        Cache folder (created when needed).
+    """
+    try:
+        import fontTools
+        from matplotlib.backends import _backend_pdf_ps as pdf_ps
+    except ImportError:  # pragma: no cover - both come with matplotlib
+        pdf_ps = None
+    real = getattr(pdf_ps, "get_glyphs_subset", None)
+    if folder is None or real is None or not all(
+            hasattr(pdf_ps, a) for a in ("SubsetResults", "font_as_file")):
+        yield
+        return
+    import hashlib
+    import json
+
+    cache = Path(folder)
+
+    def subset(fontfile: Any, glyphs: Any) -> Any:
+        glyphs = list(glyphs)
+        try:
+            st = os.stat(fontfile)
+            face = getattr(fontfile, "face_index", 0)
+            ident = [matplotlib.__version__, fontTools.version, os.fspath(fontfile), face,
+                     st.st_size, st.st_mtime_ns, sorted({int(g) for g in glyphs})]
+        except (OSError, TypeError, ValueError):
+            return real(fontfile, glyphs)
+        key = hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:24]
+        path = cache / f"pdffont-{key}.json"
+        try:
+            saved = json.loads(path.read_text(encoding="ascii"))
+            data = bytes.fromhex(saved["font"])
+            index = {int(k): int(v) for k, v in saved["glyph_index_map"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            with real(fontfile, glyphs) as cut:
+                data = pdf_ps.font_as_file(cut.font).getvalue()
+                index = {int(k): int(v) for k, v in cut.glyph_index_map.items()}
+            with contextlib.suppress(OSError):
+                cache.mkdir(parents=True, exist_ok=True)
+                with atomic_write(path, "w", encoding="ascii") as fh:
+                    json.dump({"font": data.hex(), "glyph_index_map": sorted(index.items())},
+                              fh)
+        return pdf_ps.SubsetResults(_SubsetFont(data), index)._as_cm()
+
+    pdf_ps.get_glyphs_subset = subset
+    try:
+        yield
+    finally:
+        pdf_ps.get_glyphs_subset = real
+
+
+def save_static_map(fig: Figure, paths: Sequence[str | os.PathLike[str]],
+                    font_cache: str | os.PathLike[str] | None = None) -> list[Path]:
     """Write ``fig`` to every path (format from the suffix: ``.png`` at 200 dpi, ``.pdf``).
 
     Files are written atomically; PDF fonts are embedded (TrueType/CID), so Chinese text
     prints on machines without the font.
+
+    Parameters
+    ----------
+    fig : Figure
+        A figure from :func:`build_static_map`.
+    paths : sequence of path
+        Files to write.
+    font_cache : path, optional
+        Folder where the PDF's font subsets are kept for the next save of the same
+        glyphs (:func:`cached_font_subsets`); default none.
+
+    Returns
+    -------
+    list of Path
+        The written files.
     """
     font = fig._geoplan_font if hasattr(fig, "_geoplan_font") else find_cjk_font()
     written = []
-    with _font_context(font):
+    with _font_context(font), cached_font_subsets(font_cache):
         for p in paths:
             final = Path(p)
             fmt = final.suffix.lstrip(".").lower()
@@ -592,8 +689,11 @@ def static_map_png(fig: Figure, dpi: int = DPI) -> bytes:
 
 def write_static_map(paths: Sequence[str | os.PathLike[str]], areas: gpd.GeoDataFrame,
                      facilities: gpd.GeoDataFrame | None,
-                     isochrones_by_type: gpd.GeoDataFrame | None, **kw: Any) -> list[Path]:
+                     isochrones_by_type: gpd.GeoDataFrame | None,
+                     font_cache: str | os.PathLike[str] | None = None, **kw: Any) -> list[Path]:
     """Build the static map (see :func:`build_static_map` for ``kw``) and save it.
+
+    ``font_cache`` is passed to :func:`save_static_map`.
 
     Returns
     -------
@@ -601,5 +701,5 @@ def write_static_map(paths: Sequence[str | os.PathLike[str]], areas: gpd.GeoData
         The written files.
     """
     fig = build_static_map(areas, facilities, isochrones_by_type, **kw)
-    return save_static_map(fig, paths)
+    return save_static_map(fig, paths, font_cache=font_cache)
 

@@ -830,7 +830,8 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                                  boundary=result.boundary, lang=lang,
                                  title=cfg.study_area.title(lang),
                                  score=cfg.output.map_score, circle_minutes=circle,
-                                 types=list(cfg.facility_types))
+                                 types=list(cfg.facility_types),
+                                 font_cache=cfg.output.cache_dir / "pdf-fonts")
         manifest.add_output(staged.path("data", rel["gpkg"]), final=paths["gpkg"])
         for kind in ("csv", "xlsx"):
             manifest.add_output(tables[kind], final=paths["tables"].with_suffix(f".{kind}"))

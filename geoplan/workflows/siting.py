@@ -714,7 +714,8 @@ def write_siting_outputs(run: RunResult, outcomes: list[ScenarioOutcome]) -> lis
                     title=title, circle_minutes=cfg.analysis.circle_minutes,
                     score=f"{oc.outcomes[0].type}_share_after" if multi else "share_after",
                     types=list(cfg.facility_types),
-                    proposed=[(o.type, o.sites) for o in oc.outcomes])
+                    proposed=[(o.type, o.sites) for o in oc.outcomes],
+                    font_cache=cfg.output.cache_dir / "pdf-fonts")
                 for key in ("png", "pdf"):
                     manifest.add_output(staged.path("maps", names[key]), final=paths[key])
             manifest.set_counts(**{f"scenario_{sc.name}": oc.summary})
