@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +154,46 @@ def test_pdf_font_subsets_cached_and_the_pdf_unchanged(tmp_path: Path,
         f.write_text("{", encoding="ascii")
     save_static_map(fig, [warm], font_cache=cache)
     assert len(cuts) == 3 * n_fonts and plain.read_bytes() == warm.read_bytes()
+
+
+@pytest.mark.parametrize("source", [
+    "", "\n", "plain", "line\n", "two\n\n", "a\r\nb\rc\n", "var x = {a: {b: 1}};\n",
+    "}} and %} and #} alone", "中文 ‘quotes’ \\u4e2d\n  \n", "{ {x} }", "tail\r\n"])
+def test_plain_element_text_renders_as_jinja2_does(source: str) -> None:
+    import jinja2
+
+    from geoplan.outputs.htmlrender import PlainText, element_template
+
+    assert isinstance(element_template(source), PlainText)
+    assert element_template(source).render(this=None, kwargs={}) == \
+        jinja2.Template(source).render(this=None, kwargs={})
+
+
+def test_text_with_jinja2_syntax_is_still_a_template() -> None:
+    import jinja2
+
+    from geoplan.outputs.htmlrender import element_template
+
+    for source in ("{{ 1 + 1 }}", "{% if true %}y{% endif %}", "a{# note #}b"):
+        t = element_template(source)
+        assert isinstance(t, jinja2.Template)
+        assert t.render() == jinja2.Template(source).render()
+
+
+def test_map_page_the_same_with_plain_element_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from geoplan.outputs import htmlrender
+    from geoplan.outputs.webmap import map_html
+    from tests.test_offline import _map
+
+    fast = map_html(_map(), offline=False)
+
+    @contextlib.contextmanager
+    def unchanged() -> Iterator[None]:
+        yield
+
+    monkeypatch.setattr(htmlrender, "plain_element_text", unchanged)
+    assert map_html(_map(), offline=False) == fast
+    import branca.element
+    import jinja2
+
+    assert branca.element.Template is jinja2.Template  # put back after rendering

@@ -799,11 +799,13 @@ def map_html(m: folium.Map, offline: bool = True) -> str:
     GeoplanError
         With ``offline=True``, if the map uses an asset that is not vendored.
     """
+    from geoplan.outputs.htmlrender import plain_element_text
     from geoplan.outputs.offline import inline_assets
 
     # folium's render is not idempotent (a second render repeats the ``addTo`` calls):
     # render a copy so the map can be saved, embedded and shown in Jupyter alike.
-    text = copy.deepcopy(m).get_root().render()
+    with plain_element_text():
+        text = copy.deepcopy(m).get_root().render()
     return inline_assets(text) if offline else text
 
 
