@@ -197,3 +197,24 @@ def test_map_page_the_same_with_plain_element_text(monkeypatch: pytest.MonkeyPat
     import jinja2
 
     assert branca.element.Template is jinja2.Template  # put back after rendering
+
+
+def test_workflow_modules_import_no_solver_learner_or_map_library() -> None:
+    out = _python("""
+        import sys
+        import geoplan.workflows.coverage, geoplan.workflows.siting, geoplan.siting.equity
+        import geoplan.siting.pmedian, geoplan.siting.capacitated, geoplan.siting.multitype
+        from geoplan.siting.highs import INF
+        heavy = ("highspy", "sklearn", "scipy.stats", "folium", "branca", "matplotlib",
+                 "mapclassify", "osmnx", "networkx", "docx", "dask", "openpyxl")
+        print(INF == float("inf"), [m for m in heavy if m in sys.modules])
+    """)
+    assert out == "True []"
+
+
+def test_highs_infinity_is_highspys() -> None:
+    import highspy
+
+    from geoplan.siting.highs import INF
+
+    assert INF == highspy.kHighsInf

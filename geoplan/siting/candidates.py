@@ -21,7 +21,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sklearn.cluster import KMeans
 
 from geoplan.config import Candidates
 from geoplan.errors import InputDataError
@@ -141,6 +140,8 @@ def from_clusters(k: int, demand_xy: np.ndarray, weights: np.ndarray, uncovered:
     k = min(k, len(xy))
     if k == 0:
         return _frame([], "cluster", [], np.array([], dtype=object), crs)
+    from sklearn.cluster import KMeans  # 0.3 s or more to import: only when clustering
+
     km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(xy, sample_weight=w)
     centres = km.cluster_centers_
     order = np.lexsort((centres[:, 1], centres[:, 0]))  # stable ids across runs

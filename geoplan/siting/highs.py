@@ -20,15 +20,20 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 
+if TYPE_CHECKING:
+    import highspy
+
 log = logging.getLogger(__name__)
 
-INF = highspy.kHighsInf
+#: HiGHS's infinity (``highspy.kHighsInf``, IEEE infinity; highspy itself is imported only
+#: when a model is solved, so that loading the siting modules stays light).
+INF = math.inf
 
 #: Absolute feasibility tolerance for rows, bounds and integrality (HiGHS's default primal
 #: feasibility tolerance is 1e-7; rows are checked with this, scaled by the row's size).
@@ -43,12 +48,18 @@ FEAS_TOL = 1e-6
 #: ``error``: HiGHS failed (or returned no verifiable vector).
 MILP_STATUSES = ("optimal", "time_limit", "no_solution", "unproven", "infeasible", "error")
 
-_LIMITS = (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt,
-           highspy.HighsModelStatus.kIterationLimit, highspy.HighsModelStatus.kSolutionLimit,
-           highspy.HighsModelStatus.kMemoryLimit, highspy.HighsModelStatus.kObjectiveBound,
-           highspy.HighsModelStatus.kObjectiveTarget)
-_INFEASIBLE = (highspy.HighsModelStatus.kInfeasible,
-               highspy.HighsModelStatus.kUnboundedOrInfeasible)
+
+
+@cache
+def _statuses() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """HiGHS model statuses meaning "a limit stopped the search" and "infeasible"."""
+    import highspy
+
+    status = highspy.HighsModelStatus
+    return ((status.kTimeLimit, status.kInterrupt, status.kIterationLimit,
+             status.kSolutionLimit, status.kMemoryLimit, status.kObjectiveBound,
+             status.kObjectiveTarget),
+            (status.kInfeasible, status.kUnboundedOrInfeasible))
 
 
 @dataclass
@@ -263,11 +274,14 @@ def solve_milp(c: np.ndarray, a: sp.csr_matrix, row_lo: np.ndarray, row_hi: np.n
 def _finish(run: _Run, maximise: bool, mip_gap: float, mip_abs_gap: float | None,
             attempts: list[str], seconds: float) -> MilpSolution:
     """Turn a run into a verified :class:`MilpSolution` with an honest status."""
+    import highspy
+
+    limits, infeasible = _statuses()
     ms = run.model_status
     if run.x is None:
-        if ms in _INFEASIBLE:
+        if ms in infeasible:
             status = "infeasible"
-        elif ms in _LIMITS:
+        elif ms in limits:
             status = "no_solution"
         else:
             status = "error"
@@ -289,7 +303,7 @@ def _finish(run: _Run, maximise: bool, mip_gap: float, mip_abs_gap: float | None
             mip_abs_gap is not None and diff <= mip_abs_gap)
     if ms == highspy.HighsModelStatus.kOptimal:
         status = "optimal" if proven else "unproven"
-    elif ms in _LIMITS:
+    elif ms in limits:
         status = "optimal" if proven else "time_limit"
     else:
         status = "unproven"
@@ -310,6 +324,8 @@ def _new_highs() -> highspy.Highs:
     The banner goes to file descriptor 1 from C++, so Python's ``sys.stdout`` cannot catch
     it; descriptor 1 is pointed at ``/dev/null`` for that first construction only.
     """
+    import highspy
+
     global _BANNER_SHOWN
     if _BANNER_SHOWN:
         return highspy.Highs()
@@ -333,6 +349,8 @@ def _run_highs(model: tuple, *, maximise: bool, time_limit: float, mip_gap: floa
                threads: int | None, start: np.ndarray | None, verbose: bool,
                mip_abs_gap: float | None, options: dict) -> _Run:
     """One HiGHS run and the independent check of what it returned."""
+    import highspy
+
     c, a, row_lo, row_hi, col_lo, col_hi, integer, offset = model
     h = _new_highs()
     h.setOptionValue("output_flag", bool(verbose))

@@ -12,9 +12,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -48,6 +47,9 @@ from geoplan.sources.population import (
     grid_for_uncovered,
     residential_buildings,
 )
+
+if TYPE_CHECKING:
+    import folium  # the maps import it when they are made
 
 log = logging.getLogger(__name__)
 
