@@ -218,3 +218,27 @@ def test_highs_infinity_is_highspys() -> None:
     from geoplan.siting.highs import INF
 
     assert INF == highspy.kHighsInf
+
+
+def test_warm_run_imports_only_what_it_uses(tmp_path: Path) -> None:
+    from tests.smallcase import write_case
+
+    cfg = write_case(tmp_path)
+    code = textwrap.dedent("""
+        import sys
+        from geoplan.cli import main
+        rc = main(["run", "-q", sys.argv[1]])
+        unused = ("osmnx", "networkx", "highspy", "sklearn", "scipy.stats", "docx", "dask",
+                  "distributed")
+        print("UNUSED:" + " ".join(m for m in unused if m in sys.modules))
+        sys.exit(rc)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GEOPLAN_PROGRESS": "0"}
+    runs = [subprocess.run([sys.executable, "-c", code, str(cfg)], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600, check=False)
+            for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr[-3000:]
+    # the first run builds the network with osmnx; the warm one reads it from the cache, and
+    # neither siting's solver and clustering nor the Word report or Dask are loaded
+    assert runs[1].stdout.splitlines()[-1] == "UNUSED:", runs[1].stdout[-500:]
