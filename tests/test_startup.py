@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -242,3 +243,27 @@ def test_warm_run_imports_only_what_it_uses(tmp_path: Path) -> None:
     # the first run builds the network with osmnx; the warm one reads it from the cache, and
     # neither siting's solver and clustering nor the Word report or Dask are loaded
     assert runs[1].stdout.splitlines()[-1] == "UNUSED:", runs[1].stdout[-500:]
+
+
+def test_bench_startup_sums_top_level_imports_and_ranks_packages() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_startup",
+                                                  REPO / "scripts" / "bench_startup.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    err = "\n".join([
+        "import time: self [us] | cumulative | imported package",
+        "import time:       100 |        100 |     numpy.core",
+        "import time:       400 |        500 |   numpy",
+        "import time:      2000 |       2500 | pandas",
+        "import time:       300 |        300 |   matplotlib.figure",
+        "import time:      1000 |       1300 | matplotlib",
+        "some other line",
+    ])
+    total, top = bench.import_costs(err)
+    assert total == pytest.approx(0.0038)  # pandas 2.5 ms + matplotlib 1.3 ms (top level)
+    assert top == [(pytest.approx(0.002), "pandas"), (pytest.approx(0.0013), "matplotlib"),
+                   (pytest.approx(0.0005), "numpy")]
+    assert bench.load_average() >= 0 or math.isnan(bench.load_average())
