@@ -173,7 +173,7 @@ class _AlwaysWrong(highspy.Highs):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_start_echo_is_caught_and_solved_again(seed: int, monkeypatch) -> None:
-    monkeypatch.setattr(highs_mod.highspy, "Highs", _EchoStart)
+    monkeypatch.setattr(highspy, "Highs", _EchoStart)
     rng = np.random.default_rng(500 + seed)
     prob = ref.random_problem(rng, 60, 12, 1)
     _, reach = ref.lscp(prob, 1.0, 10)
@@ -187,7 +187,7 @@ def test_start_echo_is_caught_and_solved_again(seed: int, monkeypatch) -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_a_solver_that_always_lies_never_gives_optimal(seed: int, monkeypatch) -> None:
-    monkeypatch.setattr(highs_mod.highspy, "Highs", _AlwaysWrong)
+    monkeypatch.setattr(highspy, "Highs", _AlwaysWrong)
     rng = np.random.default_rng(600 + seed)
     prob = ref.random_problem(rng, 60, 12, 1)
     opt = ref.mclp(prob, 3, 10)
