@@ -190,7 +190,15 @@ def write_geopackage(path: str | os.PathLike[str],
         if not written:
             log.warning("GeoPackage %s not written: no layers", final)
             return written
-        _fsync(tmp)
+        try:
+            _fsync(tmp)
+        except OSError as exc:  # a full disk shows here at the latest: name the file
+            from geoplan.outputs.atomic import shown_path
+
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror or str(exc),
+                              str(shown_path(final))) from exc
+            raise
         os.replace(tmp, final)
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + "-journal"),
