@@ -21,7 +21,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from geoplan.config import Config, config_from_dict, load_config
+from geoplan.config import Config, config_from_dict, load_config, replace
 from geoplan.errors import ConfigError
 
 if TYPE_CHECKING:  # heavy modules are imported when a method needs them
@@ -98,8 +98,8 @@ class Results:
 
         run = self.run
         if score is not None:
-            out = dataclasses.replace(run.config.output, map_score=score)
-            cfg = dataclasses.replace(run.config, output=out)
+            out = replace(run.config.output, "score", map_score=score)
+            cfg = replace(run.config, output=out)
             try:
                 map_score(run.areas, cfg)
             except Exception as exc:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from geoplan import __version__, interrupts, progress
-from geoplan.config import NUMERIC_RANGES, SITING_MODELS, Range
+from geoplan.configbase import SITING_MODELS, Range
 from geoplan.errors import GeoplanError
 
 log = logging.getLogger("geoplan")
@@ -47,11 +47,17 @@ def _number(rng: Range | tuple[str, str], integer: bool = False) -> Callable[[st
     """An argparse ``type`` that parses a finite number within ``rng``.
 
     ``rng`` is a :class:`~geoplan.config.Range` or the (dataclass, field) key of the config
-    setting the option overrides, so an option and its setting share one range.
+    setting the option overrides, so an option and its setting share one range (looked up
+    when a value is parsed: the config models are not imported for ``--help``).
     """
-    r = rng if isinstance(rng, Range) else NUMERIC_RANGES[rng]
 
     def parse(text: str) -> float:
+        if isinstance(rng, Range):
+            r = rng
+        else:
+            from geoplan.config import NUMERIC_RANGES
+
+            r = NUMERIC_RANGES[rng]
         advice = f"; {r.advice}" if r.advice else ""
         try:
             value = int(text) if integer else float(text)
@@ -191,12 +197,11 @@ def _offline(args: argparse.Namespace) -> bool | None:
 
 def _with_assets(cfg: Config, args: argparse.Namespace) -> Config:
     """The config with ``--cdn`` applied (maps link public CDNs instead of inlining)."""
-    import dataclasses
+    from geoplan.config import replace
 
     if _offline(args) is None:
         return cfg
-    return dataclasses.replace(cfg, output=dataclasses.replace(cfg.output,
-                                                               offline=_offline(args)))
+    return replace(cfg, output=replace(cfg.output, "output", offline=_offline(args)))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -210,9 +215,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                               ("static_map", False if args.no_static_map else None))
             if v is not None}
     if over:
-        import dataclasses
+        from geoplan.config import replace
 
-        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, **over))
+        cfg = replace(cfg, output=replace(cfg.output, "output", **over))
     t0 = time.perf_counter()
     result = run(cfg, use_cache=not args.no_cache)
     s = result.summary.iloc[0]
@@ -254,16 +259,14 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_site(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from geoplan.config import Candidates, Scenario, load_config, validate_scenario
+    from geoplan.config import Candidates, Scenario, load_config, replace, validate_scenario
     from geoplan.workflows.coverage import analyse
     from geoplan.workflows.siting import site, write_siting_outputs
 
     cfg = load_config(args.config)
     _check_outputs(cfg, maps=True, cache=not args.no_cache)
     if args.lang:
-        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
+        cfg = replace(cfg, output=replace(cfg.output, "output", lang=args.lang))
     cfg = _with_assets(cfg, args)
     overrides = {"model": args.model, "type": args.type, "new": args.new,
                  "target": args.target, "cutoff_min": args.cutoff, "capacity": args.capacity,
@@ -279,9 +282,9 @@ def _cmd_site(args: argparse.Namespace) -> int:
                                                                              grid_m=200.0)
         sc = Scenario(name=names[0], model=args.model, type=args.type or "",
                       new=args.new or 0, candidates=base)
-        sc = dataclasses.replace(sc, **{k: v for k, v in overrides.items() if v is not None})
+        sc = sc.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         validate_scenario(sc)
-        cfg = dataclasses.replace(cfg, scenarios=(*cfg.scenarios, sc))
+        cfg = replace(cfg, scenarios=(*cfg.scenarios, sc))
     _check_scenarios(cfg, names, overrides)  # before the network build, not after it
     t0 = time.perf_counter()
     run = analyse(cfg, use_cache=not args.no_cache)
@@ -331,8 +334,6 @@ def _check_scenarios(cfg: Config, names: list[str], overrides: dict[str, object]
 
 
 def _cmd_standards(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from geoplan.analysis.standards import list_profiles, load_profile
     from geoplan.errors import ConfigError
     from geoplan.workflows.standards import format_table, quick_check, run_standards
@@ -360,7 +361,7 @@ def _cmd_standards(args: argparse.Namespace) -> int:
             print(("按街道检查（需配置文件）: " if lang == "zh" else
                    "checked per street with a CONFIG: ") + ", ".join(s.id for s in rest))
         return 0
-    from geoplan.config import load_config
+    from geoplan.config import load_config, replace
 
     cfg = load_config(args.config)
     if cfg.standards is None:
@@ -371,13 +372,13 @@ def _cmd_standards(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("profile", args.profile), ("elderly_total", args.elderly))
                if v is not None}
     if changes:
-        st = dataclasses.replace(st, **changes)
+        st = replace(st, "standards", **changes)
     rep = {k: v for k, v in (("beds", args.beds), ("nursing_beds", args.nursing_beds),
                              ("floor_area_m2", args.floor_area)) if v is not None}
     if rep:
-        st = dataclasses.replace(st, reported=dataclasses.replace(st.reported, **rep))
-    out = dataclasses.replace(cfg.output, lang=args.lang) if args.lang else cfg.output
-    cfg = dataclasses.replace(cfg, standards=st, output=out)
+        st = replace(st, reported=replace(st.reported, "standards.reported", **rep))
+    out = replace(cfg.output, "output", lang=args.lang) if args.lang else cfg.output
+    cfg = replace(cfg, standards=st, output=out)
     t0 = time.perf_counter()
     res, paths = run_standards(cfg)
     lang = cfg.output.lang
@@ -395,15 +396,13 @@ def _cmd_standards(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from geoplan.config import load_config
+    from geoplan.config import load_config, replace
     from geoplan.workflows.report import report
 
     cfg = load_config(args.config)
     _check_outputs(cfg, cache=not args.no_cache)
     if args.lang:
-        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
+        cfg = replace(cfg, output=replace(cfg.output, "output", lang=args.lang))
     cfg = _with_assets(cfg, args)
     t0 = time.perf_counter()
     paths = report(cfg, use_cache=not args.no_cache)

@@ -10,7 +10,6 @@ and a manifest through a staging folder, like the coverage run.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -83,7 +82,7 @@ def apply_overrides(sc: Scenario, **overrides: Any) -> Scenario:
     changes = {k: v for k, v in overrides.items() if v is not None}
     if not changes:
         return sc
-    out = dataclasses.replace(sc, **changes)
+    out = sc.model_copy(update=changes)
     validate_scenario(out, f"scenario '{sc.name}' (with command-line overrides)")
     return out
 
