@@ -414,6 +414,36 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    from geoplan.errors import ConfigError
+
+    if args.schema or args.reference:
+        if args.config is not None:
+            raise ConfigError("give either a CONFIG to check or --schema / --reference")
+        if args.schema:
+            import json
+
+            from geoplan.config import config_schema
+
+            print(json.dumps(config_schema(), ensure_ascii=False, indent=2))
+        else:
+            from geoplan.configdocs import reference_markdown
+
+            print(reference_markdown(), end="")
+        return 0
+    if args.config is None:
+        raise ConfigError("give a CONFIG to check, or --schema (JSON Schema for TOML editors) "
+                          "or --reference (the config reference)")
+    from geoplan.config import load_config
+
+    cfg = load_config(args.config)
+    print(f"{args.config}: valid; study area {cfg.study_area.name}, "
+          f"{len(cfg.facilities)} facility layers ({', '.join(cfg.facility_types)}), "
+          f"{len(cfg.scenarios)} siting scenarios, standards "
+          f"{'configured' if cfg.standards else 'not configured'}; data under {cfg.data_root}")
+    return 0
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
     from geoplan.batch import area_tasks, config_tasks, run_batch
     from geoplan.config import load_config
@@ -582,6 +612,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rerun unchanged areas too")
     b.add_argument("--lang", choices=("zh", "en"), help="summary language")
     b.set_defaults(func=_cmd_batch)
+    c = sub.add_parser(
+        "config", parents=[common], help="check a config, or print its JSON Schema or reference",
+        description="Check a study-area config (one line per problem, as 'geoplan run' "
+                    "would stop), or print the JSON Schema of config files (for TOML editors: "
+                    "completion, descriptions, ranges) or the config reference "
+                    "(docs/config.md).")
+    c.add_argument("config", nargs="?", help="study-area TOML file to check")
+    shown = c.add_mutually_exclusive_group()
+    shown.add_argument("--schema", action="store_true",
+                       help="print the JSON Schema of config files to stdout")
+    shown.add_argument("--reference", action="store_true",
+                       help="print the config reference (Markdown) to stdout")
+    c.set_defaults(func=_cmd_config)
     return p
 
 

@@ -75,7 +75,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 __all__ = [
     "ACCESS_METHODS", "AREA_SOURCES", "BASEMAPS", "CANDIDATE_BUILDINGS", "COORDINATE_SYSTEMS",
     "DEFAULT_CROSSING_ROADS", "DEFAULT_ELEVATED_HIGHWAYS", "DEFAULT_WALKABLE_HIGHWAYS",
-    "DEMAND_WEIGHTS", "EQUITY_LEVELS", "LANGUAGES", "LOW_QUALITY_ACTIONS", "MISSING_SUPPLY",
+    "DEMAND_WEIGHTS", "EQUITY_LEVELS", "LANGUAGES", "LOADER_DEFAULTS", "LOW_QUALITY_ACTIONS",
+    "MISSING_SUPPLY",
     "NUMERIC_RANGES", "SITING_METHODS", "SITING_MODELS", "SPEED_80_RATIO", "SUPPLY_ATTRIBUTES",
     "Accessibility", "Analysis", "Areas", "Candidates", "Config", "ConfigFile", "FacilityLayer",
     "GapIndex", "Join", "Link1N", "NetworkSource", "Output", "Population", "Range",
@@ -130,8 +131,8 @@ def _path(base_key: str) -> Any:
     against the folder the validation context gives under ``base_key`` (none: kept)."""
 
     def check(value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, Path):
-            return value
+        if isinstance(value, Path):  # from Python (API, tests): the same rules as text
+            value = str(value)
         if not isinstance(value, str) or not value.strip():
             raise _bad(f"{{where}}: expected a file path (text), got {value!r}")
         try:
@@ -446,8 +447,10 @@ class Analysis(_Section):
                                                        "a compound (e.g. 40)"),
                             "Distance walked from the street into a compound.", "m")
     seed: Int = _num(20240930, Range(0, _SEED_MAX, advice="any whole number >= 0"),
-                     "Random seed (k-means candidates, sampling), for repeatable runs.")
-    sensitivity: bool = _opt(True, "Also report coverage at other walking speeds.")
+                     "Random seed (k-means candidate sites), recorded in the manifest, for "
+                     "repeatable runs.")
+    sensitivity: bool = _opt(True, "Also report the circle share at ±20 % walking speed and "
+                                   "at the 80+ speed.")
 
     @property
     def max_minutes(self) -> float:
@@ -485,8 +488,9 @@ class FacilityLayer(_Section):
                           "category_column is set.")
     label: Text = _opt("", "Name of the layer in reports and joins (default: the file name "
                            "without extension).")
-    has_coordinates: bool = _opt(True, "False when the table has addresses only (rows are "
-                                       "matched to other layers or reported).")
+    has_coordinates: bool = _opt(True, "False for a table without coordinates (addresses "
+                                       "only, to geocode): its rows are reported, not "
+                                       "placed.")
     x: Text | None = _opt("lon", "Column of the longitude (or easting).")
     y: Text | None = _opt("lat", "Column of the latitude (or northing).")
     crs: Text = _opt("wgs84", f"Datum of the coordinates: {_CRS_HELP}.")
@@ -787,8 +791,8 @@ class Accessibility(_Section):
 
     types: Texts = _opt((), "Facility types to compute (default: all configured).")
     methods: Texts = _opt(ACCESS_METHODS, "Methods: 2sfca, e2sfca_step, e2sfca_gaussian.")
-    catchment_min: float | None = _num(None, _MINUTES, "Catchment (default: each type's own "
-                                                       "catchment).", "min")
+    catchment_min: float | None = _num(None, _MINUTES, "Catchment of the 2SFCA (default: "
+                                                       "analysis.circle_minutes).", "min")
     step_minutes: MinutesList = _num((), _MINUTES, "Upper bounds of the E2SFCA zones "
                                                    "(default: three equal zones).", "min",
                                      each=True)
@@ -824,7 +828,7 @@ class GapIndex(_Section):
                                                       advice="supply per accessibility.per "
                                                              "elderly"),
                                           "Accessibility that counts as enough (default: the "
-                                          "district median).")
+                                          "study area's population-weighted mean).")
 
 
 class Candidates(_Section):
@@ -956,6 +960,11 @@ class Scenario(_Section):
                                      "([scenarios.link]).")
 
 
+#: Defaults the loader derives from other settings (the model has no fixed value).
+LOADER_DEFAULTS: dict[tuple[str, str], str] = {
+    ("Output", "dir"): "data/processed/<study_area.name>"}
+
+
 class Config(_Section):
     """A complete, validated study-area configuration (what the code downstream receives).
 
@@ -1002,8 +1011,8 @@ class ConfigFile(_Section):
                                                       "entry per file (at least one).")
     areas: Areas = _opt(Areas, "Analysis areas.")
     population: Population = _opt(Population, "How elderly counts are estimated.")
-    output: Output = _opt(..., "Where results go and how maps are drawn (every key has a "
-                               "default).")
+    output: Output | None = _opt(None, "Where results go and how maps are drawn (every key "
+                                        "has a default).")
     scenarios: tuple[Scenario, ...] = _opt((), "Siting scenarios, one [[scenarios]] entry "
                                                "each.")
     standards: Standards | None = _opt(None, "Planning standards to check.")
@@ -1210,12 +1219,17 @@ def _validated(cls: type[_M], data: Any, where: str, **context: Any) -> _M:
         raise ConfigError(_one_line(exc, cls, prefix)) from None
 
 
+_SCHEMA_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum",
+                  "lt": "exclusiveMaximum"}
+
+
 def config_schema() -> dict[str, Any]:
     """The JSON Schema of a config file (``geoplan config --schema``).
 
-    For TOML editors (e.g. Even Better TOML / taplo, which read ``$schema`` or a
-    ``#:schema`` line): each key has its description, default, unit and range;
-    tables that have defaults are not required.
+    For TOML editors (e.g. Even Better TOML / taplo, which read a ``#:schema`` line or a
+    schema association): each key has its description (with the unit), default and
+    range; TOML has no null, so optional keys are plain types; tables that have defaults
+    are not required.
 
     Returns
     -------
@@ -1226,12 +1240,23 @@ def config_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "geoplan study-area config"
     schema["required"] = ["study_area", "facilities"]
-    schema["properties"]["output"].pop("required", None)
     out_def = schema["$defs"]["Output"]
     out_def["required"] = [k for k in out_def.get("required", []) if k != "dir"]
     for model in [schema, *schema["$defs"].values()]:
+        model["description"] = model.get("description", "").replace("``", "`")
         for key, prop in model.get("properties", {}).items():
+            options = prop.pop("anyOf", None)
+            if options is not None:  # X | None -> X (a TOML key is left out, never null)
+                kept = [o for o in options if o != {"type": "null"}]
+                prop.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+            for short, long in _SCHEMA_BOUNDS.items():  # bounds pydantic left as written
+                if short in prop:
+                    prop[long] = prop.pop(short)
+            if prop.get("default", 0) is None:
+                del prop["default"]
             prop["title"] = key  # the TOML key, not pydantic's "Speed Kmh"
+            if prop.get("unit"):
+                prop["description"] = f"{prop.get('description', '')} Unit: {prop['unit']}."
     return schema
 
 
@@ -1728,7 +1753,8 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(_TOP_KEYS)}")
     for key, value in raw.items():  # the shape of every section before its contents
         if key in _ARRAY_KEYS:
-            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            if not isinstance(value, list | tuple) or not all(isinstance(v, dict)
+                                                              for v in value):
                 raise ConfigError(f"{key} must be an array of tables: write [[{key}]] above "
                                   f"each entry's keys (got {type(value).__name__} {value!r})")
         elif not isinstance(value, dict):
@@ -1771,10 +1797,10 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
     areas = _validated(Areas, raw.get("areas", {}), "areas", **inputs)
     population = _validated(Population, raw.get("population", {}), "population", **inputs)
     out_raw = dict(raw.get("output", {}))
-    defaults = {"dir": f"data/processed/{study.name}", "maps_dir": "maps",
-                "cache_dir": "data/processed/cache"}
-    for k, v in defaults.items():
-        out_raw.setdefault(k, v)
+    out_raw.setdefault("dir", LOADER_DEFAULTS[("Output", "dir")].replace(
+        "<study_area.name>", study.name))
+    for k in ("maps_dir", "cache_dir"):  # resolved against the working folder too
+        out_raw.setdefault(k, Output.model_fields[k].default.as_posix())
     output = _validated(Output, out_raw, "output", cwd=Path.cwd())
     scenarios = _scenarios(raw.get("scenarios", []), data_root)
     standards = None
