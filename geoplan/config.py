@@ -75,14 +75,13 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 __all__ = [
     "ACCESS_METHODS", "AREA_SOURCES", "BASEMAPS", "CANDIDATE_BUILDINGS", "COORDINATE_SYSTEMS",
     "DEFAULT_CROSSING_ROADS", "DEFAULT_ELEVATED_HIGHWAYS", "DEFAULT_WALKABLE_HIGHWAYS",
-    "DEMAND_WEIGHTS", "EQUITY_LEVELS", "LANGUAGES", "LOADER_DEFAULTS", "LOW_QUALITY_ACTIONS",
-    "MISSING_SUPPLY",
-    "NUMERIC_RANGES", "SITING_METHODS", "SITING_MODELS", "SPEED_80_RATIO", "SUPPLY_ATTRIBUTES",
-    "Accessibility", "Analysis", "Areas", "Candidates", "Config", "ConfigFile", "FacilityLayer",
-    "GapIndex", "Join", "Link1N", "NetworkSource", "Output", "Population", "Range",
-    "ReportedStock", "Scenario", "Standards", "StudyArea", "TypeCount", "WalkingProfile",
-    "check_numbers", "config_from_dict", "config_schema", "load_config", "numeric_fields",
-    "range_of", "replace", "validate_scenario",
+    "DEMAND_WEIGHTS", "ELDERLY_LEVELS", "EQUITY_LEVELS", "LANGUAGES", "LOADER_DEFAULTS",
+    "LOW_QUALITY_ACTIONS", "MISSING_SUPPLY", "NUMERIC_RANGES", "SITING_METHODS", "SITING_MODELS",
+    "SPEED_80_RATIO", "SUPPLY_ATTRIBUTES", "Accessibility", "Analysis", "Areas", "Candidates",
+    "Config", "ConfigFile", "FacilityLayer", "GapIndex", "Join", "Link1N", "NetworkSource",
+    "Output", "Paths", "Population", "Range", "ReportedStock", "Scenario", "Standards",
+    "StudyArea", "TypeCount", "WalkingProfile", "check_numbers", "config_from_dict",
+    "config_schema", "load_config", "numeric_fields", "range_of", "replace", "validate_scenario",
 ]
 
 # ------------------------------------------------------------------ value types
@@ -220,8 +219,7 @@ def _opt(default: Any, description: str, unit: str | None = None,
 class _Section(BaseModel):
     """A table of the TOML file: frozen, strict, unknown keys rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True,
-                              arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -1558,7 +1556,7 @@ def _validate_standards(cfg: Config) -> None:
     if st.elderly_total is not None and st.elderly_total <= 0:
         raise ConfigError(f"standards.elderly_total = {st.elderly_total:g}: give the "
                           "district's elderly (e.g. 431700), or leave it out")
-    if st.elderly_level not in ("street", "committee"):
+    if st.elderly_level not in ELDERLY_LEVELS:
         raise ConfigError(f"standards.elderly_level = '{st.elderly_level}'; use 'street' or "
                           "'committee'")
     _require_file(st.elderly_file, "standards.elderly_file")
