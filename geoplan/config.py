@@ -17,6 +17,15 @@ Path rules
 * Input files (OSM, facilities, areas, census ...) are resolved against ``data_root``
   unless absolute.
 * Output folders are resolved against the current working directory.
+
+Adding a setting
+----------------
+Declare it on its table's model: a number with ``_num(default, Range(lo, hi, advice=...),
+"description", "unit")`` (the Range gives its constraints, its schema bounds and its
+messages; tests/test_bad_inputs_config.py walks it with bad values), anything else with
+``_opt(default, "description", unit=..., choices=...)``; a rule across settings goes into
+:func:`_validate`. Then run ``python scripts/gen_config_docs.py`` (a test fails on a stale
+docs/config.md or a setting without a description).
 """
 
 from __future__ import annotations
@@ -1332,32 +1341,20 @@ def _validate(cfg: Config) -> None:
             raise ConfigError("network.bbox must be [west, south, east, north] in degrees with "
                               f"west < east and south < north, got {list(net.bbox)}")
     wk = cfg.walking
-    if not 0.5 <= wk.speed_kmh <= 10:
-        raise ConfigError(f"walking.speed_kmh = {wk.speed_kmh} is implausible; use 0.5-10 "
-                          "(3.6 km/h is the usual planning value for older people)")
-    if wk.steps_factor < 1:
-        raise ConfigError("walking.steps_factor must be >= 1 (a time multiplier for steps)")
     if wk.speed_80_kmh is not None and wk.speed_80_kmh > wk.speed_kmh:
         logging.getLogger("geoplan.config").warning(
             "walking.speed_80_kmh = %g is above walking.speed_kmh = %g: people aged 80+ walk "
             "more slowly than the 60+; the two values are probably swapped",
             wk.speed_80_kmh, wk.speed_kmh)
-    if wk.snap_max_m <= 0:
-        raise ConfigError("walking.snap_max_m must be positive (metres)")
     unknown = [h for h in wk.crossing_roads if h not in wk.walkable_highways]
     if unknown and wk.crossing_roads != DEFAULT_CROSSING_ROADS:
         logging.getLogger("geoplan.config").warning(
             "walking.crossing_roads lists %s, not among walking.walkable_highways: no walkable "
             "way has that class (a typo?)", ", ".join(repr(h) for h in unknown))
-    if wk.elevated_min_length_m < 0:
-        raise ConfigError("walking.elevated_min_length_m must be >= 0 (metres; 0 leaves out "
-                          "every bridge of walking.elevated_highways without a sidewalk)")
     an = cfg.analysis
     if not an.thresholds_min or any(t <= 0 or t > 120 for t in an.thresholds_min):
         raise ConfigError("analysis.thresholds_min must list minutes between 0 and 120, "
                           f"got {list(an.thresholds_min)}")
-    if not 0 < an.circle_minutes <= 120:
-        raise ConfigError("analysis.circle_minutes must be between 0 and 120")
     if not cfg.facilities:
         raise ConfigError("no [[facilities]] layer configured; add at least one")
     for i, layer in enumerate(cfg.facilities):
@@ -1388,21 +1385,12 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("areas.source = 'file' needs areas.path (a polygon file)")
     _require_file(ar.path, "areas.path")
     _require_file(ar.streets_file, "areas.streets_file")
-    if ar.grid_size_m < 50:
-        raise ConfigError("areas.grid_size_m must be at least 50 metres")
     pop = cfg.population
     _require_file(pop.census_file, "population.census_file")
     if pop.census_file is not None and not pop.district_code and pop.share_60 is None:
         raise ConfigError("population.census_file needs population.district_code "
                           "(e.g. '310110' for Yangpu)")
     _validate_census(pop)
-    for key in ("share_60", "share_80"):
-        v = getattr(pop, key)
-        if v is not None and not 0 <= v <= 1:
-            raise ConfigError(f"population.{key} = {v} must be a share between 0 and 1")
-    if pop.m2_per_resident <= 0 or pop.default_levels <= 0 or pop.default_far <= 0:
-        raise ConfigError("population.m2_per_resident, default_levels and default_far must "
-                          "be positive")
     if cfg.output.lang not in LANGUAGES:
         raise ConfigError(f"output.lang = '{cfg.output.lang}': use 'zh' or 'en'")
     for i, sc in enumerate(cfg.scenarios):
@@ -1424,9 +1412,6 @@ def _validate(cfg: Config) -> None:
         if g.access > 0 and acc is not None and g.access_method not in acc.methods:
             raise ConfigError(f"gap_index.access_method = '{g.access_method}' is not among "
                               f"accessibility.methods ({', '.join(acc.methods)}); add it")
-        if g.access_reference is not None and g.access_reference <= 0:
-            raise ConfigError("gap_index.access_reference must be positive (supply per "
-                              "accessibility.per elderly)")
 
 
 def _validate_categories(layer: FacilityLayer, where: str) -> None:
@@ -1553,9 +1538,6 @@ def _validate_standards(cfg: Config) -> None:
             raise ConfigError(f"facilities[{i}].district_column = '{layer.district_column}' "
                               "needs standards.district_name (or district_code) to know "
                               "which rows are the district's (e.g. district_name = \"杨浦区\")")
-    if st.elderly_total is not None and st.elderly_total <= 0:
-        raise ConfigError(f"standards.elderly_total = {st.elderly_total:g}: give the "
-                          "district's elderly (e.g. 431700), or leave it out")
     if st.elderly_level not in ELDERLY_LEVELS:
         raise ConfigError(f"standards.elderly_level = '{st.elderly_level}'; use 'street' or "
                           "'committee'")
@@ -1564,9 +1546,6 @@ def _validate_standards(cfg: Config) -> None:
     if st.elderly_file is not None and not (st.elderly_code_column or st.elderly_name_column):
         raise ConfigError("standards.elderly_file needs elderly_code_column or "
                           "elderly_name_column to match the rows to streets")
-    for k, v in st.reported.as_dict().items():
-        if v < 0:
-            raise ConfigError(f"standards.reported.{k} = {v:g} must not be negative")
 
 
 def _validate_accessibility(cfg: Config) -> None:
@@ -1586,8 +1565,6 @@ def _validate_accessibility(cfg: Config) -> None:
     if acc.missing_supply not in MISSING_SUPPLY:
         raise ConfigError(f"accessibility.missing_supply = '{acc.missing_supply}'; use one "
                           f"of {', '.join(MISSING_SUPPLY)}")
-    if acc.catchment_min is not None and not 0 < acc.catchment_min <= 120:
-        raise ConfigError("accessibility.catchment_min must be between 0 and 120 minutes")
     if acc.step_minutes:
         if len(acc.step_minutes) != len(acc.step_weights) or any(
                 b <= a for a, b in zip(acc.step_minutes, acc.step_minutes[1:], strict=False)):
@@ -1596,12 +1573,6 @@ def _validate_accessibility(cfg: Config) -> None:
     elif len(acc.step_weights) != 3:
         raise ConfigError("accessibility.step_weights needs 3 weights for the default "
                           "three equal zones, or set step_minutes too")
-    if any(w < 0 for w in acc.step_weights):
-        raise ConfigError("accessibility.step_weights must not be negative")
-    if acc.gaussian_sigma_min is not None and acc.gaussian_sigma_min <= 0:
-        raise ConfigError("accessibility.gaussian_sigma_min must be positive (minutes)")
-    if acc.per <= 0:
-        raise ConfigError("accessibility.per must be positive (e.g. 1000)")
     if acc.weight not in DEMAND_WEIGHTS:
         raise ConfigError(f"accessibility.weight = '{acc.weight}'; use elderly_60 or "
                           "elderly_80")
