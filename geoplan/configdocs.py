@@ -35,9 +35,10 @@ range stops with one line naming the setting, before any work starts. The same r
 to a config given as a Python dict (`geoplan.Study.from_dict`).
 
 - `geoplan config CONFIG` checks a file and says what it configures.
-- `geoplan config --schema` prints the JSON Schema of config files: point a TOML editor at
-  it (e.g. a first line `#:schema ./geoplan-config.schema.json` with Even Better TOML /
-  taplo) for completion, descriptions on hover and range checks while typing.
+- `geoplan config --schema` prints the JSON Schema of config files (also in
+  `docs/config.schema.json`): point a TOML editor at it (with Even Better TOML / taplo, a
+  first line `#:schema ../docs/config.schema.json` as in the example config) for
+  completion, descriptions on hover and range checks while typing.
 
 Input paths are relative to `[paths] data_root` (itself relative to the config file's
 folder), output folders to the working folder. Ranges: `[a, b]` includes both bounds,

@@ -58,6 +58,16 @@ def test_docs_config_md_is_current() -> None:
     assert "(docs/config.md)" in readme
 
 
+def test_docs_schema_file_is_current_and_named_by_the_example(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = REPO / "docs" / "config.schema.json"
+    assert path.is_file(), "run python scripts/gen_config_docs.py"
+    assert json.loads(path.read_text(encoding="utf-8")) == _schema(capsys), (
+        "docs/config.schema.json is stale: run python scripts/gen_config_docs.py")
+    first = (REPO / "examples" / "yangpu-wujiaochang.toml").read_text("utf-8").splitlines()[0]
+    assert first == "#:schema ../docs/config.schema.json"
+
+
 def test_reference_lists_every_key_with_unit_and_range() -> None:
     text = reference_markdown()
     for header, model in tables():
