@@ -425,11 +425,16 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
             from geoplan.config import config_schema
 
-            print(json.dumps(config_schema(), ensure_ascii=False, indent=2))
+            text = json.dumps(config_schema(), ensure_ascii=False, indent=2) + "\n"
         else:
             from geoplan.configdocs import reference_markdown
 
-            print(reference_markdown(), end="")
+            text = reference_markdown()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. `geoplan config --schema | head`: not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     if args.config is None:
         raise ConfigError("give a CONFIG to check, or --schema (JSON Schema for TOML editors) "
