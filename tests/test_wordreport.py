@@ -193,3 +193,26 @@ def test_word_report_english_and_siting(tmp_path: Path) -> None:
     std = next(t for t in doc.tables if "Streets passing" in [c.text for c in t.rows[0].cells])
     assert len(std.rows) == 3
     assert len(doc.inline_shapes) == 0
+
+
+def test_word_report_bytes_do_not_depend_on_the_clock(tmp_path: Path, monkeypatch) -> None:
+    """Same inputs, same bytes: python-docx's zip members carry the save time unless fixed."""
+    import time
+    import zipfile
+
+    def write(name: str) -> bytes:
+        path = write_word_report(tmp_path / name, "甲区", lang="zh", circle_minutes=15,
+                                 summary=pd.DataFrame({"elderly_60": [10.0]}),
+                                 streets=pd.DataFrame(), areas=pd.DataFrame({"name": ["x"]}),
+                                 siting=[], standards=_standards(), map_png=None, notes=["n"],
+                                 inputs={}, generated="2026-11-30")
+        return path.read_bytes()
+
+    first = write("a.docx")
+    real = time.localtime
+    monkeypatch.setattr(time, "localtime", lambda *a: real(time.time() + 86400 * 400))
+    second = write("b.docx")
+    assert first == second
+    assert {i.date_time for i in zipfile.ZipFile(io.BytesIO(first)).infolist()} == {
+        (1980, 1, 1, 0, 0, 0)}
+    assert Document(io.BytesIO(first)).paragraphs  # still a valid package
