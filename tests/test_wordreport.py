@@ -216,3 +216,17 @@ def test_word_report_bytes_do_not_depend_on_the_clock(tmp_path: Path, monkeypatc
     assert {i.date_time for i in zipfile.ZipFile(io.BytesIO(first)).infolist()} == {
         (1980, 1, 1, 0, 0, 0)}
     assert Document(io.BytesIO(first)).paragraphs  # still a valid package
+
+
+def test_siting_results_keep_the_scenario_name_not_the_file_stem(tmp_path: Path) -> None:
+    """A scenario named "1+N" is written to <area>-site-1_N.gpkg; the report says "1+N"."""
+    from geoplan.outputs.report import read_siting
+
+    sites = gpd.GeoDataFrame({"rank": [1]}, geometry=gpd.points_from_xy([121.5], [31.3]),
+                             crs=4326)
+    for stem, name in (("1_N", "1+N"), ("canteens-7", "canteens-7")):
+        gpkg = tmp_path / f"d-site-{stem}.gpkg"
+        gpd.GeoDataFrame({"scenario": [name], "model": ["mclp"]}, geometry=[None],
+                         crs=4326).to_file(gpkg, layer="scenario")
+        sites.to_file(gpkg, layer="proposed_sites")
+    assert [s.name for s in read_siting(tmp_path, "d")] == ["1+N", "canteens-7"]
