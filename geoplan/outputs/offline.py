@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from geoplan.errors import GeoplanError
 
@@ -164,3 +165,38 @@ def inline_assets(page: str) -> str:
     if left:  # pragma: no cover - guarded by the substitutions above
         raise GeoplanError(f"offline map still links {left[0]}")
     return out
+
+
+def self_contained(m: Any) -> Any:
+    """Make ``m`` (a :class:`folium.Map`) display and save without CDN requests.
+
+    The map is moved into a :class:`branca.element.Figure` whose ``render()`` runs
+    :func:`inline_assets`, so Jupyter's inline display (``_repr_html_``, an ``<iframe
+    srcdoc>`` of the rendered page) and ``m.save(path)`` both carry the vendored Leaflet
+    instead of linking public CDNs: a notebook on an intranet shows the map, not a blank
+    frame. Base-map tiles, if any, remain the only network use.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map not yet rendered (folium adds its CDN links to the figure at render time).
+
+    Returns
+    -------
+    folium.Map
+        ``m`` itself, now the child of a self-contained figure.
+    """
+    from branca.element import Figure
+
+    class SelfContainedFigure(Figure):
+        """A figure whose rendered page has its scripts and stylesheets inlined."""
+
+        def render(self, **kwargs: Any) -> str:
+            return inline_assets(super().render(**kwargs))
+
+    old = m._parent
+    fig = SelfContainedFigure(width=getattr(old, "width", "100%"),
+                              height=getattr(old, "height", None),
+                              ratio=getattr(old, "ratio", "60%"))
+    fig.add_child(m)
+    return m
