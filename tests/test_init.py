@@ -306,3 +306,27 @@ def test_init_on_the_demo_files_matches_the_example_and_runs(demo_dir: Path, tmp
     assert main(["run", str(out), "--no-static-map", "-q"]) == 0
     said = capsys.readouterr().out
     assert "study area yangpu" in said and "aged 60+" in said
+
+
+def test_comments_take_the_config_field_descriptions_where_there_are(tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import geoplan.config
+    import geoplan.workflows.init
+
+    # a config model with field descriptions (pydantic's model_fields)
+    described = SimpleNamespace(model_fields={
+        "speed_kmh": SimpleNamespace(
+            description="Walking speed of people aged 60+, km/h. Planning value 3.6."),
+        "snap_max_m": SimpleNamespace(description="x" * 120)})
+    monkeypatch.setattr(geoplan.config, "DescribedWalking", described, raising=False)
+    monkeypatch.setitem(geoplan.workflows.init._SECTION_CLASSES, "walking", "DescribedWalking")
+    folder = _district(tmp_path)
+    req = InitRequest(out=tmp_path / "d.toml", name="x", osm=[folder / "net.osm"],
+                      facilities=[(folder / "fac.csv", "canteen")])
+    lines = write_init(req).text.splitlines()
+    speed = next(ln for ln in lines if ln.startswith("speed_kmh"))
+    assert "# Walking speed of people aged 60+, km/h · 老年人步行速度（公里/小时）" in speed
+    snap = next(ln for ln in lines if ln.startswith("snap_max_m"))  # too long: ours
+    assert "facilities farther than this" in snap

@@ -591,6 +591,36 @@ _HELP = {
 }
 
 
+#: Config class of each section, whose field descriptions (when the config model has them,
+#: e.g. pydantic ``Field(description=...)``) give the English part of a key's comment.
+_SECTION_CLASSES = {"study_area": "StudyArea", "network": "NetworkSource",
+                    "walking": "WalkingProfile", "analysis": "Analysis",
+                    "facilities": "FacilityLayer", "areas": "Areas", "population": "Population",
+                    "output": "Output"}
+
+
+def _described(section: str, key: str) -> str | None:
+    """The first sentence of the config model's description of ``section.key``, if short."""
+    from geoplan import config
+
+    cls = getattr(config, _SECTION_CLASSES.get(section, ""), None)
+    info = (getattr(cls, "model_fields", None) or {}).get(key)
+    text = " ".join(str(getattr(info, "description", "") or "").split())
+    first = re.split(r"(?<=[.;:])\s", text, maxsplit=1)[0].rstrip(".;:")
+    return first if first and len(first) <= 90 else None
+
+
+def _help(section: str, key: str) -> str:
+    """Comment of a written key: the config's own description (English) where it has one,
+    else ours; with our short Chinese gloss."""
+    ours = _HELP.get(f"{section}.{key}", "")
+    zh = ours.partition(" · ")[2]
+    desc = _described(section, key)
+    if desc:
+        return f"{desc} · {zh}" if zh else desc
+    return ours
+
+
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -617,7 +647,7 @@ class _Writer:
 
     def key(self, section: str, key: str, value: Any, note: str = "") -> None:
         line = f"{key} = {_toml(value)}"
-        text = _HELP.get(f"{section}.{key}", "")
+        text = _help(section, key)
         if note:
             text = (f"{note} · {text}" if note.startswith("CHECK") else f"{text}; {note}"
                     ) if text else note
