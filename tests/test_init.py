@@ -330,3 +330,31 @@ def test_comments_take_the_config_field_descriptions_where_there_are(tmp_path: P
     assert "# Walking speed of people aged 60+, km/h · 老年人步行速度（公里/小时）" in speed
     snap = next(ln for ln in lines if ln.startswith("snap_max_m"))  # too long: ours
     assert "facilities farther than this" in snap
+
+
+def test_gis_points_and_options_that_name_no_column(tmp_path: Path, capsys) -> None:
+    pts = tmp_path / "canteens_gcj02.geojson"
+    gpd.GeoDataFrame({"名称": ["甲", "乙"]}, geometry=gpd.points_from_xy([LON, LON + 0.001],
+                                                                      [LAT, LAT]),
+                     crs=4326).to_file(pts, driver="GeoJSON")
+    g = inspect_facilities(pts)
+    assert g.is_gis and (g.x, g.y) == (None, None)
+    assert (g.crs, g.type, g.attrs["name_column"]) == ("gcj02", "canteen", "名称")
+    folder = _district(tmp_path)
+    out = tmp_path / "o.toml"
+    assert main(_args(folder, out, "--lon-column", "lng", "--lat-column", "lat")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--lon-column 'lng' is not a column of any facility" in err
+    assert not out.exists()
+
+
+def test_help_lists_init_and_its_options(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "write a commented config for a new district" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["init", "--help"])
+    text = capsys.readouterr().out
+    for opt in ("--boundary", "--osm-name", "--osm-relation", "--facilities FILE[:TYPE]",
+                "--lon-column", "--force"):
+        assert opt in text
