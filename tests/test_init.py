@@ -134,6 +134,13 @@ def test_unrecognised_coordinates_say_which_columns_were_seen(tmp_path: Path) ->
     assert (g.x, g.y) == ("东西", "南北")
 
 
+def test_blank_coordinate_columns_are_named(tmp_path: Path) -> None:
+    path = _csv(tmp_path / "canteens.csv", ("name", "address", "lon", "lat"),
+                [("A", "某路1号", "", ""), ("B", "某路2号", "", "")])
+    with pytest.raises(InputDataError, match=r"coordinate columns lon, lat hold no numbers"):
+        inspect_facilities(path)
+
+
 def test_projected_coordinates_need_crs_and_an_unknown_type_needs_file_type(
         tmp_path: Path) -> None:
     path = _csv(tmp_path / "canteens.csv", ("name", "x", "y"), [("A", 357000, 3464000)])
@@ -237,7 +244,7 @@ def test_relation_and_osm_name_variants(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["columns", "missing", "boundary", "table_boundary",
-                                  "boundary_code", "osm"])
+                                  "boundary_code", "osm", "crs", "lon_only"])
 def test_bad_inputs_are_one_line_and_write_nothing(tmp_path: Path, capsys, case: str) -> None:
     folder = _district(tmp_path)
     out = tmp_path / "x.toml"
@@ -259,6 +266,12 @@ def test_bad_inputs_are_one_line_and_write_nothing(tmp_path: Path, capsys, case:
     elif case == "boundary_code":
         extra = ["--boundary", str(folder / "districts_wgs84.geojson"), "--boundary-code", "9"]
         want = ["no polygon has code '9'", "adcode, name"]
+    elif case == "crs":
+        extra = ["--crs", "mars"]
+        want = ["--crs 'mars': use wgs84, gcj02, bd09 or an EPSG code"]
+    elif case == "lon_only":
+        extra = ["--lon-column", "lon"]
+        want = ["--lon-column and --lat-column go together"]
     else:
         args[args.index("--osm") + 1] = str(folder / "none.osm.pbf")
         want = ["none.osm.pbf: file not found (--osm)"]

@@ -263,15 +263,30 @@ def _numeric_share(values: Any) -> float:
 
 def _coordinate_pair(table: Any, path: Path, lon_column: str | None,
                      lat_column: str | None) -> tuple[str, str] | None:
+    """The best longitude/latitude column pair (same rest of name, same datum hint,
+    explicit names over x/y, first in the file), or None when the names show none.
+
+    Raises
+    ------
+    InputDataError
+        Coordinate columns by name that hold no numbers (blank or text).
+    """
     cols = [str(c) for c in table.columns]
     if lon_column and lat_column and lon_column in cols and lat_column in cols:
         return lon_column, lat_column
-    lons, lats = [], []
+    lons, lats, empty = [], [], []
     for i, c in enumerate(cols):
         r = _role(c)
-        if r is None or _numeric_share(table[c]) < 0.5:
+        if r is None:
+            continue
+        if _numeric_share(table[c]) < 0.5:
+            empty.append(c)
             continue
         (lons if r[0] == "lon" else lats).append((i, c, r[1], r[2]))
+    if (not lons or not lats) and empty:
+        raise InputDataError(f"{path}: coordinate columns {', '.join(empty)} hold no numbers "
+                             "(blank or text); geocode the addresses first, or give the "
+                             "columns with --lon-column NAME --lat-column NAME")
     best: tuple[tuple[int, ...], str, str] | None = None
     for i, xc, xs, xr in lons:
         for j, yc, ys, yr in lats:
@@ -762,6 +777,12 @@ def init_text(req: InitRequest) -> InitResult:
         raise ConfigError("give the OSM extract with --osm FILE.osm.pbf")
     if not req.facilities:
         raise ConfigError("give at least one facility table with --facilities FILE")
+    if bool(req.lon_column) != bool(req.lat_column):
+        raise ConfigError("--lon-column and --lat-column go together")
+    if req.crs is not None and not (req.crs.lower() in ("wgs84", "gcj02", "bd09") or
+                                    re.fullmatch(r"(?i)epsg:\d{4,6}", req.crs)):
+        raise ConfigError(f"--crs '{req.crs}': use wgs84, gcj02, bd09 or an EPSG code such "
+                          "as EPSG:32651")
     for p in req.osm:
         if not p.is_file():
             raise InputDataError(f"{p}: file not found (--osm)")
