@@ -383,7 +383,7 @@ class Output:
     embed: bool = False
     static_map: bool = True
     map_score: str = "circle_share"
-    map_detail_limit: int = 20000
+    map_detail_limit: int = 2000
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_]+", self.map_score):
@@ -772,7 +772,7 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
     ("Output", "map_detail_limit"): Range(0, 1e9, advice="features (areas + facilities + "
                                                           "per-facility catchments) above which "
                                                           "the web map is aggregated, e.g. "
-                                                          "20000 (0: always aggregated)"),
+                                                          "2000 (0: always aggregated)"),
     ("Scenario", "equity_weight"): Range(0, 1e6, advice="weight of the areas' covered shares "
                                                         "against total coverage (0 = plain "
                                                         "MCLP)"),
