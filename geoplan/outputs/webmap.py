@@ -555,7 +555,8 @@ def _add_streets(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> None:
     fg = folium.FeatureGroup(name=_t(lang, "streets"))
     agg = aggregate_state(m)
     if agg is not None:
-        shared = SharedGeometry(light_geometries(gj.geometry.to_numpy(), agg.tolerance))
+        shared = SharedGeometry(budget_geometries(gj.geometry.to_numpy(), agg.tolerance,
+                                                  2 * LAYER_COORDS))
         fg.add_child(shared)
         fg.add_child(LightLayer(
             shared, {"color": "#333333", "weight": 2.5, "fillOpacity": 0.0},
@@ -611,6 +612,11 @@ COORD_GRID = 1e-5
 #: finer detail cannot be seen until one zooms in further, and the GeoPackage has it.
 PIXELS_ACROSS = 4096
 _DECIMALS = 5  # decimals of COORD_GRID
+#: Most coordinates of one merged layer (a catchment per type and time, the street
+#: outlines) on an aggregated map: about 0.5 MB of GeoJSON, so 8 types × 3 times stay
+#: near 12 MB in the worst case.
+LAYER_COORDS = 25_000
+_LONG_FRACTION = re.compile(r"\.\d{" + str(_DECIMALS + 1) + r",}(?:[eE][-+]?\d+)?")
 
 _AGG_TEXT = {
     "zh": "汇总显示（要素较多）：边界已按地图分辨率简化，步行范围按设施类型合并，"
@@ -672,12 +678,12 @@ def pixel_tolerance(bounds: tuple[float, float, float, float] | None) -> float:
 def light_geometries(geoms: Any, tolerance: float) -> Any:
     """Simplified, grid-rounded copies of WGS84 geometries (vectorised shapely).
 
-    ``simplify`` (topology preserving) drops vertices closer than ``tolerance`` degrees to
-    the simplified line, then coordinates are rounded to :data:`COORD_GRID` (5 decimals in
-    the GeoJSON). Rounding by coordinate transform rather than ``set_precision`` is
-    several times faster on large merged catchments; the sub-metre self-touches or repeated
+    ``simplify`` (topology preserving, so adjacent areas stay apart) drops vertices closer
+    than ``tolerance`` degrees to the simplified line, then coordinates are rounded to
+    :data:`COORD_GRID` (5 decimals in the GeoJSON). Rounding by coordinate transform rather
+    than ``set_precision`` is several times faster; the sub-metre self-touches or repeated
     points it may leave do not matter to drawing (the GeoPackage keeps the exact geometry).
-    Missing geometries stay missing.
+    Missing geometries stay missing. Merged layers use :func:`budget_geometries`.
     """
     arr = np.asarray(geoms, dtype=object)
     out = shapely.simplify(arr, tolerance, preserve_topology=True)
@@ -688,8 +694,29 @@ def _geojson_array(geoms: Any) -> str:
     """A JSON array of GeoJSON geometries (``null`` for missing or empty ones)."""
     arr = np.asarray(geoms, dtype=object)
     arr = np.where(shapely.is_missing(arr) | shapely.is_empty(arr), None, arr)
-    text = shapely.to_geojson(arr)
-    return "[" + ",".join("null" if t is None else t for t in text) + "]"
+    text = "[" + ",".join("null" if t is None else t
+                          for t in shapely.to_geojson(arr)) + "]"
+    return _shorten_numbers(text)
+
+
+def _shorten_numbers(text: str) -> str:
+    """Rewrite numbers with more than 5 decimals at 5 (shortest form).
+
+    GEOS's GeoJSON writer prints some rounded values with 17 digits (121.33643 as
+    121.33642999999999). Candidates are found by their long fraction (a fast scan; a
+    pattern starting at every digit takes ten times longer) and widened back to the
+    number's start.
+    """
+    out: list[str] = []
+    last = 0
+    for mt in _LONG_FRACTION.finditer(text):
+        start = mt.start()
+        while start > last and text[start - 1] in "0123456789-":
+            start -= 1
+        out += [text[last:start], repr(round(float(text[start:mt.end()]), _DECIMALS))]
+        last = mt.end()
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _compact_json(value: Any) -> str:
@@ -697,7 +724,31 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
-class SharedGeometry(MacroElement):
+class _RawScript(Element):
+    """Script text added to the page as is. branca wraps each rendered script in an
+    ``Element``, whose jinja template re-parses the text: seconds for megabytes of
+    coordinates."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+class _RawMacro(MacroElement):
+    """A MacroElement whose rendered script goes into the page without re-parsing."""
+
+    def render(self, **kwargs: Any) -> None:
+        script = self._template.module.__dict__["script"]
+        self.get_root().script.add_child(_RawScript(script(self, kwargs)),
+                                         name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class SharedGeometry(_RawMacro):
     """Geometry written once into the page as a JS array, for several :class:`LightLayer`s.
 
     Parameters
@@ -719,7 +770,7 @@ class SharedGeometry(MacroElement):
         self.n = len(geoms)
 
 
-class LightLayer(MacroElement):
+class LightLayer(_RawMacro):
     """A GeoJSON layer built in the browser from a geometry array and column arrays.
 
     Tooltip or popup text is assembled on demand from per-feature string columns, and
@@ -894,10 +945,64 @@ def _add_aggregate_note(m: folium.Map, lang: str) -> None:
         name="geoplan_aggregated")
 
 
+def _merged_light(geoms: Any, tolerance: float) -> Any:
+    """Douglas-Peucker on each ring of (multi)polygons, rebuilt as multipolygons, rounded.
+
+    GEOS simplifies a polygon and then repairs it with a buffer, which on a merged
+    catchment of thousands of parts costs as much as a union; simplifying the rings as
+    lines and rebuilding is about 15 times faster. Rings that collapse (fewer than 4
+    points) are dropped, with the holes of a collapsed shell. Only for drawing.
+    """
+    arr = np.asarray(geoms, dtype=object)
+    out = np.full(len(arr), None, dtype=object)
+    parts, gi = shapely.get_parts(arr, return_index=True)
+    keep = shapely.get_type_id(parts) == 3
+    parts, gi = parts[keep], gi[keep]
+    rings, pi = shapely.get_rings(parts, return_index=True)
+    rings = shapely.simplify(rings, tolerance, preserve_topology=False)
+    rings = shapely.transform(rings, lambda c: np.round(c, _DECIMALS))
+    ok = shapely.get_num_coordinates(rings) >= 4
+    shell = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.zeros(0, bool)
+    shell_ok = np.zeros(len(parts), bool)
+    shell_ok[pi[shell & ok]] = True
+    ok &= shell_ok[pi]
+    if not ok.any():
+        return out
+    part_ids, new_pi = np.unique(pi[ok], return_inverse=True)
+    polys = shapely.polygons(shapely.linearrings(shapely.get_coordinates(rings[ok]),
+                                                 indices=np.repeat(
+                                                     np.arange(ok.sum()),
+                                                     shapely.get_num_coordinates(rings[ok]))),
+                             indices=new_pi)
+    shapely.multipolygons(polys, indices=gi[part_ids], out=out)
+    return out
+
+
+def budget_geometries(geoms: Any, tolerance: float, max_coords: int) -> Any:
+    """:func:`light_geometries`, coarsened until at most ``max_coords`` coordinates remain.
+
+    Merged catchments can be so jagged (every street end of hundreds of catchments) that
+    simplifying to the map's resolution keeps nearly every vertex; the tolerance is then
+    doubled (up to 64 times, i.e. about the pixel of the whole-city view on a small screen)
+    until the layer fits its budget, so the page size stays bounded whatever the input.
+    """
+    tol = tolerance
+    out = _merged_light(geoms, tol)
+    while int(shapely.get_num_coordinates(out).sum()) > max_coords and tol < 64 * tolerance:
+        tol *= 2
+        out = _merged_light(geoms, tol)
+    if tol > tolerance:
+        _log.debug("map: layer coarsened to %.1f m to stay within %d coordinates",
+                   tol * 111_320, max_coords)
+    return out
+
+
 def light_polygons(m: folium.Map, fg: folium.FeatureGroup, geoms: Any,
-                   style: dict[str, Any], tolerance: float) -> None:
-    """Add polygons to ``fg`` as one simplified :class:`LightLayer` without popups."""
-    shared = SharedGeometry(light_geometries(geoms, tolerance))
+                   style: dict[str, Any], tolerance: float,
+                   max_coords: int = LAYER_COORDS) -> None:
+    """Add polygons to ``fg`` as one simplified :class:`LightLayer` without popups, with at
+    most ``max_coords`` coordinates (:func:`budget_geometries`)."""
+    shared = SharedGeometry(budget_geometries(geoms, tolerance, max_coords))
     fg.add_child(shared)
     fg.add_child(LightLayer(shared, style))
 
