@@ -238,3 +238,41 @@ def test_aggregated_siting_map_in_browser(chromium: str, small_city: City,
         badges = b.evaluate("Array.from(document.querySelectorAll('.leaflet-marker-icon'))"
                             ".map(e => e.textContent.trim())")
         assert sorted(badges) == ["1", "2", "3"]
+
+
+def test_check_map_script(chromium: str, small_city: City, tmp_path: Path) -> None:
+    """scripts/check_map.py prints size and opening time, last line machine-readable."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    cfg = _config(tmp_path, map_detail_limit=0)
+    page = save_map(coverage_map(fake_result(cfg, small_city)), tmp_path / "m.html")
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "check_map.py"), str(page)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    last = res.stdout.strip().splitlines()[-1]
+    found = re.fullmatch(r"map_mb=([0-9.]+) open_s=([0-9.]+)", last)
+    assert found, last
+    assert abs(float(found.group(1)) - page.stat().st_size / MB) < 0.01
+    assert 0 < float(found.group(2)) < 30
+    missing = subprocess.run([sys.executable, str(REPO / "scripts" / "check_map.py"),
+                              str(tmp_path / "none.html")], capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"check_map: error: {tmp_path / 'none.html'}: no such map file"]
+
+
+def test_aggregated_area_colours_match_the_detailed_map() -> None:
+    from geoplan.outputs.webmap import (
+        NO_DATA_COLOUR,
+        SCORE_COLOURS,
+        _class_index,
+        _score_colour,
+    )
+
+    values = [np.nan, -0.1, 0.0, 0.1999, 0.2, 0.4, 0.5999, 0.6, 0.8, 0.95, 1.0, 1.2]
+    palette = [*SCORE_COLOURS, NO_DATA_COLOUR]
+    assert [palette[i] for i in _class_index(values)] == [_score_colour(v) for v in values]
