@@ -129,6 +129,9 @@ def test_threshold_switches_modes(small_city: City, tmp_path: Path, limit: int,
                     tmp_path / "m.html").read_text(encoding="utf-8")
     assert (NOTE_ZH in text) is aggregated
     assert (FOLIUM_GEOJSON in text) is not aggregated
+    again = save_map(coverage_map(fake_result(cfg, small_city)),
+                     tmp_path / "again.html").read_text(encoding="utf-8")
+    assert again == text  # deterministic in both modes
 
 
 def test_english_note_and_no_limit() -> None:
