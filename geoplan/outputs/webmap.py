@@ -612,10 +612,10 @@ COORD_GRID = 1e-5
 #: finer detail cannot be seen until one zooms in further, and the GeoPackage has it.
 PIXELS_ACROSS = 4096
 _DECIMALS = 5  # decimals of COORD_GRID
-#: Most coordinates of one merged layer (a catchment per type and time, the street
-#: outlines) on an aggregated map: about 0.5 MB of GeoJSON, so 8 types × 3 times stay
-#: near 12 MB in the worst case.
-LAYER_COORDS = 25_000
+#: Most coordinates of one merged layer (a catchment per type and time; twice this for the
+#: street outlines) on an aggregated map: about 0.25 MB of GeoJSON, so 8 types × 3 times
+#: stay near 6 MB (see :func:`budget_geometries`).
+LAYER_COORDS = 12_000
 _LONG_FRACTION = re.compile(r"\.\d{" + str(_DECIMALS + 1) + r",}(?:[eE][-+]?\d+)?")
 
 _AGG_TEXT = {
@@ -996,12 +996,13 @@ def budget_geometries(geoms: Any, tolerance: float, max_coords: int) -> Any:
 
     Merged catchments can be so jagged (every street end of hundreds of catchments) that
     simplifying to the map's resolution keeps nearly every vertex; the tolerance is then
-    doubled (up to 64 times, i.e. about the pixel of the whole-city view on a small screen)
-    until the layer fits its budget, so the page size stays bounded whatever the input.
+    doubled until the layer fits its budget, up to 16 times (4 pixels of the whole-extent
+    view on a 1,024-pixel window, see :data:`PIXELS_ACROSS`), where shapes would start to
+    look wrong, so the page size stays bounded for any realistic input.
     """
     tol = tolerance
     out = _merged_light(geoms, tol)
-    while int(shapely.get_num_coordinates(out).sum()) > max_coords and tol < 64 * tolerance:
+    while int(shapely.get_num_coordinates(out).sum()) > max_coords and tol < 16 * tolerance:
         tol *= 2
         out = _merged_light(geoms, tol)
     if tol > tolerance:
