@@ -366,6 +366,11 @@ class Output:
     ``map_score``: the area column the maps are coloured by when they open (default
     ``circle_share``; any numeric column of the areas table, e.g. ``gap_index``,
     ``canteen_share_15`` or ``acc_canteen_count_2sfca``; checked once the analysis has run).
+    ``map_detail_limit``: features the detailed web map would draw (areas + facilities +
+    per-facility catchments) above which it draws aggregated layers instead (areas by score
+    with simplified outlines, one merged catchment per type, light facility markers), so a
+    whole-city map stays small and quick to open; the GeoPackage keeps every detail.
+    0 = always aggregated.
     """
 
     dir: Path
@@ -378,6 +383,7 @@ class Output:
     embed: bool = False
     static_map: bool = True
     map_score: str = "circle_share"
+    map_detail_limit: int = 2000
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_]+", self.map_score):
@@ -763,6 +769,10 @@ NUMERIC_RANGES: dict[tuple[str, str], Range] = {
                                                       "(0 = automatic)"),
     ("Scenario", "floor"): Range(0, 1, lo_open=True, advice="the share every area must "
                                                             "reach, e.g. 0.6 for 60 %"),
+    ("Output", "map_detail_limit"): Range(0, 1e9, advice="features (areas + facilities + "
+                                                          "per-facility catchments) above which "
+                                                          "the web map is aggregated, e.g. "
+                                                          "2000 (0: always aggregated)"),
     ("Scenario", "equity_weight"): Range(0, 1e6, advice="weight of the areas' covered shares "
                                                         "against total coverage (0 = plain "
                                                         "MCLP)"),
