@@ -84,6 +84,10 @@ class Results:
     def map(self, score: str | None = None) -> folium.Map:
         """The interactive coverage map (displays inline in Jupyter).
 
+        Like the saved maps it is self-contained unless ``output.offline`` is false: the
+        inline display and ``.save()`` carry the vendored Leaflet, so a notebook without
+        internet shows it.
+
         Parameters
         ----------
         score : str, optional
@@ -105,7 +109,12 @@ class Results:
             except Exception as exc:
                 raise ConfigError(str(exc).replace("output.map_score", "score")) from None
             run = dataclasses.replace(run, config=cfg)
-        return coverage_map(run)
+        m = coverage_map(run)
+        if not run.config.output.offline:
+            return m
+        from geoplan.outputs.offline import self_contained
+
+        return self_contained(m)
 
     def write(self) -> dict[str, Any]:
         """Write the GeoPackage, tables, maps and manifest as ``geoplan run`` does.

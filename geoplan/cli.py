@@ -1,4 +1,4 @@
-"""Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``, ``batch``.
+"""Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``, ``batch``, ``init``.
 
 Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.workflows.coverage`.
 Input problems (:class:`~geoplan.errors.GeoplanError`) and file-system problems (an
@@ -480,6 +480,30 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 0 if len(res.failed) == 0 else 1
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from geoplan.workflows.init import InitRequest, parse_facility_arg, write_init
+
+    req = InitRequest(
+        out=Path(args.out), name=args.name, osm=[Path(p) for p in args.osm or []],
+        facilities=[parse_facility_arg(f) for f in args.facilities or []],
+        study_id=args.id, boundary=Path(args.boundary) if args.boundary else None,
+        boundary_code=args.boundary_code, boundary_name=args.boundary_name,
+        osm_name=args.osm_name, osm_admin_level=int(args.osm_admin_level),
+        osm_relation=args.osm_relation, areas=Path(args.areas) if args.areas else None,
+        census=Path(args.census) if args.census else None, district_code=args.district_code,
+        lon_column=args.lon_column, lat_column=args.lat_column, crs=args.crs)
+    res = write_init(req, force=args.force)
+    for g in res.facilities:
+        where = "geometry" if g.is_gis else f"x = {g.x}, y = {g.y}"
+        what = g.type or f"categories of '{g.category_column}'"
+        print(f"{g.path.name}: {where}, crs = {g.crs}"
+              f"{'' if g.crs_source else ' (CHECK)'}, type {what}, {g.rows} rows")
+    for note in res.notes:
+        print(f"check: {note}")
+    print(f"wrote {args.out}: check it, then run: geoplan run {args.out}")
+    return 0
+
+
 #: Residents' committees of a district (``geoplan standards --committees``; no config key).
 COMMITTEES = Range(0, 1e5, advice="the number of residents' committees in the district")
 
@@ -617,6 +641,54 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rerun unchanged areas too")
     b.add_argument("--lang", choices=("zh", "en"), help="summary language")
     b.set_defaults(func=_cmd_batch)
+    ini = sub.add_parser(
+        "init", parents=[common], help="write a commented config for a new district",
+        description="Write a commented config TOML for a new district from its boundary (a "
+                    "polygon file, or an OSM boundary relation by name or id), OSM extract and "
+                    "facility tables. Each facility table is read and its columns recognised: "
+                    "longitude/latitude (经度/纬度, lng/lat, lon_gcj02, bd09_lng ...), the datum "
+                    "their names or the file name hint at (gcj02/amap/高德, bd09/baidu/百度, "
+                    "wgs84/gps), name, address, street, capacity and the facility type (file "
+                    "name or category column). The file is validated before it is written; "
+                    "lines marked CHECK need a look.",
+        epilog="example: geoplan init yangpu.toml --name 杨浦区 --boundary "
+               "admin/yangpu_boundary_gcj02.geojson --osm yangpu.osm.pbf --facilities "
+               "canteens_gcj02.csv --facilities homes.xlsx:care_home")
+    ini.add_argument("out", metavar="OUT.toml", help="config file to write")
+    ini.add_argument("--name", required=True,
+                     help="district name for titles, e.g. 杨浦区")
+    ini.add_argument("--id", help="study_area.name (letters, digits, -, _; names the output "
+                                  "folder; default: from --name or OUT)")
+    where = ini.add_mutually_exclusive_group()
+    where.add_argument("--boundary", metavar="FILE",
+                       help="study-area polygon file (GeoJSON, GeoPackage, Shapefile)")
+    where.add_argument("--osm-name", metavar="NAME",
+                       help="boundary relation of this name in the OSM extract, e.g. 杨浦区")
+    where.add_argument("--osm-relation", metavar="ID", type=_number(Range(1, 1e12),
+                                                                     integer=True),
+                       help="boundary relation id in the OSM extract")
+    ini.add_argument("--boundary-code", metavar="X",
+                     help="polygon of --boundary with this code (e.g. adcode 310110)")
+    ini.add_argument("--boundary-name", metavar="NAME", help="polygon of --boundary by name")
+    ini.add_argument("--osm-admin-level", type=_number(Range(1, 12), integer=True), default=6,
+                     help="admin_level of --osm-name (6: district/county, the default)")
+    ini.add_argument("--osm", action="append", metavar="FILE", required=True,
+                     help="OSM extract (.osm.pbf, .osm); repeatable")
+    ini.add_argument("--facilities", action="append", metavar="FILE[:TYPE]", required=True,
+                     help="facility table (CSV, XLSX or GIS points); repeatable; :TYPE "
+                          "(e.g. :canteen) when its name does not tell")
+    ini.add_argument("--areas", metavar="FILE",
+                     help="committee (居委会) polygons with codes and elderly counts")
+    ini.add_argument("--census", metavar="FILE", help="census table (with --district-code)")
+    ini.add_argument("--district-code", metavar="CODE",
+                     help="6-digit division code (default: a 6-digit --boundary-code)")
+    ini.add_argument("--lon-column", metavar="NAME",
+                     help="longitude column, for files whose columns are not recognised")
+    ini.add_argument("--lat-column", metavar="NAME", help="latitude column, likewise")
+    ini.add_argument("--crs", help="datum of the facility coordinates (wgs84, gcj02, bd09 or "
+                                   "EPSG:nnnn) when their names do not say")
+    ini.add_argument("--force", action="store_true", help="overwrite OUT")
+    ini.set_defaults(func=_cmd_init)
     c = sub.add_parser(
         "config", parents=[common], help="check a config, or print its JSON Schema or reference",
         description="Check a study-area config (one line per problem, as 'geoplan run' "

@@ -690,6 +690,11 @@ class Output(_Section):
     ``map_score``: the area column the maps are coloured by when they open (default
     ``circle_share``; any numeric column of the areas table, e.g. ``gap_index``,
     ``canteen_share_15`` or ``acc_canteen_count_2sfca``; checked once the analysis has run).
+    ``map_detail_limit``: features the detailed web map would draw (areas + facilities +
+    per-facility catchments) above which it draws aggregated layers instead (areas by score
+    with simplified outlines, one merged catchment per type, light facility markers), so a
+    whole-city map stays small and quick to open; the GeoPackage keeps every detail.
+    0 = always aggregated.
     """
 
     dir: OutPath = _opt(..., "Folder of the data outputs, relative to the working folder "
@@ -708,6 +713,14 @@ class Output(_Section):
     static_map: bool = _opt(True, "Also write a PNG and PDF map for print.")
     map_score: Text = _opt("circle_share", "Area column the maps are coloured by when they "
                                            "open (e.g. gap_index).")
+    map_detail_limit: Int = _num(2000, Range(0, 1e9, advice="features (areas + facilities + "
+                                                            "per-facility catchments) above "
+                                                            "which the web map is aggregated, "
+                                                            "e.g. 2000 (0: always aggregated)"),
+                                 "Features the detailed web map would draw (areas + "
+                                 "facilities + per-facility catchments) above which it draws "
+                                 "aggregated layers instead (0: always aggregated).",
+                                 "features")
 
     @model_validator(mode="after")
     def _check(self) -> Output:

@@ -48,6 +48,7 @@ SECTIONS: dict[str, tuple[Any, ...]] = {
     "Link1N": ("scenarios", 1, "link"),
     "FacilityLayer": ("facilities", 0),
     "Join": ("joins", 0),
+    "Output": ("output",),
 }
 # The setting name printed in messages for each path.
 WHERE = {"Scenario": "scenarios[0]", "Candidates": "scenarios[0].candidates",

@@ -890,7 +890,8 @@ def coverage_map(result: RunResult, *, areas_wgs: gpd.GeoDataFrame | None = None
                   score=score if share_score else "circle_share",
                   circle_minutes=cfg.analysis.circle_minutes, boundary=boundary.iloc[0],
                   types=list(cfg.facility_types), basemap=cfg.output.basemap,
-                  tianditu_key=cfg.output.tianditu_key or None)
+                  tianditu_key=cfg.output.tianditu_key or None,
+                  detail_limit=cfg.output.map_detail_limit)
     _add_score_layers(m, areas_wgs, cfg, shown=None if share_score else score)
     return m
 

@@ -701,7 +701,8 @@ def write_siting_outputs(run: RunResult, outcomes: list[ScenarioOutcome]) -> lis
                 lang=lang, title=title, boundary=boundary, types=list(cfg.facility_types),
                 basemap=cfg.output.basemap, tianditu_key=cfg.output.tianditu_key or None,
                 equity={k: v for k, v in oc.summary.items()
-                        if k.startswith(("min_area_share", "areas_below_floor", "gini"))})
+                        if k.startswith(("min_area_share", "areas_below_floor", "gini"))},
+                detail_limit=cfg.output.map_detail_limit)
             save_map(m, staged.path("maps", names["map"]), offline=cfg.output.offline)
             if cfg.output.static_map:
                 from geoplan.outputs.staticmap import write_static_map
