@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 #: kept, labelled in ``edges.part``; 6: crossing delay (``nodes.crossing``,
 #: ``edges.cross_u_s``/``cross_v_s``); 7: local files read with pyosmium, cut to the
 #: study area plus the walking buffer, built from arrays; 8: crossing delay on the
-#: array path, node tags read with pyosmium).
-CACHE_FORMAT = 8
+#: array path, node tags read with pyosmium; 9: node locations from libosmium's index,
+#: ``raw_nodes`` counts the nodes of the kept ways).
+CACHE_FORMAT = 9
 
 
 def network_cache_key(cfg: Config) -> str:

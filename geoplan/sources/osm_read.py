@@ -7,10 +7,12 @@ the study area plus a walking buffer, so that memory follows the study area, not
 
 1. relations (only multipolygon/boundary relations tagged ``building`` or
    ``landuse=residential``; their member way ids are remembered);
-2. nodes: only those inside the clip polygon (a bounding-box test per node while streaming,
-   then one vectorised point-in-polygon test);
+2. nodes: their locations go into libosmium's node location index without reaching
+   Python; only nodes with a crossing/signal tag do (libosmium's key filter);
 3. ways: ``highway`` ways (tag columns used by the walkability policy) and building/landuse
-   ways and relation members, filtered in chunks to those touching a kept node.
+   ways and relation members, with their node coordinates filled in from that index,
+   filtered in chunks (one vectorised point-in-polygon test) to those touching the clip
+   area; the kept nodes are those of the kept ways inside it.
 
 The result, :class:`OsmTables`, holds plain numpy arrays for the street network and
 Overpass-like elements for buildings and residential landuse (few, and their polygons are
