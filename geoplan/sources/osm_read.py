@@ -3,7 +3,9 @@
 Planning institutes keep OSM as ``.osm.pbf`` extracts of a whole city or province. This module
 reads them with pyosmium (the libosmium bindings: a streaming C++ reader for every OSM format,
 PBF decoding on a thread pool, kept by the OSM tooling maintainers) and keeps only what lies in
-the study area plus a walking buffer, so that memory follows the study area, not the file:
+the study area plus a walking buffer, so that what is kept follows the study area, not the
+file (libosmium's node location index, 16 bytes a node of the file, goes to a temporary file
+for province or country extracts):
 
 1. relations (only multipolygon/boundary relations tagged ``building`` or
    ``landuse=residential``; their member way ids are remembered);
