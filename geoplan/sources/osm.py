@@ -37,6 +37,7 @@ from geoplan.sources.osm_read import (
     detect_format,
     header_bounds,
     read_osm,
+    relation_by_name,
     relation_polygon,
 )
 
@@ -139,6 +140,8 @@ class StudyCut:
     name_column: str = "name"
     osm_relation: int | None = None
     buffer_m: float = 0.0
+    osm_name: str | None = None
+    osm_admin_level: int | None = None
 
     @classmethod
     def of(cls, cfg: Config) -> StudyCut:
@@ -149,12 +152,27 @@ class StudyCut:
         return cls(boundary=sa.boundary, crs=sa.boundary_crs, code=sa.boundary_code,
                    name=sa.boundary_name, code_column=sa.boundary_code_column,
                    name_column=sa.boundary_name_column, osm_relation=sa.osm_relation,
-                   buffer_m=round(float(walking_buffer_m(cfg)), 1))
+                   buffer_m=round(float(walking_buffer_m(cfg)), 1),
+                   osm_name=sa.osm_name,
+                   osm_admin_level=sa.osm_admin_level)
 
     @property
     def is_set(self) -> bool:
         """True when a boundary (file or relation) cuts the files."""
-        return self.boundary is not None or self.osm_relation is not None
+        return (self.boundary is not None or self.osm_relation is not None
+                or self.osm_name is not None)
+
+    @property
+    def setting(self) -> str:
+        """The setting that gives the boundary, for messages (e.g. ``study_area.osm_name =
+        "杨浦区"``); '' when none is set."""
+        if self.boundary is not None:
+            return str(self.boundary)
+        if self.osm_relation is not None:
+            return f"study_area.osm_relation = {self.osm_relation}"
+        if self.osm_name is not None:
+            return f'study_area.osm_name = "{self.osm_name}"'
+        return ""
 
     def cache_key(self) -> dict[str, Any]:
         """What a cached network or feature set read through this cut depends on."""
@@ -183,6 +201,13 @@ def configured_boundary(source: NetworkSource, cut: StudyCut) -> shapely.Geometr
                cut.osm_relation)
         if key not in _RELATION_MEMO:
             _RELATION_MEMO[key] = relation_polygon(source.osm_files, cut.osm_relation)
+        return _RELATION_MEMO[key]
+    if cut.osm_name is not None and cut.osm_admin_level is not None:
+        key = (tuple((str(p), p.stat().st_mtime_ns) for p in source.osm_files),
+               cut.osm_name, cut.osm_admin_level)
+        if key not in _RELATION_MEMO:
+            rid = relation_by_name(source.osm_files, cut.osm_name, cut.osm_admin_level)
+            _RELATION_MEMO[key] = relation_polygon(source.osm_files, rid)
         return _RELATION_MEMO[key]
     return None
 

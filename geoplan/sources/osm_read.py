@@ -27,6 +27,7 @@ import bz2
 import gzip
 import logging
 import tempfile
+import unicodedata
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -771,3 +772,81 @@ def relation_polygon(paths: tuple[Path, ...] | list[Path], relation_id: int) -> 
         raise InputDataError(f"{names}: {rel.label}: its member ways do not close into rings; "
                              "check the relation on openstreetmap.org")
     return rel.geometry
+
+
+#: Tags a boundary's name is looked up in for ``study_area.osm_name``.
+NAME_TAGS = ("name", "name:zh", "name:en", "official_name")
+
+
+def _norm_name(text: str) -> str:
+    """Name compared after Unicode NFKC (full-width forms, compatibility characters) and
+    stripping."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def relation_by_name(paths: tuple[Path, ...] | list[Path], name: str,
+                     admin_level: int) -> int:
+    """The id of the ``boundary=administrative`` relation of ``admin_level`` named ``name``.
+
+    A relation matches when its ``name``, ``name:zh``, ``name:en`` or ``official_name``
+    equals ``name`` after Unicode NFKC and stripping. One streaming pass over the
+    relations with libosmium's tag filter.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        The OSM files (merged).
+    name : str
+        The boundary's name (``study_area.osm_name``), e.g. "杨浦区".
+    admin_level : int
+        Its OSM ``admin_level`` (``study_area.osm_admin_level``), e.g. 6 for a district.
+
+    Returns
+    -------
+    int
+        The relation id.
+
+    Raises
+    ------
+    InputDataError
+        If no relation of that level has that name (the message lists up to five names
+        found at that level), or several have it (the message lists their ids).
+    """
+    import osmium
+
+    want, level = _norm_name(name), str(admin_level)
+    at_level: dict[int, str] = {}
+    hits: list[int] = []
+    for p in paths:
+        fmt = detect_format(Path(p))
+        try:
+            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.RELATION)
+            for r in fp.with_filter(osmium.filter.TagFilter(("boundary", "administrative"))):
+                tags = r.tags
+                if (tags.get("admin_level") or "").strip() != level or r.id in at_level:
+                    continue
+                names = [v for k in NAME_TAGS if (v := tags.get(k))]
+                at_level[r.id] = names[0] if names else f"relation {r.id}"
+                if any(_norm_name(v) == want for v in names):
+                    hits.append(r.id)
+        except RuntimeError as exc:
+            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    files = ", ".join(str(p) for p in paths)
+    setting = f"study_area.osm_name = \"{name}\" (osm_admin_level = {admin_level})"
+    if not hits:
+        if not at_level:
+            raise InputDataError(
+                f"{setting}: {files} hold no boundary=administrative relation at "
+                f"admin_level {admin_level}; check osm_admin_level (6 for a district 区/县, 8 "
+                "for a street 街道/镇) or use an extract that holds the boundary")
+        found = sorted(set(at_level.values()))
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        raise InputDataError(
+            f"{setting}: no boundary of that name at that level in {files}; names found "
+            f"there: {', '.join(found[:5])}{more}; check the spelling or osm_admin_level")
+    if len(hits) > 1:
+        raise InputDataError(
+            f"{setting}: {len(hits)} boundary relations have that name "
+            f"({', '.join(map(str, hits))}); set study_area.osm_relation to the one you mean "
+            "instead of osm_name")
+    return hits[0]
