@@ -30,7 +30,7 @@ import shapely
 
 from geoplan.config import Config, NetworkSource
 from geoplan.errors import InputDataError, NetworkError
-from geoplan.hashing import sha256_file
+from geoplan.hashing import file_digest
 from geoplan.sources.osm_read import (
     NETWORK_WAY_TAGS,
     OsmTables,
@@ -109,20 +109,6 @@ def check_osm_file(path: Path) -> shapely.Polygon | None:
     return shapely.box(attrs["minlon"], attrs["minlat"], attrs["maxlon"], attrs["maxlat"])
 
 
-def file_fingerprint(path: Path, *, whole_below: int = 64 << 20) -> str:
-    """A cache key for a file: its SHA-256, or for large files size, mtime and a hash of
-    the first and last MiB (hashing a 1 GB extract on every run would cost seconds)."""
-    st = path.stat()
-    if st.st_size < whole_below:
-        return sha256_file(path)
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        h.update(fh.read(1 << 20))
-        fh.seek(max(0, st.st_size - (1 << 20)))
-        h.update(fh.read(1 << 20))
-    return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
-
-
 @dataclass(frozen=True)
 class StudyCut:
     """Where local OSM files are cut while read: the study area plus the walking buffer.
@@ -179,7 +165,7 @@ class StudyCut:
         if not self.is_set:
             return {}
         d = dataclasses.asdict(self)
-        d["boundary"] = sha256_file(self.boundary) if self.boundary is not None else None
+        d["boundary"] = file_digest(self.boundary)[0] if self.boundary is not None else None
         return d
 
 
@@ -446,7 +432,7 @@ def features_from_tables(tables: OsmTables) -> gpd.GeoDataFrame:
 def _cached_file_features(source: NetworkSource, cut: StudyCut,
                           cache_dir: Path) -> gpd.GeoDataFrame:
     payload = json.dumps({"format": FEATURES_CACHE_FORMAT,
-                          "files": [file_fingerprint(p) for p in source.osm_files],
+                          "files": [file_digest(p)[0] for p in source.osm_files],
                           "cut": cut.cache_key()}, sort_keys=True, default=str)
     key = hashlib.sha256(payload.encode()).hexdigest()[:20]
     path = cache_dir / f"osmfeatures-{key}.pkl"
