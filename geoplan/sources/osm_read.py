@@ -375,6 +375,9 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
             raise InputDataError(_outside(paths, clip, shapely.union_all(declared)))
     use_clip = clip is not None and not clip.is_empty
     inside = _inside_test(clip if use_clip else None)
+    # the clip's box in libosmium's fixed-point units, to skip ways wholly outside early
+    box = (tuple(round(v * 1e7) + d for v, d in zip(clip.bounds, (-1, -1, 1, 1), strict=True))
+           if use_clip and clip is not None else ())
 
     # 1. relations that make building/landuse polygons, and their member ways
     relations: dict[int, dict[str, Any]] = {}
@@ -444,7 +447,15 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
                         if hw is None and not is_feat:
                             continue
                         refs, xs, ys = _way_nodes(wy)
-                        negative = negative or (len(refs) > 0 and min(refs) < 0)
+                        if not refs:
+                            continue
+                        if box and (max(xs) < box[0] or max(ys) < box[1] or min(xs) > box[2]
+                                    or min(ys) > box[3]) and min(refs) >= 0:
+                            # wholly outside the clip's box (nodes missing from the files
+                            # are at +2**31: never west or south of it), as the chunk
+                            # filter would find: its tags are not read
+                            continue
+                        negative = negative or min(refs) < 0
                         if hw is not None and len(refs) > 1:
                             net.add(wid, refs, xs, ys, tuple([tag(k, None) for k in way_tags]))
                         if is_feat:
