@@ -837,3 +837,22 @@ def test_large_inputs_keep_the_location_index_on_disk(tmp_path: Path,
         assert np.array_equal(getattr(mem, name), getattr(disk, name)), name
     assert mem.feature_elements() == disk.feature_elements()
     assert_same_network(xml_net((p,)), array_net(files))
+
+
+@pytest.mark.parametrize("cut", [False, True])
+def test_ways_kept_the_same_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          cut: bool) -> None:
+    """Ways are filtered in chunks of node references: tiny chunks give the same tables."""
+    from geoplan.sources import osm_read
+
+    p = to_pbf(_random_city(tmp_path / "k.osm", 11, crossings=True), tmp_path / "k.osm.pbf")
+    clip = _box_m(-10, -10, 200, 170) if cut else None
+    whole = read_osm((p,), clip)
+    monkeypatch.setattr(osm_read, "_CHUNK_REFS", 5)
+    chunked = read_osm((p,), clip)
+    for name in ("node_id", "lon", "lat", "way_id", "way_offsets", "refs", "tag_node_id"):
+        assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
+    assert whole.way_tags.equals(chunked.way_tags)
+    assert whole.feature_elements() == chunked.feature_elements()
+    if cut:
+        assert 0 < len(whole.way_id) < len(read_osm((p,)).way_id)
