@@ -405,6 +405,12 @@ def test_no_walkable_way_inside_boundary(tmp_path: Path) -> None:
     t = read_osm((pbf,), clip)
     with pytest.raises(NetworkError, match="no walkable way in the OSM source inside"):
         build_walk_network_arrays(t, 1.0, 2.0, WALK, where=" inside the study boundary")
+    # inside the data's extent but holding no node (the street passes between two of its
+    # nodes): the same message, not "outside the extract"
+    t = read_osm((pbf,), _box_m(5020, -30, 5080, 30))
+    assert len(t.node_id) == 0 and len(t.way_id) == 0
+    with pytest.raises(NetworkError, match="no walkable way in the OSM source inside"):
+        build_walk_network_arrays(t, 1.0, 2.0, WALK, where=" inside the study boundary")
 
 
 def test_features_cached_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

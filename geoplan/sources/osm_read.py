@@ -481,7 +481,11 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     ids, lon, lat = _kept_nodes(net_cols, feat_cols)
     if use_clip and len(ids) == 0:
         assert clip is not None
-        raise InputDataError(_outside(paths, clip, _data_extent(paths, fmts)))
+        # no kept way there: outside the data, or (left to the network builder to say)
+        # an area inside it without streets or buildings
+        extent = _data_extent(paths, fmts)
+        if extent is None or not extent.intersects(clip):
+            raise InputDataError(_outside(paths, clip, extent))
     tag_ids, tag_table_n = _tagged_nodes(tag_nid, tag_rows, ids, node_tags)
 
     way_id, lens, refs = net_cols[:3]
