@@ -396,7 +396,8 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     member_ways = {m["ref"] for rel in relations.values() for m in rel["members"]
                    if m["type"] == "way"}
 
-    with tempfile.TemporaryDirectory(prefix="geoplan-osm-index-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="geoplan-osm-index-",
+                                     ignore_cleanup_errors=True) as tmp:
         total = sum(Path(p).stat().st_size for p in paths)
         index = osmium.index.create_map(
             "flex_mem" if total <= _INDEX_IN_MEMORY_MAX
@@ -472,6 +473,9 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
                         feat.add(wy.id, refs, xs, ys, _feature_row(tags.get))
             except RuntimeError as exc:
                 raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+        # release the index before its temporary file is removed (Windows cannot remove
+        # a file that is still mapped)
+        fp = lh = index = None
 
     net_cols, rows = net.result()
     feat_cols, feat_rows = feat.result()
