@@ -287,8 +287,10 @@ class StudyArea(_Section):
     ``boundary_crs`` declares the datum of its coordinates ("wgs84", "gcj02", "bd09" or
     "EPSG:nnnn"; default: the file's own CRS): Amap-derived files are GCJ-02 although they
     say nothing. Instead of a file, ``osm_relation`` takes the boundary relation of that
-    id from ``network.osm_files`` themselves. Without either the study area is the OSM
-    files' extent.
+    id from ``network.osm_files`` themselves, or ``osm_name`` with ``osm_admin_level`` the
+    ``boundary=administrative`` relation of that level whose ``name``, ``name:zh``,
+    ``name:en`` or ``official_name`` is that name (e.g. "杨浦区" at level 6). Without any
+    of these the study area is the OSM files' extent.
 
     With a boundary (file or relation) local ``osm_files`` of any size (a city or province
     extract) are cut while read to the boundary plus the walking buffer (the longest walk
@@ -317,6 +319,16 @@ class StudyArea(_Section):
                                                                      "relation in osm_files"),
                                     "Id of an OSM boundary relation in network.osm_files "
                                     "taken as the study boundary (instead of a file).")
+    osm_name: Text | None = _opt(None, "Name of the OSM boundary relation (name, name:zh, "
+                                       "name:en or official_name) in network.osm_files taken "
+                                       "as the study boundary, e.g. \"杨浦区\"; with "
+                                       "osm_admin_level.")
+    osm_admin_level: Int | None = _num(None, Range(1, 11, advice="OSM admin_level of the "
+                                                              "boundary named by osm_name: 6 "
+                                                              "for a district 区/县, 8 for a "
+                                                              "street 街道/镇"),
+                                       "OSM admin_level of the boundary named by osm_name "
+                                       "(6: district 区/县, 8: street 街道/镇).")
 
     def title(self, lang: str) -> str:
         """The map and report title in ``lang`` ("zh" or "en"), else the name."""
@@ -1320,6 +1332,30 @@ def _check_crs(crs: str, where: str) -> None:
                           "for UTM 51N)") from None
 
 
+def _check_osm_name(sa: StudyArea, net: NetworkSource) -> None:
+    """``study_area.osm_name``/``osm_admin_level``: together, with local osm_files, instead
+    of ``boundary`` and ``osm_relation``."""
+    if sa.osm_name is None:
+        if sa.osm_admin_level is not None:
+            raise ConfigError("study_area.osm_admin_level goes with study_area.osm_name (the "
+                              "boundary's name, e.g. \"杨浦区\"), which is not set")
+        return
+    if not sa.osm_name.strip():
+        raise ConfigError("study_area.osm_name is empty; give the boundary's name as OSM "
+                          "maps it, e.g. \"杨浦区\"")
+    if sa.osm_admin_level is None:
+        raise ConfigError("study_area.osm_name needs study_area.osm_admin_level, the OSM "
+                          "admin_level of that boundary (6 for a district 区/县, 8 for a "
+                          "street 街道/镇)")
+    if not net.osm_files:
+        raise ConfigError("study_area.osm_name takes the study boundary from local "
+                          "osm_files; set network.osm_files to the extract holding it")
+    for other in ("boundary", "osm_relation"):
+        if getattr(sa, other) is not None:
+            raise ConfigError(f"set only one of study_area.boundary, osm_relation or "
+                              f"osm_name (found osm_name and {other})")
+
+
 def _validate(cfg: Config) -> None:
     from geoplan.sources.facility_types import FACILITY_TYPES
 
@@ -1348,6 +1384,7 @@ def _validate(cfg: Config) -> None:
         if sa.boundary is not None:
             raise ConfigError("set either study_area.boundary or study_area.osm_relation, "
                               "not both")
+    _check_osm_name(sa, net)
     if net.bbox is not None:
         w, s, e, n = net.bbox
         if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
