@@ -21,7 +21,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from geoplan.config import Config, config_from_dict, load_config
+from geoplan.config import Config, config_from_dict, load_config, replace
 from geoplan.errors import ConfigError
 
 if TYPE_CHECKING:  # heavy modules are imported when a method needs them
@@ -84,6 +84,10 @@ class Results:
     def map(self, score: str | None = None) -> folium.Map:
         """The interactive coverage map (displays inline in Jupyter).
 
+        Like the saved maps it is self-contained unless ``output.offline`` is false: the
+        inline display and ``.save()`` carry the vendored Leaflet, so a notebook without
+        internet shows it.
+
         Parameters
         ----------
         score : str, optional
@@ -98,14 +102,19 @@ class Results:
 
         run = self.run
         if score is not None:
-            out = dataclasses.replace(run.config.output, map_score=score)
-            cfg = dataclasses.replace(run.config, output=out)
+            out = replace(run.config.output, "score", map_score=score)
+            cfg = replace(run.config, output=out)
             try:
                 map_score(run.areas, cfg)
             except Exception as exc:
                 raise ConfigError(str(exc).replace("output.map_score", "score")) from None
             run = dataclasses.replace(run, config=cfg)
-        return coverage_map(run)
+        m = coverage_map(run)
+        if not run.config.output.offline:
+            return m
+        from geoplan.outputs.offline import self_contained
+
+        return self_contained(m)
 
     def write(self) -> dict[str, Any]:
         """Write the GeoPackage, tables, maps and manifest as ``geoplan run`` does.

@@ -362,11 +362,14 @@ def _run_area(task: AreaTask) -> dict[str, Any]:
 
 
 def task_key(task: AreaTask, hashes: dict[str, str] | None = None) -> str:
-    """Hash of an area's config mapping, its input files (SHA-256) and the geoplan version.
+    """Hash of an area's config mapping, its input files and the geoplan version.
+
+    Files are hashed by :func:`geoplan.hashing.file_digest` (large OSM extracts by size,
+    modification time and their first and last MiB, not read whole for every area).
 
     ``hashes`` caches file hashes across the areas of a batch (they share the OSM file).
     """
-    from geoplan.hashing import sha256_file
+    from geoplan.hashing import file_digest
 
     hashes = {} if hashes is None else hashes
     cfg = task.config()
@@ -380,7 +383,7 @@ def task_key(task: AreaTask, hashes: dict[str, str] | None = None) -> str:
     for p in files:
         k = str(Path(p).resolve())
         if k not in hashes:
-            hashes[k] = sha256_file(p)
+            hashes[k] = file_digest(p)[0]
         digest[k] = hashes[k]
     payload = {"geoplan": __version__, "config": task.raw, "files": digest}
     text = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)

@@ -1,4 +1,4 @@
-"""Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``, ``batch``.
+"""Command-line interface: ``geoplan run``, ``site``, ``standards``, ``fetch``, ``batch``, ``init``.
 
 Thin on purpose: it parses arguments, sets up logging and calls :mod:`geoplan.workflows.coverage`.
 Input problems (:class:`~geoplan.errors.GeoplanError`) and file-system problems (an
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from geoplan import __version__, interrupts, progress
-from geoplan.config import NUMERIC_RANGES, SITING_MODELS, Range
+from geoplan.configbase import SITING_MODELS, Range
 from geoplan.errors import GeoplanError
 
 log = logging.getLogger("geoplan")
@@ -47,11 +47,17 @@ def _number(rng: Range | tuple[str, str], integer: bool = False) -> Callable[[st
     """An argparse ``type`` that parses a finite number within ``rng``.
 
     ``rng`` is a :class:`~geoplan.config.Range` or the (dataclass, field) key of the config
-    setting the option overrides, so an option and its setting share one range.
+    setting the option overrides, so an option and its setting share one range (looked up
+    when a value is parsed: the config models are not imported for ``--help``).
     """
-    r = rng if isinstance(rng, Range) else NUMERIC_RANGES[rng]
 
     def parse(text: str) -> float:
+        if isinstance(rng, Range):
+            r = rng
+        else:
+            from geoplan.config import NUMERIC_RANGES
+
+            r = NUMERIC_RANGES[rng]
         advice = f"; {r.advice}" if r.advice else ""
         try:
             value = int(text) if integer else float(text)
@@ -191,12 +197,11 @@ def _offline(args: argparse.Namespace) -> bool | None:
 
 def _with_assets(cfg: Config, args: argparse.Namespace) -> Config:
     """The config with ``--cdn`` applied (maps link public CDNs instead of inlining)."""
-    import dataclasses
+    from geoplan.config import replace
 
     if _offline(args) is None:
         return cfg
-    return dataclasses.replace(cfg, output=dataclasses.replace(cfg.output,
-                                                               offline=_offline(args)))
+    return replace(cfg, output=replace(cfg.output, "output", offline=_offline(args)))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -210,9 +215,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                               ("static_map", False if args.no_static_map else None))
             if v is not None}
     if over:
-        import dataclasses
+        from geoplan.config import replace
 
-        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, **over))
+        cfg = replace(cfg, output=replace(cfg.output, "output", **over))
     t0 = time.perf_counter()
     result = run(cfg, use_cache=not args.no_cache)
     s = result.summary.iloc[0]
@@ -254,16 +259,14 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_site(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from geoplan.config import Candidates, Scenario, load_config, validate_scenario
+    from geoplan.config import Candidates, Scenario, load_config, replace, validate_scenario
     from geoplan.workflows.coverage import analyse
     from geoplan.workflows.siting import site, write_siting_outputs
 
     cfg = load_config(args.config)
     _check_outputs(cfg, maps=True, cache=not args.no_cache)
     if args.lang:
-        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
+        cfg = replace(cfg, output=replace(cfg.output, "output", lang=args.lang))
     cfg = _with_assets(cfg, args)
     overrides = {"model": args.model, "type": args.type, "new": args.new,
                  "target": args.target, "cutoff_min": args.cutoff, "capacity": args.capacity,
@@ -279,9 +282,9 @@ def _cmd_site(args: argparse.Namespace) -> int:
                                                                              grid_m=200.0)
         sc = Scenario(name=names[0], model=args.model, type=args.type or "",
                       new=args.new or 0, candidates=base)
-        sc = dataclasses.replace(sc, **{k: v for k, v in overrides.items() if v is not None})
+        sc = sc.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         validate_scenario(sc)
-        cfg = dataclasses.replace(cfg, scenarios=(*cfg.scenarios, sc))
+        cfg = replace(cfg, scenarios=(*cfg.scenarios, sc))
     _check_scenarios(cfg, names, overrides)  # before the network build, not after it
     t0 = time.perf_counter()
     run = analyse(cfg, use_cache=not args.no_cache)
@@ -331,8 +334,6 @@ def _check_scenarios(cfg: Config, names: list[str], overrides: dict[str, object]
 
 
 def _cmd_standards(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from geoplan.analysis.standards import list_profiles, load_profile
     from geoplan.errors import ConfigError
     from geoplan.workflows.standards import format_table, quick_check, run_standards
@@ -360,7 +361,7 @@ def _cmd_standards(args: argparse.Namespace) -> int:
             print(("按街道检查（需配置文件）: " if lang == "zh" else
                    "checked per street with a CONFIG: ") + ", ".join(s.id for s in rest))
         return 0
-    from geoplan.config import load_config
+    from geoplan.config import load_config, replace
 
     cfg = load_config(args.config)
     if cfg.standards is None:
@@ -371,13 +372,13 @@ def _cmd_standards(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("profile", args.profile), ("elderly_total", args.elderly))
                if v is not None}
     if changes:
-        st = dataclasses.replace(st, **changes)
+        st = replace(st, "standards", **changes)
     rep = {k: v for k, v in (("beds", args.beds), ("nursing_beds", args.nursing_beds),
                              ("floor_area_m2", args.floor_area)) if v is not None}
     if rep:
-        st = dataclasses.replace(st, reported=dataclasses.replace(st.reported, **rep))
-    out = dataclasses.replace(cfg.output, lang=args.lang) if args.lang else cfg.output
-    cfg = dataclasses.replace(cfg, standards=st, output=out)
+        st = replace(st, reported=replace(st.reported, "standards.reported", **rep))
+    out = replace(cfg.output, "output", lang=args.lang) if args.lang else cfg.output
+    cfg = replace(cfg, standards=st, output=out)
     t0 = time.perf_counter()
     res, paths = run_standards(cfg)
     lang = cfg.output.lang
@@ -395,15 +396,13 @@ def _cmd_standards(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from geoplan.config import load_config
+    from geoplan.config import load_config, replace
     from geoplan.workflows.report import report
 
     cfg = load_config(args.config)
     _check_outputs(cfg, cache=not args.no_cache)
     if args.lang:
-        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, lang=args.lang))
+        cfg = replace(cfg, output=replace(cfg.output, "output", lang=args.lang))
     cfg = _with_assets(cfg, args)
     t0 = time.perf_counter()
     paths = report(cfg, use_cache=not args.no_cache)
@@ -412,6 +411,41 @@ def _cmd_report(args: argparse.Namespace) -> int:
           f"standards {'included' if cfg.standards else 'not configured'}; "
           f"{time.perf_counter() - t0:.1f} s")
     _print_paths(paths, ["html", "docx", "tables", "gpkg", "manifest"])
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from geoplan.errors import ConfigError
+
+    if args.schema or args.reference:
+        if args.config is not None:
+            raise ConfigError("give either a CONFIG to check or --schema / --reference")
+        if args.schema:
+            import json
+
+            from geoplan.config import config_schema
+
+            text = json.dumps(config_schema(), ensure_ascii=False, indent=2) + "\n"
+        else:
+            from geoplan.configdocs import reference_markdown
+
+            text = reference_markdown()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. `geoplan config --schema | head`: not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if args.config is None:
+        raise ConfigError("give a CONFIG to check, or --schema (JSON Schema for TOML editors) "
+                          "or --reference (the config reference)")
+    from geoplan.config import load_config
+
+    cfg = load_config(args.config)
+    print(f"{args.config}: valid; study area {cfg.study_area.name}, "
+          f"{len(cfg.facilities)} facility layers ({', '.join(cfg.facility_types)}), "
+          f"{len(cfg.scenarios)} siting scenarios, standards "
+          f"{'configured' if cfg.standards else 'not configured'}; data under {cfg.data_root}")
     return 0
 
 
@@ -444,6 +478,30 @@ def _cmd_batch(args: argparse.Namespace) -> int:
           + f"; {time.perf_counter() - t0:.1f} s")
     _print_paths({k: v for k, v in res.paths.items()}, list(res.paths), width=5)
     return 0 if len(res.failed) == 0 else 1
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from geoplan.workflows.init import InitRequest, parse_facility_arg, write_init
+
+    req = InitRequest(
+        out=Path(args.out), name=args.name, osm=[Path(p) for p in args.osm or []],
+        facilities=[parse_facility_arg(f) for f in args.facilities or []],
+        study_id=args.id, boundary=Path(args.boundary) if args.boundary else None,
+        boundary_code=args.boundary_code, boundary_name=args.boundary_name,
+        osm_name=args.osm_name, osm_admin_level=int(args.osm_admin_level),
+        osm_relation=args.osm_relation, areas=Path(args.areas) if args.areas else None,
+        census=Path(args.census) if args.census else None, district_code=args.district_code,
+        lon_column=args.lon_column, lat_column=args.lat_column, crs=args.crs)
+    res = write_init(req, force=args.force)
+    for g in res.facilities:
+        where = "geometry" if g.is_gis else f"x = {g.x}, y = {g.y}"
+        what = g.type or f"categories of '{g.category_column}'"
+        print(f"{g.path.name}: {where}, crs = {g.crs}"
+              f"{'' if g.crs_source else ' (CHECK)'}, type {what}, {g.rows} rows")
+    for note in res.notes:
+        print(f"check: {note}")
+    print(f"wrote {args.out}: check it, then run: geoplan run {args.out}")
+    return 0
 
 
 #: Residents' committees of a district (``geoplan standards --committees``; no config key).
@@ -583,6 +641,67 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rerun unchanged areas too")
     b.add_argument("--lang", choices=("zh", "en"), help="summary language")
     b.set_defaults(func=_cmd_batch)
+    ini = sub.add_parser(
+        "init", parents=[common], help="write a commented config for a new district",
+        description="Write a commented config TOML for a new district from its boundary (a "
+                    "polygon file, or an OSM boundary relation by name or id), OSM extract and "
+                    "facility tables. Each facility table is read and its columns recognised: "
+                    "longitude/latitude (经度/纬度, lng/lat, lon_gcj02, bd09_lng ...), the datum "
+                    "their names or the file name hint at (gcj02/amap/高德, bd09/baidu/百度, "
+                    "wgs84/gps), name, address, street, capacity and the facility type (file "
+                    "name or category column). The file is validated before it is written; "
+                    "lines marked CHECK need a look.",
+        epilog="example: geoplan init yangpu.toml --name 杨浦区 --boundary "
+               "admin/yangpu_boundary_gcj02.geojson --osm yangpu.osm.pbf --facilities "
+               "canteens_gcj02.csv --facilities homes.xlsx:care_home")
+    ini.add_argument("out", metavar="OUT.toml", help="config file to write")
+    ini.add_argument("--name", required=True,
+                     help="district name for titles, e.g. 杨浦区")
+    ini.add_argument("--id", help="study_area.name (letters, digits, -, _; names the output "
+                                  "folder; default: from --name or OUT)")
+    where = ini.add_mutually_exclusive_group()
+    where.add_argument("--boundary", metavar="FILE",
+                       help="study-area polygon file (GeoJSON, GeoPackage, Shapefile)")
+    where.add_argument("--osm-name", metavar="NAME",
+                       help="boundary relation of this name in the OSM extract, e.g. 杨浦区")
+    where.add_argument("--osm-relation", metavar="ID", type=_number(Range(1, 1e12),
+                                                                     integer=True),
+                       help="boundary relation id in the OSM extract")
+    ini.add_argument("--boundary-code", metavar="X",
+                     help="polygon of --boundary with this code (e.g. adcode 310110)")
+    ini.add_argument("--boundary-name", metavar="NAME", help="polygon of --boundary by name")
+    ini.add_argument("--osm-admin-level", type=_number(Range(1, 12), integer=True), default=6,
+                     help="admin_level of --osm-name (6: district/county, the default)")
+    ini.add_argument("--osm", action="append", metavar="FILE", required=True,
+                     help="OSM extract (.osm.pbf, .osm); repeatable")
+    ini.add_argument("--facilities", action="append", metavar="FILE[:TYPE]", required=True,
+                     help="facility table (CSV, XLSX or GIS points); repeatable; :TYPE "
+                          "(e.g. :canteen) when its name does not tell")
+    ini.add_argument("--areas", metavar="FILE",
+                     help="committee (居委会) polygons with codes and elderly counts")
+    ini.add_argument("--census", metavar="FILE", help="census table (with --district-code)")
+    ini.add_argument("--district-code", metavar="CODE",
+                     help="6-digit division code (default: a 6-digit --boundary-code)")
+    ini.add_argument("--lon-column", metavar="NAME",
+                     help="longitude column, for files whose columns are not recognised")
+    ini.add_argument("--lat-column", metavar="NAME", help="latitude column, likewise")
+    ini.add_argument("--crs", help="datum of the facility coordinates (wgs84, gcj02, bd09 or "
+                                   "EPSG:nnnn) when their names do not say")
+    ini.add_argument("--force", action="store_true", help="overwrite OUT")
+    ini.set_defaults(func=_cmd_init)
+    c = sub.add_parser(
+        "config", parents=[common], help="check a config, or print its JSON Schema or reference",
+        description="Check a study-area config (one line per problem, as 'geoplan run' "
+                    "would stop), or print the JSON Schema of config files (for TOML editors: "
+                    "completion, descriptions, ranges) or the config reference "
+                    "(docs/config.md).")
+    c.add_argument("config", nargs="?", help="study-area TOML file to check")
+    shown = c.add_mutually_exclusive_group()
+    shown.add_argument("--schema", action="store_true",
+                       help="print the JSON Schema of config files to stdout")
+    shown.add_argument("--reference", action="store_true",
+                       help="print the config reference (Markdown) to stdout")
+    c.set_defaults(func=_cmd_config)
     return p
 
 

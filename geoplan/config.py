@@ -1,10 +1,14 @@
 """Typed configuration for a geoplan study area, read from one TOML file.
 
-The TOML file is validated up front: unknown keys, wrong types, bad values and missing
-input files are reported as one-line :class:`~geoplan.errors.ConfigError` messages that
-name the setting. Every number is checked in one place against its range in
-:data:`NUMERIC_RANGES` (finite: TOML accepts ``nan`` and ``inf``) before any work starts.
-Code downstream receives frozen dataclasses, never raw dicts.
+The config is defined as frozen pydantic models: every setting has a description, a
+default, its unit and its range (``Field`` constraints, from one :class:`Range` per numeric
+setting), so the same definitions validate a TOML file or an API dict, give the JSON Schema
+of ``geoplan config --schema`` (completion in TOML editors) and docs/config.md
+(``scripts/gen_config_docs.py``). Unknown keys, wrong types, bad values and missing input
+files are reported as one-line :class:`~geoplan.errors.ConfigError` messages that name the
+setting (pydantic's errors are translated, see :func:`_one_line`); every number is finite
+and within its range before any work starts (TOML accepts ``nan`` and ``inf``). Code
+downstream receives frozen models with attribute access, never raw dicts.
 
 Path rules
 ----------
@@ -13,6 +17,15 @@ Path rules
 * Input files (OSM, facilities, areas, census ...) are resolved against ``data_root``
   unless absolute.
 * Output folders are resolved against the current working directory.
+
+Adding a setting
+----------------
+Declare it on its table's model: a number with ``_num(default, Range(lo, hi, advice=...),
+"description", "unit")`` (the Range gives its constraints, its schema bounds and its
+messages; tests/test_bad_inputs_config.py walks it with bad values), anything else with
+``_opt(default, "description", unit=..., choices=...)``; a rule across settings goes into
+:func:`_validate`. Then run ``python scripts/gen_config_docs.py`` (a test fails on a stale
+docs/config.md or a setting without a description).
 """
 
 from __future__ import annotations
@@ -25,10 +38,42 @@ import re
 import sys
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from geoplan.configbase import (
+    ACCESS_METHODS,
+    AREA_SOURCES,
+    BASEMAPS,
+    CANDIDATE_BUILDINGS,
+    COORDINATE_SYSTEMS,
+    DEFAULT_CROSSING_ROADS,
+    DEFAULT_ELEVATED_HIGHWAYS,
+    DEFAULT_WALKABLE_HIGHWAYS,
+    DEMAND_WEIGHTS,
+    ELDERLY_LEVELS,
+    EQUITY_LEVELS,
+    LANGUAGES,
+    LOW_QUALITY_ACTIONS,
+    MISSING_SUPPLY,
+    SITING_METHODS,
+    SITING_MODELS,
+    SPEED_80_RATIO,
+    SUPPLY_ATTRIBUTES,
+    Range,
+)
 from geoplan.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -36,27 +81,205 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-#: Highway values a pedestrian may use (OSM ``highway=*``). Motorways and their links,
-#: construction, proposed, raceways and bus guideways are excluded.
-DEFAULT_WALKABLE_HIGHWAYS: tuple[str, ...] = (
-    "footway", "pedestrian", "path", "steps", "living_street", "residential", "service",
-    "unclassified", "tertiary", "tertiary_link", "secondary", "secondary_link", "primary",
-    "primary_link", "trunk", "trunk_link", "track", "cycleway", "corridor", "road",
-    "platform", "elevator",
-)
-#: Carriageway classes that the elevated/tunnel rule of the walking policy applies to.
-DEFAULT_ELEVATED_HIGHWAYS: tuple[str, ...] = ("trunk", "trunk_link", "primary", "primary_link")
-#: Major-road classes whose at-grade intersections cost ``walking.crossing_delay_s``.
-DEFAULT_CROSSING_ROADS: tuple[str, ...] = ("trunk", "trunk_link", "primary", "primary_link",
-                                           "secondary", "secondary_link")
+__all__ = [
+    "ACCESS_METHODS", "AREA_SOURCES", "BASEMAPS", "CANDIDATE_BUILDINGS", "COORDINATE_SYSTEMS",
+    "DEFAULT_CROSSING_ROADS", "DEFAULT_ELEVATED_HIGHWAYS", "DEFAULT_WALKABLE_HIGHWAYS",
+    "DEMAND_WEIGHTS", "ELDERLY_LEVELS", "EQUITY_LEVELS", "LANGUAGES", "LOADER_DEFAULTS",
+    "LOW_QUALITY_ACTIONS", "MISSING_SUPPLY", "NUMERIC_RANGES", "SITING_METHODS", "SITING_MODELS",
+    "SPEED_80_RATIO", "SUPPLY_ATTRIBUTES", "Accessibility", "Analysis", "Areas", "Candidates",
+    "Config", "ConfigFile", "FacilityLayer", "GapIndex", "Join", "Link1N", "NetworkSource",
+    "Output", "Paths", "Population", "Range", "ReportedStock", "Scenario", "Standards",
+    "StudyArea", "TypeCount", "WalkingProfile", "check_numbers", "config_from_dict",
+    "config_schema", "load_config", "numeric_fields", "range_of", "replace", "validate_scenario",
+]
 
-COORDINATE_SYSTEMS = ("wgs84", "gcj02", "bd09")
-AREA_SOURCES = ("file", "compounds", "grid", "compounds+grid", "osm_admin")
-LANGUAGES = ("zh", "en")
+# ------------------------------------------------------------------ value types
+#
+# The models are strict (no silent conversion of "3.6" to a number or of true to 1); the
+# few conversions a TOML file needs are explicit here: a whole float is a whole number
+# (1e4 in TOML is a float), a number is text where text is meant (codes such as 310110
+# written without quotes), a list is a tuple, and text is a path, expanded and resolved.
 
 
-@dataclass(frozen=True)
-class StudyArea:
+def _bad(text: str) -> PydanticCustomError:
+    """A validation error whose one-line message is ``text`` with ``{where}`` filled in."""
+    return PydanticCustomError("geoplan", "{text}", {"text": text})
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(value: str, where: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if os.environ.get(name):
+            return os.environ[name]
+        if default is None:
+            raise ConfigError(f"{where}: environment variable {name} is not set and has no "
+                              f"default; set it or write '${{{name}:-DEFAULT}}'")
+        return default
+
+    return _ENV.sub(repl, value)
+
+
+def _path(base_key: str) -> Any:
+    """Validator of a path setting: text, ``${VAR:-default}`` expanded, made absolute
+    against the folder the validation context gives under ``base_key`` (none: kept)."""
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, Path):  # from Python (API, tests): the same rules as text
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise _bad(f"{{where}}: expected a file path (text), got {value!r}")
+        try:
+            p = Path(_expand(value, "{where}")).expanduser()
+        except ConfigError as exc:
+            raise _bad(str(exc)) from None
+        base = (info.context or {}).get(base_key)
+        return p if p.is_absolute() or base is None else Path(base) / p
+
+    return check
+
+
+def _listed(n: int | None = None, hint: str = "") -> Any:
+    """Validator of a list setting: a TOML array (list) becomes a tuple."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, list):
+            value = tuple(value)
+        if not isinstance(value, tuple):
+            if hint:
+                raise _bad(f"{{where}} must be {hint}")
+            raise _bad(f"{{where}}: expected a list, got {type(value).__name__} {value!r}")
+        if n is not None and len(value) != n:
+            raise _bad(f"{{where}}: expected {n} values, got {len(value)}")
+        return value
+
+    return check
+
+
+def _categories(value: Any) -> Any:
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return tuple((str(k), v) for k, v in value.items())
+    if isinstance(value, tuple):
+        return value
+    raise _bad("{where} must be a table of category -> facility type, e.g. "
+               "[facilities.categories] 1 = \"care_home\"")
+
+
+def _each(tp: Any, rng: Range) -> Any:
+    """``tp`` limited to ``rng`` (finite), for the elements of a list setting."""
+    return Annotated[tp, Field(allow_inf_nan=False, **rng.bounds())]
+
+
+Int = Annotated[int, BeforeValidator(_whole)]
+Text = Annotated[str, BeforeValidator(_text)]
+InPath = Annotated[Path, BeforeValidator(_path("data_root"))]
+OutPath = Annotated[Path, BeforeValidator(_path("cwd"))]
+Texts = Annotated[tuple[Text, ...], BeforeValidator(_listed())]
+InPaths = Annotated[tuple[InPath, ...], BeforeValidator(_listed())]
+Categories = Annotated[
+    tuple[tuple[str, str], ...], BeforeValidator(_categories),
+    WithJsonSchema({"type": "object", "additionalProperties": {"type": "string"},
+                    "description": "category code or name -> facility type key"})]
+
+
+def _num(default: Any, rng: Range, description: str, unit: str | None = None,
+         *, each: bool = False) -> Any:
+    """A numeric field: finite, within ``rng`` (each element for a list), with its unit.
+
+    The Range itself is kept in the field's metadata: :data:`NUMERIC_RANGES` and the
+    one-line messages are read from it, so the range is written once.
+    """
+    extra: dict[str, Any] = {"unit": unit} if unit else {}
+    kwargs: dict[str, Any] = {} if each else {"allow_inf_nan": False, **rng.bounds()}
+    info = Field(default, description=description, json_schema_extra=extra or None, **kwargs)
+    info.metadata.append(rng)
+    return info
+
+
+def _opt(default: Any, description: str, unit: str | None = None,
+         choices: tuple[str, ...] | None = None, **kwargs: Any) -> Any:
+    """A non-numeric field with its description (and unit, or the allowed values)."""
+    extra: dict[str, Any] = {}
+    if unit:
+        extra["unit"] = unit
+    if choices:
+        extra["enum"] = list(choices)
+    if isinstance(default, type):  # a table (model) of its own: a fresh default each time
+        kwargs["default_factory"] = default
+    else:
+        kwargs["default"] = default
+    return Field(description=description, json_schema_extra=extra or None, **kwargs)
+
+
+class _Section(BaseModel):
+    """A table of the TOML file: frozen, strict, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def replace(obj: _M, where: str = "", **changes: Any) -> _M:
+    """A copy of config model ``obj`` with ``changes``, validated (like
+    :func:`dataclasses.replace`).
+
+    Parameters
+    ----------
+    obj : BaseModel
+        A config model (e.g. ``cfg.output``).
+    where : str, optional
+        The setting's prefix in messages (e.g. ``"output"``).
+    **changes
+        Field values.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the setting when a new value is not allowed.
+    """
+    data = {k: getattr(obj, k) for k in type(obj).model_fields}
+    data.update(changes)
+    return _validated(type(obj), data, where)
+
+
+# ------------------------------------------------------------------ numeric ranges
+
+_POS = {"lo": 0.0, "lo_open": True}
+_MINUTES = Range(0, 120, lo_open=True, advice="walking minutes (more than 120 min is not a "
+                                              "walking catchment)")
+_SHARE = Range(0, 1, advice="a share, e.g. 0.25 for 25 %")
+_STOCK = Range(0, 1e8, advice="a district total (beds, places or m²)")
+_COUNT = Range(0, 5e8, advice="persons")
+_DEGREES = Range(-180, 180, advice="[west, south, east, north] in WGS84 degrees")
+_WEIGHTS = Range(0, 1, advice="distance-decay weights from 1 (nearest zone) down, e.g. "
+                              "[1.0, 0.68, 0.22]")
+_SEED_MAX = 2**32 - 1
+Minutes = _each(float, _MINUTES)
+MinutesList = Annotated[tuple[Minutes, ...], BeforeValidator(_listed())]
+
+
+# ------------------------------------------------------------------ the sections
+
+_CRS_HELP = ("\"wgs84\", \"gcj02\" (Amap, Tencent), \"bd09\" (Baidu) or an EPSG code such as "
+             "\"EPSG:32651\"")
+
+
+class StudyArea(_Section):
     """Name and titles of the study area, and optionally its boundary polygon.
 
     ``boundary`` is a polygon file (e.g. the district polygons of a city); ``boundary_code``
@@ -64,33 +287,64 @@ class StudyArea:
     ``boundary_crs`` declares the datum of its coordinates ("wgs84", "gcj02", "bd09" or
     "EPSG:nnnn"; default: the file's own CRS): Amap-derived files are GCJ-02 although they
     say nothing. Instead of a file, ``osm_relation`` takes the boundary relation of that
-    id from ``network.osm_files`` themselves. Without either the study area is the OSM
-    files' extent.
+    id from ``network.osm_files`` themselves, or ``osm_name`` with ``osm_admin_level`` the
+    ``boundary=administrative`` relation of that level whose ``name``, ``name:zh``,
+    ``name:en`` or ``official_name`` is that name (e.g. "杨浦区" at level 6). Without any
+    of these the study area is the OSM files' extent.
 
     With a boundary (file or relation) local ``osm_files`` of any size (a city or province
     extract) are cut while read to the boundary plus the walking buffer (the longest walk
     of the analysis at the profile speed plus ``walking.snap_max_m``).
     """
 
-    name: str
-    title_zh: str = ""
-    title_en: str = ""
-    district_code: str | None = None
-    boundary: Path | None = None
-    boundary_crs: str | None = None
-    boundary_code: str | None = None
-    boundary_name: str | None = None
-    boundary_code_column: str = "adcode"
-    boundary_name_column: str = "name"
-    osm_relation: int | None = None
+    name: Text = _opt(..., "Short name of the study area (letters, digits, '-', '_', '.'); "
+                           "it names the output folder and files.")
+    title_zh: Text = _opt("", "Chinese title of maps and reports (default: the name).")
+    title_en: Text = _opt("", "English title of maps and reports (default: the name).")
+    district_code: Text | None = _opt(None, "6-digit division code of the district (e.g. "
+                                            "\"310110\" for Yangpu); default of "
+                                            "standards.district_code.")
+    boundary: InPath | None = _opt(None, "Polygon file of the study boundary (relative to "
+                                         "data_root); OSM files are cut to it.")
+    boundary_crs: Text | None = _opt(None, f"Datum of the boundary file's coordinates: "
+                                           f"{_CRS_HELP} (default: the file's own CRS).")
+    boundary_code: Text | None = _opt(None, "Picks the boundary polygon whose "
+                                            "boundary_code_column has this value.")
+    boundary_name: Text | None = _opt(None, "Picks the boundary polygon whose "
+                                            "boundary_name_column has this value.")
+    boundary_code_column: Text = _opt("adcode", "Column of the boundary file holding the "
+                                                "division codes.")
+    boundary_name_column: Text = _opt("name", "Column of the boundary file holding the names.")
+    osm_relation: Int | None = _num(None, Range(-2**53, 2**53, advice="the id of a boundary "
+                                                                     "relation in osm_files"),
+                                    "Id of an OSM boundary relation in network.osm_files "
+                                    "taken as the study boundary (instead of a file).")
+    osm_name: Text | None = _opt(None, "Name of the OSM boundary relation (name, name:zh, "
+                                       "name:en or official_name) in network.osm_files taken "
+                                       "as the study boundary, e.g. \"杨浦区\"; with "
+                                       "osm_admin_level.")
+    osm_admin_level: Int | None = _num(None, Range(1, 11, advice="OSM admin_level of the "
+                                                              "boundary named by osm_name: 6 "
+                                                              "for a district 区/县, 8 for a "
+                                                              "street 街道/镇"),
+                                       "OSM admin_level of the boundary named by osm_name "
+                                       "(6: district 区/县, 8: street 街道/镇).")
 
     def title(self, lang: str) -> str:
         """The map and report title in ``lang`` ("zh" or "en"), else the name."""
         return (self.title_zh if lang == "zh" else self.title_en) or self.name
 
 
-@dataclass(frozen=True)
-class NetworkSource:
+class Paths(_Section):
+    """Where the input data are."""
+
+    data_root: Text = _opt("${GEOPLAN_DATA:-.}",
+                           "Folder the input files are relative to, itself relative to the "
+                           "config file's folder; may use environment variables with "
+                           "defaults, e.g. \"${GEOPLAN_DATA:-../data}\".")
+
+
+class NetworkSource(_Section):
     """Where the walking network comes from: local OSM files or a download.
 
     Exactly one of ``osm_files``, ``place``, ``polygon`` or ``bbox`` is set.
@@ -100,10 +354,15 @@ class NetworkSource:
     plus the walking buffer.
     """
 
-    osm_files: tuple[Path, ...] = ()
-    place: str | None = None
-    polygon: Path | None = None
-    bbox: tuple[float, float, float, float] | None = None
+    osm_files: InPaths = _opt((), "Local OSM files (.osm.pbf, .osm, .osm.gz, .osm.bz2), "
+                                  "relative to data_root.")
+    place: Text | None = _opt(None, "Place name to download the network for with osmnx "
+                                    "(e.g. \"Yangpu District, Shanghai, China\").")
+    polygon: InPath | None = _opt(None, "Polygon file whose area is downloaded with osmnx.")
+    bbox: Annotated[tuple[_each(float, _DEGREES), _each(float, _DEGREES),
+                          _each(float, _DEGREES), _each(float, _DEGREES)],
+                    BeforeValidator(_listed(4))] | None = _num(
+        None, _DEGREES, "Box to download: [west, south, east, north].", "degrees", each=True)
 
     @property
     def is_download(self) -> bool:
@@ -111,15 +370,7 @@ class NetworkSource:
         return not self.osm_files
 
 
-#: 80+ walking speed relative to the 60+ speed. Bohannon & Andrews (2011), "Normal walking
-#: speed: a descriptive meta-analysis", Physiotherapy 97(3):182–189: comfortable gait speed
-#: of men 1.34 m/s at 60–69 and 0.97 m/s at 80–99, of women 1.24 and 0.94 m/s; the mean
-#: ratio (0.955 / 1.29) is 0.74. Applied to the planning value 3.6 km/h: 2.7 km/h for 80+.
-SPEED_80_RATIO = 0.74
-
-
-@dataclass(frozen=True)
-class WalkingProfile:
+class WalkingProfile(_Section):
     """How older people walk: speed, penalties and which ways are walkable.
 
     The walking policy on top of ``walkable_highways`` (see
@@ -144,17 +395,45 @@ class WalkingProfile:
     30 s counts as about 40 s at the 80+ speed).
     """
 
-    speed_kmh: float = 3.6
-    speed_80_kmh: float | None = None
-    steps_factor: float = 2.0
-    walkable_highways: tuple[str, ...] = DEFAULT_WALKABLE_HIGHWAYS
-    snap_max_m: float = 300.0
-    exclude_motorroad: bool = True
-    exclude_elevated: bool = True
-    elevated_highways: tuple[str, ...] = DEFAULT_ELEVATED_HIGHWAYS
-    elevated_min_length_m: float = 60.0
-    crossing_delay_s: float = 0.0
-    crossing_roads: tuple[str, ...] = DEFAULT_CROSSING_ROADS
+    speed_kmh: float = _num(3.6, Range(0.5, 10, advice="km/h; other speeds are implausible "
+                                                       "(3.6 km/h is the usual planning value "
+                                                       "for older people)"),
+                            "Walking speed of people aged 60+.", "km/h")
+    speed_80_kmh: float | None = _num(None, Range(0.3, 10, advice="km/h of people aged 80+ "
+                                                                  "(default: speed_kmh × "
+                                                                  "0.74)"),
+                                      "Walking speed of people aged 80+ (default: speed_kmh "
+                                      "× 0.74, Bohannon & Andrews 2011).", "km/h")
+    steps_factor: float = _num(2.0, Range(1, 10, advice="a time multiplier for steps "
+                                                        "(e.g. 2)"),
+                               "Time multiplier on steps (highway=steps).", "×")
+    walkable_highways: Texts = _opt(DEFAULT_WALKABLE_HIGHWAYS,
+                                    "OSM highway=* values a pedestrian may use.")
+    snap_max_m: float = _num(300.0, Range(**_POS, hi=2000,
+                                          advice="metres from a home or facility to the "
+                                                 "nearest walkable way (e.g. 300)"),
+                             "Farthest a home or facility may be from the nearest walkable "
+                             "way to be placed on the network.", "m")
+    exclude_motorroad: bool = _opt(True, "Leave out motorroad=yes ways, motorways and their "
+                                         "links.")
+    exclude_elevated: bool = _opt(True, "Leave out bridges and tunnels of elevated_highways "
+                                        "without a tagged sidewalk.")
+    elevated_highways: Texts = _opt(DEFAULT_ELEVATED_HIGHWAYS,
+                                    "Carriageway classes the elevated/tunnel rule applies to.")
+    elevated_min_length_m: float = _num(60.0, Range(0, 5000, advice="metres; bridge runs "
+                                                                    "shorter than this are "
+                                                                    "kept"),
+                                        "Bridge runs shorter than this are kept (a street "
+                                        "crossing a creek).", "m")
+    crossing_delay_s: float = _num(0.0, Range(0, 300, advice="seconds of waiting per "
+                                                             "major-road crossing (0: off; "
+                                                             "e.g. 30 as a sensitivity "
+                                                             "setting)"),
+                                   "Waiting time added per at-grade crossing of a major road "
+                                   "(0: off; e.g. 30 as a sensitivity setting).", "s")
+    crossing_roads: Texts = _opt(DEFAULT_CROSSING_ROADS,
+                                 "Major-road classes whose at-grade crossings cost "
+                                 "crossing_delay_s.")
 
     @property
     def speed_mps(self) -> float:
@@ -173,16 +452,24 @@ class WalkingProfile:
         return self.speed_kmh / self.speed_80
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(_Section):
     """Catchment thresholds and the definition of a complete service circle."""
 
-    thresholds_min: tuple[float, ...] = (5.0, 10.0, 15.0)
-    circle_minutes: float = 15.0
-    required_types: tuple[str, ...] = ()
-    walk_in_m: float = 40.0
-    seed: int = 20240930
-    sensitivity: bool = True
+    thresholds_min: MinutesList = _num((5.0, 10.0, 15.0), _MINUTES,
+                                       "Walking times of the catchments reported per facility "
+                                       "type.", "min", each=True)
+    circle_minutes: float = _num(15.0, _MINUTES, "Walking time within which every required "
+                                                 "type makes a complete service circle.", "min")
+    required_types: Texts = _opt((), "Facility types a complete circle needs (default: none "
+                                     "listed, circle figures left out).")
+    walk_in_m: float = _num(40.0, Range(0, 500, advice="metres walked from the street into "
+                                                       "a compound (e.g. 40)"),
+                            "Distance walked from the street into a compound.", "m")
+    seed: Int = _num(20240930, Range(0, _SEED_MAX, advice="any whole number >= 0"),
+                     "Random seed (k-means candidate sites), recorded in the manifest, for "
+                     "repeatable runs.")
+    sensitivity: bool = _opt(True, "Also report the circle share at ±20 % walking speed and "
+                                   "at the 80+ speed.")
 
     @property
     def max_minutes(self) -> float:
@@ -190,11 +477,7 @@ class Analysis:
         return max((*self.thresholds_min, self.circle_minutes))
 
 
-LOW_QUALITY_ACTIONS = ("flag", "drop")
-
-
-@dataclass(frozen=True)
-class FacilityLayer:
+class FacilityLayer(_Section):
     """One facility table: file, columns and coordinate system.
 
     A layer holds one facility ``type``, or, with ``category_column``, one type per row
@@ -218,36 +501,58 @@ class FacilityLayer:
     name within 30 m is a duplicate.
     """
 
-    path: Path
-    type: str = ""
-    label: str = ""
-    has_coordinates: bool = True
-    x: str | None = "lon"
-    y: str | None = "lat"
-    crs: str = "wgs84"
-    name_column: str | None = "name"
-    address_column: str | None = None
-    street_column: str | None = None
-    district_column: str | None = None
-    same_place_m: float = 0.0
-    capacity_column: str | None = None
-    beds_column: str | None = None
-    nursing_beds_column: str | None = None
-    floor_area_column: str | None = None
-    public_column: str | None = None
-    public_values: tuple[str, ...] = ("公办", "公建公营", "public", "yes", "true", "1", "是")
-    sheet: str | None = None
-    encoding: str | None = None
-    category_column: str | None = None
-    category_map: str | None = None
-    categories: tuple[tuple[str, str], ...] = ()
-    quality_column: str | None = None
-    min_quality: float | None = None
-    match_level_column: str | None = None
-    bad_match_levels: tuple[str, ...] = ()
-    low_quality: str = "flag"
-    filter_column: str | None = None
-    filter_values: tuple[str, ...] = ()
+    path: InPath = _opt(..., "The facility table (CSV, XLSX, GeoJSON, GPKG ...), relative to "
+                             "data_root.")
+    type: Text = _opt("", "Facility type of every row (e.g. \"canteen\"), unless "
+                          "category_column is set.")
+    label: Text = _opt("", "Name of the layer in reports and joins (default: the file name "
+                           "without extension).")
+    has_coordinates: bool = _opt(True, "False for a table without coordinates (addresses "
+                                       "only, to geocode): its rows are reported, not "
+                                       "placed.")
+    x: Text | None = _opt("lon", "Column of the longitude (or easting).")
+    y: Text | None = _opt("lat", "Column of the latitude (or northing).")
+    crs: Text = _opt("wgs84", f"Datum of the coordinates: {_CRS_HELP}.")
+    name_column: Text | None = _opt("name", "Column of the facility names.")
+    address_column: Text | None = _opt(None, "Column of the addresses.")
+    street_column: Text | None = _opt(None, "Column of the street (街道) of each row.")
+    district_column: Text | None = _opt(None, "Column naming each row's district (name or "
+                                              "code) in a list spanning several districts.")
+    same_place_m: float = _num(0.0, Range(0, 200, advice="metres within which a same-type row "
+                                                         "of an earlier layer is the same "
+                                                         "facility, e.g. 30"),
+                               "A row within this distance of a same-type row of an earlier "
+                               "layer is a duplicate (0: only the same name within 30 m).", "m")
+    capacity_column: Text | None = _opt(None, "Column of the places (persons served).")
+    beds_column: Text | None = _opt(None, "Column of the beds.")
+    nursing_beds_column: Text | None = _opt(None, "Column of the nursing beds.")
+    floor_area_column: Text | None = _opt(None, "Column of the floor area (m²).")
+    public_column: Text | None = _opt(None, "Column telling public (公办) from private "
+                                            "facilities.")
+    public_values: Texts = _opt(("公办", "公建公营", "public", "yes", "true", "1", "是"),
+                                "Values of public_column that mean public.")
+    sheet: Text | None = _opt(None, "Sheet of a workbook (default: the first).")
+    encoding: Text | None = _opt(None, "Text encoding of a CSV (default: detected; e.g. "
+                                       "\"gbk\").")
+    category_column: Text | None = _opt(None, "Column of each row's category, mapped to a "
+                                              "facility type by category_map/categories.")
+    category_map: Text | None = _opt(None, "Built-in category map, e.g. "
+                                           "\"shanghai-eldercare-map\".")
+    categories: Categories = _opt((), "Category code or name -> facility type key (\"\" "
+                                      "leaves the category out), as a [facilities.categories] "
+                                      "table.")
+    quality_column: Text | None = _opt(None, "Column of the geocoder's confidence (0-100).")
+    min_quality: float | None = _num(None, Range(0, 100, advice="geocoder confidence (0-100) "
+                                                                "below which a row is "
+                                                                "flagged, e.g. 50"),
+                                     "Confidence below which a row is flagged or dropped.")
+    match_level_column: Text | None = _opt(None, "Column of the geocoder's match level.")
+    bad_match_levels: Texts = _opt((), "Match levels flagged or dropped (e.g. [\"地产小区\"]).")
+    low_quality: Text = _opt("flag", "What to do with low-quality rows: keep and mark "
+                                     "(\"flag\") or \"drop\".", choices=LOW_QUALITY_ACTIONS)
+    filter_column: Text | None = _opt(None, "Only rows whose filter_column holds one of "
+                                            "filter_values are read.")
+    filter_values: Texts = _opt((), "Values of filter_column to keep (e.g. [\"杨浦区\"]).")
 
     def category_types(self) -> dict[str, str]:
         """Category (compared as :func:`~geoplan.sources.facility_types.category_key`) ->
@@ -269,8 +574,7 @@ class FacilityLayer:
         return tuple(dict.fromkeys(t for t in self.category_types().values() if t))
 
 
-@dataclass(frozen=True)
-class Join:
+class Join(_Section):
     """Attach columns of another table to a facility layer by name (and street).
 
     For lists that share no id, e.g. planned beds per institution from a plan's table.
@@ -282,24 +586,29 @@ class Join:
     (score >= ``min_score``, 0-100); see :mod:`geoplan.sources.joins`.
     """
 
-    layer: str
-    path: Path
-    name: str = ""
-    name_column: str = "name"
-    street_column: str | None = None
-    columns: tuple[str, ...] = ()
-    capacity_column: str | None = None
-    beds_column: str | None = None
-    nursing_beds_column: str | None = None
-    floor_area_column: str | None = None
-    min_score: float = 90.0
-    strip_prefixes: tuple[str, ...] = ()
-    sheet: str | None = None
-    encoding: str | None = None
+    layer: Text = _opt(..., "Label of the [[facilities]] layer to attach to.")
+    path: InPath = _opt(..., "The table to attach, relative to data_root.")
+    name: Text = _opt("", "Name of the join in reports.")
+    name_column: Text = _opt("name", "Column of the names matched to the layer's names.")
+    street_column: Text | None = _opt(None, "Column of the streets, matched too when set.")
+    columns: Texts = _opt((), "Columns attached as they are.")
+    capacity_column: Text | None = _opt(None, "Column filling the places where the layer has "
+                                              "none.")
+    beds_column: Text | None = _opt(None, "Column filling the beds where the layer has none.")
+    nursing_beds_column: Text | None = _opt(None, "Column filling the nursing beds where the "
+                                                  "layer has none.")
+    floor_area_column: Text | None = _opt(None, "Column filling the floor area (m²) where the "
+                                                "layer has none.")
+    min_score: float = _num(90.0, Range(0, 100, advice="fuzzy name similarity (0-100), e.g. "
+                                                       "90"),
+                            "Least fuzzy name similarity (0-100) of a match.")
+    strip_prefixes: Texts = _opt((), "Prefixes removed before names are compared (e.g. "
+                                     "[\"上海市\", \"杨浦区\"]).")
+    sheet: Text | None = _opt(None, "Sheet of a workbook (default: the first).")
+    encoding: Text | None = _opt(None, "Text encoding of a CSV (default: detected).")
 
 
-@dataclass(frozen=True)
-class Areas:
+class Areas(_Section):
     """Analysis areas: a committee polygon file, OSM residential compounds, or a grid.
 
     ``source = "osm_admin"`` takes the boundary relations of ``admin_level`` (8: streets
@@ -308,24 +617,39 @@ class Areas:
     relations' ``ref:NBS``/``ref`` tags.
     """
 
-    source: str = "compounds+grid"
-    path: Path | None = None
-    code_column: str = "code"
-    name_column: str = "name"
-    street_code_column: str | None = None
-    street_name_column: str | None = None
-    elderly60_column: str | None = None
-    elderly80_column: str | None = None
-    grid_size_m: float = 300.0
-    min_compound_m2: float = 2000.0
-    streets_file: Path | None = None
-    crs: str | None = None  # datum of the polygon file's coordinates (default: the file's)
-    admin_level: int = 8
-    admin_codes: Path | None = None
+    source: Text = _opt("compounds+grid", "Where the areas come from: a polygon \"file\", OSM "
+                                          "residential \"compounds\", a \"grid\", both, or "
+                                          "OSM admin boundaries (\"osm_admin\").",
+                        choices=AREA_SOURCES)
+    path: InPath | None = _opt(None, "Polygon file of the areas (source = \"file\"), e.g. "
+                                     "residents' committees.")
+    code_column: Text = _opt("code", "Column of the area codes (12-digit committee codes "
+                                     "roll up to streets).")
+    name_column: Text = _opt("name", "Column of the area names.")
+    street_code_column: Text | None = _opt(None, "Column of each area's street code.")
+    street_name_column: Text | None = _opt(None, "Column of each area's street name.")
+    elderly60_column: Text | None = _opt(None, "Column of the residents aged 60+ per area "
+                                               "(else estimated).")
+    elderly80_column: Text | None = _opt(None, "Column of the residents aged 80+ per area.")
+    grid_size_m: float = _num(300.0, Range(50, 5000, advice="metres per grid cell (e.g. 300)"),
+                              "Side of a grid cell.", "m")
+    min_compound_m2: float = _num(2000.0, Range(0, 1e6, advice="m² below which a residential "
+                                                               "landuse polygon is ignored "
+                                                               "(e.g. 2000)"),
+                                  "Residential landuse polygons smaller than this are "
+                                  "ignored.", "m²")
+    streets_file: InPath | None = _opt(None, "Polygon file of the streets (街道), for the "
+                                             "per-street roll-up.")
+    crs: Text | None = _opt(None, f"Datum of the polygon file's coordinates: {_CRS_HELP} "
+                                  "(default: the file's own CRS).")
+    admin_level: Int = _num(8, Range(4, 11, advice="8 for streets (街道/镇) or 9-10 for "
+                                                   "committees (社区/居委会)"),
+                            "OSM admin_level of the areas (source = \"osm_admin\").")
+    admin_codes: InPath | None = _opt(None, "Table of osm_relation_id and code giving the "
+                                            "division codes of OSM admin areas.")
 
 
-@dataclass(frozen=True)
-class Population:
+class Population(_Section):
     """How elderly counts are estimated where committee counts are missing.
 
     ``census_file``: the national county table of the 2020 census
@@ -335,26 +659,38 @@ class Population:
     (divided by ``residents`` or the census residents), override the census figures.
     """
 
-    census_file: Path | None = None
-    district_code: str | None = None
-    share_60: float | None = None
-    share_80: float | None = None
-    residents: float | None = None
-    elderly_60: float | None = None
-    elderly_80: float | None = None
-    m2_per_resident: float = 36.0
-    default_levels: float = 6.0
-    default_far: float = 1.8
-    min_building_m2: float = 30.0
+    census_file: InPath | None = _opt(None, "Census table (2020 county table or a CSV of "
+                                             "adcode, pop_total, pop_60plus, pop_80plus).")
+    district_code: Text | None = _opt(None, "6-digit division code of the district in the "
+                                            "census table (e.g. \"310110\").")
+    share_60: float | None = _num(None, _SHARE, "Share of residents aged 60+ (overrides the "
+                                                "census).", "share")
+    share_80: float | None = _num(None, _SHARE, "Share of residents aged 80+ (overrides the "
+                                                "census).", "share")
+    residents: float | None = _num(None, Range(0, 5e8, advice="residents of the district "
+                                                              "(persons)"),
+                                   "Residents of the district (divides elderly_60/80).",
+                                   "persons")
+    elderly_60: float | None = _num(None, Range(0, 5e8, advice="residents aged 60+ (persons)"),
+                                    "Residents aged 60+ of the district.", "persons")
+    elderly_80: float | None = _num(None, Range(0, 5e8, advice="residents aged 80+ (persons)"),
+                                    "Residents aged 80+ of the district.", "persons")
+    m2_per_resident: float = _num(36.0, Range(5, 500, advice="floor area per resident in m² "
+                                                             "(e.g. 36)"),
+                                  "Residential floor area per resident.", "m²")
+    default_levels: float = _num(6.0, Range(1, 200, advice="storeys of a building without a "
+                                                           "levels tag (e.g. 6)"),
+                                 "Storeys of a building without a levels tag.", "storeys")
+    default_far: float = _num(1.8, Range(**_POS, hi=20, advice="floor-area ratio of a "
+                                                               "compound without mapped "
+                                                               "buildings (e.g. 1.8)"),
+                              "Floor-area ratio of a compound without mapped buildings.")
+    min_building_m2: float = _num(30.0, Range(0, 1e5, advice="m² below which a building is "
+                                                             "ignored (e.g. 30)"),
+                                  "Buildings smaller than this are ignored.", "m²")
 
 
-#: Base maps of the web map (no Amap/GaoDe: its tiles are in GCJ-02 and would sit
-#: ~500 m off the WGS84 data layers).
-BASEMAPS = ("osm", "tianditu", "none")
-
-
-@dataclass(frozen=True)
-class Output:
+class Output(_Section):
     """Where results go, in which language, and how the maps are drawn.
 
     ``basemap``: ``"osm"``, ``"tianditu"`` (key from ``tianditu_key`` or the
@@ -366,20 +702,40 @@ class Output:
     ``map_score``: the area column the maps are coloured by when they open (default
     ``circle_share``; any numeric column of the areas table, e.g. ``gap_index``,
     ``canteen_share_15`` or ``acc_canteen_count_2sfca``; checked once the analysis has run).
+    ``map_detail_limit``: features the detailed web map would draw (areas + facilities +
+    per-facility catchments) above which it draws aggregated layers instead (areas by score
+    with simplified outlines, one merged catchment per type, light facility markers), so a
+    whole-city map stays small and quick to open; the GeoPackage keeps every detail.
+    0 = always aggregated.
     """
 
-    dir: Path
-    maps_dir: Path
-    cache_dir: Path
-    lang: str = "zh"
-    basemap: str = "osm"
-    tianditu_key: str = ""
-    offline: bool = True
-    embed: bool = False
-    static_map: bool = True
-    map_score: str = "circle_share"
+    dir: OutPath = _opt(..., "Folder of the data outputs, relative to the working folder "
+                             "(default: data/processed/<study_area.name>).")
+    maps_dir: OutPath = _opt(Path("maps"), "Folder of the HTML maps.")
+    cache_dir: OutPath = _opt(Path("data/processed/cache"), "Folder of the prepared-network "
+                                                            "cache.")
+    lang: Text = _opt("zh", "Language of labels, maps and reports.", choices=LANGUAGES)
+    basemap: Text = _opt("osm", "Base map of the web maps (\"none\": no tiles, no network "
+                                "use).", choices=BASEMAPS)
+    tianditu_key: Text = _opt("", "Tianditu browser key (or the TIANDITU_KEY environment "
+                                  "variable) for basemap = \"tianditu\".")
+    offline: bool = _opt(True, "Inline every script and stylesheet in the HTML maps (false: "
+                               "link public CDNs).")
+    embed: bool = _opt(False, "Also write an <iframe srcdoc> fragment for report pages.")
+    static_map: bool = _opt(True, "Also write a PNG and PDF map for print.")
+    map_score: Text = _opt("circle_share", "Area column the maps are coloured by when they "
+                                           "open (e.g. gap_index).")
+    map_detail_limit: Int = _num(2000, Range(0, 1e9, advice="features (areas + facilities + "
+                                                            "per-facility catchments) above "
+                                                            "which the web map is aggregated, "
+                                                            "e.g. 2000 (0: always aggregated)"),
+                                 "Features the detailed web map would draw (areas + "
+                                 "facilities + per-facility catchments) above which it draws "
+                                 "aggregated layers instead (0: always aggregated).",
+                                 "features")
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Output:
         if not re.fullmatch(r"[A-Za-z0-9_]+", self.map_score):
             raise ConfigError(f"output.map_score = '{self.map_score}': give a column name "
                               "of the areas table, e.g. 'circle_share' or 'gap_index'")
@@ -394,17 +750,18 @@ class Output:
         if self.basemap == "tianditu" and not re.fullmatch(r"[A-Za-z0-9]+", key):
             raise ConfigError("output.tianditu_key (or TIANDITU_KEY) must be letters and "
                               "digits only, as issued by console.tianditu.gov.cn")
+        return self
 
 
-@dataclass(frozen=True)
-class ReportedStock:
+class ReportedStock(_Section):
     """District-level stock given directly (e.g. from a plan's table), by metric."""
 
-    beds: float | None = None
-    nursing_beds: float | None = None
-    floor_area_m2: float | None = None
-    capacity: float | None = None
-    source: str = ""
+    beds: float | None = _num(None, _STOCK, "Beds of the district.", "beds")
+    nursing_beds: float | None = _num(None, _STOCK, "Nursing beds of the district.", "beds")
+    floor_area_m2: float | None = _num(None, _STOCK, "Floor area of the district's "
+                                                     "facilities.", "m²")
+    capacity: float | None = _num(None, _STOCK, "Places of the district.", "places")
+    source: Text = _opt("", "Where the figures come from (shown in the report).")
 
     def as_dict(self) -> dict[str, float]:
         """The metrics that are set."""
@@ -413,8 +770,7 @@ class ReportedStock:
                                   ("capacity", self.capacity)) if v is not None}
 
 
-@dataclass(frozen=True)
-class Standards:
+class Standards(_Section):
     """Which planning standards to check, and the populations they are computed from.
 
     ``profile`` is a built-in profile id (``shanghai-yangpu-2016``, ``hangzhou-xihu-2016``)
@@ -427,29 +783,36 @@ class Standards:
     census share ([population]), labelled as estimates.
     """
 
-    profile: str = "shanghai-yangpu-2016"
-    only: tuple[str, ...] = ()
-    district_code: str | None = None
-    district_name: str = ""
-    elderly_total: float | None = None
-    elderly_basis: str = ""
-    elderly_file: Path | None = None
-    elderly_level: str = "street"
-    elderly_code_column: str | None = "code"
-    elderly_name_column: str | None = None
-    elderly_column: str = "elderly"
-    residents_column: str | None = None
-    committees_file: Path | None = None
-    reported: ReportedStock = field(default_factory=ReportedStock)
+    profile: Text = _opt("shanghai-yangpu-2016", "Built-in profile id (shanghai-yangpu-2016, "
+                                                 "hangzhou-xihu-2016) or a profile TOML "
+                                                 "(relative to the config file).")
+    only: Texts = _opt((), "Standard ids to check (default: all of the profile).")
+    district_code: Text | None = _opt(None, "Division code of the district (default: "
+                                            "study_area.district_code).")
+    district_name: Text = _opt("", "Name of the district (e.g. \"杨浦区\"), to pick its rows "
+                                   "by facilities' district_column.")
+    elderly_total: float | None = _num(None, Range(**_POS, hi=1e8,
+                                                   advice="the district's elderly (e.g. "
+                                                          "431700)"),
+                                       "Elderly of the district the standards are computed "
+                                       "from.", "persons")
+    elderly_basis: Text = _opt("", "What elderly_total counts (e.g. \"60+ registered, "
+                                   "2023\"), shown in the report.")
+    elderly_file: InPath | None = _opt(None, "Table of elderly per street or committee.")
+    elderly_level: Text = _opt("street", "Rows of elderly_file: \"street\" or "
+                                         "\"committee\".", choices=ELDERLY_LEVELS)
+    elderly_code_column: Text | None = _opt("code", "Column of the codes in elderly_file.")
+    elderly_name_column: Text | None = _opt(None, "Column of the names in elderly_file.")
+    elderly_column: Text = _opt("elderly", "Column of the elderly counts in elderly_file.")
+    residents_column: Text | None = _opt(None, "Column of residents (all ages) instead: "
+                                               "elderly estimated with the census share.")
+    committees_file: InPath | None = _opt(None, "Admin table of committees (code, "
+                                                "street_code) giving committees per street.")
+    reported: ReportedStock = _opt(ReportedStock, "District-level stock given directly "
+                                                  "([standards.reported]).")
 
 
-ACCESS_METHODS = ("2sfca", "e2sfca_step", "e2sfca_gaussian")
-SUPPLY_ATTRIBUTES = ("capacity", "beds", "nursing_beds", "floor_area_m2", "count")
-MISSING_SUPPLY = ("median", "count", "error")
-
-
-@dataclass(frozen=True)
-class Accessibility:
+class Accessibility(_Section):
     """Capacity-aware accessibility (2SFCA / E2SFCA) of facility types.
 
     Supply is the facilities' ``supply`` attribute; facilities without it get the median of
@@ -458,43 +821,49 @@ class Accessibility:
     ``per`` elderly (places per 1,000 by default).
     """
 
-    types: tuple[str, ...] = ()
-    methods: tuple[str, ...] = ACCESS_METHODS
-    catchment_min: float | None = None
-    step_minutes: tuple[float, ...] = ()
-    step_weights: tuple[float, ...] = (1.0, 0.68, 0.22)
-    gaussian_sigma_min: float | None = None
-    supply: str = "capacity"
-    missing_supply: str = "median"
-    per: float = 1000.0
-    weight: str = "elderly_60"
+    types: Texts = _opt((), "Facility types to compute (default: all configured).")
+    methods: Texts = _opt(ACCESS_METHODS, "Methods: 2sfca, e2sfca_step, e2sfca_gaussian.")
+    catchment_min: float | None = _num(None, _MINUTES, "Catchment of the 2SFCA (default: "
+                                                       "analysis.circle_minutes).", "min")
+    step_minutes: MinutesList = _num((), _MINUTES, "Upper bounds of the E2SFCA zones "
+                                                   "(default: three equal zones).", "min",
+                                     each=True)
+    step_weights: Annotated[tuple[_each(float, _WEIGHTS), ...],
+                            BeforeValidator(_listed())] = _num(
+        (1.0, 0.68, 0.22), _WEIGHTS, "Distance-decay weight of each E2SFCA zone.", each=True)
+    gaussian_sigma_min: float | None = _num(None, _MINUTES, "Width of the Gaussian decay "
+                                                            "(default: catchment / 2).", "min")
+    supply: Text = _opt("capacity", "Facility attribute used as supply.",
+                        choices=SUPPLY_ATTRIBUTES)
+    missing_supply: Text = _opt("median", "Supply of facilities without it: the known "
+                                          "median, 1 (\"count\") or stop (\"error\").",
+                                choices=MISSING_SUPPLY)
+    per: float = _num(1000.0, Range(1, 1e6, advice="results are per this many elderly "
+                                                   "(e.g. 1000)"),
+                      "Results are supply per this many elderly.", "persons")
+    weight: Text = _opt("elderly_60", "Demand: elderly_60 or elderly_80.",
+                        choices=DEMAND_WEIGHTS)
 
 
-@dataclass(frozen=True)
-class GapIndex:
+class GapIndex(_Section):
     """Weights of the composite gap index and the accessibility it uses."""
 
-    uncovered: float = 0.5
-    access: float = 0.3
-    standards: float = 0.2
-    access_method: str = "e2sfca_step"
-    access_reference: float | None = None
+    uncovered: float = _num(0.5, Range(0, 100, advice="a relative weight (e.g. 0.5)"),
+                            "Weight of the uncovered share.")
+    access: float = _num(0.3, Range(0, 100, advice="a relative weight (e.g. 0.3)"),
+                         "Weight of low accessibility.")
+    standards: float = _num(0.2, Range(0, 100, advice="a relative weight (e.g. 0.2)"),
+                            "Weight of failed planning standards.")
+    access_method: Text = _opt("e2sfca_step", "Accessibility method the index uses.",
+                               choices=ACCESS_METHODS)
+    access_reference: float | None = _num(None, Range(**_POS, hi=1e6,
+                                                      advice="supply per accessibility.per "
+                                                             "elderly"),
+                                          "Accessibility that counts as enough (default: the "
+                                          "study area's population-weighted mean).")
 
 
-SITING_MODELS = ("mclp", "lscp", "pmedian", "cmclp", "multi", "floors", "maximin", "wmclp")
-#: Units over which equity models and figures are computed: analysis areas or streets.
-EQUITY_LEVELS = ("area", "street")
-SITING_METHODS = ("auto", "exact", "heuristic")
-DEMAND_WEIGHTS = ("elderly_60", "elderly_80")
-#: OSM ``building=*`` values taken as non-residential candidate buildings by default.
-CANDIDATE_BUILDINGS: tuple[str, ...] = (
-    "commercial", "retail", "office", "public", "civic", "government", "community_centre",
-    "kindergarten", "service", "warehouse",
-)
-
-
-@dataclass(frozen=True)
-class Candidates:
+class Candidates(_Section):
     """Where candidate sites for new facilities come from (any combination).
 
     ``file``: points or polygons (CSV with x/y columns, GeoJSON, GPKG); polygons are
@@ -505,73 +874,135 @@ class Candidates:
     never proposed.
     """
 
-    file: Path | None = None
-    x: str | None = "lon"
-    y: str | None = "lat"
-    crs: str = "wgs84"
-    name_column: str | None = "name"
-    cost_column: str | None = None
-    capacity_column: str | None = None
-    sheet: str | None = None
-    encoding: str | None = None
-    clusters: int = 0
-    buildings: bool = False
-    building_values: tuple[str, ...] = CANDIDATE_BUILDINGS
-    street_facing_m: float = 30.0
-    grid_m: float = 0.0
-    exclude_existing_m: float = 50.0
+    file: InPath | None = _opt(None, "Candidate sites (points or polygons), relative to "
+                                     "data_root.")
+    x: Text | None = _opt("lon", "Column of the longitude in a CSV.")
+    y: Text | None = _opt("lat", "Column of the latitude in a CSV.")
+    crs: Text = _opt("wgs84", f"Datum of the coordinates: {_CRS_HELP}.")
+    name_column: Text | None = _opt("name", "Column of the site names.")
+    cost_column: Text | None = _opt(None, "Column of each site's cost (for budget).")
+    capacity_column: Text | None = _opt(None, "Column of each site's places.")
+    sheet: Text | None = _opt(None, "Sheet of a workbook (default: the first).")
+    encoding: Text | None = _opt(None, "Text encoding of a CSV (default: detected).")
+    clusters: Int = _num(0, Range(0, 10000, advice="number of k-means candidate sites "
+                                                   "(0 = none)"),
+                         "Number of k-means centres of the uncovered demand (0: none).",
+                         "sites")
+    buildings: bool = _opt(False, "Street-facing non-residential OSM buildings are "
+                                  "candidates.")
+    building_values: Texts = _opt(CANDIDATE_BUILDINGS, "OSM building=* values taken as "
+                                                       "candidate buildings.")
+    street_facing_m: float = _num(30.0, Range(0, 500, advice="metres from a building to a "
+                                                             "street (e.g. 30)"),
+                                  "Farthest a candidate building may be from a street.", "m")
+    grid_m: float = _num(0.0, Range(0, 10000, advice="metres per candidate grid cell "
+                                                     "(0 = none, e.g. 200)"),
+                         "One network node per grid cell of this size (0: none).", "m")
+    exclude_existing_m: float = _num(50.0, Range(0, 5000, advice="metres around existing "
+                                                                 "facilities (e.g. 50)"),
+                                     "Candidates this close to an existing facility of the "
+                                     "same type are never proposed.", "m")
 
 
-@dataclass(frozen=True)
-class TypeCount:
+class TypeCount(_Section):
     """One facility type's part of a multi-type scenario."""
 
-    type: str
-    new: int
-    cutoff_min: float | None = None
-    weight: float = 1.0
+    type: Text = _opt(..., "Facility type.")
+    new: Int = _num(..., Range(1, 10000, advice="number of new sites of this type"),
+                    "Number of new sites of this type.", "sites")
+    cutoff_min: float | None = _num(None, _MINUTES, "Walking time that counts as covered "
+                                                    "(default: the type's catchment).", "min")
+    weight: float = _num(1.0, Range(0, 100, advice="a relative weight (e.g. 1)"),
+                         "Relative weight of this type's coverage.")
 
 
-@dataclass(frozen=True)
-class Link1N:
+class Link1N(_Section):
     """The 1+N rule: each new ``station`` within ``max_min`` of a ``centre``."""
 
-    station: str
-    centre: str
-    max_min: float = 15.0
+    station: Text = _opt(..., "Facility type of the stations (the N).")
+    centre: Text = _opt(..., "Facility type of the centres (the 1).")
+    max_min: float = _num(15.0, _MINUTES, "Longest walk from a station to its centre.", "min")
 
 
-@dataclass(frozen=True)
-class Scenario:
+class Scenario(_Section):
     """A named siting question: which model, how many sites or which target, candidates."""
 
-    name: str
-    model: str
-    type: str = ""
-    new: int = 0
-    target: float = 0.95
-    cutoff_min: float | None = None
-    capacity: float | None = None
-    existing_capacity: float | None = None
-    weight: str = "elderly_60"
-    method: str = "auto"
-    time_limit_s: float = 300.0
-    mip_gap: float = 1e-4
-    budget: float | None = None
-    min_spacing_m: float | None = None
-    penalty_min: float | None = None
-    curve_max: int = 0
-    floor: float | None = None
-    equity_weight: float = 0.0
-    equity_level: str = "area"
-    candidates: Candidates = field(default_factory=Candidates)
-    plans: tuple[TypeCount, ...] = ()
-    link: Link1N | None = None
+    name: Text = _opt(..., "Name of the scenario (unique; names its outputs).")
+    model: Text = _opt(..., "Siting model.", choices=SITING_MODELS)
+    type: Text = _opt("", "Facility type to site (model \"multi\": see plans).")
+    new: Int = _num(0, Range(0, 10000, advice="number of new sites"),
+                    "Number of new sites.", "sites")
+    target: float = _num(0.95, Range(0, 1, lo_open=True, advice="a coverage share, e.g. 0.95 "
+                                                                "for 95 %"),
+                         "Coverage share to reach (model \"lscp\").", "share")
+    cutoff_min: float | None = _num(None, _MINUTES, "Walking time that counts as covered "
+                                                    "(default: the type's catchment).", "min")
+    capacity: float | None = _num(None, Range(1, 1e6, advice="places (persons) per new site, "
+                                                             "e.g. 40, not below one person"),
+                                  "Places per new site (model \"cmclp\").", "persons")
+    existing_capacity: float | None = _num(None, Range(0, 1e6, advice="places per existing "
+                                                                      "facility without a "
+                                                                      "capacity"),
+                                           "Places of an existing facility without a "
+                                           "capacity.", "persons")
+    weight: Text = _opt("elderly_60", "Demand: elderly_60 or elderly_80.",
+                        choices=DEMAND_WEIGHTS)
+    method: Text = _opt("auto", "Solver: exact (HiGHS), heuristic, or auto by size.",
+                        choices=SITING_METHODS)
+    time_limit_s: float = _num(300.0, Range(**_POS, hi=7 * 86400, advice="solver seconds "
+                                                                         "(e.g. 300)"),
+                               "Solver time limit.", "s")
+    mip_gap: float = _num(1e-4, Range(0, 1, hi_open=True, advice="a relative gap, e.g. 1e-4"),
+                          "Relative optimality gap at which the solver stops.")
+    budget: float | None = _num(None, Range(**_POS, hi=1e15,
+                                            advice="total cost of the new sites, in the unit "
+                                                   "of candidates.cost_column"),
+                                "Total cost of the new sites (unit of "
+                                "candidates.cost_column).")
+    min_spacing_m: float | None = _num(None, Range(**_POS, hi=20000,
+                                                   advice="metres between new sites (e.g. "
+                                                          "300)"),
+                                       "Least distance between new sites.", "m")
+    penalty_min: float | None = _num(None, Range(**_POS, hi=240,
+                                                 advice="minutes counted for elderly beyond "
+                                                        "reach (p-median)"),
+                                     "Minutes counted for elderly beyond reach (p-median).",
+                                     "min")
+    curve_max: Int = _num(0, Range(0, 10000, advice="sites on the coverage curve "
+                                                    "(0 = automatic)"),
+                          "Sites on the coverage curve (0: automatic).", "sites")
+    floor: float | None = _num(None, Range(0, 1, lo_open=True,
+                                           advice="the share every area must reach, e.g. 0.6 "
+                                                  "for 60 %"),
+                               "Share every area must reach (model \"floors\").", "share")
+    equity_weight: float = _num(0.0, Range(0, 1e6, advice="weight of the areas' covered "
+                                                          "shares against total coverage (0 "
+                                                          "= plain MCLP)"),
+                                "Weight of the areas' covered shares against total coverage "
+                                "(model \"wmclp\"; 0: plain MCLP).")
+    equity_level: Text = _opt("area", "Units of the equity figures: \"area\" or \"street\".",
+                              choices=EQUITY_LEVELS)
+    candidates: Candidates = _opt(Candidates, "Where candidate sites come from "
+                                              "([scenarios.candidates]).")
+    plans: Annotated[tuple[TypeCount, ...],
+                     BeforeValidator(_listed(hint="an array of tables: "
+                                                  "[[scenarios.plans]]"))] = _opt(
+        (), "Types and counts of a multi-type scenario ([[scenarios.plans]]).")
+    link: Link1N | None = _opt(None, "The 1+N rule of a multi-type scenario "
+                                     "([scenarios.link]).")
 
 
-@dataclass(frozen=True)
-class Config:
-    """A complete, validated study-area configuration."""
+#: Defaults the loader derives from other settings (the model has no fixed value).
+LOADER_DEFAULTS: dict[tuple[str, str], str] = {
+    ("Output", "dir"): "data/processed/<study_area.name>"}
+
+
+class Config(_Section):
+    """A complete, validated study-area configuration (what the code downstream receives).
+
+    Built by :func:`load_config` / :func:`config_from_dict` from the TOML sections
+    (:class:`ConfigFile`), with ``data_root`` resolved and the source kept.
+    """
 
     study_area: StudyArea
     network: NetworkSource
@@ -587,7 +1018,7 @@ class Config:
     accessibility: Accessibility | None = None
     gap_index: GapIndex | None = None
     source_file: Path | None = None
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
     joins: tuple[Join, ...] = ()
 
     @property
@@ -596,197 +1027,104 @@ class Config:
         return tuple(dict.fromkeys(t for layer in self.facilities for t in layer.types))
 
 
-# ------------------------------------------------------------------ numeric ranges
-#
-# Every number in the config is checked against one table, in one place (:func:`_build`
-# and :func:`check_numbers`), before any work starts. TOML accepts ``nan`` and ``inf``
-# literals, so "finite" is part of every range. A numeric field without an entry here is
-# a programming error (``TypeError``), and tests/test_bad_inputs_config.py walks every
-# numeric field of every config dataclass, so a new field cannot go unchecked.
+class ConfigFile(_Section):
+    """A geoplan study-area config: the tables of one TOML file.
 
-@dataclass(frozen=True)
-class Range:
-    """Allowed values of one numeric setting (always finite).
-
-    Parameters
-    ----------
-    lo, hi : float
-        Bounds.
-    lo_open, hi_open : bool
-        True when the bound itself is not allowed.
-    advice : str
-        What the setting means / what to give, shown after the allowed range.
+    The definition behind ``geoplan config --schema`` (JSON Schema for TOML editors) and
+    docs/config.md; :func:`config_from_dict` validates each table with its model.
     """
 
-    lo: float
-    hi: float
-    lo_open: bool = False
-    hi_open: bool = False
-    advice: str = ""
-
-    def text(self) -> str:
-        """The range as written in messages, e.g. ``(0, 120]``."""
-        return (f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}"
-                f"{')' if self.hi_open else ']'}")
-
-    def problem(self, value: float) -> str | None:
-        """Why ``value`` is not allowed, or None when it is."""
-        if isinstance(value, float) and math.isnan(value):
-            return "is not a number"
-        if isinstance(value, float) and math.isinf(value):
-            return "is not a finite number"
-        if value < self.lo or (self.lo_open and value == self.lo):
-            if self.lo == 0:
-                return "must be positive" if self.lo_open else "must not be negative"
-            return "is too small"
-        if value > self.hi or (self.hi_open and value == self.hi):
-            return "is too large"
-        return None
-
-    def message(self, where: str, value: float) -> str | None:
-        """One-line message for a bad ``value`` of setting ``where`` (None when fine)."""
-        why = self.problem(value)
-        if why is None:
-            return None
-        advice = f"; {self.advice}" if self.advice else ""
-        return f"{where} = {value:g} {why}: give a value in {self.text()}{advice}"
+    study_area: StudyArea = _opt(..., "Name, titles and boundary of the study area.")
+    paths: Paths = _opt(Paths, "Where the input data are.")
+    network: NetworkSource = _opt(NetworkSource, "Where the walking network comes from.")
+    walking: WalkingProfile = _opt(WalkingProfile, "How older people walk.")
+    analysis: Analysis = _opt(Analysis, "Catchments and the complete service circle.")
+    facilities: tuple[FacilityLayer, ...] = _opt(..., "Facility tables, one [[facilities]] "
+                                                      "entry per file (at least one).")
+    areas: Areas = _opt(Areas, "Analysis areas.")
+    population: Population = _opt(Population, "How elderly counts are estimated.")
+    output: Output | None = _opt(None, "Where results go and how maps are drawn (every key "
+                                        "has a default).")
+    scenarios: tuple[Scenario, ...] = _opt((), "Siting scenarios, one [[scenarios]] entry "
+                                               "each.")
+    standards: Standards | None = _opt(None, "Planning standards to check.")
+    accessibility: Accessibility | None = _opt(None, "Capacity-aware accessibility "
+                                                     "(2SFCA / E2SFCA).")
+    gap_index: GapIndex | None = _opt(None, "Weights of the composite gap index.")
+    joins: tuple[Join, ...] = _opt((), "Tables attached to facility layers by name, one "
+                                       "[[joins]] entry each.")
 
 
-_POS = {"lo": 0.0, "lo_open": True}
-_MINUTES = Range(0, 120, lo_open=True, advice="walking minutes (more than 120 min is not a "
-                                              "walking catchment)")
-_SHARE = Range(0, 1, advice="a share, e.g. 0.25 for 25 %")
-_STOCK = Range(0, 1e8, advice="a district total (beds, places or m²)")
-_SEED_MAX = 2**32 - 1
-
-#: (dataclass name, field) -> allowed range. For a tuple field, the range of each element.
-NUMERIC_RANGES: dict[tuple[str, str], Range] = {
-    ("StudyArea", "osm_relation"): Range(-2**53, 2**53, advice="the id of a boundary "
-                                                               "relation in osm_files"),
-    ("NetworkSource", "bbox"): Range(-180, 180, advice="[west, south, east, north] in WGS84 "
-                                                       "degrees"),
-    ("WalkingProfile", "speed_kmh"): Range(0.5, 10, advice="km/h; other speeds are "
-                                                           "implausible (3.6 km/h is the usual "
-                                                           "planning value for older people)"),
-    ("WalkingProfile", "elevated_min_length_m"): Range(0, 5000, advice="metres; bridge runs "
-                                                                 "shorter than this are kept"),
-    ("FacilityLayer", "min_quality"): Range(0, 100, advice="geocoder confidence (0-100) below "
-                                                           "which a row is flagged, e.g. 50"),
-    ("FacilityLayer", "same_place_m"): Range(0, 200, advice="metres within which a same-type "
-                                                        "row of an earlier layer is the same "
-                                                        "facility, e.g. 30"),
-    ("Join", "min_score"): Range(0, 100, advice="fuzzy name similarity (0-100), e.g. 90"),
-    ("Population", "residents"): Range(0, 5e8, advice="residents of the district (persons)"),
-    ("Population", "elderly_60"): Range(0, 5e8, advice="residents aged 60+ (persons)"),
-    ("Population", "elderly_80"): Range(0, 5e8, advice="residents aged 80+ (persons)"),
-    ("WalkingProfile", "speed_80_kmh"): Range(0.3, 10, advice="km/h of people aged 80+ "
-                                                              "(default: speed_kmh × 0.74)"),
-    ("WalkingProfile", "crossing_delay_s"): Range(0, 300, advice="seconds of waiting per "
-                                                                 "major-road crossing (0: off; "
-                                                                 "e.g. 30 as a sensitivity "
-                                                                 "setting)"),
-    ("WalkingProfile", "steps_factor"): Range(1, 10, advice="a time multiplier for steps "
-                                                            "(e.g. 2)"),
-    ("WalkingProfile", "snap_max_m"): Range(**_POS, hi=2000, advice="metres from a home or "
-                                                                    "facility to the nearest "
-                                                                    "walkable way (e.g. 300)"),
-    ("Analysis", "thresholds_min"): _MINUTES,
-    ("Analysis", "circle_minutes"): _MINUTES,
-    ("Analysis", "walk_in_m"): Range(0, 500, advice="metres walked from the street into a "
-                                                    "compound (e.g. 40)"),
-    ("Analysis", "seed"): Range(0, _SEED_MAX, advice="any whole number >= 0"),
-    ("Areas", "grid_size_m"): Range(50, 5000, advice="metres per grid cell (e.g. 300)"),
-    ("Areas", "admin_level"): Range(4, 11, advice="8 for streets (街道/镇) or 9-10 for "
-                                                  "committees (社区/居委会)"),
-    ("Areas", "min_compound_m2"): Range(0, 1e6, advice="m² below which a residential "
-                                                       "landuse polygon is ignored (e.g. 2000)"),
-    ("Population", "share_60"): _SHARE,
-    ("Population", "share_80"): _SHARE,
-    ("Population", "m2_per_resident"): Range(5, 500, advice="floor area per resident in m² "
-                                                            "(e.g. 36)"),
-    ("Population", "default_levels"): Range(1, 200, advice="storeys of a building without a "
-                                                           "levels tag (e.g. 6)"),
-    ("Population", "default_far"): Range(**_POS, hi=20, advice="floor-area ratio of a compound "
-                                                               "without mapped buildings "
-                                                               "(e.g. 1.8)"),
-    ("Population", "min_building_m2"): Range(0, 1e5, advice="m² below which a building is "
-                                                            "ignored (e.g. 30)"),
-    ("ReportedStock", "beds"): _STOCK,
-    ("ReportedStock", "nursing_beds"): _STOCK,
-    ("ReportedStock", "floor_area_m2"): _STOCK,
-    ("ReportedStock", "capacity"): _STOCK,
-    ("Standards", "elderly_total"): Range(**_POS, hi=1e8, advice="the district's elderly "
-                                                                 "(e.g. 431700)"),
-    ("Accessibility", "catchment_min"): _MINUTES,
-    ("Accessibility", "step_minutes"): _MINUTES,
-    ("Accessibility", "step_weights"): Range(0, 1, advice="distance-decay weights from 1 "
-                                                          "(nearest zone) down, e.g. "
-                                                          "[1.0, 0.68, 0.22]"),
-    ("Accessibility", "gaussian_sigma_min"): _MINUTES,
-    ("Accessibility", "per"): Range(1, 1e6, advice="results are per this many elderly "
-                                                   "(e.g. 1000)"),
-    ("GapIndex", "uncovered"): Range(0, 100, advice="a relative weight (e.g. 0.5)"),
-    ("GapIndex", "access"): Range(0, 100, advice="a relative weight (e.g. 0.3)"),
-    ("GapIndex", "standards"): Range(0, 100, advice="a relative weight (e.g. 0.2)"),
-    ("GapIndex", "access_reference"): Range(**_POS, hi=1e6, advice="supply per "
-                                                                   "accessibility.per elderly"),
-    ("Candidates", "clusters"): Range(0, 10000, advice="number of k-means candidate sites "
-                                                       "(0 = none)"),
-    ("Candidates", "street_facing_m"): Range(0, 500, advice="metres from a building to a "
-                                                            "street (e.g. 30)"),
-    ("Candidates", "grid_m"): Range(0, 10000, advice="metres per candidate grid cell "
-                                                     "(0 = none, e.g. 200)"),
-    ("Candidates", "exclude_existing_m"): Range(0, 5000, advice="metres around existing "
-                                                                "facilities (e.g. 50)"),
-    ("TypeCount", "new"): Range(1, 10000, advice="number of new sites of this type"),
-    ("TypeCount", "cutoff_min"): _MINUTES,
-    ("TypeCount", "weight"): Range(0, 100, advice="a relative weight (e.g. 1)"),
-    ("Link1N", "max_min"): _MINUTES,
-    ("Scenario", "new"): Range(0, 10000, advice="number of new sites"),
-    ("Scenario", "target"): Range(0, 1, lo_open=True, advice="a coverage share, e.g. 0.95 "
-                                                             "for 95 %"),
-    ("Scenario", "cutoff_min"): _MINUTES,
-    ("Scenario", "capacity"): Range(1, 1e6, advice="places (persons) per new site, e.g. 40, "
-                                                           "not below one person"),
-    ("Scenario", "existing_capacity"): Range(0, 1e6, advice="places per existing facility "
-                                                            "without a capacity"),
-    ("Scenario", "time_limit_s"): Range(**_POS, hi=7 * 86400, advice="solver seconds "
-                                                                     "(e.g. 300)"),
-    ("Scenario", "mip_gap"): Range(0, 1, hi_open=True, advice="a relative gap, e.g. 1e-4"),
-    ("Scenario", "budget"): Range(**_POS, hi=1e15, advice="total cost of the new sites, in "
-                                                          "the unit of candidates.cost_column"),
-    ("Scenario", "min_spacing_m"): Range(**_POS, hi=20000, advice="metres between new sites "
-                                                                  "(e.g. 300)"),
-    ("Scenario", "penalty_min"): Range(**_POS, hi=240, advice="minutes counted for elderly "
-                                                              "beyond reach (p-median)"),
-    ("Scenario", "curve_max"): Range(0, 10000, advice="sites on the coverage curve "
-                                                      "(0 = automatic)"),
-    ("Scenario", "floor"): Range(0, 1, lo_open=True, advice="the share every area must "
-                                                            "reach, e.g. 0.6 for 60 %"),
-    ("Scenario", "equity_weight"): Range(0, 1e6, advice="weight of the areas' covered shares "
-                                                        "against total coverage (0 = plain "
-                                                        "MCLP)"),
-}
-
+# ------------------------------------------------------------------ numeric ranges
+#
+# Every number in the config is checked against its Range, declared once on the field
+# (:func:`_num`): pydantic enforces it, :data:`NUMERIC_RANGES` lists it, messages quote it.
+# TOML accepts ``nan`` and ``inf`` literals, so "finite" is part of every range. A numeric
+# field without a Range is a programming error (``TypeError`` below), and
+# tests/test_bad_inputs_config.py walks every numeric field of every config model, so a
+# new field cannot go unchecked.
 
 def _is_number_type(tp: Any) -> bool:
-    """True for float/int hints, also inside ``X | None`` and ``tuple[X, ...]``."""
+    """True for float/int hints, also inside ``X | None``, ``Annotated`` and tuples."""
     if tp in (float, int):
         return True
     origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _is_number_type(typing.get_args(tp)[0])
     if origin in (typing.Union, types.UnionType, tuple):
         return any(_is_number_type(a) for a in typing.get_args(tp) if a is not Ellipsis)
     return False
 
 
+def _models(cls: type[BaseModel] = ConfigFile) -> list[type[BaseModel]]:
+    """``cls`` and every config model inside it, depth first, without repeats."""
+    out: list[type[BaseModel]] = [cls]
+    for info in cls.model_fields.values():
+        inner = _inner_model(info.annotation)
+        if inner is not None and inner not in out:
+            out += [m for m in _models(inner) if m not in out]
+    return out
+
+
+def _inner_model(tp: Any) -> type[BaseModel] | None:
+    """The config model inside a hint (``X``, ``X | None``, ``tuple[X, ...]``), if any."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in typing.get_args(tp):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
 def numeric_fields(cls: type) -> tuple[str, ...]:
-    """Names of the numeric fields (float/int, optional or tuples of them) of ``cls``."""
-    hints = typing.get_type_hints(cls)
-    return tuple(f.name for f in dataclasses.fields(cls) if _is_number_type(hints[f.name]))
+    """Names of the numeric fields (float/int, optional or tuples of them) of ``cls``
+    (a config model, or a dataclass such as a standards profile's
+    :class:`~geoplan.analysis.standards.Standard`)."""
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        return tuple(f.name for f in dataclasses.fields(cls) if _is_number_type(hints[f.name]))
+    return tuple(name for name, info in cls.model_fields.items()
+                 if _is_number_type(info.annotation))
+
+
+def _field_range(cls: type[BaseModel], name: str) -> Range:
+    found = [m for m in cls.model_fields[name].metadata if isinstance(m, Range)]
+    if not found:  # programming error: every numeric field is declared with _num()
+        raise TypeError(f"config field {cls.__name__}.{name} has no Range (declare it "
+                        "with _num)")
+    return found[0]
+
+
+#: (model name, field) -> allowed range, read from the field definitions. For a tuple
+#: field, the range of each element.
+NUMERIC_RANGES: dict[tuple[str, str], Range] = {
+    (cls.__name__, name): _field_range(cls, name)
+    for cls in _models() for name in numeric_fields(cls)}
 
 
 def range_of(cls: type, name: str) -> Range:
-    """The allowed range of numeric field ``name`` of config dataclass ``cls``."""
+    """The allowed range of numeric field ``name`` of config model ``cls``."""
     try:
         return NUMERIC_RANGES[(cls.__name__, name)]
     except KeyError:  # programming error: every numeric field needs a range
@@ -795,11 +1133,11 @@ def range_of(cls: type, name: str) -> Range:
 
 
 def check_numbers(obj: Any, where: str, sep: str = ".") -> None:
-    """Check every numeric field of config dataclass ``obj`` against its range.
+    """Check every numeric field of config model ``obj`` against its range.
 
     Parameters
     ----------
-    obj : dataclass instance
+    obj : BaseModel
         A config object (e.g. :class:`Scenario` after command-line overrides).
     where : str
         The setting's prefix in messages, e.g. ``"scenarios[0]"``.
@@ -824,97 +1162,141 @@ def check_numbers(obj: Any, where: str, sep: str = ".") -> None:
                 raise ConfigError(msg)
 
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ------------------------------------------------------------------ one-line messages
+
+_TYPE_WORDS = {"float_type": "a number", "int_type": "a whole number",
+               "int_from_float": "a whole number", "string_type": "text",
+               "bool_type": "true or false"}
+_RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                 "finite_number")
 
 
-def _expand(value: str, where: str) -> str:
-    def repl(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        if os.environ.get(name):
-            return os.environ[name]
-        if default is None:
-            raise ConfigError(f"{where}: environment variable {name} is not set and has no "
-                              f"default; set it or write '${{{name}:-DEFAULT}}'")
-        return default
-
-    return _ENV.sub(repl, value)
+def _where(loc: tuple[Any, ...]) -> str:
+    """``("scenarios", 0, "new")`` -> ``"scenarios[0].new"``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
-def _coerce(value: Any, tp: Any, where: str, base: Path | None) -> Any:
-    """Check ``value`` against type hint ``tp`` and convert (paths, tuples, floats)."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _coerce(value, args[0], where, base)
-    if tp is Path:
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{where}: expected a file path (text), got {value!r}")
-        p = Path(_expand(value, where)).expanduser()
-        return p if p.is_absolute() or base is None else (base / p)
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], f"{where}[{i}]", base) for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
-        return tuple(_coerce(v, a, f"{where}[{i}]", base)
-                     for i, (v, a) in enumerate(zip(value, args, strict=True)))
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # 1e4 in TOML is a float; a whole one is a whole number
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
-        return value
-    if tp is str:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)  # codes such as 310110 written without quotes
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected text, got {value!r}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    raise TypeError(f"unsupported config type {tp!r} at {where}")  # programming error
+def _model_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The config model that holds the setting at ``loc`` (relative to ``cls``)."""
+    for part in loc:
+        if isinstance(part, str) and part in cls.model_fields:
+            inner = _inner_model(cls.model_fields[part].annotation)
+            if inner is None:
+                break
+            cls = inner
+    return cls
 
 
-def _build(cls: type, data: Any, where: str, base: Path | None,
-           skip: tuple[str, ...] = (), extra: dict[str, Any] | None = None) -> Any:
-    """Build dataclass ``cls`` from a TOML table, rejecting unknown keys."""
+def _one_line(exc: ValidationError, cls: type[BaseModel], prefix: tuple[Any, ...]) -> str:
+    """Today's one-line message for the first problem pydantic found (an unknown key of
+    the same table first: a misspelt key also shows up as a missing one)."""
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"
+               and e["loc"][:-1] == err["loc"][:-1]]
+    if unknown and err["type"] == "missing":
+        err = unknown[0]
+    loc, kind, value = tuple(err["loc"]), err["type"], err.get("input")
+    where = _where(prefix + loc)
+    if kind == "geoplan":
+        return str(err["ctx"]["text"]).replace("{where}", where)
+    if kind in ("extra_forbidden", "missing"):
+        table = _where(prefix + loc[:-1])
+        if kind == "missing":
+            return f"[{table}] missing required key '{loc[-1]}'"
+        names = ", ".join(_model_at(cls, loc[:-1]).model_fields)
+        return f"[{table}] unknown key '{loc[-1]}'; allowed keys: {names}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return (f"[{where}] must be a table of settings, got {type(value).__name__} "
+                f"{value!r}; write the keys below a [{where}] line (or as {{key = value}})")
+    if kind in _TYPE_WORDS:
+        return f"{where}: expected {_TYPE_WORDS[kind]}, got {value!r}"
+    if kind in ("tuple_type", "list_type"):
+        return f"{where}: expected a list, got {type(value).__name__} {value!r}"
+    if kind in _RANGE_ERRORS:
+        name = next(p for p in reversed(loc) if isinstance(p, str))
+        holder = _model_at(cls, loc[:loc.index(name)])
+        msg = range_of(holder, name).message(where, value)
+        if msg is not None:
+            return msg
+    return f"{where}: {err['msg']}"  # pragma: no cover - a kind not seen in a config yet
+
+
+def _validated(cls: type[_M], data: Any, where: str, **context: Any) -> _M:
+    """Validate one table with its model; pydantic's errors become one ConfigError line.
+
+    Parameters
+    ----------
+    cls : type
+        The config model.
+    data : Any
+        The table (a dict from TOML, or field values).
+    where : str
+        Where the table sits, e.g. ``"scenarios[0]"`` (the prefix of every message).
+    **context
+        Folders the paths are resolved against: ``data_root`` (inputs), ``cwd`` (outputs).
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"[{where}] must be a table of settings, got "
                           f"{type(data).__name__} {data!r}; write the keys below a "
                           f"[{where}] line (or as {{key = value}})")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ConfigError(f"[{where}] unknown key '{unknown[0]}'; allowed keys: "
-                          f"{', '.join(names)}")
-    kwargs: dict[str, Any] = dict(extra or {})
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            kwargs[f.name] = _coerce(data[f.name], hints[f.name], f"{where}.{f.name}", base)
-        elif (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-              and f.name not in kwargs):
-            raise ConfigError(f"[{where}] missing required key '{f.name}'")
-    obj = cls(**kwargs)
-    check_numbers(obj, where)
-    return obj
+    prefix = tuple(int(p) if p.isdigit() else p
+                   for p in re.findall(r"[^.\[\]]+", where)) if where else ()
+    try:
+        return cls.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, cls, prefix)) from None
 
 
-_ARRAY_KEYS = ("facilities", "scenarios", "joins")
-_TOP_KEYS = ("study_area", "paths", "network", "walking", "analysis", "facilities", "areas",
-             "population", "output", "scenarios", "standards", "accessibility", "gap_index",
-             "joins")
+_SCHEMA_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum",
+                  "lt": "exclusiveMaximum"}
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of a config file (``geoplan config --schema``).
+
+    For TOML editors (e.g. Even Better TOML / taplo, which read a ``#:schema`` line or a
+    schema association): each key has its description (with the unit), default and
+    range; TOML has no null, so optional keys are plain types; tables that have defaults
+    are not required.
+
+    Returns
+    -------
+    dict
+        JSON Schema (draft 2020-12).
+    """
+    schema = ConfigFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "geoplan study-area config"
+    schema["required"] = ["study_area", "facilities"]
+    out_def = schema["$defs"]["Output"]
+    out_def["required"] = [k for k in out_def.get("required", []) if k != "dir"]
+    for model in [schema, *schema["$defs"].values()]:
+        model["description"] = model.get("description", "").replace("``", "`")
+        for key, prop in model.get("properties", {}).items():
+            options = prop.pop("anyOf", None)
+            if options is not None:  # X | None -> X (a TOML key is left out, never null)
+                kept = [o for o in options if o != {"type": "null"}]
+                prop.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+            for short, long in _SCHEMA_BOUNDS.items():  # bounds pydantic left as written
+                if short in prop:
+                    prop[long] = prop.pop(short)
+            if prop.get("default", 0) is None:
+                del prop["default"]
+            prop["title"] = key  # the TOML key, not pydantic's "Speed Kmh"
+            if prop.get("unit"):
+                prop["description"] = f"{prop.get('description', '')} Unit: {prop['unit']}."
+    return schema
+
+
+# ------------------------------------------------------------------ checks across settings
+
+_ARRAY_KEYS = tuple(k for k, f in ConfigFile.model_fields.items()
+                    if typing.get_origin(f.annotation) is tuple)
+_TOP_KEYS = tuple(ConfigFile.model_fields)
 
 
 def _require_file(path: Path | None, where: str) -> None:
@@ -950,6 +1332,30 @@ def _check_crs(crs: str, where: str) -> None:
                           "for UTM 51N)") from None
 
 
+def _check_osm_name(sa: StudyArea, net: NetworkSource) -> None:
+    """``study_area.osm_name``/``osm_admin_level``: together, with local osm_files, instead
+    of ``boundary`` and ``osm_relation``."""
+    if sa.osm_name is None:
+        if sa.osm_admin_level is not None:
+            raise ConfigError("study_area.osm_admin_level goes with study_area.osm_name (the "
+                              "boundary's name, e.g. \"杨浦区\"), which is not set")
+        return
+    if not sa.osm_name.strip():
+        raise ConfigError("study_area.osm_name is empty; give the boundary's name as OSM "
+                          "maps it, e.g. \"杨浦区\"")
+    if sa.osm_admin_level is None:
+        raise ConfigError("study_area.osm_name needs study_area.osm_admin_level, the OSM "
+                          "admin_level of that boundary (6 for a district 区/县, 8 for a "
+                          "street 街道/镇)")
+    if not net.osm_files:
+        raise ConfigError("study_area.osm_name takes the study boundary from local "
+                          "osm_files; set network.osm_files to the extract holding it")
+    for other in ("boundary", "osm_relation"):
+        if getattr(sa, other) is not None:
+            raise ConfigError(f"set only one of study_area.boundary, osm_relation or "
+                              f"osm_name (found osm_name and {other})")
+
+
 def _validate(cfg: Config) -> None:
     from geoplan.sources.facility_types import FACILITY_TYPES
 
@@ -978,38 +1384,27 @@ def _validate(cfg: Config) -> None:
         if sa.boundary is not None:
             raise ConfigError("set either study_area.boundary or study_area.osm_relation, "
                               "not both")
+    _check_osm_name(sa, net)
     if net.bbox is not None:
         w, s, e, n = net.bbox
         if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
             raise ConfigError("network.bbox must be [west, south, east, north] in degrees with "
                               f"west < east and south < north, got {list(net.bbox)}")
     wk = cfg.walking
-    if not 0.5 <= wk.speed_kmh <= 10:
-        raise ConfigError(f"walking.speed_kmh = {wk.speed_kmh} is implausible; use 0.5-10 "
-                          "(3.6 km/h is the usual planning value for older people)")
-    if wk.steps_factor < 1:
-        raise ConfigError("walking.steps_factor must be >= 1 (a time multiplier for steps)")
     if wk.speed_80_kmh is not None and wk.speed_80_kmh > wk.speed_kmh:
         logging.getLogger("geoplan.config").warning(
             "walking.speed_80_kmh = %g is above walking.speed_kmh = %g: people aged 80+ walk "
             "more slowly than the 60+; the two values are probably swapped",
             wk.speed_80_kmh, wk.speed_kmh)
-    if wk.snap_max_m <= 0:
-        raise ConfigError("walking.snap_max_m must be positive (metres)")
     unknown = [h for h in wk.crossing_roads if h not in wk.walkable_highways]
     if unknown and wk.crossing_roads != DEFAULT_CROSSING_ROADS:
         logging.getLogger("geoplan.config").warning(
             "walking.crossing_roads lists %s, not among walking.walkable_highways: no walkable "
             "way has that class (a typo?)", ", ".join(repr(h) for h in unknown))
-    if wk.elevated_min_length_m < 0:
-        raise ConfigError("walking.elevated_min_length_m must be >= 0 (metres; 0 leaves out "
-                          "every bridge of walking.elevated_highways without a sidewalk)")
     an = cfg.analysis
     if not an.thresholds_min or any(t <= 0 or t > 120 for t in an.thresholds_min):
         raise ConfigError("analysis.thresholds_min must list minutes between 0 and 120, "
                           f"got {list(an.thresholds_min)}")
-    if not 0 < an.circle_minutes <= 120:
-        raise ConfigError("analysis.circle_minutes must be between 0 and 120")
     if not cfg.facilities:
         raise ConfigError("no [[facilities]] layer configured; add at least one")
     for i, layer in enumerate(cfg.facilities):
@@ -1040,21 +1435,12 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("areas.source = 'file' needs areas.path (a polygon file)")
     _require_file(ar.path, "areas.path")
     _require_file(ar.streets_file, "areas.streets_file")
-    if ar.grid_size_m < 50:
-        raise ConfigError("areas.grid_size_m must be at least 50 metres")
     pop = cfg.population
     _require_file(pop.census_file, "population.census_file")
     if pop.census_file is not None and not pop.district_code and pop.share_60 is None:
         raise ConfigError("population.census_file needs population.district_code "
                           "(e.g. '310110' for Yangpu)")
     _validate_census(pop)
-    for key in ("share_60", "share_80"):
-        v = getattr(pop, key)
-        if v is not None and not 0 <= v <= 1:
-            raise ConfigError(f"population.{key} = {v} must be a share between 0 and 1")
-    if pop.m2_per_resident <= 0 or pop.default_levels <= 0 or pop.default_far <= 0:
-        raise ConfigError("population.m2_per_resident, default_levels and default_far must "
-                          "be positive")
     if cfg.output.lang not in LANGUAGES:
         raise ConfigError(f"output.lang = '{cfg.output.lang}': use 'zh' or 'en'")
     for i, sc in enumerate(cfg.scenarios):
@@ -1076,9 +1462,6 @@ def _validate(cfg: Config) -> None:
         if g.access > 0 and acc is not None and g.access_method not in acc.methods:
             raise ConfigError(f"gap_index.access_method = '{g.access_method}' is not among "
                               f"accessibility.methods ({', '.join(acc.methods)}); add it")
-        if g.access_reference is not None and g.access_reference <= 0:
-            raise ConfigError("gap_index.access_reference must be positive (supply per "
-                              "accessibility.per elderly)")
 
 
 def _validate_categories(layer: FacilityLayer, where: str) -> None:
@@ -1205,10 +1588,7 @@ def _validate_standards(cfg: Config) -> None:
             raise ConfigError(f"facilities[{i}].district_column = '{layer.district_column}' "
                               "needs standards.district_name (or district_code) to know "
                               "which rows are the district's (e.g. district_name = \"杨浦区\")")
-    if st.elderly_total is not None and st.elderly_total <= 0:
-        raise ConfigError(f"standards.elderly_total = {st.elderly_total:g}: give the "
-                          "district's elderly (e.g. 431700), or leave it out")
-    if st.elderly_level not in ("street", "committee"):
+    if st.elderly_level not in ELDERLY_LEVELS:
         raise ConfigError(f"standards.elderly_level = '{st.elderly_level}'; use 'street' or "
                           "'committee'")
     _require_file(st.elderly_file, "standards.elderly_file")
@@ -1216,9 +1596,6 @@ def _validate_standards(cfg: Config) -> None:
     if st.elderly_file is not None and not (st.elderly_code_column or st.elderly_name_column):
         raise ConfigError("standards.elderly_file needs elderly_code_column or "
                           "elderly_name_column to match the rows to streets")
-    for k, v in st.reported.as_dict().items():
-        if v < 0:
-            raise ConfigError(f"standards.reported.{k} = {v:g} must not be negative")
 
 
 def _validate_accessibility(cfg: Config) -> None:
@@ -1238,8 +1615,6 @@ def _validate_accessibility(cfg: Config) -> None:
     if acc.missing_supply not in MISSING_SUPPLY:
         raise ConfigError(f"accessibility.missing_supply = '{acc.missing_supply}'; use one "
                           f"of {', '.join(MISSING_SUPPLY)}")
-    if acc.catchment_min is not None and not 0 < acc.catchment_min <= 120:
-        raise ConfigError("accessibility.catchment_min must be between 0 and 120 minutes")
     if acc.step_minutes:
         if len(acc.step_minutes) != len(acc.step_weights) or any(
                 b <= a for a, b in zip(acc.step_minutes, acc.step_minutes[1:], strict=False)):
@@ -1248,12 +1623,6 @@ def _validate_accessibility(cfg: Config) -> None:
     elif len(acc.step_weights) != 3:
         raise ConfigError("accessibility.step_weights needs 3 weights for the default "
                           "three equal zones, or set step_minutes too")
-    if any(w < 0 for w in acc.step_weights):
-        raise ConfigError("accessibility.step_weights must not be negative")
-    if acc.gaussian_sigma_min is not None and acc.gaussian_sigma_min <= 0:
-        raise ConfigError("accessibility.gaussian_sigma_min must be positive (minutes)")
-    if acc.per <= 0:
-        raise ConfigError("accessibility.per must be positive (e.g. 1000)")
     if acc.weight not in DEMAND_WEIGHTS:
         raise ConfigError(f"accessibility.weight = '{acc.weight}'; use elderly_60 or "
                           "elderly_80")
@@ -1267,19 +1636,7 @@ def _scenarios(items: Any, data_root: Path) -> tuple[Scenario, ...]:
         where = f"scenarios[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(f"[{where}] must be a table")
-        extra: dict[str, Any] = {}
-        cand = item.get("candidates", {})
-        extra["candidates"] = _build(Candidates, cand, f"{where}.candidates", data_root)
-        plans = item.get("plans", [])
-        if not isinstance(plans, list):
-            raise ConfigError(f"{where}.plans must be an array of tables: [[scenarios.plans]]")
-        extra["plans"] = tuple(_build(TypeCount, p, f"{where}.plans[{k}]", None)
-                               for k, p in enumerate(plans))
-        if "link" in item:
-            extra["link"] = _build(Link1N, item["link"], f"{where}.link", None)
-        flat = {k: v for k, v in item.items() if k not in ("candidates", "plans", "link")}
-        out.append(_build(Scenario, flat, where, None, skip=("candidates", "plans", "link"),
-                          extra=extra))
+        out.append(_validated(Scenario, item, where, data_root=data_root))
     names = [s.name for s in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -1415,7 +1772,8 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(_TOP_KEYS)}")
     for key, value in raw.items():  # the shape of every section before its contents
         if key in _ARRAY_KEYS:
-            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            if not isinstance(value, list | tuple) or not all(isinstance(v, dict)
+                                                              for v in value):
                 raise ConfigError(f"{key} must be an array of tables: write [[{key}]] above "
                                   f"each entry's keys (got {type(value).__name__} {value!r})")
         elif not isinstance(value, dict):
@@ -1423,14 +1781,14 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
                               f"[{key}] on its own line with its keys below it")
     if "study_area" not in raw:
         raise ConfigError("missing section [study_area] (with at least name = \"...\")")
-    study = _build(StudyArea, raw["study_area"], "study_area", None)
+    study = _validated(StudyArea, raw["study_area"], "study_area")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", study.name):
         raise ConfigError(f"study_area.name = '{study.name}': use letters, digits, '-', '_' "
                           "(it names the output folder)")
     paths = raw.get("paths", {})
     if not isinstance(paths, dict) or set(paths) - {"data_root"}:
         raise ConfigError("[paths] allows only data_root")
-    root_text = paths.get("data_root", "${GEOPLAN_DATA:-.}")
+    root_text = paths.get("data_root", Paths().data_root)
     if not isinstance(root_text, str):
         raise ConfigError("paths.data_root must be text (a folder path)")
     data_root = Path(_expand(root_text, "paths.data_root")).expanduser()
@@ -1444,65 +1802,40 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path,
         raise ConfigError(f"paths.data_root: folder not found: {data_root} (set GEOPLAN_DATA "
                           "or data_root to the folder holding the input data)")
 
-    if study.boundary is not None and not study.boundary.is_absolute():
-        study = dataclasses.replace(study, boundary=data_root / study.boundary)
-    network = _build(NetworkSource, raw.get("network", {}), "network", data_root)
-    walking = _build(WalkingProfile, raw.get("walking", {}), "walking", None)
-    analysis = _build(Analysis, raw.get("analysis", {}), "analysis", None)
-    layers = raw.get("facilities", [])
-    if not isinstance(layers, list):
-        raise ConfigError("facilities must be an array of tables: write [[facilities]]")
+    inputs = {"data_root": data_root}
+    study = _validated(StudyArea, raw["study_area"], "study_area", **inputs)
+    network = _validated(NetworkSource, raw.get("network", {}), "network", **inputs)
+    walking = _validated(WalkingProfile, raw.get("walking", {}), "walking")
+    analysis = _validated(Analysis, raw.get("analysis", {}), "analysis")
     facilities = []
-    for i, layer in enumerate(layers):
-        extra: dict[str, Any] = {}
-        if isinstance(layer, dict) and "categories" in layer:
-            cats = layer["categories"]
-            if not isinstance(cats, dict) or not all(isinstance(v, str)
-                                                     for v in cats.values()):
-                raise ConfigError(f"facilities[{i}].categories must be a table of category "
-                                  "-> facility type, e.g. [facilities.categories] 1 = "
-                                  "\"care_home\"")
-            extra["categories"] = tuple((str(k), v) for k, v in cats.items())
-            layer = {k: v for k, v in layer.items() if k != "categories"}
-        fl = _build(FacilityLayer, layer, f"facilities[{i}]", data_root,
-                    skip=("categories",) if extra else (), extra=extra)
+    for i, layer in enumerate(raw.get("facilities", [])):
+        fl = _validated(FacilityLayer, layer, f"facilities[{i}]", **inputs)
         if not fl.label:
-            fl = dataclasses.replace(fl, label=fl.path.stem)
+            fl = fl.model_copy(update={"label": fl.path.stem})
         facilities.append(fl)
-    areas = _build(Areas, raw.get("areas", {}), "areas", data_root)
-    population = _build(Population, raw.get("population", {}), "population", data_root)
+    areas = _validated(Areas, raw.get("areas", {}), "areas", **inputs)
+    population = _validated(Population, raw.get("population", {}), "population", **inputs)
     out_raw = dict(raw.get("output", {}))
-    if not isinstance(out_raw, dict):
-        raise ConfigError("[output] must be a table")
-    defaults = {"dir": f"data/processed/{study.name}", "maps_dir": "maps",
-                "cache_dir": "data/processed/cache"}
-    for k, v in defaults.items():
-        out_raw.setdefault(k, v)
-    output = _build(Output, out_raw, "output", Path.cwd())
+    out_raw.setdefault("dir", LOADER_DEFAULTS[("Output", "dir")].replace(
+        "<study_area.name>", study.name))
+    for k in ("maps_dir", "cache_dir"):  # resolved against the working folder too
+        out_raw.setdefault(k, Output.model_fields[k].default.as_posix())
+    output = _validated(Output, out_raw, "output", cwd=Path.cwd())
     scenarios = _scenarios(raw.get("scenarios", []), data_root)
     standards = None
     if "standards" in raw:
-        st_raw = raw["standards"]
-        if not isinstance(st_raw, dict):
-            raise ConfigError("[standards] must be a table")
-        reported = _build(ReportedStock, st_raw.get("reported", {}), "standards.reported",
-                          None)
-        standards = _build(Standards, {k: v for k, v in st_raw.items() if k != "reported"},
-                           "standards", data_root, skip=("reported",),
-                           extra={"reported": reported})
+        standards = _validated(Standards, raw["standards"], "standards", **inputs)
         prof = standards.profile
         if prof.lower().endswith(".toml") and not Path(prof).is_absolute():
-            standards = dataclasses.replace(standards, profile=str(base_dir / prof))
+            standards = standards.model_copy(update={"profile": str(base_dir / prof)})
         if standards.district_code is None:
-            standards = dataclasses.replace(standards, district_code=study.district_code)
-    accessibility = (_build(Accessibility, raw["accessibility"], "accessibility", None)
+            standards = standards.model_copy(update={"district_code": study.district_code})
+    accessibility = (_validated(Accessibility, raw["accessibility"], "accessibility")
                      if "accessibility" in raw else None)
-    gap = (_build(GapIndex, raw["gap_index"], "gap_index", None) if "gap_index" in raw
+    gap = (_validated(GapIndex, raw["gap_index"], "gap_index") if "gap_index" in raw
            else GapIndex() if standards or accessibility else None)
-    joins_raw = raw.get("joins", [])
-    if not isinstance(joins_raw, list):
-        raise ConfigError("joins must be an array of tables: write [[joins]]")
-    joins = tuple(_build(Join, j, f"joins[{k}]", data_root) for k, j in enumerate(joins_raw))
+    joins = tuple(_validated(Join, j, f"joins[{k}]", **inputs)
+                  for k, j in enumerate(raw.get("joins", [])))
     cfg = Config(study_area=study, network=network, walking=walking, analysis=analysis,
                  facilities=tuple(facilities), areas=areas, population=population,
                  output=output, data_root=data_root, scenarios=scenarios,

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,83 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: Resolves once the folium map exists, its overlay pane has drawn something (canvas or SVG
+#: paths), every tile layer has finished (loaded or failed) and two frames were painted.
+_RENDERED = """new Promise(resolve => {
+  function check() {
+    const el = document.querySelector('.folium-map');
+    const map = el && window[el.id];
+    const drawn = document.querySelectorAll(
+      '.leaflet-overlay-pane canvas, .leaflet-overlay-pane svg path').length > 0;
+    const tiles = map ? Object.values(map._layers).filter(l => l instanceof L.TileLayer)
+                            .every(l => !l._loading) : false;
+    if (map && drawn && tiles) {
+      requestAnimationFrame(() => requestAnimationFrame(() => resolve(true)));
+    } else {
+      setTimeout(check, 10);
+    }
+  }
+  check();
+})"""
+
+
+@dataclass(frozen=True)
+class MapTiming:
+    """Size and opening time of an HTML map (see :func:`measure_map`).
+
+    Attributes
+    ----------
+    mb : float
+        File size in MB (10^6 bytes).
+    load_s : float
+        Seconds from navigation to the page's load event.
+    open_s : float
+        Seconds from navigation until the map's layers (and tiles, if any) are drawn.
+    js_errors : list of str
+        JavaScript errors raised while opening.
+    """
+
+    mb: float
+    load_s: float
+    open_s: float
+    js_errors: list[str]
+
+
+def measure_map(path: str | Path, binary: str, timeout: float = 120) -> MapTiming:
+    """Open an HTML map in a fresh headless chromium (no network) and time it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The map file.
+    binary : str
+        The chromium binary (:func:`find_chromium`).
+    timeout : float
+        Seconds to wait for the load event and for the layers.
+
+    Returns
+    -------
+    MapTiming
+        Times exclude the browser's start-up: the clock starts at navigation.
+    """
+    page = Path(path).resolve()
+    with Browser(binary) as b:
+        for domain in ("Page", "Runtime", "Log"):
+            b.send(f"{domain}.enable")
+        b.send("Emulation.setDeviceMetricsOverride", width=b.width, height=b.height,
+               deviceScaleFactor=1, mobile=False)
+        b.ws.settimeout(timeout)
+        t0 = time.monotonic()
+        b.send("Page.navigate", url=page.as_uri())
+        b.wait_for("Page.loadEventFired", timeout=timeout)
+        load_s = time.monotonic() - t0
+        res = b.send("Runtime.evaluate", expression=_RENDERED, awaitPromise=True,
+                     returnByValue=True, timeout=int(timeout * 1000))
+        open_s = time.monotonic() - t0
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"map did not render: {res['exceptionDetails']}")
+        b.drain(0.2)
+        errors = b.js_errors()
+    return MapTiming(page.stat().st_size / 1e6, load_s, open_s, errors)

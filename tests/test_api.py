@@ -11,6 +11,7 @@ import pytest
 
 import geoplan
 from geoplan import Results, Study
+from geoplan.config import replace
 from geoplan.errors import ConfigError
 from tests.smallcase import write_case
 
@@ -70,3 +71,28 @@ def test_public_names_and_a_light_import() -> None:
     assert out == "False"
     with pytest.raises(AttributeError):
         geoplan.nothing_here  # noqa: B018
+
+
+def test_inline_map_needs_no_cdn(small) -> None:
+    """Jupyter shows ``_repr_html_`` (an iframe of the rendered page): no CDN links in it,
+    as in the saved map; ``offline = false`` keeps folium's CDN links."""
+    import dataclasses
+    import html
+
+    from geoplan.outputs.offline import external_references
+
+    def shown_page(res: Results) -> str:
+        shown = res.map()._repr_html_()
+        assert "<iframe" in shown
+        return html.unescape(shown.split('srcdoc="', 1)[1].split('" style=', 1)[0])
+
+    _, res, folder = small
+    page = shown_page(res)
+    assert "L.map(" in page and external_references(page) == []
+    saved = folder / "inline.html"
+    res.map().save(str(saved))
+    assert external_references(saved.read_text(encoding="utf-8")) == []
+    cfg = res.run.config
+    cdn = dataclasses.replace(res.run, config=replace(
+        cfg, output=replace(cfg.output, "output", offline=False)))
+    assert external_references(shown_page(Results(cdn))) != []

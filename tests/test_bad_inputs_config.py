@@ -1,6 +1,6 @@
 """Bad numbers and bad shapes in the config and on the command line (issue 12 kind 1).
 
-Every numeric field of every config dataclass is walked: NaN, infinity, a value below its
+Every numeric field of every config model is walked: NaN, infinity, a value below its
 range and one above it must each raise a one-line ConfigError naming the setting, before
 any work starts. A new numeric field without a range makes these tests fail. Inputs are
 built in ``tmp_path``; no demo data is needed.
@@ -9,7 +9,6 @@ built in ``tmp_path``; no demo data is needed.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import inspect
 import math
 import os
@@ -17,20 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 import geoplan.config as config_module
 from geoplan.cli import build_parser, main
 from geoplan.config import (
     NUMERIC_RANGES,
     Config,
-    Range,
     config_from_dict,
     numeric_fields,
     range_of,
 )
 from geoplan.errors import ConfigError
 
-# Where each config dataclass sits in the TOML document: a path of keys; an int is a
+# Where each config model sits in the TOML document: a path of keys; an int is a
 # position in an array of tables.
 SECTIONS: dict[str, tuple[Any, ...]] = {
     "StudyArea": ("study_area",),
@@ -49,6 +48,7 @@ SECTIONS: dict[str, tuple[Any, ...]] = {
     "Link1N": ("scenarios", 1, "link"),
     "FacilityLayer": ("facilities", 0),
     "Join": ("joins", 0),
+    "Output": ("output",),
 }
 # The setting name printed in messages for each path.
 WHERE = {"Scenario": "scenarios[0]", "Candidates": "scenarios[0].candidates",
@@ -61,8 +61,8 @@ TUPLE_LEN = {("NetworkSource", "bbox"): 4}
 
 def _config_classes() -> list[type]:
     return [c for _, c in inspect.getmembers(config_module, inspect.isclass)
-            if dataclasses.is_dataclass(c) and c.__module__ == config_module.__name__
-            and c not in (Config, Range)]
+            if issubclass(c, BaseModel) and c.__module__ == config_module.__name__
+            and c not in (Config, config_module.ConfigFile) and c.model_fields]
 
 
 def _raw(tmp_path: Path) -> dict[str, Any]:
@@ -112,8 +112,8 @@ def _set(raw: dict[str, Any], cls: str, name: str, value: Any) -> dict[str, Any]
 
 def _tuple_fields(cls_name: str) -> set[str]:
     cls = getattr(config_module, cls_name)
-    return {f.name for f in dataclasses.fields(cls)
-            if str(f.type).startswith("tuple")}
+    return {name for name, f in cls.model_fields.items()
+            if "tuple" in str(f.annotation)}
 
 
 def _load(raw: dict[str, Any], tmp_path: Path) -> Config:

@@ -127,6 +127,9 @@ def test_weighted_gini_against_the_pairwise_definition() -> None:
     assert weighted_gini(x, w) == pytest.approx(want, rel=1e-12)
     assert weighted_gini(np.full(5, 0.4), np.ones(5)) == 0.0
     assert weighted_gini(np.array([0.0, 0.0, 1.0]), np.ones(3)) == pytest.approx(2 / 3)
+    # nobody covered anywhere: equal (0), not undefined; no weight at all: undefined
+    assert weighted_gini(np.zeros(4), np.array([1.0, 5.0, 0.0, 2.0])) == 0.0
+    assert np.isnan(weighted_gini(np.array([0.3, 0.5]), np.zeros(2)))
 
 
 def test_floor_out_of_range_and_maximin_without_elderly() -> None:

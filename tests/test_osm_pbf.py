@@ -405,6 +405,12 @@ def test_no_walkable_way_inside_boundary(tmp_path: Path) -> None:
     t = read_osm((pbf,), clip)
     with pytest.raises(NetworkError, match="no walkable way in the OSM source inside"):
         build_walk_network_arrays(t, 1.0, 2.0, WALK, where=" inside the study boundary")
+    # inside the data's extent but holding no node (the street passes between two of its
+    # nodes): the same message, not "outside the extract"
+    t = read_osm((pbf,), _box_m(5020, -30, 5080, 30))
+    assert len(t.node_id) == 0 and len(t.way_id) == 0
+    with pytest.raises(NetworkError, match="no walkable way in the OSM source inside"):
+        build_walk_network_arrays(t, 1.0, 2.0, WALK, where=" inside the study boundary")
 
 
 def test_features_cached_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -794,3 +800,65 @@ def test_cli_run_with_study_area_from_osm_relation(demo_dir: Path, tmp_path: Pat
     assert 0 < len(net) < whole.n_edges
     areas = pyogrio.read_dataframe(gpkg, layer="areas").to_crs(4326)
     assert len(areas) and shapely.intersects(areas.geometry.to_numpy(), study).all()
+
+
+def test_negative_ids_as_josm_saves_them(tmp_path: Path) -> None:
+    """Objects not yet uploaded have negative ids (JOSM); libosmium's location index
+    holds positive ids only, so their coordinates are read apart: same network as osmnx,
+    whether the negative-id ways lie inside the cut or not."""
+    import re
+
+    p = _random_city(tmp_path / "pos.osm", 5, crossings=True)
+    text = p.read_text(encoding="utf-8")
+    # every third node and way becomes new (negative id), in definitions and references
+    neg = re.sub(r'((?:node|way) id|ref)="(\d+)"',
+                 lambda m: f'{m[1]}="-{m[2]}"' if int(m[2]) % 3 == 0 else m[0], text)
+    q = tmp_path / "josm.osm"
+    q.write_text(neg, encoding="utf-8")
+    assert 'ref="-' in neg and 'way id="-' in neg
+    ref, net = xml_net((q,), delay=30.0), array_net((q,), delay=30.0)
+    assert_same_network(ref, net)
+    assert_same_report(ref, net)
+    assert (net.nodes["osmid"] < 0).any()
+    clip = shapely.box(LON0 - 1e-4, LAT0 - 1e-4, LON0 + 130 * DLON, LAT0 + 130 * DLAT)
+    cut = read_osm((q,), clip)
+    assert (cut.node_id < 0).any() and len(cut.node_id) < len(read_osm((q,)).node_id)
+    inside = shapely.contains_xy(clip, cut.lon, cut.lat) | shapely.intersects_xy(
+        clip, cut.lon, cut.lat)
+    assert inside.all()
+
+
+def test_large_inputs_keep_the_location_index_on_disk(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the in-memory size the node locations go to a memory-mapped temporary file:
+    the same tables, from two adjoining files that share nodes."""
+    from geoplan.sources import osm_read
+
+    p = _random_city(tmp_path / "a.osm", 7, crossings=True)
+    files = (to_pbf(p, tmp_path / "a.osm.pbf"), p)
+    mem = read_osm(files)
+    monkeypatch.setattr(osm_read, "_INDEX_IN_MEMORY_MAX", 0)
+    disk = read_osm(files)
+    for name in ("node_id", "lon", "lat", "way_id", "way_offsets", "refs", "tag_node_id"):
+        assert np.array_equal(getattr(mem, name), getattr(disk, name)), name
+    assert mem.feature_elements() == disk.feature_elements()
+    assert_same_network(xml_net((p,)), array_net(files))
+
+
+@pytest.mark.parametrize("cut", [False, True])
+def test_ways_kept_the_same_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          cut: bool) -> None:
+    """Ways are filtered in chunks of node references: tiny chunks give the same tables."""
+    from geoplan.sources import osm_read
+
+    p = to_pbf(_random_city(tmp_path / "k.osm", 11, crossings=True), tmp_path / "k.osm.pbf")
+    clip = _box_m(-10, -10, 200, 170) if cut else None
+    whole = read_osm((p,), clip)
+    monkeypatch.setattr(osm_read, "_CHUNK_REFS", 5)
+    chunked = read_osm((p,), clip)
+    for name in ("node_id", "lon", "lat", "way_id", "way_offsets", "refs", "tag_node_id"):
+        assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
+    assert whole.way_tags.equals(chunked.way_tags)
+    assert whole.feature_elements() == chunked.feature_elements()
+    if cut:
+        assert 0 < len(whole.way_id) < len(read_osm((p,)).way_id)

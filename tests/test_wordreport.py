@@ -193,3 +193,40 @@ def test_word_report_english_and_siting(tmp_path: Path) -> None:
     std = next(t for t in doc.tables if "Streets passing" in [c.text for c in t.rows[0].cells])
     assert len(std.rows) == 3
     assert len(doc.inline_shapes) == 0
+
+
+def test_word_report_bytes_do_not_depend_on_the_clock(tmp_path: Path, monkeypatch) -> None:
+    """Same inputs, same bytes: python-docx's zip members carry the save time unless fixed."""
+    import time
+    import zipfile
+
+    def write(name: str) -> bytes:
+        path = write_word_report(tmp_path / name, "甲区", lang="zh", circle_minutes=15,
+                                 summary=pd.DataFrame({"elderly_60": [10.0]}),
+                                 streets=pd.DataFrame(), areas=pd.DataFrame({"name": ["x"]}),
+                                 siting=[], standards=_standards(), map_png=None, notes=["n"],
+                                 inputs={}, generated="2026-11-30")
+        return path.read_bytes()
+
+    first = write("a.docx")
+    real = time.localtime
+    monkeypatch.setattr(time, "localtime", lambda *a: real(time.time() + 86400 * 400))
+    second = write("b.docx")
+    assert first == second
+    assert {i.date_time for i in zipfile.ZipFile(io.BytesIO(first)).infolist()} == {
+        (1980, 1, 1, 0, 0, 0)}
+    assert Document(io.BytesIO(first)).paragraphs  # still a valid package
+
+
+def test_siting_results_keep_the_scenario_name_not_the_file_stem(tmp_path: Path) -> None:
+    """A scenario named "1+N" is written to <area>-site-1_N.gpkg; the report says "1+N"."""
+    from geoplan.outputs.report import read_siting
+
+    sites = gpd.GeoDataFrame({"rank": [1]}, geometry=gpd.points_from_xy([121.5], [31.3]),
+                             crs=4326)
+    for stem, name in (("1_N", "1+N"), ("canteens-7", "canteens-7")):
+        gpkg = tmp_path / f"d-site-{stem}.gpkg"
+        gpd.GeoDataFrame({"scenario": [name], "model": ["mclp"]}, geometry=[None],
+                         crs=4326).to_file(gpkg, layer="scenario")
+        sites.to_file(gpkg, layer="proposed_sites")
+    assert [s.name for s in read_siting(tmp_path, "d")] == ["1+N", "canteens-7"]

@@ -151,7 +151,12 @@ def _merged_values(values: np.ndarray, chain_of_seg: np.ndarray, way_of_seg: np.
     ``values`` holds one raw tag value per way. Chains whose segments share one value (most
     of them) take it directly; the others are merged in Python.
     """
-    norm = np.array([merge_tag_values([v]) for v in values], dtype=object)
+    try:  # few distinct values over many ways: normalise each distinct value once
+        raw_codes, raw_uniq = pd.factorize(values, use_na_sentinel=True)
+        per_value = [merge_tag_values([v]) for v in raw_uniq] + [merge_tag_values([None])]
+        norm = np.array(per_value, dtype=object)[raw_codes]
+    except TypeError:  # unhashable values (lists)
+        norm = np.array([merge_tag_values([v]) for v in values], dtype=object)
     codes, uniq = pd.factorize(norm)
     seg_code = codes[way_of_seg]
     starts = np.flatnonzero(np.r_[True, chain_of_seg[1:] != chain_of_seg[:-1]])

@@ -14,7 +14,7 @@ import pickle
 
 from geoplan import __version__
 from geoplan.config import Config
-from geoplan.hashing import sha256_file
+from geoplan.hashing import file_digest
 from geoplan.network.arraygraph import build_walk_network_arrays
 from geoplan.network.walkgraph import WalkNetwork, build_walk_network
 from geoplan.sources import osm
@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 #: kept, labelled in ``edges.part``; 6: crossing delay (``nodes.crossing``,
 #: ``edges.cross_u_s``/``cross_v_s``); 7: local files read with pyosmium, cut to the
 #: study area plus the walking buffer, built from arrays; 8: crossing delay on the
-#: array path, node tags read with pyosmium).
-CACHE_FORMAT = 8
+#: array path, node tags read with pyosmium; 9: node locations from libosmium's index,
+#: ``raw_nodes`` counts the nodes of the kept ways).
+CACHE_FORMAT = 9
 
 
 def network_cache_key(cfg: Config) -> str:
@@ -37,11 +38,11 @@ def network_cache_key(cfg: Config) -> str:
         "format": CACHE_FORMAT,
         "geoplan": __version__,
         # large extracts: size + mtime + head/tail hash instead of hashing 1 GB every run
-        "files": [osm.file_fingerprint(p) for p in net.osm_files],
+        "files": [file_digest(p)[0] for p in net.osm_files],
         # the study area and walking buffer the files are cut to
         "cut": osm.StudyCut.of(cfg).cache_key() if net.osm_files else {},
         "place": net.place,
-        "polygon": sha256_file(net.polygon) if net.polygon else None,
+        "polygon": file_digest(net.polygon)[0] if net.polygon else None,
         "bbox": list(net.bbox) if net.bbox else None,
         "speed_kmh": walk.speed_kmh,
         "steps_factor": walk.steps_factor,

@@ -156,7 +156,13 @@ def _tag(edges: pd.DataFrame, key: str) -> pd.Series:
     """Tag ``key`` of every edge as stripped lower-case text ('' when missing)."""
     if key not in edges:
         return pd.Series("", index=edges.index, dtype=object)
-    return edges[key].map(_first).str.strip().str.lower()
+    col = edges[key]
+    try:  # a few distinct values over many ways: normalise each distinct value once
+        codes, uniq = pd.factorize(col, use_na_sentinel=True)
+    except TypeError:  # lists (osmnx's merged edges) are unhashable
+        return col.map(_first).str.strip().str.lower()
+    vals = np.array([_first(u).strip().lower() for u in uniq] + [""], dtype=object)
+    return pd.Series(vals[codes], index=col.index, dtype=object)
 
 
 def _short_runs(u: np.ndarray, v: np.ndarray, length: np.ndarray, min_length: float

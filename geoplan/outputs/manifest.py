@@ -2,7 +2,10 @@
 
 A planner who hands a map to the bureau must be able to say which data and settings made
 it. :class:`RunManifest` records the input files (SHA-256 and size; no modification
-times, so a copied data folder gives the same manifest), the configuration, the seed,
+times, so a copied data folder gives the same manifest, except for files of 64 MiB and
+more such as a province's OSM extract, whose ``hash_method`` says they were fingerprinted
+by size, modification time and their first and last MiB, see
+:func:`geoplan.hashing.file_digest`), the configuration, the seed,
 the package versions, the timing of each pipeline step, counts, and the output files
 (hashed after writing). It is written as UTF-8 JSON next to the outputs.
 """
@@ -25,7 +28,7 @@ from typing import Any
 
 import geoplan
 from geoplan import interrupts
-from geoplan.hashing import sha256_file
+from geoplan.hashing import file_digest, sha256_file
 from geoplan.outputs.atomic import atomic_write
 
 #: Import name → distribution name of the packages whose versions are recorded.
@@ -152,10 +155,13 @@ class RunManifest:
         Returns
         -------
         dict
-            The entry: ``path``, ``role``, ``sha256``, ``size_bytes``.
+            The entry: ``path``, ``role``, ``sha256``, ``hash_method`` (``"sha256"`` of
+            the content, or ``"size-mtime-head-tail"`` for large files: see
+            :func:`geoplan.hashing.file_digest`), ``size_bytes``.
         """
         p = Path(path)
-        entry = {"path": p.as_posix(), "role": role, "sha256": sha256_file(p),
+        digest, method = file_digest(p)
+        entry = {"path": p.as_posix(), "role": role, "sha256": digest, "hash_method": method,
                  "size_bytes": p.stat().st_size}
         self.inputs.append(entry)
         return entry

@@ -522,8 +522,13 @@ def read_siting(folder: Path, area: str,
                     reason = ("not a siting result of geoplan site (no scenario and "
                               "proposed_sites layers)")
                 else:
+                    table = read("scenario")
+                    # the scenario's own name ("1+N"); the file stem is its safe form ("1_N")
+                    named = ("scenario" in table.columns and len(table)
+                             and isinstance(table["scenario"].iloc[0], str))
                     summary = SitingSummary(
-                        name=gpkg.stem.removeprefix(prefix), scenario=read("scenario"),
+                        name=(str(table["scenario"].iloc[0]) if named
+                              else gpkg.stem.removeprefix(prefix)), scenario=table,
                         sites_geo=gpd.read_file(gpkg, layer="proposed_sites"),
                         curve=read("coverage_curve") if "coverage_curve" in layers
                         else pd.DataFrame())

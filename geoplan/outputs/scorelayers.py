@@ -3,11 +3,14 @@
 Class breaks come from :mod:`mapclassify` (quantiles by default; natural breaks on request),
 so a skewed score such as 2SFCA places per 1,000 elderly still spreads over the colours.
 Each layer is an overlay in the layer control with its own legend and a tooltip that shows
-the value and, for the gap index, every component, so a planner can explain a rank.
+the value and, for the gap index, every component, so a planner can explain a rank. On an
+aggregated map (:func:`geoplan.outputs.webmap.build_map` above its detail limit) every
+overlay colours the map's one shared, simplified copy of the area outlines.
 """
 
 from __future__ import annotations
 
+import html
 import warnings
 from collections.abc import Sequence
 
@@ -22,7 +25,7 @@ from jinja2 import Template
 from geoplan.outputs.classbreaks import mapclassify
 from geoplan.outputs.labels import column_label, is_share_column
 from geoplan.outputs.labels import high_is_bad as _high_is_bad
-from geoplan.outputs.webmap import LegendColormap
+from geoplan.outputs.webmap import LegendColormap, LightLayer, aggregate_state
 
 __all__ = ["add_choropleth", "class_breaks"]
 
@@ -143,15 +146,28 @@ def add_choropleth(m: folium.Map, areas: gpd.GeoDataFrame, column: str, *, lang:
                             if pd.api.types.is_numeric_dtype(x) else x.astype(str).to_numpy())
         fields.append(f"f_x{i}")
         aliases.append(column_label(col, lang, circle_minutes))
-    gj = gpd.GeoDataFrame(props, geometry=data.geometry.values, crs=4326)
     fg = folium.FeatureGroup(name=label, show=show)
-    folium.GeoJson(
-        gj.to_json(drop_id=True), control=False,
-        style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#555555",
-                                  "weight": 0.5, "fillOpacity": 0.7},
-        highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
-    ).add_to(fg)
+    agg = aggregate_state(m)
+    if agg is not None:  # shared simplified outlines, this layer adds only its values
+        palette_all = [*palette, NO_DATA]
+        fg.add_child(LightLayer(
+            agg.area_geometry(m, data), {"color": "#555555", "weight": 0.5,
+                                         "fillOpacity": 0.7},
+            palette=palette_all,
+            classes=np.where(np.isfinite(vals), cls, len(palette_all) - 1),
+            head=[html.escape(v) for v in props["f_name"]],
+            rows=[(alias, [html.escape(str(v)) for v in props[f]])
+                  for f, alias in zip(fields[1:], aliases[1:], strict=True)],
+            highlight=True))
+    else:
+        gj = gpd.GeoDataFrame(props, geometry=data.geometry.values, crs=4326)
+        folium.GeoJson(
+            gj.to_json(drop_id=True), control=False,
+            style_function=lambda f: {"fillColor": f["properties"]["_fill"],
+                                      "color": "#555555", "weight": 0.5, "fillOpacity": 0.7},
+            highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
+            tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+        ).add_to(fg)
     fg.add_to(m)
     if len(breaks):
         finite = vals[np.isfinite(vals)]

@@ -18,13 +18,20 @@ from branca.element import Element
 
 from geoplan.outputs.labels import column_label, value_label
 from geoplan.outputs.webmap import (
+    COORD_GRID,
+    MAP_DETAIL_LIMIT,
+    LightLayer,
+    SharedGeometry,
     _add_areas,
     _fmt_number,
     _fmt_share,
     _missing,
     _type_name,
+    aggregate_state,
     build_map,
     finish_layers,
+    light_geometries,
+    light_polygons,
 )
 
 PROPOSED_COLOUR = "#6a00a8"
@@ -40,6 +47,11 @@ _TXT = {
            "covered": "Older residents covered (before → after)",
            "share": "Share covered (before → after)", "scenario": "Scenario"},
 }
+
+
+_BADGE = (f"<div style='background:{PROPOSED_COLOUR};color:#fff;border:2px solid #fff;"
+          "border-radius:4px;font:bold 12px sans-serif;text-align:center;"
+          "line-height:18px;width:22px;height:18px;box-shadow:0 0 3px #000'>{rank}</div>")
 
 
 def _popup(row: pd.Series, lang: str) -> str:
@@ -89,12 +101,27 @@ def add_proposed_sites(m: folium.Map, sites: gpd.GeoDataFrame, type_key: str,
     if scenario:
         name += f" · {_TXT[lang]['scenario']} {scenario}"
     fg = folium.FeatureGroup(name=name, show=show)
+    if aggregate_state(m) is not None:  # badges built in the browser from arrays
+        t = _TXT[lang]
+        shared = SharedGeometry(light_geometries(data.geometry.to_numpy(), COORD_GRID))
+        fg.add_child(shared)
+        gain = [t["persons"].format(v=_fmt_number(v)) for v in data["marginal"]] \
+            if "marginal" in data else [""] * len(data)
+        after = [_fmt_share(v) if not _missing(v) else "" for v in data["share_after"]] \
+            if "share_after" in data else [""] * len(data)
+        fg.add_child(LightLayer(
+            shared, {}, kind="popup", marker="badge", badge_html=_BADGE.format(rank="{}"),
+            head=[html.escape(str(v)) for v in data.get("name", [""] * len(data))],
+            rows=[(t["rank"], [str(int(r)) for r in data["rank"]]),
+                  (t["origin"], [html.escape(str(value_label("origin", v, lang)))
+                                 for v in data.get("origin", [""] * len(data))]),
+                  (t["gain"], [html.escape(v) for v in gain]),
+                  (t["after"], after)]))
+        fg.add_to(m)
+        return
     for _, row in data.iterrows():
         pt = row.geometry
-        badge = (f"<div style='background:{PROPOSED_COLOUR};color:#fff;border:2px solid #fff;"
-                 "border-radius:4px;font:bold 12px sans-serif;text-align:center;"
-                 f"line-height:18px;width:22px;height:18px;box-shadow:0 0 3px #000'>"
-                 f"{int(row['rank'])}</div>")
+        badge = _BADGE.format(rank=int(row["rank"]))
         folium.Marker(location=(round(pt.y, 7), round(pt.x, 7)),
                       icon=folium.DivIcon(html=badge, icon_size=(26, 22), icon_anchor=(13, 11)),
                       popup=folium.Popup(_popup(row, lang), max_width=320),
@@ -110,12 +137,16 @@ def add_catchments(m: folium.Map, polygons: gpd.GeoDataFrame, type_key: str, min
     data = data[~shapely.is_empty(data.geometry.to_numpy())]
     name = _TXT[lang]["catchment"].format(t=_type_name(type_key, lang), m=f"{minutes:g}")
     fg = folium.FeatureGroup(name=name)
-    if len(data):
+    agg = aggregate_state(m)
+    style = {"color": PROPOSED_COLOUR, "weight": 2, "dashArray": "6 4",
+             "fillColor": PROPOSED_COLOUR, "fillOpacity": 0.08}
+    if len(data) and agg is not None:  # merged into one outline, simplified
+        light_polygons(m, fg, [shapely.union_all(data.geometry.to_numpy())], style,
+                       agg.tolerance)
+    elif len(data):
         folium.GeoJson(
             gpd.GeoDataFrame(geometry=data.geometry.to_numpy(), crs=4326).to_json(drop_id=True),
-            style_function=lambda _f: {"color": PROPOSED_COLOUR, "weight": 2,
-                                       "dashArray": "6 4", "fillColor": PROPOSED_COLOUR,
-                                       "fillOpacity": 0.08},
+            style_function=lambda _f: style,
         ).add_to(fg)
     fg.add_to(m)
 
@@ -126,7 +157,8 @@ def build_siting_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                      *, lang: str, title: str, boundary: shapely.Geometry | None,
                      types: Sequence[str], basemap: str = "osm",
                      tianditu_key: str | None = None,
-                     equity: dict[str, float] | None = None) -> folium.Map:
+                     equity: dict[str, float] | None = None,
+                     detail_limit: int | None = MAP_DETAIL_LIMIT) -> folium.Map:
     """Coverage map coloured by the share covered before, with after-layers on top.
 
     Parameters
@@ -143,13 +175,16 @@ def build_siting_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
         The scenario's equity figures (``min_area_share_before/after``,
         ``areas_below_floor_before/after``, ``gini_before/after``, ``equity_floor``), shown
         in a box at the bottom left.
+    detail_limit : int or None
+        As for :func:`geoplan.outputs.webmap.build_map`; an aggregated map also merges the
+        proposed sites' catchments per type and draws their badges in the browser.
     """
     multi = len(proposed) > 1
     first = proposed[0][0]
     before = f"{first}_share_before" if multi else "share_before"
     m = build_map(areas, facilities, isochrones_by_type, lang=lang, title=title, score=before,
                   boundary=boundary, types=list(types), basemap=basemap,
-                  tianditu_key=tianditu_key)
+                  tianditu_key=tianditu_key, detail_limit=detail_limit)
     for type_key, _, _, _ in proposed:
         col = f"{type_key}_share_after" if multi else "share_after"
         _add_areas(m, areas, col, 15, lang)

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import copy
 import html
+import json
+import logging
 import math
 import os
 import re
@@ -44,6 +46,7 @@ from typing import Any
 import branca.colormap as cm
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
@@ -336,6 +339,10 @@ def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame | None, types: l
             continue
         fg = folium.FeatureGroup(name=f"{label} ({len(rows)})")
         colour = _type_colour(key)
+        if aggregate_state(m) is not None:
+            _light_facilities(fg, rows, colour, lang)
+            fg.add_to(m)
+            continue
         for _, row in rows.iterrows():
             geom = row.geometry
             if geom is None or geom.is_empty:
@@ -355,6 +362,39 @@ def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame | None, types: l
                 tooltip=html.escape(name) or None,
             ).add_to(fg)
         fg.add_to(m)
+
+
+def _text_column(df: pd.DataFrame, col: str) -> list[str]:
+    """HTML-escaped text of ``col`` ("" where missing or absent)."""
+    if col not in df:
+        return [""] * len(df)
+    return [html.escape(str(v)) for v in df[col].astype(object).where(df[col].notna(), "")]
+
+
+def _light_facilities(fg: folium.FeatureGroup, rows: gpd.GeoDataFrame, colour: str,
+                      lang: str) -> None:
+    """One type's facilities as canvas circle markers with a popup (aggregated map):
+    coordinates at 5 decimals, only the columns the popup shows."""
+    geoms = rows.geometry.to_numpy()
+    pts = np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
+    pts = light_geometries(pts, COORD_GRID)
+    ft = FACILITY_TYPES.get(str(rows["type"].iloc[0]))
+    unit = ((ft.capacity_unit_zh if lang == "zh" else ft.capacity_unit_en) if ft else "")
+    sep = "" if lang == "zh" else " "
+    cap = pd.to_numeric(rows["capacity"], errors="coerce") if "capacity" in rows else \
+        pd.Series(np.nan, index=rows.index)
+    cap_text = [html.escape(f"{v:,.0f}{sep}{unit}".strip()) if np.isfinite(v) else ""
+                for v in cap.to_numpy(float)]
+    shared = SharedGeometry(pts)
+    fg.add_child(shared)
+    fg.add_child(LightLayer(
+        shared, {"radius": 4, "color": "#222222", "weight": 1, "fillColor": colour,
+                 "fillOpacity": 0.9},
+        head=_text_column(rows, "name"), kind="popup",
+        rows=[(_t(lang, "address"), _text_column(rows, "address")),
+              (_t(lang, "street"), _text_column(rows, "street")),
+              (_t(lang, "capacity"), cap_text),
+              (_t(lang, "geocode"), _text_column(rows, "geocode_note"))]))
 
 
 def _isochrone_style(colour: str, opacity: float) -> Any:
@@ -387,14 +427,24 @@ def _add_isochrones(m: folium.Map, isochrones_by_type: gpd.GeoDataFrame | None,
                 folium.FeatureGroup(name=label + _t(lang, "none"), show=False).add_to(m)
                 continue
             fg = folium.FeatureGroup(name=label, show=show)
-            folium.GeoJson(rows.to_json(drop_id=True), name=label,
-                           style_function=_isochrone_style(colour, round(opacity, 3)),
-                           control=False).add_to(fg)
+            agg = aggregate_state(m)
+            if agg is not None:  # one merged polygon per type and time
+                geoms = rows.geometry.to_numpy()
+                light_polygons(m, fg, geoms[:1] if len(geoms) == 1 else
+                               [shapely.union_all(geoms)],
+                               _isochrone_style(colour, round(opacity, 3))(None),
+                               agg.tolerance)
+            else:
+                folium.GeoJson(rows.to_json(drop_id=True), name=label,
+                               style_function=_isochrone_style(colour, round(opacity, 3)),
+                               control=False).add_to(fg)
             fg.add_to(m)
 
 
 def _add_per_facility(m: folium.Map, isochrones: gpd.GeoDataFrame | None, types: list[str],
                       circle_minutes: float, lang: str) -> None:
+    if aggregate_state(m) is not None:  # merged per type only (the GeoPackage has them)
+        return
     data = None if _empty(isochrones) else _to_wgs84(isochrones)
     title = _t(lang, "per_facility", m=format_minutes(circle_minutes))
     for key in types:
@@ -446,6 +496,20 @@ def _add_areas(m: folium.Map, areas: gpd.GeoDataFrame, score: str, circle_minute
                           for v, e in zip(elderly, est, strict=True)]
     props["f_score"] = [_fmt_share(v) if not _missing(v) else _t(lang, "no_elderly")
                         for v in data[score]]
+    agg = aggregate_state(m)
+    if agg is not None:  # shared simplified outlines, coloured by class index
+        rows = [(_t(lang, "street"), [html.escape(str(v)) for v in props["f_street"]]
+                 if "street_name" in data else [""] * len(data)),
+                (_t(lang, "elderly"), [html.escape(v) for v in props["f_elderly"]]),
+                (label, [html.escape(v) for v in props["f_score"]])]
+        fg = folium.FeatureGroup(name=f"{_t(lang, 'areas')}: {label}")
+        fg.add_child(LightLayer(
+            agg.area_geometry(m, data),
+            {"color": "#555555", "weight": 0.6, "fillOpacity": 0.7},
+            palette=[*SCORE_COLOURS, NO_DATA_COLOUR], classes=_class_index(data[score]),
+            head=[html.escape(v) for v in props["f_name"]], rows=rows, highlight=True))
+        fg.add_to(m)
+        return
     props["_fill"] = [_score_colour(v) for v in data[score]]
     gj = gpd.GeoDataFrame(props, geometry=data.geometry.values, crs=4326)
     fields = ["f_name", "f_street", "f_elderly", "f_score"]
@@ -489,6 +553,17 @@ def _add_streets(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> None:
                            "f_n": streets["n_areas"].astype(int)},
                           geometry=streets.geometry.values, crs=4326)
     fg = folium.FeatureGroup(name=_t(lang, "streets"))
+    agg = aggregate_state(m)
+    if agg is not None:
+        shared = SharedGeometry(budget_geometries(gj.geometry.to_numpy(), agg.tolerance,
+                                                  2 * LAYER_COORDS))
+        fg.add_child(shared)
+        fg.add_child(LightLayer(
+            shared, {"color": "#333333", "weight": 2.5, "fillOpacity": 0.0},
+            head=[html.escape(str(v)) for v in gj["f_name"]],
+            rows=[(_t(lang, "areas_n"), [str(v) for v in gj["f_n"]])]))
+        fg.add_to(m)
+        return
     folium.GeoJson(gj.to_json(drop_id=True), control=False,
                    style_function=lambda _f: {"color": "#333333", "weight": 2.5,
                                               "fillOpacity": 0.0},
@@ -501,10 +576,449 @@ def _add_streets(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> None:
 
 def _add_boundary(m: folium.Map, gdf: gpd.GeoDataFrame, lang: str) -> None:
     fg = folium.FeatureGroup(name=_t(lang, "boundary"))
+    agg = aggregate_state(m)
+    if agg is not None:
+        light_polygons(m, fg, gdf.geometry.to_numpy(),
+                       {"color": "#000000", "weight": 2, "dashArray": "6 4",
+                        "fillOpacity": 0.0}, agg.tolerance)
+        fg.add_to(m)
+        return
     folium.GeoJson(gdf.to_json(drop_id=True), control=False,
                    style_function=lambda _f: {"color": "#000000", "weight": 2,
                                               "dashArray": "6 4", "fillOpacity": 0.0}).add_to(fg)
     fg.add_to(m)
+
+
+# ---------------------------------------------------------------------------------------
+# Aggregated maps (large study areas)
+#
+# Above ``output.map_detail_limit`` features the detailed map (one folium object per
+# facility, per-facility catchments, full-precision outlines repeated in every score
+# overlay) grows to hundreds of MB and does not open. The aggregated map instead draws:
+# areas once as shared, simplified geometry that every score layer colours by a class
+# index; one merged catchment per facility type and time; facilities as canvas circle
+# markers built in the browser from coordinate arrays. folium's GeoJson is not used for
+# these layers: it calls the style function per feature in Python and writes a ``switch``
+# listing every feature id per style, which is both slow and large.
+
+#: Default of ``output.map_detail_limit``: above this many features (areas + facilities +
+#: per-facility catchments) :func:`build_map` draws aggregated layers.
+MAP_DETAIL_LIMIT = 2000
+#: Coordinates of aggregated layers are rounded to this grid (degrees): 1e-5° is 1.1 m
+#: north-south (0.95 m east-west at Shanghai's latitude), below a pixel at street zoom.
+COORD_GRID = 1e-5
+#: Outlines are simplified to one pixel of a view this many pixels across the whole extent,
+#: i.e. of a 1,024-pixel window zoomed two levels into the whole-city view (2^2 × 1,024):
+#: finer detail cannot be seen until one zooms in further, and the GeoPackage has it.
+PIXELS_ACROSS = 4096
+_DECIMALS = 5  # decimals of COORD_GRID
+#: Most coordinates of one merged layer (a catchment per type and time; twice this for the
+#: street outlines) on an aggregated map: about 0.25 MB of GeoJSON, so 8 types × 3 times
+#: stay near 6 MB (see :func:`budget_geometries`).
+LAYER_COORDS = 12_000
+_LONG_FRACTION = re.compile(r"\.\d{" + str(_DECIMALS + 1) + r",}(?:[eE][-+]?\d+)?")
+
+_AGG_TEXT = {
+    "zh": "汇总显示（要素较多）：边界已按地图分辨率简化，步行范围按设施类型合并，"
+          "不显示单个设施的步行范围；全部细节见 GeoPackage。",
+    "en": "Aggregated view (large study area): outlines simplified to the map's resolution, "
+          "walking catchments merged per facility type, no per-facility catchments; "
+          "every detail is in the GeoPackage.",
+}
+
+_log = logging.getLogger(__name__)
+
+
+def detail_features(areas: pd.DataFrame | None, facilities: pd.DataFrame | None,
+                    isochrones: pd.DataFrame | None = None,
+                    circle_minutes: float = 15) -> int:
+    """Number of features the detailed map would draw one by one.
+
+    Areas, facilities and, when given, the per-facility catchments at the circle time
+    (the layers that grow with the study area; merged catchments and street outlines do
+    not grow in count).
+
+    Parameters
+    ----------
+    areas, facilities, isochrones : DataFrame or None
+        As for :func:`build_map`.
+    circle_minutes : float
+        Only per-facility catchments at this time are drawn by the detailed map.
+
+    Returns
+    -------
+    int
+        The count compared with ``output.map_detail_limit``.
+    """
+    n = sum(0 if _empty(f) else len(f) for f in (areas, facilities))
+    if not _empty(isochrones):
+        if "threshold_min" in isochrones:
+            t = pd.to_numeric(isochrones["threshold_min"], errors="coerce").to_numpy(float)
+            n += int((abs(t - float(circle_minutes)) < 1e-9).sum())
+        else:
+            n += len(isochrones)
+    return n
+
+
+def pixel_tolerance(bounds: tuple[float, float, float, float] | None) -> float:
+    """Simplification tolerance in degrees for a WGS84 extent (see :data:`PIXELS_ACROSS`).
+
+    The extent's larger side (east-west scaled by the cosine of the latitude, so both are
+    in degrees of latitude) divided by :data:`PIXELS_ACROSS`, and never below
+    :data:`COORD_GRID`: e.g. about 15 m for a 60 km city, 2 m for an 8 km district.
+    """
+    if bounds is None:
+        return COORD_GRID
+    west, south, east, north = bounds
+    coslat = math.cos(math.radians((south + north) / 2))
+    span = max((east - west) * coslat, north - south)
+    return max(span / PIXELS_ACROSS, COORD_GRID)
+
+
+def light_geometries(geoms: Any, tolerance: float) -> Any:
+    """Simplified, grid-rounded copies of WGS84 geometries (vectorised shapely).
+
+    ``simplify`` (topology preserving, so adjacent areas stay apart) drops vertices closer
+    than ``tolerance`` degrees to the simplified line, then coordinates are rounded to
+    :data:`COORD_GRID` (5 decimals in the GeoJSON). Rounding by coordinate transform rather
+    than ``set_precision`` is several times faster; the sub-metre self-touches or repeated
+    points it may leave do not matter to drawing (the GeoPackage keeps the exact geometry).
+    Missing geometries stay missing. Merged layers use :func:`budget_geometries`.
+    """
+    arr = np.asarray(geoms, dtype=object)
+    out = shapely.simplify(arr, tolerance, preserve_topology=True)
+    return shapely.transform(out, lambda c: np.round(c, _DECIMALS))
+
+
+def _geojson_array(geoms: Any) -> str:
+    """A JSON array of GeoJSON geometries (``null`` for missing or empty ones)."""
+    arr = np.asarray(geoms, dtype=object)
+    arr = np.where(shapely.is_missing(arr) | shapely.is_empty(arr), None, arr)
+    text = "[" + ",".join("null" if t is None else t
+                          for t in shapely.to_geojson(arr)) + "]"
+    return _shorten_numbers(text)
+
+
+def _shorten_numbers(text: str) -> str:
+    """Rewrite numbers with more than 5 decimals at 5 (shortest form).
+
+    GEOS's GeoJSON writer prints some rounded values with 17 digits (121.33643 as
+    121.33642999999999). Candidates are found by their long fraction (a fast scan; a
+    pattern starting at every digit takes ten times longer) and widened back to the
+    number's start.
+    """
+    out: list[str] = []
+    last = 0
+    for mt in _LONG_FRACTION.finditer(text):
+        start = mt.start()
+        while start > last and text[start - 1] in "0123456789-":
+            start -= 1
+        out += [text[last:start], repr(round(float(text[start:mt.end()]), _DECIMALS))]
+        last = mt.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _compact_json(value: Any) -> str:
+    """JSON without spaces, safe inside ``<script>`` (no ``</`` or ``<!--``)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+class _RawScript(Element):
+    """Script text added to the page as is. branca wraps each rendered script in an
+    ``Element``, whose jinja template re-parses the text: seconds for megabytes of
+    coordinates."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+class _RawMacro(MacroElement):
+    """A MacroElement whose rendered script goes into the page without re-parsing."""
+
+    def render(self, **kwargs: Any) -> None:
+        script = self._template.module.__dict__["script"]
+        self.get_root().script.add_child(_RawScript(script(self, kwargs)),
+                                         name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class SharedGeometry(_RawMacro):
+    """Geometry written once into the page as a JS array, for several :class:`LightLayer`s.
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries
+        WGS84 geometries, already simplified (:func:`light_geometries`).
+    """
+
+    # The array is kept as a string and parsed on first use: JSON.parse is several times
+    # faster than V8 compiling the same text as a literal, and layers hidden at start
+    # never pay for it. GeoJSON of geometries has no quote, backslash or line break.
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = {text: '{{ this.text }}', value: null};
+        {% endmacro %}
+    """)
+
+    def __init__(self, geoms: Any) -> None:
+        super().__init__()
+        self._name = "SharedGeometry"
+        self.text = _geojson_array(geoms)
+        if re.search(r"['\\\n\r\u2028\u2029]", self.text):  # pragma: no cover - GEOS output
+            raise GeoplanError("map geometry text holds a quote or line break")
+        self.n = len(geoms)
+
+
+class LightLayer(_RawMacro):
+    """A GeoJSON layer built in the browser from a geometry array and column arrays.
+
+    Tooltip or popup text is assembled on demand from per-feature string columns, and
+    polygons are filled from a palette by a per-feature class index, so the page holds
+    each value once and no per-feature JavaScript object is written. The Leaflet layer is
+    built when its parent group is first on the map (at once for layers shown at start).
+
+    Parameters
+    ----------
+    geometry : SharedGeometry
+        The features' geometry (added to the map before this layer).
+    style : dict
+        Leaflet path options for every feature (circle markers take ``radius`` too).
+    palette, classes : list of str, list of int, optional
+        Fill colours and each feature's index into them.
+    rows : list of (label, list of str), optional
+        Table rows of the tooltip (or popup); values are HTML (escape them first), empty
+        ones are left out.
+    head : list of str, optional
+        A bold first line per feature (e.g. the name).
+    kind : {"tooltip", "popup"}
+        How the text is shown.
+    marker : {"circle", "badge"}
+        How points are drawn: canvas circle markers, or numbered badges (``badge_html``
+        with ``{}`` replaced by the first row's value; for a few hundred proposed sites).
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+          var group = {{ this._parent.get_name() }};
+          function build() {
+            var shared = {{ this.geometry.get_name() }};
+            var geoms = shared.value || (shared.value = JSON.parse(shared.text));
+            var style = {{ this.style_json }}, palette = {{ this.palette_json }};
+            var cls = {{ this.classes_json }}, head = {{ this.head_json }};
+            var labels = {{ this.labels_json }}, cols = {{ this.columns_json }};
+            function text(i) {
+                var s = head ? "<b>" + head[i] + "</b>" : "", t = "";
+                for (var k = 0; k < labels.length; k++) {
+                    if (cols[k][i]) t += "<tr><th style='text-align:left;padding-right:6px'>"
+                        + labels[k] + "</th><td>" + cols[k][i] + "</td></tr>";
+                }
+                return s + (t ? "<table>" + t + "</table>" : "");
+            }
+            function styleOf(i) {
+                var o = Object.assign({}, style);
+                if (cls) { o.fillColor = palette[cls[i]]; }
+                return o;
+            }
+            var feats = [];
+            for (var i = 0; i < geoms.length; i++) {
+                if (geoms[i]) feats.push({type: "Feature", geometry: geoms[i], properties: {i: i}});
+            }
+            var layer = L.geoJSON({type: "FeatureCollection", features: feats}, {
+                style: function (f) { return styleOf(f.properties.i); },
+                pointToLayer: function (f, ll) {
+                    {%- if this.marker == "badge" %}
+                    return L.marker(ll, {icon: L.divIcon({className: "",
+                        html: {{ this.badge_html|tojson }}.replace("{}", cols[0][f.properties.i]),
+                        iconSize: [26, 22], iconAnchor: [13, 11]})});
+                    {%- else %}
+                    return L.circleMarker(ll, styleOf(f.properties.i));
+                    {%- endif %}
+                },
+                onEachFeature: function (f, l) {
+                    var i = f.properties.i;
+                    {%- if this.kind == "popup" %}
+                    if (head || labels.length) l.bindPopup(function () { return text(i); },
+                                                           {maxWidth: 320});
+                    {%- else %}
+                    if (head || labels.length) l.bindTooltip(function () { return text(i); },
+                                                             {sticky: true});
+                    {%- endif %}
+                    {%- if this.highlight %}
+                    l.on("mouseover", function () { l.setStyle({weight: 2.5, color: "#000000"}); });
+                    l.on("mouseout", function () { l.setStyle(styleOf(i)); });
+                    {%- endif %}
+                }
+            });
+            layer.addTo(group);
+          }
+          // Layers hidden at start are built when first switched on: opening the page
+          // then costs only what it shows.
+          if (group._map) { build(); } else { group.once("add", build); }
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, geometry: SharedGeometry, style: dict[str, Any], *,
+                 palette: Sequence[str] | None = None, classes: Any = None,
+                 rows: Sequence[tuple[str, Sequence[str]]] = (),
+                 head: Sequence[str] | None = None, kind: str = "tooltip",
+                 marker: str = "circle", highlight: bool = False,
+                 badge_html: str = "") -> None:
+        super().__init__()
+        self._name = "LightLayer"
+        self.geometry = geometry
+        self.style_json = _compact_json(style)
+        self.palette_json = _compact_json(list(palette) if palette is not None else None)
+        self.classes_json = _compact_json(None if classes is None
+                                          else np.asarray(classes, dtype=int).tolist())
+        self.head_json = _compact_json(None if head is None else [str(h) for h in head])
+        self.labels_json = _compact_json([html.escape(label) for label, _ in rows])
+        self.columns_json = _compact_json([[str(v) for v in values] for _, values in rows])
+        self.kind = kind
+        self.marker = marker
+        self.highlight = highlight
+        self.badge_html = badge_html
+
+
+class AggregateState:
+    """What an aggregated map shares between its layers (kept on the map object).
+
+    Attributes
+    ----------
+    tolerance : float
+        Simplification tolerance in degrees (:func:`pixel_tolerance`).
+    """
+
+    def __init__(self, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self._areas: list[tuple[gpd.GeoDataFrame, SharedGeometry]] = []
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AggregateState:
+        # map_html renders a deep copy of the map: the frames seen need no copy.
+        return self
+
+    def area_geometry(self, m: folium.Map, areas: gpd.GeoDataFrame) -> SharedGeometry:
+        """The shared simplified geometry of ``areas`` (WGS84), written once per frame.
+
+        A frame with the same index and the same geometries as one seen before reuses its
+        geometry, so the coverage layer and every score overlay share one copy.
+        """
+        geoms = areas.geometry.to_numpy()
+        for seen, shared in self._areas:
+            if (len(seen) == len(areas) and seen.index.equals(areas.index)
+                    and bool(np.all(shapely.equals_exact(seen.geometry.to_numpy(), geoms, 0.0)
+                                    | (shapely.is_missing(geoms)
+                                       & shapely.is_missing(seen.geometry.to_numpy()))))):
+                return shared
+        shared = SharedGeometry(light_geometries(geoms, self.tolerance))
+        m.add_child(shared)
+        _move_before_layers(m, shared)
+        self._areas.append((areas, shared))
+        return shared
+
+
+def _move_before_layers(m: folium.Map, element: Element) -> None:
+    """Put ``element`` first among the map's children (its JS variable must exist before
+    any layer's script refers to it)."""
+    key = element.get_name()
+    items = list(m._children.items())
+    m._children.clear()
+    m._children[key] = element
+    for k, v in items:
+        if k != key:
+            m._children[k] = v
+
+
+def aggregate_state(m: folium.Map) -> AggregateState | None:
+    """The map's :class:`AggregateState`, or None for a detailed map."""
+    state = getattr(m, "_geoplan_aggregate", None)
+    return state if isinstance(state, AggregateState) else None
+
+
+def _class_index(values: Any) -> np.ndarray:
+    """Index into ``SCORE_COLOURS + (NO_DATA_COLOUR,)`` of each share (vectorised
+    :func:`_score_colour`)."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(float)
+    idx = np.searchsorted(np.asarray(SCORE_BREAKS[1:-1]), np.clip(v, 0.0, 1.0), side="right")
+    return np.where(np.isfinite(v), idx, len(SCORE_COLOURS))
+
+
+def _add_aggregate_note(m: folium.Map, lang: str) -> None:
+    m.get_root().html.add_child(Element(
+        "<div class='geoplan-aggregated' style='position:fixed;top:46px;left:60px;"
+        "z-index:900;max-width:480px;background:rgba(255,255,255,0.9);padding:3px 8px;"
+        f"font-size:12px;border-radius:4px'>{html.escape(_AGG_TEXT[lang])}</div>"),
+        name="geoplan_aggregated")
+
+
+def _merged_light(geoms: Any, tolerance: float) -> Any:
+    """Douglas-Peucker on each ring of (multi)polygons, rebuilt as multipolygons, rounded.
+
+    GEOS simplifies a polygon and then repairs it with a buffer, which on a merged
+    catchment of thousands of parts costs as much as a union; simplifying the rings as
+    lines and rebuilding is about 15 times faster. Rings that collapse (fewer than 4
+    points) are dropped, with the holes of a collapsed shell. Only for drawing.
+    """
+    arr = np.asarray(geoms, dtype=object)
+    out = np.full(len(arr), None, dtype=object)
+    parts, gi = shapely.get_parts(arr, return_index=True)
+    keep = shapely.get_type_id(parts) == 3
+    parts, gi = parts[keep], gi[keep]
+    rings, pi = shapely.get_rings(parts, return_index=True)
+    rings = shapely.simplify(rings, tolerance, preserve_topology=False)
+    rings = shapely.transform(rings, lambda c: np.round(c, _DECIMALS))
+    ok = shapely.get_num_coordinates(rings) >= 4
+    shell = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.zeros(0, bool)
+    shell_ok = np.zeros(len(parts), bool)
+    shell_ok[pi[shell & ok]] = True
+    ok &= shell_ok[pi]
+    if not ok.any():
+        return out
+    part_ids, new_pi = np.unique(pi[ok], return_inverse=True)
+    polys = shapely.polygons(shapely.linearrings(shapely.get_coordinates(rings[ok]),
+                                                 indices=np.repeat(
+                                                     np.arange(ok.sum()),
+                                                     shapely.get_num_coordinates(rings[ok]))),
+                             indices=new_pi)
+    shapely.multipolygons(polys, indices=gi[part_ids], out=out)
+    return out
+
+
+def budget_geometries(geoms: Any, tolerance: float, max_coords: int) -> Any:
+    """:func:`light_geometries`, coarsened until at most ``max_coords`` coordinates remain.
+
+    Merged catchments can be so jagged (every street end of hundreds of catchments) that
+    simplifying to the map's resolution keeps nearly every vertex; the tolerance is then
+    doubled until the layer fits its budget, up to 16 times (4 pixels of the whole-extent
+    view on a 1,024-pixel window, see :data:`PIXELS_ACROSS`), where shapes would start to
+    look wrong, so the page size stays bounded for any realistic input.
+    """
+    tol = tolerance
+    out = _merged_light(geoms, tol)
+    while int(shapely.get_num_coordinates(out).sum()) > max_coords and tol < 16 * tolerance:
+        tol *= 2
+        out = _merged_light(geoms, tol)
+    if tol > tolerance:
+        _log.debug("map: layer coarsened to %.1f m to stay within %d coordinates",
+                   tol * 111_320, max_coords)
+    return out
+
+
+def light_polygons(m: folium.Map, fg: folium.FeatureGroup, geoms: Any,
+                   style: dict[str, Any], tolerance: float,
+                   max_coords: int = LAYER_COORDS) -> None:
+    """Add polygons to ``fg`` as one simplified :class:`LightLayer` without popups, with at
+    most ``max_coords`` coordinates (:func:`budget_geometries`)."""
+    shared = SharedGeometry(budget_geometries(geoms, tolerance, max_coords))
+    fg.add_child(shared)
+    fg.add_child(LightLayer(shared, style))
 
 
 class _LegendControl(MacroElement):
@@ -685,7 +1199,8 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
               circle_minutes: float = 15,
               boundary: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | None = None,
               types: Sequence[str] | None = None, basemap: str = "osm",
-              tianditu_key: str | None = None) -> folium.Map:
+              tianditu_key: str | None = None,
+              detail_limit: int | None = MAP_DETAIL_LIMIT) -> folium.Map:
     """Build the interactive coverage map.
 
     Parameters
@@ -719,6 +1234,12 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
         Base map tiles, see :func:`add_basemap`.
     tianditu_key : str, optional
         Key for ``basemap="tianditu"``; default the ``TIANDITU_KEY`` environment variable.
+    detail_limit : int or None, default :data:`MAP_DETAIL_LIMIT`
+        Above this many features (:func:`detail_features`) the map is aggregated: areas
+        with outlines simplified to the map's resolution (:func:`pixel_tolerance`), one
+        merged catchment per type and time, light facility markers, no per-facility
+        catchments, and a note on the map that the GeoPackage holds every detail.
+        0 aggregates always; None never.
 
     Returns
     -------
@@ -752,6 +1273,18 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
         "background:rgba(255,255,255,0.9);padding:4px 10px;font-size:16px;font-weight:bold;"
         f"border-radius:4px'>{html.escape(title)}</div>"), name="geoplan_title")
 
+    boundary_gdf = _boundary_frame(boundary)
+    box = _bounds([areas, facilities, boundary_gdf])
+    n_features = detail_features(areas, facilities, isochrones, circle_minutes)
+    if detail_limit is not None and n_features > detail_limit:
+        tolerance = pixel_tolerance(box)
+        _log.info("map: %d features (areas + facilities + per-facility catchments) exceed "
+                  "output.map_detail_limit = %d: drawing aggregated layers (outlines "
+                  "simplified to %.1f m, catchments merged per type); the GeoPackage keeps "
+                  "every detail", n_features, detail_limit, tolerance * 111_320)
+        m._geoplan_aggregate = AggregateState(tolerance)  # type: ignore[attr-defined]
+        _add_aggregate_note(m, lang)
+
     type_keys = _types(facilities, isochrones_by_type, types)
     _add_areas(m, areas, score, circle_minutes, lang)
     _add_isochrones(m, isochrones_by_type, type_keys,
@@ -759,7 +1292,6 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
     if isochrones is not None:
         _add_per_facility(m, isochrones, type_keys, circle_minutes, lang)
     _add_streets(m, areas, lang)
-    boundary_gdf = _boundary_frame(boundary)
     if boundary_gdf is not None:
         _add_boundary(m, boundary_gdf, lang)
     _add_facilities(m, facilities, type_keys, lang)
@@ -774,7 +1306,6 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
     # of layers covered a third of the map.
     folium.LayerControl(collapsed=True).add_to(m)
 
-    box = _bounds([areas, facilities, boundary_gdf])
     if box is not None:
         west, south, east, north = (round(v, 7) for v in box)
         m.fit_bounds([[south, west], [north, east]])

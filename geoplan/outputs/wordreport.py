@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -308,5 +309,22 @@ def write_word_report(path: str | os.PathLike[str], title: str, *, lang: str,
     buf = io.BytesIO()
     doc.save(buf)
     with atomic_write(final, "wb") as fh:
-        fh.write(buf.getvalue())
+        fh.write(_fixed_zip_times(buf.getvalue()))
     return final
+
+
+def _fixed_zip_times(data: bytes) -> bytes:
+    """The same .docx package with every member dated 1980-01-01 (the zip epoch).
+
+    python-docx stamps each zip member with the time of saving, so two runs on the same
+    inputs gave different bytes; the run's own time is in the text and the manifest.
+    """
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info))
+    return out.getvalue()

@@ -60,7 +60,8 @@ def weighted_gini(values: np.ndarray, weights: np.ndarray) -> float:
     -------
     float
         ``Σ_i Σ_j w_i w_j |x_i − x_j| / (2 W² μ)``, computed in O(k log k) from the sorted
-        values; ``nan`` when the weights or the weighted mean are 0.
+        values; ``nan`` when no unit has weight; ``0.0`` when the weighted mean is 0 (every
+        unit at zero is perfectly equal, e.g. the "before" of a district nobody can reach yet).
 
     Notes
     -----
@@ -75,7 +76,7 @@ def weighted_gini(values: np.ndarray, weights: np.ndarray) -> float:
         return math.nan
     mu = float(np.dot(w, x) / total)
     if mu <= 0:
-        return math.nan
+        return 0.0  # values are non-negative, so all are 0: equal, not undefined
     order = np.argsort(x, kind="stable")
     x, w = x[order], w[order]
     cw = np.cumsum(w) - w          # weight strictly below (ties contribute 0 either way)

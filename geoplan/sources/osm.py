@@ -30,13 +30,14 @@ import shapely
 
 from geoplan.config import Config, NetworkSource
 from geoplan.errors import InputDataError, NetworkError
-from geoplan.hashing import sha256_file
+from geoplan.hashing import file_digest
 from geoplan.sources.osm_read import (
     NETWORK_WAY_TAGS,
     OsmTables,
     detect_format,
     header_bounds,
     read_osm,
+    relation_by_name,
     relation_polygon,
 )
 
@@ -108,20 +109,6 @@ def check_osm_file(path: Path) -> shapely.Polygon | None:
     return shapely.box(attrs["minlon"], attrs["minlat"], attrs["maxlon"], attrs["maxlat"])
 
 
-def file_fingerprint(path: Path, *, whole_below: int = 64 << 20) -> str:
-    """A cache key for a file: its SHA-256, or for large files size, mtime and a hash of
-    the first and last MiB (hashing a 1 GB extract on every run would cost seconds)."""
-    st = path.stat()
-    if st.st_size < whole_below:
-        return sha256_file(path)
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        h.update(fh.read(1 << 20))
-        fh.seek(max(0, st.st_size - (1 << 20)))
-        h.update(fh.read(1 << 20))
-    return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
-
-
 @dataclass(frozen=True)
 class StudyCut:
     """Where local OSM files are cut while read: the study area plus the walking buffer.
@@ -139,6 +126,8 @@ class StudyCut:
     name_column: str = "name"
     osm_relation: int | None = None
     buffer_m: float = 0.0
+    osm_name: str | None = None
+    osm_admin_level: int | None = None
 
     @classmethod
     def of(cls, cfg: Config) -> StudyCut:
@@ -149,19 +138,34 @@ class StudyCut:
         return cls(boundary=sa.boundary, crs=sa.boundary_crs, code=sa.boundary_code,
                    name=sa.boundary_name, code_column=sa.boundary_code_column,
                    name_column=sa.boundary_name_column, osm_relation=sa.osm_relation,
-                   buffer_m=round(float(walking_buffer_m(cfg)), 1))
+                   buffer_m=round(float(walking_buffer_m(cfg)), 1),
+                   osm_name=sa.osm_name,
+                   osm_admin_level=sa.osm_admin_level)
 
     @property
     def is_set(self) -> bool:
         """True when a boundary (file or relation) cuts the files."""
-        return self.boundary is not None or self.osm_relation is not None
+        return (self.boundary is not None or self.osm_relation is not None
+                or self.osm_name is not None)
+
+    @property
+    def setting(self) -> str:
+        """The setting that gives the boundary, for messages (e.g. ``study_area.osm_name =
+        "杨浦区"``); '' when none is set."""
+        if self.boundary is not None:
+            return str(self.boundary)
+        if self.osm_relation is not None:
+            return f"study_area.osm_relation = {self.osm_relation}"
+        if self.osm_name is not None:
+            return f'study_area.osm_name = "{self.osm_name}"'
+        return ""
 
     def cache_key(self) -> dict[str, Any]:
         """What a cached network or feature set read through this cut depends on."""
         if not self.is_set:
             return {}
         d = dataclasses.asdict(self)
-        d["boundary"] = sha256_file(self.boundary) if self.boundary is not None else None
+        d["boundary"] = file_digest(self.boundary)[0] if self.boundary is not None else None
         return d
 
 
@@ -183,6 +187,13 @@ def configured_boundary(source: NetworkSource, cut: StudyCut) -> shapely.Geometr
                cut.osm_relation)
         if key not in _RELATION_MEMO:
             _RELATION_MEMO[key] = relation_polygon(source.osm_files, cut.osm_relation)
+        return _RELATION_MEMO[key]
+    if cut.osm_name is not None and cut.osm_admin_level is not None:
+        key = (tuple((str(p), p.stat().st_mtime_ns) for p in source.osm_files),
+               cut.osm_name, cut.osm_admin_level)
+        if key not in _RELATION_MEMO:
+            rid = relation_by_name(source.osm_files, cut.osm_name, cut.osm_admin_level)
+            _RELATION_MEMO[key] = relation_polygon(source.osm_files, rid)
         return _RELATION_MEMO[key]
     return None
 
@@ -421,7 +432,7 @@ def features_from_tables(tables: OsmTables) -> gpd.GeoDataFrame:
 def _cached_file_features(source: NetworkSource, cut: StudyCut,
                           cache_dir: Path) -> gpd.GeoDataFrame:
     payload = json.dumps({"format": FEATURES_CACHE_FORMAT,
-                          "files": [file_fingerprint(p) for p in source.osm_files],
+                          "files": [file_digest(p)[0] for p in source.osm_files],
                           "cut": cut.cache_key()}, sort_keys=True, default=str)
     key = hashlib.sha256(payload.encode()).hexdigest()[:20]
     path = cache_dir / f"osmfeatures-{key}.pkl"

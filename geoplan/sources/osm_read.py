@@ -3,14 +3,18 @@
 Planning institutes keep OSM as ``.osm.pbf`` extracts of a whole city or province. This module
 reads them with pyosmium (the libosmium bindings: a streaming C++ reader for every OSM format,
 PBF decoding on a thread pool, kept by the OSM tooling maintainers) and keeps only what lies in
-the study area plus a walking buffer, so that memory follows the study area, not the file:
+the study area plus a walking buffer, so that what is kept follows the study area, not the
+file (libosmium's node location index, 16 bytes a node of the file, goes to a temporary file
+for province or country extracts):
 
 1. relations (only multipolygon/boundary relations tagged ``building`` or
    ``landuse=residential``; their member way ids are remembered);
-2. nodes: only those inside the clip polygon (a bounding-box test per node while streaming,
-   then one vectorised point-in-polygon test);
+2. nodes: their locations go into libosmium's node location index without reaching
+   Python; only nodes with a crossing/signal tag do (libosmium's key filter);
 3. ways: ``highway`` ways (tag columns used by the walkability policy) and building/landuse
-   ways and relation members, filtered in chunks to those touching a kept node.
+   ways and relation members, with their node coordinates filled in from that index,
+   filtered in chunks (one vectorised point-in-polygon test) to those touching the clip
+   area; the kept nodes are those of the kept ways inside it.
 
 The result, :class:`OsmTables`, holds plain numpy arrays for the street network and
 Overpass-like elements for buildings and residential landuse (few, and their polygons are
@@ -22,6 +26,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import logging
+import tempfile
+import unicodedata
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,23 +207,26 @@ def _corrupt(path: Path, fmt: str, exc: BaseException) -> str:
 
 
 class _Collector:
-    """Accumulates streamed ways and keeps those that touch a kept node, chunk by chunk."""
+    """Accumulates streamed ways (node ids and fixed-point coordinates of each) and keeps
+    those that touch the clip area, chunk by chunk, so memory follows what is kept."""
 
-    def __init__(self, kept_ids: np.ndarray) -> None:
-        self.kept = kept_ids
+    def __init__(self, inside: Any) -> None:
+        self.inside = inside
         self.ids = array("q")
         self.lens = array("q")
         self.refs = array("q")
+        self.xs = array("q")
+        self.ys = array("q")
         self.rows: list[Any] = []
-        self.out_ids: list[np.ndarray] = []
-        self.out_lens: list[np.ndarray] = []
-        self.out_refs: list[np.ndarray] = []
+        self.out: list[tuple[np.ndarray, ...]] = []
         self.out_rows: list[Any] = []
 
-    def add(self, wid: int, refs: list[int], row: Any) -> None:
+    def add(self, wid: int, refs: list[int], xs: list[int], ys: list[int], row: Any) -> None:
         self.ids.append(wid)
         self.lens.append(len(refs))
         self.refs.extend(refs)
+        self.xs.extend(xs)
+        self.ys.extend(ys)
         self.rows.append(row)
         if len(self.refs) >= _CHUNK_REFS:
             self.flush()
@@ -225,39 +234,40 @@ class _Collector:
     def flush(self) -> None:
         if not self.ids:
             return
-        ids = np.frombuffer(self.ids, dtype=np.int64).copy()
-        lens = np.frombuffer(self.lens, dtype=np.int64).copy()
-        refs = np.frombuffer(self.refs, dtype=np.int64).copy()
-        keep = _touches(refs, lens, self.kept)
+        ids, lens, refs, xs, ys = (np.frombuffer(a, dtype=np.int64).copy() for a in
+                                   (self.ids, self.lens, self.refs, self.xs, self.ys))
+        hit = self.inside(xs, ys)
+        # nodes with negative ids have no location yet (see _negative_locations): a way
+        # may touch the clip through them, decided once they are located
+        keep = _touches(hit | ((refs < 0) & ~_valid(xs, ys)), lens)
         ref_keep = np.repeat(keep, lens)
-        self.out_ids.append(ids[keep])
-        self.out_lens.append(lens[keep])
-        self.out_refs.append(refs[ref_keep])
+        self.out.append((ids[keep], lens[keep], refs[ref_keep], xs[ref_keep], ys[ref_keep],
+                         hit[ref_keep]))
         self.out_rows.extend(r for r, k in zip(self.rows, keep, strict=True) if k)
-        self.ids, self.lens, self.refs, self.rows = array("q"), array("q"), array("q"), []
+        self.ids, self.lens, self.refs = array("q"), array("q"), array("q")
+        self.xs, self.ys, self.rows = array("q"), array("q"), []
 
-    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    def result(self) -> tuple[tuple[np.ndarray, ...], list[Any]]:
+        """``(ids, lens, refs, xs, ys, inside)`` of the kept ways and their tag rows."""
         self.flush()
-        return (_cat(self.out_ids), _cat(self.out_lens), _cat(self.out_refs),
-                self.out_rows)
+        cols = tuple(_cat([o[i] for o in self.out]) for i in range(5))
+        hit = (np.concatenate([o[5] for o in self.out]) if self.out
+               else np.zeros(0, dtype=bool))
+        return (*cols, hit), self.out_rows
 
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
-def _touches(refs: np.ndarray, lens: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """Per way (given by ``lens``), whether any of its ``refs`` is among sorted ``kept``."""
+def _touches(hit: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Per way (given by ``lens``), whether any of its references is a ``hit``."""
     if len(lens) == 0:
         return np.zeros(0, dtype=bool)
-    if len(kept) == 0:
-        return np.zeros(len(lens), dtype=bool)
-    pos = np.minimum(np.searchsorted(kept, refs), len(kept) - 1)
-    hit = (kept[pos] == refs).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
     nonempty = lens > 0
     out = np.zeros(len(lens), dtype=bool)
-    out[nonempty] = np.add.reduceat(hit, starts[nonempty]) > 0
+    out[nonempty] = np.add.reduceat(hit.astype(np.int64), starts[nonempty]) > 0
     return out
 
 
@@ -277,11 +287,59 @@ def _is_feature(tags: Any) -> bool:
     return "building" in tags or tags.get("landuse") == "residential"
 
 
+#: Inputs up to this size keep libosmium's node location index in memory (``flex_mem``:
+#: 16 bytes per node of the file); larger ones (a province or country extract) put it in
+#: a memory-mapped temporary file (``sparse_file_array``), so that RAM follows the study
+#: area and the operating system pages the index in and out.
+_INDEX_IN_MEMORY_MAX = 512 << 20
+
+#: libosmium's fixed-point value of an undefined coordinate (a node missing from the files).
+_UNDEFINED = 2_147_483_647
+
+
+def _way_nodes(way: Any) -> tuple[list[int], list[int], list[int]]:
+    """Node ids and fixed-point coordinates (from libosmium's location index) of ``way``.
+
+    Reads pyosmium's C++ node list directly: the public ``way.nodes`` iterator adds two
+    Python calls per node, the largest cost of reading a city's ways.
+    """
+    nodes = way.nodes
+    try:
+        lst, data = nodes._list, way._pyosmium_data
+        get = lst.get
+        nrs = [get(data, i) for i in range(lst.size(data))]
+    except AttributeError:  # another pyosmium layout: the public (slower) iterator
+        nrs = list(nodes)
+    locs = [r.location for r in nrs]
+    return [r.ref for r in nrs], [c.x for c in locs], [c.y for c in locs]
+
+
+def _tag_getter(obj: Any) -> Any:
+    """``get(key, default)`` for the tags of ``obj``: pyosmium's C++ lookup directly (the
+    public ``obj.tags.get`` adds a Python call per lookup, and a way is asked for ~20 keys)."""
+    try:
+        return obj._pyosmium_data.tags_get_value_by_key
+    except AttributeError:  # another pyosmium layout
+        return obj.tags.get
+
+
+def _feature_row(tag: Any) -> dict[str, str]:
+    return {k: v for k in FEATURE_TAGS if (v := tag(k, None)) is not None}
+
+
 def read_osm(paths: tuple[Path, ...] | list[Path],
              clip: shapely.Geometry | None = None, *,
              way_tags: tuple[str, ...] = NETWORK_WAY_TAGS,
              node_tags: tuple[str, ...] = NODE_TAGS) -> OsmTables:
     """Stream OSM files into :class:`OsmTables`, keeping only what lies in ``clip``.
+
+    Two streaming passes per file, with the per-object work in libosmium (C++): the
+    nodes go into libosmium's location index without reaching Python (only those with
+    one of ``node_tags`` do), then the ``highway``/``building``/``landuse`` ways come
+    through libosmium's key filter with their node coordinates filled in from that index.
+    Ways are kept, chunk by chunk, when one of their nodes lies in ``clip`` (one
+    vectorised point-in-polygon test per chunk), and the kept nodes are those of the kept
+    ways that lie in ``clip``.
 
     Parameters
     ----------
@@ -316,12 +374,10 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
                 b.intersects(clip) for b in declared):
             raise InputDataError(_outside(paths, clip, shapely.union_all(declared)))
     use_clip = clip is not None and not clip.is_empty
-    if use_clip:
-        assert clip is not None
-        shapely.prepare(clip)
-        # bounding box in libosmium's fixed-point units (1e-7 degrees), compared as ints
-        w, s, e, n = (round(v * 1e7) for v in clip.bounds)
-        w, s, e, n = w - 1, s - 1, e + 1, n + 1
+    inside = _inside_test(clip if use_clip else None)
+    # the clip's box in libosmium's fixed-point units, to skip ways wholly outside early
+    box = (tuple(round(v * 1e7) + d for v, d in zip(clip.bounds, (-1, -1, 1, 1), strict=True))
+           if use_clip and clip is not None else ())
 
     # 1. relations that make building/landuse polygons, and their member ways
     relations: dict[int, dict[str, Any]] = {}
@@ -340,84 +396,109 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     member_ways = {m["ref"] for rel in relations.values() for m in rel["members"]
                    if m["type"] == "way"}
 
-    # 2. nodes inside the clip area (the per-node Python work is kept to a minimum: this
-    # loop sees every node of the file)
-    nid, xs, ys = array("q"), array("q"), array("q")
-    for p, fmt in zip(paths, fmts, strict=True):
-        try:
-            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE)
-            if use_clip:
-                for nd in fp:
-                    loc = nd.location
-                    x, y = loc.x, loc.y
-                    if w <= x <= e and s <= y <= n:
-                        nid.append(nd.id)
-                        xs.append(x)
-                        ys.append(y)
-            else:
-                for nd in fp:
-                    loc = nd.location
-                    nid.append(nd.id)
-                    xs.append(loc.x)
-                    ys.append(loc.y)
-        except RuntimeError as exc:
-            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
-    ids = np.frombuffer(nid, dtype=np.int64)
-    xi, yi = np.frombuffer(xs, dtype=np.int64), np.frombuffer(ys, dtype=np.int64)
-    ok = (np.abs(xi) <= 1_800_000_000) & (np.abs(yi) <= 900_000_000)  # undefined locations
-    # Fixed-point / 1e7 is correctly rounded: the same doubles as parsing the XML text.
-    ids, lon, lat = ids[ok], xi[ok] / 1e7, yi[ok] / 1e7
-    del nid, xs, ys, xi, yi
-    if use_clip and len(ids):
-        inside = shapely.contains_xy(clip, lon, lat) | shapely.intersects_xy(clip, lon, lat)
-        ids, lon, lat = ids[inside], lon[inside], lat[inside]
-    ids, first = np.unique(ids, return_index=True)
-    lon, lat = lon[first], lat[first]
+    with tempfile.TemporaryDirectory(prefix="geoplan-osm-index-",
+                                     ignore_cleanup_errors=True) as tmp:
+        total = sum(Path(p).stat().st_size for p in paths)
+        index = osmium.index.create_map(
+            "flex_mem" if total <= _INDEX_IN_MEMORY_MAX
+            else f"sparse_file_array,{Path(tmp) / 'locations'}")
+
+        # one handler for all passes: it sorts the index once, before the first way (a
+        # second handler on the same index misses the nodes of all but the last file)
+        lh = osmium.NodeLocationsForWays(index)
+        lh.ignore_errors()  # nodes missing from the files: undefined, dropped below
+
+        # 2. nodes: into the location index (C++), only tagged ones reach Python
+        tag_nid = array("q")
+        tag_rows: list[tuple[Any, ...]] = []
+        negative = False
+        for p, fmt in zip(paths, fmts, strict=True):
+            try:
+                with osmium.io.Reader(osmium.io.File(str(p), fmt), osmium.osm.NODE) as rd:
+                    if not node_tags:
+                        osmium.apply(rd, lh)
+                        continue
+                    # the handlers are kept in names: the iterator does not own them
+                    kf = osmium.filter.KeyFilter(*node_tags)
+                    for nd in osmium.OsmFileIterator(rd, lh, kf):
+                        tag = _tag_getter(nd)
+                        tag_nid.append(nd.id)
+                        tag_rows.append(tuple([tag(k, None) for k in node_tags]))
+            except RuntimeError as exc:
+                raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+
+        # 3. ways with their node coordinates: highway ways for the network,
+        # building/landuse ways and relation members for the features
+        net = _Collector(inside)
+        feat = _Collector(inside)
+        for p, fmt in zip(paths, fmts, strict=True):
+            try:
+                # tagged ways through libosmium's key filter; relation members that lack
+                # these keys through its id filter in a second pass, so untagged ways never
+                # reach Python
+                with osmium.io.Reader(osmium.io.File(str(p), fmt), osmium.osm.WAY) as rd:
+                    kf = osmium.filter.KeyFilter("highway", "building", "landuse")
+                    for wy in osmium.OsmFileIterator(rd, lh, kf):
+                        tag = _tag_getter(wy)
+                        hw = tag("highway", None)
+                        wid = wy.id
+                        is_feat = (tag("building", None) is not None
+                                   or tag("landuse", None) == "residential"
+                                   or (member_ways and wid in member_ways))
+                        if hw is None and not is_feat:
+                            continue
+                        refs, xs, ys = _way_nodes(wy)
+                        if not refs:
+                            continue
+                        if box and (max(xs) < box[0] or max(ys) < box[1] or min(xs) > box[2]
+                                    or min(ys) > box[3]) and min(refs) >= 0:
+                            # wholly outside the clip's box (nodes missing from the files
+                            # are at +2**31: never west or south of it), as the chunk
+                            # filter would find: its tags are not read
+                            continue
+                        negative = negative or min(refs) < 0
+                        if hw is not None and len(refs) > 1:
+                            net.add(wid, refs, xs, ys, tuple([tag(k, None) for k in way_tags]))
+                        if is_feat:
+                            feat.add(wid, refs, xs, ys, _feature_row(tag))
+                if member_ways:
+                    fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.WAY)
+                    fp = fp.with_filter(lh)
+                    for wy in _by_ids(fp, member_ways):
+                        tags = wy.tags
+                        if "highway" in tags or "building" in tags or "landuse" in tags:
+                            continue  # seen in the first pass
+                        refs, xs, ys = _way_nodes(wy)
+                        negative = negative or (len(refs) > 0 and min(refs) < 0)
+                        feat.add(wy.id, refs, xs, ys, _feature_row(tags.get))
+            except RuntimeError as exc:
+                raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+        # release the index before its temporary file is removed (Windows cannot remove
+        # a file that is still mapped)
+        fp = lh = index = None
+
+    net_cols, rows = net.result()
+    feat_cols, feat_rows = feat.result()
+    if negative:  # libosmium's index holds positive ids only: JOSM's new objects
+        (net_cols, rows), (feat_cols, feat_rows) = _negative_locations(
+            paths, fmts, inside, (net_cols, rows), (feat_cols, feat_rows))
+    ids, lon, lat = _kept_nodes(net_cols, feat_cols)
     if use_clip and len(ids) == 0:
         assert clip is not None
-        raise InputDataError(_outside(paths, clip, _data_extent(paths, fmts)))
-    tag_ids, tag_table_n = _node_tags(paths, fmts, ids, node_tags)
+        # no kept way there: outside the data, or (left to the network builder to say)
+        # an area inside it without streets or buildings
+        extent = _data_extent(paths, fmts)
+        if extent is None or not extent.intersects(clip):
+            raise InputDataError(_outside(paths, clip, extent))
+    tag_ids, tag_table_n = _tagged_nodes(tag_nid, tag_rows, ids, node_tags)
 
-    # 3. ways: highway ways for the network, building/landuse ways and relation members
-    net = _Collector(ids)
-    feat = _Collector(ids)
-    for p, fmt in zip(paths, fmts, strict=True):
-        try:
-            # tagged ways through libosmium's key filter; relation members that lack these
-            # keys through its id filter in a second pass, so untagged ways never reach Python
-            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.WAY)
-            fp = fp.with_filter(osmium.filter.KeyFilter("highway", "building", "landuse"))
-            for wy in fp:
-                tags = wy.tags
-                get = tags.get
-                hw = get("highway")
-                is_feat = ("building" in tags or get("landuse") == "residential"
-                           or (member_ways and wy.id in member_ways))
-                if hw is None and not is_feat:
-                    continue
-                refs = [r.ref for r in wy.nodes]
-                if hw is not None and len(refs) > 1:
-                    net.add(wy.id, refs, tuple([get(k) for k in way_tags]))
-                if is_feat:
-                    feat.add(wy.id, refs, {k: v for k in FEATURE_TAGS
-                                           if (v := get(k)) is not None})
-            if member_ways:
-                fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.WAY)
-                for wy in _by_ids(fp, member_ways):
-                    tags = wy.tags
-                    if "highway" in tags or "building" in tags or "landuse" in tags:
-                        continue  # seen in the first pass
-                    feat.add(wy.id, [r.ref for r in wy.nodes],
-                             {k: v for k in FEATURE_TAGS if (v := tags.get(k)) is not None})
-        except RuntimeError as exc:
-            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
-    way_id, lens, refs, rows = net.result()
+    way_id, lens, refs = net_cols[:3]
     way_id, lens, refs, rows = _unique_ways(way_id, lens, refs, rows)
     offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
     tag_table = pd.DataFrame(rows, columns=list(way_tags), dtype=object)
     tag_table = tag_table.where(tag_table.notna(), np.nan)
 
-    fw = feat.result()
+    fw = (*feat_cols[:3], feat_rows)
     tables = OsmTables(node_id=ids, lon=lon, lat=lat, way_id=way_id, way_offsets=offsets,
                        refs=refs, way_tags=tag_table, features=(*fw, relations),
                        bounds=[b for b in bounds if b is not None],
@@ -427,28 +508,79 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     return tables
 
 
-def _node_tags(paths: Any, fmts: list[str], kept: np.ndarray, keys: tuple[str, ...]
-               ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Ids and ``keys`` tags of the ``kept`` nodes that have one of ``keys``.
+def _valid(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Whether fixed-point coordinates are defined (libosmium marks missing nodes)."""
+    return (np.abs(xs) <= 1_800_000_000) & (np.abs(ys) <= 900_000_000)
 
-    A second pass over the nodes through libosmium's key filter, so the few tagged nodes
-    reach Python and the many untagged ones (the node loop's bulk) are not slowed down.
-    """
+
+def _inside_test(clip: shapely.Geometry | None) -> Any:
+    """A vectorised test: which fixed-point coordinates are defined and inside ``clip``."""
+    if clip is None:
+        return _valid
+    shapely.prepare(clip)
+    # bounding box in libosmium's fixed-point units (1e-7 degrees), compared as ints
+    w, s, e, n = (round(v * 1e7) for v in clip.bounds)
+    w, s, e, n = w - 1, s - 1, e + 1, n + 1
+
+    def inside(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        out = (xs >= w) & (xs <= e) & (ys >= s) & (ys <= n)
+        cand = np.flatnonzero(out)
+        if len(cand):
+            # Fixed-point / 1e7 is correctly rounded: the same doubles as parsing XML text.
+            lon, lat = xs[cand] / 1e7, ys[cand] / 1e7
+            out[cand] = shapely.contains_xy(clip, lon, lat) | shapely.intersects_xy(
+                clip, lon, lat)
+        return out
+
+    return inside
+
+
+def _kept_nodes(*cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted unique ids and WGS84 coordinates of the kept ways' nodes inside the clip."""
+    refs = np.concatenate([c[2][c[5]] for c in cols])
+    xs = np.concatenate([c[3][c[5]] for c in cols])
+    ys = np.concatenate([c[4][c[5]] for c in cols])
+    ids, first = np.unique(refs, return_index=True)
+    # Fixed-point / 1e7 is correctly rounded: the same doubles as parsing the XML text.
+    return ids.astype(np.int64), xs[first] / 1e7, ys[first] / 1e7
+
+
+def _negative_locations(paths: Any, fmts: list[str], inside: Any,
+                        *parts: tuple[tuple[np.ndarray, ...], list[Any]]
+                        ) -> list[tuple[tuple[np.ndarray, ...], list[Any]]]:
+    """Fill in the coordinates of nodes with negative ids (objects not yet uploaded, as
+    JOSM saves them), which libosmium's location index cannot hold, and keep the ways
+    that touch the clip area: one more pass over the nodes in Python, only for such
+    (small, hand-edited) files."""
     import osmium
 
-    if not keys or len(kept) == 0:
-        return np.zeros(0, dtype=np.int64), pd.DataFrame(columns=list(keys), dtype=object)
-    nid = array("q")
-    rows: list[tuple[Any, ...]] = []
+    want = {r for (c, _) in parts for r in c[2][c[2] < 0].tolist()}
+    found: dict[int, tuple[int, int]] = {}
     for p, fmt in zip(paths, fmts, strict=True):
         try:
-            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE)
-            for nd in fp.with_filter(osmium.filter.KeyFilter(*keys)):
-                get = nd.tags.get
-                nid.append(nd.id)
-                rows.append(tuple([get(k) for k in keys]))
+            for nd in osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE):
+                if nd.id in want and nd.id not in found:
+                    found[nd.id] = (nd.location.x, nd.location.y)
         except RuntimeError as exc:
             raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    out = []
+    for (ids, lens, refs, xs, ys, _), rows in parts:
+        xs, ys = xs.copy(), ys.copy()
+        for i in np.flatnonzero(refs < 0).tolist():
+            xs[i], ys[i] = found.get(int(refs[i]), (_UNDEFINED, _UNDEFINED))
+        hit = inside(xs, ys)
+        keep = _touches(hit, lens)
+        rk = np.repeat(keep, lens)
+        out.append(((ids[keep], lens[keep], refs[rk], xs[rk], ys[rk], hit[rk]),
+                    [r for r, k in zip(rows, keep, strict=True) if k]))
+    return out
+
+
+def _tagged_nodes(nid: array, rows: list[tuple[Any, ...]],
+                  kept: np.ndarray, keys: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Ids and ``keys`` tags of the tagged nodes among the ``kept`` (sorted) nodes."""
+    if not keys or len(nid) == 0 or len(kept) == 0:
+        return np.zeros(0, dtype=np.int64), pd.DataFrame(columns=list(keys), dtype=object)
     ids = np.frombuffer(nid, dtype=np.int64)
     pos = np.minimum(np.searchsorted(kept, ids), len(kept) - 1)
     take = np.flatnonzero(kept[pos] == ids)
@@ -659,3 +791,81 @@ def relation_polygon(paths: tuple[Path, ...] | list[Path], relation_id: int) -> 
         raise InputDataError(f"{names}: {rel.label}: its member ways do not close into rings; "
                              "check the relation on openstreetmap.org")
     return rel.geometry
+
+
+#: Tags a boundary's name is looked up in for ``study_area.osm_name``.
+NAME_TAGS = ("name", "name:zh", "name:en", "official_name")
+
+
+def _norm_name(text: str) -> str:
+    """Name compared after Unicode NFKC (full-width forms, compatibility characters) and
+    stripping."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def relation_by_name(paths: tuple[Path, ...] | list[Path], name: str,
+                     admin_level: int) -> int:
+    """The id of the ``boundary=administrative`` relation of ``admin_level`` named ``name``.
+
+    A relation matches when its ``name``, ``name:zh``, ``name:en`` or ``official_name``
+    equals ``name`` after Unicode NFKC and stripping. One streaming pass over the
+    relations with libosmium's tag filter.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        The OSM files (merged).
+    name : str
+        The boundary's name (``study_area.osm_name``), e.g. "杨浦区".
+    admin_level : int
+        Its OSM ``admin_level`` (``study_area.osm_admin_level``), e.g. 6 for a district.
+
+    Returns
+    -------
+    int
+        The relation id.
+
+    Raises
+    ------
+    InputDataError
+        If no relation of that level has that name (the message lists up to five names
+        found at that level), or several have it (the message lists their ids).
+    """
+    import osmium
+
+    want, level = _norm_name(name), str(admin_level)
+    at_level: dict[int, str] = {}
+    hits: list[int] = []
+    for p in paths:
+        fmt = detect_format(Path(p))
+        try:
+            fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.RELATION)
+            for r in fp.with_filter(osmium.filter.TagFilter(("boundary", "administrative"))):
+                tags = r.tags
+                if (tags.get("admin_level") or "").strip() != level or r.id in at_level:
+                    continue
+                names = [v for k in NAME_TAGS if (v := tags.get(k))]
+                at_level[r.id] = names[0] if names else f"relation {r.id}"
+                if any(_norm_name(v) == want for v in names):
+                    hits.append(r.id)
+        except RuntimeError as exc:
+            raise InputDataError(_corrupt(Path(p), fmt, exc)) from None
+    files = ", ".join(str(p) for p in paths)
+    setting = f"study_area.osm_name = \"{name}\" (osm_admin_level = {admin_level})"
+    if not hits:
+        if not at_level:
+            raise InputDataError(
+                f"{setting}: {files} hold no boundary=administrative relation at "
+                f"admin_level {admin_level}; check osm_admin_level (6 for a district 区/县, 8 "
+                "for a street 街道/镇) or use an extract that holds the boundary")
+        found = sorted(set(at_level.values()))
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        raise InputDataError(
+            f"{setting}: no boundary of that name at that level in {files}; names found "
+            f"there: {', '.join(found[:5])}{more}; check the spelling or osm_admin_level")
+    if len(hits) > 1:
+        raise InputDataError(
+            f"{setting}: {len(hits)} boundary relations have that name "
+            f"({', '.join(map(str, hits))}); set study_area.osm_relation to the one you mean "
+            "instead of osm_name")
+    return hits[0]

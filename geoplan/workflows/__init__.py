@@ -7,4 +7,5 @@
 * :mod:`geoplan.workflows.standards` — planning standards per street and district
   (``geoplan standards``).
 * :mod:`geoplan.workflows.report` — the report (``geoplan report``).
+* :mod:`geoplan.workflows.init` — a commented config for a new district (``geoplan init``).
 """

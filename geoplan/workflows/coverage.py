@@ -140,13 +140,13 @@ def _study_boundary(cfg: Config) -> shapely.Geometry:
     sa = cfg.study_area
     # the same polygon the OSM files are cut to while read (study_area.boundary or the
     # boundary relation study_area.osm_relation of the files)
-    poly = osm.configured_boundary(cfg.network, osm.StudyCut.of(cfg))
+    cut = osm.StudyCut.of(cfg)
+    poly = osm.configured_boundary(cfg.network, cut)
     if poly is None:
         return shapely.Polygon()
     extent = osm.study_boundary(cfg.network)
     if not extent.is_empty:
-        _require_overlap(poly, extent, sa.boundary or f"study_area.osm_relation = "
-                         f"{sa.osm_relation}", "the OSM files")
+        _require_overlap(poly, extent, sa.boundary or cut.setting, "the OSM files")
     return poly
 
 
@@ -586,7 +586,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
             boundary_wgs = net_hull
     else:
         _require_overlap(boundary_wgs, net_hull, cfg.study_area.boundary
-                         or f"study_area.osm_relation = {cfg.study_area.osm_relation}",
+                         or osm.StudyCut.of(cfg).setting,
                          "the walking network")
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
@@ -893,7 +893,8 @@ def coverage_map(result: RunResult, *, areas_wgs: gpd.GeoDataFrame | None = None
                   score=score if share_score else "circle_share",
                   circle_minutes=cfg.analysis.circle_minutes, boundary=boundary.iloc[0],
                   types=list(cfg.facility_types), basemap=cfg.output.basemap,
-                  tianditu_key=cfg.output.tianditu_key or None)
+                  tianditu_key=cfg.output.tianditu_key or None,
+                  detail_limit=cfg.output.map_detail_limit)
     _add_score_layers(m, areas_wgs, cfg, shown=None if share_score else score)
     return m
 

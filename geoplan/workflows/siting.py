@@ -10,7 +10,6 @@ and a manifest through a staging folder, like the coverage run.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -83,7 +82,7 @@ def apply_overrides(sc: Scenario, **overrides: Any) -> Scenario:
     changes = {k: v for k, v in overrides.items() if v is not None}
     if not changes:
         return sc
-    out = dataclasses.replace(sc, **changes)
+    out = sc.model_copy(update=changes)
     validate_scenario(out, f"scenario '{sc.name}' (with command-line overrides)")
     return out
 
@@ -702,7 +701,8 @@ def write_siting_outputs(run: RunResult, outcomes: list[ScenarioOutcome]) -> lis
                 lang=lang, title=title, boundary=boundary, types=list(cfg.facility_types),
                 basemap=cfg.output.basemap, tianditu_key=cfg.output.tianditu_key or None,
                 equity={k: v for k, v in oc.summary.items()
-                        if k.startswith(("min_area_share", "areas_below_floor", "gini"))})
+                        if k.startswith(("min_area_share", "areas_below_floor", "gini"))},
+                detail_limit=cfg.output.map_detail_limit)
             save_map(m, staged.path("maps", names["map"]), offline=cfg.output.offline)
             if cfg.output.static_map:
                 from geoplan.outputs.staticmap import write_static_map
