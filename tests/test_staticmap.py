@@ -348,3 +348,15 @@ def test_legend_and_title_inside_the_page_with_long_names(tmp_path: Path) -> Non
         assert any(long_type in lab for lab in joined), joined  # wrapped, nothing lost
         assert any("\n" in lab for lab in labels)
         assert fig._suptitle.get_text().replace("\n", "") == title
+
+
+def test_web_and_print_maps_share_natural_breaks() -> None:
+    """The web map's natural breaks are Jenks' (as the print map's), not k-means'."""
+    from geoplan.outputs.scorelayers import class_breaks
+
+    v = np.random.default_rng(3).random(300) ** 2
+    web = class_breaks(v, 5, "natural_breaks")
+    _, bounds = classify(pd.Series(v), k=5, scheme="natural_breaks")
+    assert len(web) == 5
+    assert np.allclose(web, [hi for _, hi in bounds])
+    assert np.array_equal(web, class_breaks(v, 5, "natural_breaks"))

@@ -81,7 +81,9 @@ def class_breaks(values: np.ndarray, k: int = 5, scheme: str = "quantiles") -> n
     with warnings.catch_warnings():  # many ties (e.g. zeros): mapclassify lowers k itself
         warnings.simplefilter("ignore", UserWarning)
         if scheme == "natural_breaks":
-            c = mapclassify().NaturalBreaks(v, k=k, initial=0)  # deterministic: no random starts
+            # Jenks' optimal breaks, as the print map (staticmap.classify): exact and
+            # reproducible, unlike k-means based NaturalBreaks (random starts)
+            c = mapclassify().FisherJenks(v, k=k)
         else:
             c = mapclassify().Quantiles(v, k=k)
     return np.unique(np.asarray(c.bins, dtype=np.float64))
