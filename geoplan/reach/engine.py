@@ -69,6 +69,11 @@ def _buckets(graph: ReachGraph, cutoff: float) -> tuple[float, int]:
     return 1.0 / width, n_buckets
 
 
+def _pool_size(graph: ReachGraph) -> int:
+    """Initial entry pool of the bucket queue (it grows when a search needs more)."""
+    return graph.n_nodes + 16
+
+
 def _run_blocks(graph: ReachGraph, sources: SnappedPoints | None, src: tuple, cutoff: float,
                 n_targets: int, node_inc: tuple, edge_inc: tuple, edge_time: np.ndarray,
                 n_src: int, threads: int | None, identity: bool = False) -> sp.csr_matrix:
@@ -86,6 +91,7 @@ def _run_blocks(graph: ReachGraph, sources: SnappedPoints | None, src: tuple, cu
     first = seed_n[src_ptr[:-1]] if n_src else np.zeros(0, dtype=np.int64)
     order = np.argsort(first, kind="stable").astype(np.int64)
     inv_w, n_buckets = _buckets(graph, cutoff)
+    pool_cap = _pool_size(graph)
     # two blocks per thread: balances load while keeping per-block workspace set-up small
     bounds = np.linspace(0, n_src, num=min(max(n_src, 1), threads * 2) + 1).astype(np.int64)
     n_blocks = len(bounds) - 1
@@ -94,7 +100,7 @@ def _run_blocks(graph: ReachGraph, sources: SnappedPoints | None, src: tuple, cu
         return reach_block(graph.indptr, graph.indices, graph.weights, graph.n_nodes, src_ptr,
                            seed_n, seed_t, src_edge, src_frac, src_off, order,
                            int(bounds[i]), int(bounds[i + 1]), float(cutoff), inv_w, n_buckets,
-                           n_targets, *node_inc, *edge_inc, edge_time, identity)
+                           pool_cap, n_targets, *node_inc, *edge_inc, edge_time, identity)
 
     # The kernels release the GIL (nogil), so threads run blocks truly in parallel; every
     # row is computed by one search and copied to its own place, so the output does not

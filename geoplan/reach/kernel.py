@@ -159,7 +159,7 @@ def _grow_out(out_t, out_v, pos, need):
 
 @njit(cache=True, nogil=True)
 def reach_block(indptr, indices, weights, n_nodes, src_ptr, seed_n, seed_t, src_edge,
-                src_frac, src_off, order, p0, p1, cutoff, inv_w, n_buckets, n_targets,
+                src_frac, src_off, order, p0, p1, cutoff, inv_w, n_buckets, pool, n_targets,
                 node_ptr, node_tgt, node_off, edge_ptr, edge_tgt, edge_frac, edge_off,
                 edge_time, identity):
     """Times from sources ``order[p0:p1]`` to all targets within ``cutoff`` (sparse rows).
@@ -183,7 +183,7 @@ def reach_block(indptr, indices, weights, n_nodes, src_ptr, seed_n, seed_t, src_
     head = np.full(n_buckets, -1, dtype=np.int32)
     # entry pool: one entry per improvement; label correcting may improve a node more than
     # once, so the pool is grown (and the source searched again) in the rare case it fills
-    cap = n_nodes + 16
+    cap = max(pool, 1)
     ent_n = np.empty(cap, dtype=np.int32)
     ent_next = np.empty(cap, dtype=np.int32)
     ent_t = np.empty(cap, dtype=np.float64)
