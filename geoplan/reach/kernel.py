@@ -78,8 +78,8 @@ def _bucket_search(indptr, indices, weights, seeds_n, seeds_t, cutoff, inv_w, di
     Both this and Dijkstra compute the same fixed point, the least left-to-right float sum
     over all paths (float addition of non-negative weights is monotone), so the times are
     bit-identical to the heap kernel's whatever the bucket width; the width only sets
-    speed. Times beyond the last bucket share it (the index is clamped, which keeps it
-    monotone).
+    speed. Times beyond the last bucket share it, negative seed times the first (the index
+    is clamped, which keeps it monotone).
     """
     n_touched = 0
     m = 0
@@ -94,7 +94,7 @@ def _bucket_search(indptr, indices, weights, seeds_n, seeds_t, cutoff, inv_w, di
                 touched[n_touched] = s
                 n_touched += 1
             dist[s] = t
-            b = min(int(t * inv_w), last)
+            b = min(max(int(t * inv_w), 0), last)
             if m >= ent_n.shape[0]:
                 return _abandon(dist, touched, n_touched, head)
             ent_n[m] = s
@@ -125,7 +125,7 @@ def _bucket_search(indptr, indices, weights, seeds_n, seeds_t, cutoff, inv_w, di
                     touched[n_touched] = v
                     n_touched += 1
                 dist[v] = nt
-                nb = min(int(nt * inv_w), last)
+                nb = min(max(int(nt * inv_w), 0), last)
                 if m >= ent_n.shape[0]:
                     return _abandon(dist, touched, n_touched, head)
                 ent_n[m] = v
