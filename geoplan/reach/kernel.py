@@ -255,15 +255,20 @@ def reach_block(indptr, indices, weights, n_nodes, src_ptr, seed_n, seed_t, src_
 
 
 @njit(cache=True, nogil=True)
-def scatter_rows(order, p0, counts, tgt, times, indptr, out_idx, out_val):
-    """Copy a block's rows (in processing order ``order[p0:]``) to their CSR places."""
+def scatter_rows(order, p0, counts, tgt, times, indptr, out_idx, out_val, id_map):
+    """Copy a block's rows (in processing order ``order[p0:]``) to their CSR places.
+
+    Target ids go through ``id_map`` when it is not empty (graph nodes searched in another
+    numbering).
+    """
     q = 0
+    mapped = id_map.shape[0] > 0
     for k in range(counts.shape[0]):
         s = order[p0 + k]
         c = counts[k]
         d = indptr[s]
         for j in range(c):
-            out_idx[d + j] = tgt[q + j]
+            out_idx[d + j] = id_map[tgt[q + j]] if mapped else tgt[q + j]
             out_val[d + j] = times[q + j]
         q += c
 
