@@ -7,7 +7,9 @@ on a 200,000-node graph cost 2·10⁹ initialisations and 16 GB of output, altho
 thread, reset only the nodes a source touched, stop at the cutoff and write sparse output,
 so the cost is proportional to what is reached.
 
-All kernels run on the CSR arrays of :class:`geoplan.reach.csr.ReachGraph`. A source is
+The many-source kernel (``reach_block``) searches with a bucket queue on the graph as
+renumbered by ``ReachGraph.local``; ``nearest_labels`` keeps a binary heap (one pass).
+All kernels run on CSR arrays of :class:`geoplan.reach.csr.ReachGraph`. A source is
 a set of seeds (node, initial time): a point attached to an edge seeds both its ends.
 Results are "target" times: a target is reached through an incident node plus an
 offset (``node_ptr/node_tgt/node_off``), and, for a point on the source's own edge, by
