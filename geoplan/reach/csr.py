@@ -24,6 +24,8 @@ class LocalOrder:
         New id of each original node.
     old_of_new : ndarray of int64
         Original id of each new node.
+    median_w : float
+        Median of the positive arc times (0 if none): sizes the kernels' bucket queue.
     """
 
     indptr: np.ndarray
@@ -31,6 +33,7 @@ class LocalOrder:
     weights: np.ndarray
     new_of_old: np.ndarray
     old_of_new: np.ndarray
+    median_w: float
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,11 @@ class ReachGraph:
         Times do not depend on the numbering.
         """
         n = self.n_nodes
+        positive = self.weights[self.weights > 0]
+        median_w = float(np.median(positive)) if len(positive) else 0.0
         if n == 0 or len(self.indices) == 0:
             ident = np.arange(n, dtype=np.int64)
-            return LocalOrder(self.indptr, self.indices, self.weights, ident, ident)
+            return LocalOrder(self.indptr, self.indices, self.weights, ident, ident, median_w)
         old_of_new = reverse_cuthill_mckee(self.to_scipy(), symmetric_mode=True).astype(np.int64)
         new_of_old = np.empty(n, dtype=np.int64)
         new_of_old[old_of_new] = np.arange(n, dtype=np.int64)
@@ -118,7 +123,7 @@ class ReachGraph:
         arc = np.arange(indptr[-1], dtype=np.int64) + np.repeat(
             self.indptr[old_of_new] - indptr[:-1], deg)
         return LocalOrder(indptr, new_of_old[self.indices[arc]], self.weights[arc],
-                          new_of_old, old_of_new)
+                          new_of_old, old_of_new, median_w)
 
     def to_scipy(self) -> sp.csr_matrix:
         """The graph as a scipy CSR matrix (for scipy.sparse.csgraph)."""

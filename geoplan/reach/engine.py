@@ -58,9 +58,8 @@ def _buckets(graph: ReachGraph, cutoff: float) -> tuple[float, int]:
     walked past stay few; measured on the 202,500-node benchmark grid (80 m blocks), widths
     from 1/80 to 2.5 medians were within 20 % of each other.
     """
-    w = graph.weights
-    pos = w[w > 0]
-    width = float(np.median(pos)) / 8.0 if len(pos) else 1.0
+    median_w = graph.local.median_w  # computed once per graph
+    width = median_w / 8.0 if median_w > 0 else 1.0
     if np.isfinite(cutoff) and cutoff > 0:
         width = max(width, cutoff / (_MAX_BUCKETS - 1))
         n_buckets = min(int(cutoff / width) + 2, _MAX_BUCKETS)
