@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from geoplan.network.walkgraph import WalkNetwork
+
+
+@dataclass(frozen=True)
+class LocalOrder:
+    """A :class:`ReachGraph` renumbered for memory locality (see :attr:`ReachGraph.local`).
+
+    Attributes
+    ----------
+    indptr, indices, weights : ndarray
+        The CSR arrays in the new numbering.
+    new_of_old : ndarray of int64
+        New id of each original node.
+    old_of_new : ndarray of int64
+        Original id of each new node.
+    median_w : float
+        Median of the positive arc times (0 if none): sizes the kernels' bucket queue.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    new_of_old: np.ndarray
+    old_of_new: np.ndarray
+    median_w: float
 
 
 @dataclass(frozen=True)
@@ -69,6 +95,35 @@ class ReachGraph:
         """Build from a prepared :class:`~geoplan.network.walkgraph.WalkNetwork`."""
         u, v, w = net.edge_arrays()
         return cls.from_edges(u, v, w, net.n_nodes)
+
+    @cached_property
+    def local(self) -> LocalOrder:
+        """The graph renumbered by reverse Cuthill–McKee, computed once per graph.
+
+        The reach kernels search in this numbering: neighbours then get nearby ids, so a
+        search touches few cache lines and consecutive sources (taken in id order) reuse
+        them. Node ids of a network read from OSM follow the file, not the geometry: on the
+        benchmark grid with scrambled ids the searches took 1.8x the CPU time, and
+        renumbering (23 ms for 202,500 nodes) brought them back to the ordered grid's.
+        Times do not depend on the numbering.
+        """
+        n = self.n_nodes
+        positive = self.weights[self.weights > 0]
+        median_w = float(np.median(positive)) if len(positive) else 0.0
+        if n == 0 or len(self.indices) == 0:
+            ident = np.arange(n, dtype=np.int64)
+            return LocalOrder(self.indptr, self.indices, self.weights, ident, ident, median_w)
+        old_of_new = reverse_cuthill_mckee(self.to_scipy(), symmetric_mode=True).astype(np.int64)
+        new_of_old = np.empty(n, dtype=np.int64)
+        new_of_old[old_of_new] = np.arange(n, dtype=np.int64)
+        deg = np.diff(self.indptr)[old_of_new]
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(deg, out=indptr[1:])
+        # arc k of new row i is arc k of old row old_of_new[i]
+        arc = np.arange(indptr[-1], dtype=np.int64) + np.repeat(
+            self.indptr[old_of_new] - indptr[:-1], deg)
+        return LocalOrder(indptr, new_of_old[self.indices[arc]], self.weights[arc],
+                          new_of_old, old_of_new, median_w)
 
     def to_scipy(self) -> sp.csr_matrix:
         """The graph as a scipy CSR matrix (for scipy.sparse.csgraph)."""

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from geoplan.network.snapping import SnappedPoints
 from geoplan.reach.csr import ReachGraph
-from geoplan.reach.kernel import nearest_labels, reach_block
+from geoplan.reach.kernel import nearest_labels, reach_block, scatter_rows
 
 
 def _seeds(sources: SnappedPoints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,6 +45,34 @@ def _incidence(keys: np.ndarray, n_keys: int, *values: np.ndarray) -> tuple[np.n
     return (ptr, *(np.ascontiguousarray(v[order]) for v in values))
 
 
+# Bucket queue size: enough buckets for an 8th of the median arc per bucket up to the
+# cutoff, at most this many (later times share the last bucket; results do not depend on it).
+_MAX_BUCKETS = 1 << 16
+
+
+def _buckets(graph: ReachGraph, cutoff: float) -> tuple[float, int]:
+    """Bucket width (as its inverse) and count for the kernel's bucket queue.
+
+    The width only sets speed, never results (see ``kernel._bucket_search``). An eighth of
+    the median arc keeps few nodes per bucket (little re-scanning) while the empty buckets
+    walked past stay few; measured on the 202,500-node benchmark grid (80 m blocks), widths
+    from 1/80 to 2.5 medians were within 20 % of each other.
+    """
+    median_w = graph.local.median_w  # computed once per graph
+    width = median_w / 8.0 if median_w > 0 else 1.0
+    if np.isfinite(cutoff) and cutoff > 0:
+        width = max(width, cutoff / (_MAX_BUCKETS - 1))
+        n_buckets = min(int(cutoff / width) + 2, _MAX_BUCKETS)
+    else:
+        n_buckets = _MAX_BUCKETS
+    return 1.0 / width, n_buckets
+
+
+def _pool_size(graph: ReachGraph) -> int:
+    """Initial entry pool of the bucket queue (it grows when a search needs more)."""
+    return graph.n_nodes + 16
+
+
 def _run_blocks(graph: ReachGraph, sources: SnappedPoints | None, src: tuple, cutoff: float,
                 n_targets: int, node_inc: tuple, edge_inc: tuple, edge_time: np.ndarray,
                 n_src: int, threads: int | None, identity: bool = False) -> sp.csr_matrix:
@@ -56,27 +84,52 @@ def _run_blocks(graph: ReachGraph, sources: SnappedPoints | None, src: tuple, cu
     else:
         src_edge, src_frac, src_off = sources.edge, sources.frac, sources.off_s
     threads = threads or min(os.cpu_count() or 1, 8)
+    # The kernels search the graph renumbered for locality (``graph.local``, computed once
+    # per graph); seeds go in, node ids (for node targets) come out through the mapping.
+    loc = graph.local
+    seed_n = loc.new_of_old[seed_n]
+    # Sources are searched in the order of their first seed node: consecutive searches then
+    # reuse cached graph memory (measured 1.4x faster on the benchmark grid than random).
+    first = seed_n[src_ptr[:-1]] if n_src else np.zeros(0, dtype=np.int64)
+    order = np.argsort(first, kind="stable").astype(np.int64)
+    inv_w, n_buckets = _buckets(graph, cutoff)
+    pool_cap = _pool_size(graph)
     # two blocks per thread: balances load while keeping per-block workspace set-up small
     bounds = np.linspace(0, n_src, num=min(max(n_src, 1), threads * 2) + 1).astype(np.int64)
+    n_blocks = len(bounds) - 1
 
     def work(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return reach_block(graph.indptr, graph.indices, graph.weights, graph.n_nodes, src_ptr,
-                           seed_n, seed_t, src_edge, src_frac, src_off, int(bounds[i]),
-                           int(bounds[i + 1]), float(cutoff), n_targets, *node_inc,
-                           *edge_inc, edge_time, identity)
+        return reach_block(loc.indptr, loc.indices, loc.weights, graph.n_nodes, src_ptr,
+                           seed_n, seed_t, src_edge, src_frac, src_off, order,
+                           int(bounds[i]), int(bounds[i + 1]), float(cutoff), inv_w, n_buckets,
+                           pool_cap, n_targets, *node_inc, *edge_inc, edge_time, identity)
 
-    # The kernel releases the GIL (nogil), so threads run blocks truly in parallel;
-    # results are concatenated in block order, so the output does not depend on threads.
-    if threads > 1 and len(bounds) > 2:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            parts = list(pool.map(work, range(len(bounds) - 1)))
-    else:
-        parts = [work(i) for i in range(len(bounds) - 1)]
-    counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    indptr = np.zeros(n_src + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    ids = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-    times = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    # The kernels release the GIL (nogil), so threads run blocks truly in parallel; every
+    # row is computed by one search and copied to its own place, so the output does not
+    # depend on threads or on the order sources are searched in.
+    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 and n_blocks > 1 else None
+    try:
+        parts = list(pool.map(work, range(n_blocks)) if pool else map(work, range(n_blocks)))
+        counts = np.zeros(n_src, dtype=np.int64)
+        for i, part in enumerate(parts):
+            counts[order[bounds[i]:bounds[i + 1]]] = part[0]
+        nnz = int(counts.sum())
+        # int32 indices where they fit, as scipy would choose (so it keeps our arrays)
+        idx = np.int64 if max(nnz, n_src, n_targets) > np.iinfo(np.int32).max else np.int32
+        indptr = np.zeros(n_src + 1, dtype=idx)
+        np.cumsum(counts, out=indptr[1:])
+        ids = np.empty(nnz, dtype=idx)
+        times = np.empty(nnz, dtype=np.float64)
+        id_map = loc.old_of_new if identity else np.zeros(0, dtype=np.int64)
+
+        def scatter(i: int) -> None:
+            c, t, v = parts[i]
+            scatter_rows(order, int(bounds[i]), c, t, v, indptr, ids, times, id_map)
+
+        list(pool.map(scatter, range(n_blocks)) if pool else map(scatter, range(n_blocks)))
+    finally:
+        if pool:
+            pool.shutdown()
     return sp.csr_matrix((times, ids, indptr), shape=(n_src, n_targets))
 
 
@@ -103,7 +156,7 @@ def _target_incidence(graph: ReachGraph, targets: SnappedPoints,
                       n_edges: int) -> tuple[tuple, tuple]:
     m = len(targets)
     ids = np.arange(m, dtype=np.int64)
-    keys = np.concatenate([targets.u, targets.v])
+    keys = graph.local.new_of_old[np.concatenate([targets.u, targets.v])]  # kernel numbering
     node_inc = _incidence(keys, graph.n_nodes, np.concatenate([ids, ids]),
                           np.concatenate([targets.t_u, targets.t_v]))
     edge_inc = _incidence(targets.edge, n_edges, ids, targets.frac, targets.off_s)
