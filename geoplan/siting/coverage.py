@@ -202,16 +202,20 @@ class MCLP:
             if _value(red.a, red.w, alt) > heur_val:
                 chosen, heur_val = alt, _value(red.a, red.w, alt)
         # The Lagrangian bound is a true upper bound; below the heuristic value only by
-        # rounding noise, which finalise() checks.
-        bound = lag.bound
+        # rounding noise, which finalise() checks. The weight of every group some candidate
+        # reaches is one too (L at lam = 0), and the tight one when p sites can cover all
+        # of it: the subgradient search starts at lam = w and may not get there.
+        bound = min(lag.bound, float(red.w.sum()))
         if method == "auto":
             method = "exact" if red.a.nnz <= AUTO_EXACT_MAX_NNZ else "heuristic"
         warnings: list[str] = []
         obj, status = heur_val, "heuristic"
         if method == "exact":
-            if bound - heur_val <= 1e-9 * max(1.0, bound):
-                status = "optimal"  # the Lagrangian bound proves the heuristic optimal
-                red.info["proved_by"] = "lagrangian bound"
+            if bound - heur_val <= max(1e-9, mip_gap) * max(1.0, bound):
+                # the bound proves the heuristic optimal within the requested gap
+                status = "optimal"
+                red.info["proved_by"] = ("coverable weight" if bound < lag.bound
+                                         else "lagrangian bound")
             else:
                 # Reduced-cost fixing: a candidate whose every solution is bounded by the
                 # incumbent cannot improve on it, so the MILP leaves it out.
