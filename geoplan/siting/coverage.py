@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from geoplan.errors import InputDataError
 from geoplan.siting.greedy import (
     Feasibility,
+    Lagrangian,
     greedy_cover,
     interchange,
     lagrangian,
@@ -195,8 +196,17 @@ class MCLP:
                 chosen = alt
         chosen = interchange(red.a, red.w, chosen, feas)
         heur_val = _value(red.a, red.w, chosen)
-        lag = lagrangian(red.a, red.w, self.p, lower=heur_val,
-                         cost=self.problem.candidate_cost, budget=self.budget)
+        coverable = float(red.w.sum())
+        if heur_val >= coverable - 1e-9 * max(1.0, coverable):
+            # every coverable point is covered: the coverable weight proves it optimal, and
+            # the Lagrangian (hundreds of passes over the matrix) has nothing to add
+            lag = Lagrangian(bound=coverable, if_open=np.full(m, coverable),
+                             best_set=chosen, best_value=heur_val)
+        else:
+            # the bound need only be as tight as the gap asked for
+            lag = lagrangian(red.a, red.w, self.p, lower=heur_val,
+                             cost=self.problem.candidate_cost, budget=self.budget,
+                             tol=max(1e-4, 0.5 * mip_gap))
         if lag.best_value > heur_val + 1e-9 and self.conflicts is None:
             alt = interchange(red.a, red.w, lag.best_set, feas)
             if _value(red.a, red.w, alt) > heur_val:
@@ -205,7 +215,7 @@ class MCLP:
         # rounding noise, which finalise() checks. The weight of every group some candidate
         # reaches is one too (L at lam = 0), and the tight one when p sites can cover all
         # of it: the subgradient search starts at lam = w and may not get there.
-        bound = min(lag.bound, float(red.w.sum()))
+        bound = min(lag.bound, coverable)
         if method == "auto":
             method = "exact" if red.a.nnz <= AUTO_EXACT_MAX_NNZ else "heuristic"
         warnings: list[str] = []
@@ -214,7 +224,7 @@ class MCLP:
             if bound - heur_val <= max(1e-9, mip_gap) * max(1.0, bound):
                 # the bound proves the heuristic optimal within the requested gap
                 status = "optimal"
-                red.info["proved_by"] = ("coverable weight" if bound < lag.bound
+                red.info["proved_by"] = ("coverable weight" if bound >= coverable
                                          else "lagrangian bound")
             else:
                 # Reduced-cost fixing: a candidate whose every solution is bounded by the

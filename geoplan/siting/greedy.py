@@ -299,7 +299,11 @@ def lagrangian(a: sp.csr_matrix, w: np.ndarray, p: int, *, lower: float,
                 stall = 0
         if best - lower <= tol * max(abs(lower), 1.0) or theta < 1e-6:
             break
-        g = np.asarray(aft @ x).ravel() - yv
+        if use_budget:
+            g = np.asarray(aft @ x).ravel() - yv
+        else:  # x is 0/1 with at most p ones: count the chosen rows' hits directly
+            hits = np.bincount(a[np.flatnonzero(x > 0.5)].indices, minlength=a.shape[1])
+            g = hits - yv
         norm = float(g @ g)
         if norm <= 0:
             break
