@@ -338,6 +338,21 @@ def run_child(cmd: list[str], cwd: Path, log: Path, timeout: float) -> tuple[int
     return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 2**20
 
 
+def check_map(html: Path, timeout: float = 300.0) -> str:
+    """Last line of ``scripts/check_map.py HTML`` (time to open the map in headless
+    chromium) when that script exists; else an empty string (the HTML size is printed)."""
+    script = ROOT / "scripts" / "check_map.py"
+    if not script.exists():
+        return ""
+    try:
+        r = subprocess.run([sys.executable, str(script), str(html)], capture_output=True,
+                           text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return f"no answer within {timeout:g} s"
+    lines = (r.stdout or r.stderr).strip().splitlines()
+    return lines[-1] if lines else f"exit {r.returncode}"
+
+
 def _steps(manifest: Path) -> tuple[list[tuple[str, float]], dict]:
     man = json.loads(manifest.read_text(encoding="utf-8"))
     return [(s["name"], float(s["seconds"])) for s in man.get("steps", [])], man
@@ -403,6 +418,7 @@ def main() -> None:
                    "site_gb": float("nan"), "site_wall": float("nan")}
             html = folder / "out" / "maps" / "city-coverage.html"
             row["map_mb"] = html.stat().st_size / 2**20 if html.exists() else float("nan")
+            row["map_check"] = check_map(html) if html.exists() else ""
             if not args.no_site:
                 rc, site_wall, site_gb = run_child(
                     [py, "-m", "geoplan", "site", "city.toml", "--scenario", "mclp"], folder,
@@ -428,6 +444,8 @@ def main() -> None:
                 print(f"{name:<34} {sec:>9.2f}")
             print(f"{'geoplan run (wall, incl. start-up)':<34} {run_s:>9.2f}   peak "
                   f"{run_gb:.2f} GB   map HTML {row['map_mb']:.1f} MB")
+            if row["map_check"]:
+                print(f"map check: {row['map_check']}")
             if not args.no_site and np.isfinite(row["site_s"]):
                 gap = row.get("site_gap")
                 gap_s = "n/a" if gap is None else f"{100 * float(gap):.3f} %"
