@@ -44,3 +44,47 @@ def test_sparse_interchange_respects_forbidden_sites():
                                                conflicts=sp.csr_matrix((50, 50))))
     np.testing.assert_array_equal(got, ref)
     assert not forbidden[got].any()
+
+
+def test_dominated_candidates_match_brute_force():
+    from geoplan.siting.coverage import dominated_candidates
+
+    rng = np.random.default_rng(5)
+    base = rng.random((25, 40)) < 0.15
+    extra = base[rng.integers(0, 25, 15)] & (rng.random((15, 40)) < 0.7)  # subsets
+    dense = np.vstack([base, extra, base[:5], np.zeros((2, 40), dtype=bool)])
+    got = dominated_candidates(sp.csr_matrix(dense))
+    sets = [frozenset(np.flatnonzero(r)) for r in dense]
+    want = np.array([not s or any(s <= t and (len(t) > len(s) or k < j)
+                                  for k, t in enumerate(sets) if k != j)
+                     for j, s in enumerate(sets)])
+    np.testing.assert_array_equal(got, want)
+    assert got[-2:].all() and got[40:45].all()  # empty sets and the repeated rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mclp_without_dominated_candidates_keeps_the_optimum(seed):
+    # nested and repeated candidates; the MILP runs on the non-dominated ones and must
+    # still reach the brute-force optimum
+    import itertools
+
+    from geoplan.siting.coverage import MCLP
+    from geoplan.siting.problem import SitingProblem
+
+    rng = np.random.default_rng(seed)
+    n = 70
+    base = rng.random((10, n)) < 0.12
+    nested = base[rng.integers(0, 10, 8)] & (rng.random((8, n)) < 0.6)
+    cover = np.vstack([nested[:4], base, nested[4:], base[:3]])
+    times = np.where(cover, rng.uniform(1, 15, cover.shape), 0.0)
+    w = rng.integers(1, 30, n).astype(float)
+    prob = SitingProblem(weights=w, times=sp.csr_matrix(times),
+                         existing_times=sp.csr_matrix((0, n)))
+    p = 3
+    best = max(float(w[cover[list(s)].any(axis=0)].sum())
+               for s in itertools.combinations(range(len(cover)), p))
+    res = MCLP(prob, p=p, cutoff=15).solve("exact", mip_gap=0.0)
+    assert res.status == "optimal"
+    assert res.info["covered_total"] == pytest.approx(best)
+    if "candidates_in_milp" in res.info:
+        assert res.info["dominated_candidates"] >= 11

@@ -73,6 +73,37 @@ def reduce_coverage(problem: SitingProblem, cutoff: float) -> _Reduced:
                     unreachable=~already & ~reach & (w > 0), info=info)
 
 
+def dominated_candidates(a: sp.csr_matrix) -> np.ndarray:
+    """Candidates whose cover set another candidate's contains (a standard MCLP reduction).
+
+    Candidate ``j`` is dominated by ``k`` when every group ``j`` covers ``k`` covers too
+    and ``k`` covers more, or the same with a lower index (so one of equal sets stays).
+    Without cost or spacing rules some optimal solution uses no dominated candidate:
+    replace each by its dominator (or drop it when the dominator is already chosen).
+    Candidates that cover nothing are dominated as well.
+
+    Parameters
+    ----------
+    a : csr_matrix (m, g), bool
+        Candidate x group coverage.
+
+    Returns
+    -------
+    ndarray of bool (m,)
+    """
+    a = sp.csr_matrix(a, dtype=np.float32)
+    a.sum_duplicates()
+    size = np.diff(a.indptr)
+    # |cover(j) & cover(k)| for overlapping pairs, in C; j inside k when it equals |cover(j)|
+    ov = sp.coo_matrix(a @ a.T)
+    r, c = ov.row, ov.col
+    inside = (ov.data == size[r]) & (r != c) & ((size[c] > size[r])
+                                                 | ((size[c] == size[r]) & (c < r)))
+    dom = size == 0
+    dom[r[inside]] = True
+    return dom
+
+
 def _conflict_matrix(pairs: np.ndarray | None, m: int) -> sp.csr_matrix | None:
     if pairs is None or len(pairs) == 0:
         return None
@@ -230,6 +261,13 @@ class MCLP:
                 # Reduced-cost fixing: a candidate whose every solution is bounded by the
                 # incumbent cannot improve on it, so the MILP leaves it out.
                 keep = lag.if_open > heur_val + 1e-9 * max(1.0, heur_val)
+                if self.budget is None and (self.conflicts is None or not len(self.conflicts)):
+                    # A candidate covering a subset of another's groups can be swapped for
+                    # it at no loss (exact without budget and spacing rules); holds also
+                    # when the other one was fixed out above.
+                    dom = dominated_candidates(red.a)
+                    red.info["dominated_candidates"] = int(dom.sum())
+                    keep &= ~dom
                 keep[chosen] = True
                 red.info["candidates_in_milp"] = int(keep.sum())
                 sol, cand = self._milp(red, np.flatnonzero(keep), chosen, time_limit, mip_gap,
