@@ -32,3 +32,26 @@ def test_hull_of_vertices_equals_hull_of_union() -> None:
     via_points = shapely.convex_hull(shapely.multipoints(shapely.get_coordinates(lines)))
     assert shapely.equals(via_union.normalize(), via_points.normalize())
     assert gpd.GeoSeries([via_points]).area.iloc[0] > 0
+
+
+def test_compounds_cut_only_where_they_cross_the_boundary() -> None:
+    from geoplan.sources.areas import compound_areas
+
+    rng = np.random.default_rng(8)
+    x, y = rng.uniform(0, 2000, 300), rng.uniform(0, 2000, 300)
+    geoms = shapely.box(x, y, x + rng.uniform(30, 150, 300), y + rng.uniform(30, 150, 300))
+    feats = gpd.GeoDataFrame({"landuse": np.where(np.arange(300) % 7 == 0, "retail",
+                                                  "residential"),
+                              "osm_id": np.arange(300)[::-1], "name": [f"c{i}" for i in
+                                                                       range(300)]},
+                             geometry=geoms, crs=32651)
+    boundary = shapely.Polygon([(200, 100), (1900, 300), (1700, 1800), (150, 1500)])
+    got = compound_areas(feats, boundary, 2000.0)
+    lu = feats[feats["landuse"] == "residential"]
+    ref = shapely.intersection(lu.geometry.to_numpy(), boundary)
+    keep = shapely.area(ref) >= 2000.0
+    ref_ids = lu["osm_id"].to_numpy()[keep]
+    order = np.argsort(ref_ids, kind="stable")
+    assert got["code"].tolist() == ref_ids[order].tolist()
+    assert shapely.equals(got.geometry.to_numpy(), ref[keep][order]).all()
+    assert 0 < (~shapely.within(lu.geometry.to_numpy(), boundary)).sum() < len(lu)

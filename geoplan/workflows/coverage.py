@@ -434,7 +434,8 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
             areas = grid
         else:  # compounds+grid: compounds, plus grid cells for homes outside compounds
             homes = residential_buildings(feats, compounds, cfg.population)
-            inside = shapely.within(homes.geometry.to_numpy(), boundary)
+            shapely.prepare(boundary)  # within as contains of the prepared boundary
+            inside = shapely.contains(boundary, homes.geometry.to_numpy())
             cells = grid_for_uncovered(homes.geometry.to_numpy()[inside], compounds, grid)
             areas = pd.concat([compounds, cells], ignore_index=True)
             areas = gpd.GeoDataFrame(areas, geometry="geometry", crs=net.crs)
