@@ -169,3 +169,33 @@ def test_mask_within_handles_empty_rows_and_zeros():
     m = mask_within(t, 5.0)
     assert m.toarray().tolist() == [[False] * 3, [False, True, False], [True, False, False],
                                     [False] * 3]
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_mclp_enough_sites_for_all_is_proven_by_coverable_weight(seed, monkeypatch):
+    # p exceeds what is needed to reach every coverable point: the coverable weight is the
+    # bound, the heuristic meets it, and no MILP is solved (HiGHS would only confirm it).
+    import geoplan.siting.coverage as cov
+
+    prob, tc, te = random_instance(seed, n=120, m=40, k_existing=1)
+    monkeypatch.setattr(cov, "solve_milp", lambda *a, **k: pytest.fail("MILP not needed"))
+    res = MCLP(prob, p=40, cutoff=15).solve("exact", mip_gap=0.0)
+    monkeypatch.undo()
+    coverable = ((tc <= 15).any(axis=0) | (te <= 15).any(axis=0))
+    assert res.status == "optimal" and res.gap == 0.0
+    assert res.info["proved_by"] == "coverable weight"
+    assert res.info["covered_total"] == pytest.approx(prob.weights[coverable].sum())
+    assert res.info["covered_total"] == pytest.approx(_spopt_mclp(tc, te, prob.weights, 15, 40))
+
+
+@pytest.mark.parametrize("seed,p", [(21, 3), (22, 4), (23, 6), (24, 8)])
+def test_mclp_within_requested_gap_of_the_optimum(seed, p):
+    # a 1 % gap may stop at a proven heuristic or an early MILP: never more than 1 % below
+    # the true optimum, and the reported bound is a true bound
+    prob, tc, te = random_instance(seed, n=150, m=30, k_existing=1)
+    ref = _spopt_mclp(tc, te, prob.weights, 15, p)
+    res = MCLP(prob, p=p, cutoff=15).solve("exact", mip_gap=0.01)
+    assert res.status == "optimal"
+    assert res.info["covered_total"] >= 0.99 * ref - 1e-9
+    assert res.bound + res.info["covered_existing"] >= ref - 1e-6
+    assert res.gap <= 0.01 + 1e-12

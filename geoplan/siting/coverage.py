@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from geoplan.errors import InputDataError
 from geoplan.siting.greedy import (
     Feasibility,
+    Lagrangian,
     greedy_cover,
     interchange,
     lagrangian,
@@ -70,6 +71,37 @@ def reduce_coverage(problem: SitingProblem, cutoff: float) -> _Reduced:
             "model_nnz": int(a.nnz)}
     return _Reduced(a=a, w=wg, group=group, base=float(w[already].sum()),
                     unreachable=~already & ~reach & (w > 0), info=info)
+
+
+def dominated_candidates(a: sp.csr_matrix) -> np.ndarray:
+    """Candidates whose cover set another candidate's contains (a standard MCLP reduction).
+
+    Candidate ``j`` is dominated by ``k`` when every group ``j`` covers ``k`` covers too
+    and ``k`` covers more, or the same with a lower index (so one of equal sets stays).
+    Without cost or spacing rules some optimal solution uses no dominated candidate:
+    replace each by its dominator (or drop it when the dominator is already chosen).
+    Candidates that cover nothing are dominated as well.
+
+    Parameters
+    ----------
+    a : csr_matrix (m, g), bool
+        Candidate x group coverage.
+
+    Returns
+    -------
+    ndarray of bool (m,)
+    """
+    a = sp.csr_matrix(a, dtype=np.float32)
+    a.sum_duplicates()
+    size = np.diff(a.indptr)
+    # |cover(j) & cover(k)| for overlapping pairs, in C; j inside k when it equals |cover(j)|
+    ov = sp.coo_matrix(a @ a.T)
+    r, c = ov.row, ov.col
+    inside = (ov.data == size[r]) & (r != c) & ((size[c] > size[r])
+                                                 | ((size[c] == size[r]) & (c < r)))
+    dom = size == 0
+    dom[r[inside]] = True
+    return dom
 
 
 def _conflict_matrix(pairs: np.ndarray | None, m: int) -> sp.csr_matrix | None:
@@ -195,27 +227,47 @@ class MCLP:
                 chosen = alt
         chosen = interchange(red.a, red.w, chosen, feas)
         heur_val = _value(red.a, red.w, chosen)
-        lag = lagrangian(red.a, red.w, self.p, lower=heur_val,
-                         cost=self.problem.candidate_cost, budget=self.budget)
+        coverable = float(red.w.sum())
+        if heur_val >= coverable - 1e-9 * max(1.0, coverable):
+            # every coverable point is covered: the coverable weight proves it optimal, and
+            # the Lagrangian (hundreds of passes over the matrix) has nothing to add
+            lag = Lagrangian(bound=coverable, if_open=np.full(m, coverable),
+                             best_set=chosen, best_value=heur_val)
+        else:
+            # the bound need only be as tight as the gap asked for
+            lag = lagrangian(red.a, red.w, self.p, lower=heur_val,
+                             cost=self.problem.candidate_cost, budget=self.budget,
+                             tol=max(1e-4, 0.5 * mip_gap))
         if lag.best_value > heur_val + 1e-9 and self.conflicts is None:
             alt = interchange(red.a, red.w, lag.best_set, feas)
             if _value(red.a, red.w, alt) > heur_val:
                 chosen, heur_val = alt, _value(red.a, red.w, alt)
         # The Lagrangian bound is a true upper bound; below the heuristic value only by
-        # rounding noise, which finalise() checks.
-        bound = lag.bound
+        # rounding noise, which finalise() checks. The weight of every group some candidate
+        # reaches is one too (L at lam = 0), and the tight one when p sites can cover all
+        # of it: the subgradient search starts at lam = w and may not get there.
+        bound = min(lag.bound, coverable)
         if method == "auto":
             method = "exact" if red.a.nnz <= AUTO_EXACT_MAX_NNZ else "heuristic"
         warnings: list[str] = []
         obj, status = heur_val, "heuristic"
         if method == "exact":
-            if bound - heur_val <= 1e-9 * max(1.0, bound):
-                status = "optimal"  # the Lagrangian bound proves the heuristic optimal
-                red.info["proved_by"] = "lagrangian bound"
+            if bound - heur_val <= max(1e-9, mip_gap) * max(1.0, bound):
+                # the bound proves the heuristic optimal within the requested gap
+                status = "optimal"
+                red.info["proved_by"] = ("coverable weight" if bound >= coverable
+                                         else "lagrangian bound")
             else:
                 # Reduced-cost fixing: a candidate whose every solution is bounded by the
                 # incumbent cannot improve on it, so the MILP leaves it out.
                 keep = lag.if_open > heur_val + 1e-9 * max(1.0, heur_val)
+                if self.budget is None and (self.conflicts is None or not len(self.conflicts)):
+                    # A candidate covering a subset of another's groups can be swapped for
+                    # it at no loss (exact without budget and spacing rules); holds also
+                    # when the other one was fixed out above.
+                    dom = dominated_candidates(red.a)
+                    red.info["dominated_candidates"] = int(dom.sum())
+                    keep &= ~dom
                 keep[chosen] = True
                 red.info["candidates_in_milp"] = int(keep.sum())
                 sol, cand = self._milp(red, np.flatnonzero(keep), chosen, time_limit, mip_gap,

@@ -159,8 +159,13 @@ def compound_areas(features: gpd.GeoDataFrame, boundary: shapely.Geometry,
     """
     lu = features[features["landuse"] == "residential"]
     geom = shapely.make_valid(lu.geometry.to_numpy())
+    shapely.prepare(boundary)
     inside = shapely.intersects(geom, boundary) if len(lu) else np.zeros(0, dtype=bool)
-    geom = shapely.intersection(geom[inside], boundary)
+    geom = geom[inside]
+    # cut only the compounds that cross the boundary: the others are their own
+    # intersection, and an overlay per compound is most of this function's time
+    cross = ~shapely.contains(boundary, geom)
+    geom[cross] = shapely.intersection(geom[cross], boundary)
     lu = lu[inside]
     big = shapely.area(geom) >= min_area_m2
     lu, geom = lu[big], geom[big]

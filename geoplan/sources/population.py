@@ -231,7 +231,10 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
         ``elderly_80``, ``pop_estimated``; point geometry.
     """
     homes = residential_buildings(features, compounds, pop)
-    homes = homes[shapely.within(homes.geometry.to_numpy(), boundary)]
+    # within(home, boundary) as contains(boundary, home): GEOS then tests every home against
+    # one prepared boundary instead of a full relate per home
+    shapely.prepare(boundary)
+    homes = homes[shapely.contains(boundary, homes.geometry.to_numpy())]
     pts = [homes.geometry.to_numpy()]
     floor = [homes["floor_area_m2"].to_numpy()]
     source = [np.full(len(homes), "building", dtype=object)]

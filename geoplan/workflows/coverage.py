@@ -436,7 +436,8 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
             areas = grid
         else:  # compounds+grid: compounds, plus grid cells for homes outside compounds
             homes = residential_buildings(feats, compounds, cfg.population)
-            inside = shapely.within(homes.geometry.to_numpy(), boundary)
+            shapely.prepare(boundary)  # within as contains of the prepared boundary
+            inside = shapely.contains(boundary, homes.geometry.to_numpy())
             cells = grid_for_uncovered(homes.geometry.to_numpy()[inside], compounds, grid)
             areas = pd.concat([compounds, cells], ignore_index=True)
             areas = gpd.GeoDataFrame(areas, geometry="geometry", crs=net.crs)
@@ -578,8 +579,11 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         net, cached = prepare_network(cfg, use_cache=use_cache)
         log.info("network: %d nodes, %d edges, %.1f km%s", net.n_nodes, net.n_edges,
                  net.report.get("length_km", 0), " (cached)" if cached else "")
-    net_hull = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(
-        net.edges.geometry.to_numpy()))], crs=net.crs).to_crs(4326).iloc[0]
+        # the hull of every vertex: no union of the edges needed (that is n log n work
+        # and memory on a city's million edges for the same hull)
+        net_hull = gpd.GeoSeries([shapely.convex_hull(shapely.multipoints(
+            shapely.get_coordinates(net.edges.geometry.to_numpy())))],
+            crs=net.crs).to_crs(4326).iloc[0]
     if boundary_wgs.is_empty:
         boundary_wgs = osm.study_boundary(cfg.network)
         if boundary_wgs.is_empty:
@@ -614,10 +618,10 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         fac_ledger.check()
         log.info("facilities: %d placed; %d rows reported", len(fac), len(issues))
 
-    graph = ReachGraph.from_network(net)
     an = cfg.analysis
     types = cfg.facility_types
     with _step(manifest, 4, total, "nearest-facility times"):
+        graph = ReachGraph.from_network(net)
         dem_snap = snap_points(net, demand.geometry.to_numpy(), cfg.walking.speed_mps)
         demand, dem_snap, ex60, ex80, no_way = _exclude_far_homes(cfg, demand, dem_snap,
                                                                    areas, ledger)
@@ -779,18 +783,19 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
     paths = output_paths(cfg)
     lang = cfg.output.lang
     circle = cfg.analysis.circle_minutes
-    areas_wgs = result.areas.to_crs(4326)
-    fac_wgs = result.facilities.to_crs(4326)
-    iso_wgs = result.isochrones.to_crs(4326)
-    iso_type_wgs = result.isochrones_by_type.to_crs(4326)
-    dem_wgs = result.demand.drop(columns=["area_pos"]).to_crs(4326)
-    edges_wgs = result.network.edges[["u", "v", "length_m", "time_s", "highway", "name",
-                                      "geometry"]].to_crs(4326)
     manifest = result.manifest
+    with manifest.step("reproject outputs"):
+        areas_wgs = result.areas.to_crs(4326)
+        fac_wgs = result.facilities.to_crs(4326)
+        iso_wgs = result.isochrones.to_crs(4326)
+        iso_type_wgs = result.isochrones_by_type.to_crs(4326)
+        dem_wgs = result.demand.drop(columns=["area_pos"]).to_crs(4326)
+        edges_wgs = result.network.edges[["u", "v", "length_m", "time_s", "highway", "name",
+                                          "geometry"]].to_crs(4326)
     std = result.standards
     with StagedOutputs({"data": cfg.output.dir, "maps": cfg.output.maps_dir}) as staged:
         rel = {k: p.name for k, p in paths.items()}
-        with manifest.step("write outputs"):
+        with manifest.step("write GeoPackage"):
             write_geopackage(staged.path("data", rel["gpkg"]), {
                 "areas": areas_wgs, "demand_points": dem_wgs, "facilities": fac_wgs,
                 "isochrones": iso_wgs, "isochrones_by_type": iso_type_wgs,
@@ -804,6 +809,7 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                                       else None),
                 "joins": result.joins,
             })
+        with manifest.step("write tables"):
             sheets = {"areas": areas_wgs.drop(columns="geometry"), "streets": result.streets,
                       "summary": result.summary}
             if std is not None:
@@ -816,6 +822,7 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
                 sheets["joins"] = result.joins
             tables = write_area_tables(staged, ("data", rel["tables"]), sheets, lang=lang,
                                        circle_minutes=circle, notes=result.notes)
+        with manifest.step("write map"):
             out = cfg.output
             m = coverage_map(result, areas_wgs=areas_wgs, fac_wgs=fac_wgs,
                              iso_wgs=iso_wgs, iso_type_wgs=iso_type_wgs)
@@ -823,7 +830,8 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
             if out.embed:
                 with atomic_write(staged.path("maps", rel["embed"])) as fh:
                     fh.write(map_fragment(m, offline=out.offline))
-            if out.static_map:
+        if out.static_map:
+            with manifest.step("write static map"):
                 from geoplan.outputs.staticmap import write_static_map
 
                 write_static_map([staged.path("maps", rel["png"]),
