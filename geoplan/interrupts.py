@@ -23,7 +23,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -151,6 +151,9 @@ def handle_signals() -> Iterator[None]:
             log.debug("interrupt inside a callback (%s); stopping at the next checkpoint",
                       getattr(args, "err_msg", None) or "unraisable")
             return
+        if _state["signum"] is not None:
+            _after_interrupt(previous_hook)(args)
+            return
         previous_hook(args)
 
     for s in previous:
@@ -161,5 +164,28 @@ def handle_signals() -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
-        sys.unraisablehook = previous_hook
+        interrupted = _state["signum"] is not None
+        sys.unraisablehook = (_after_interrupt(previous_hook) if interrupted
+                              else previous_hook)
         reset()
+
+
+def _after_interrupt(previous_hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    """An unraisable hook for the rest of a process whose work a signal stopped.
+
+    A signal that lands inside llvmlite's (numba's compiler) object destructor leaves
+    that object half closed; when it is collected later (often at exit) its destructor
+    fails again (``AttributeError: ... _as_parameter_``) and Python would print a
+    traceback under the one-line interrupt message. Those errors, and only those, are
+    logged at debug level; every other unraisable error is printed as usual.
+    """
+
+    def hook(args: Any) -> None:
+        owner = getattr(args.object, "__module__", None) or type(args.object).__module__
+        if str(owner).startswith("llvmlite"):
+            log.debug("after the interrupt: llvmlite destructor error ignored (%s)",
+                      args.exc_value)
+            return
+        previous_hook(args)
+
+    return hook

@@ -293,3 +293,40 @@ def test_signal_stops_a_highs_solve_promptly() -> None:
             solve_milp(c, a, np.full(m, -np.inf), np.full(m, 500.0), np.zeros(n), np.ones(n),
                        np.ones(n, dtype=bool), maximise=True, time_limit=30)
     assert time.perf_counter() - t0 < 10  # not the time limit
+
+
+def test_half_closed_llvmlite_objects_after_a_signal_print_no_traceback() -> None:
+    """A SIGTERM inside llvmlite's destructor leaves the object half closed; when it is
+    collected later its destructor fails again. After an interrupt those errors (only
+    those) are debug lines, not a traceback under the one-line message."""
+    import types
+
+    from llvmlite.binding import ffi
+
+    def unraisable(obj: object) -> types.SimpleNamespace:
+        exc = AttributeError("'GlobalContextRef' object has no attribute '_as_parameter_'")
+        return types.SimpleNamespace(exc_type=AttributeError, exc_value=exc,
+                                     exc_traceback=None, err_msg="Exception ignored in",
+                                     object=obj)
+
+    def other() -> None:
+        pass
+
+    shown: list[object] = []
+    before = sys.unraisablehook
+    sys.unraisablehook = lambda args: shown.append(args.object)  # what Python would print
+    try:
+        with pytest.raises(interrupts.Terminated), interrupts.handle_signals():
+            signal.raise_signal(signal.SIGTERM)
+        sys.unraisablehook(unraisable(ffi.ObjectRef.__del__))
+        assert shown == []
+        sys.unraisablehook(unraisable(other))  # anything else is still shown
+        assert shown == [other]
+        shown.clear()
+        sys.unraisablehook = lambda args: shown.append(args.object)
+        with interrupts.handle_signals():  # without an interrupt: shown as usual
+            pass
+        sys.unraisablehook(unraisable(ffi.ObjectRef.__del__))
+        assert shown == [ffi.ObjectRef.__del__]
+    finally:
+        sys.unraisablehook = before
