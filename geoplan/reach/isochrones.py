@@ -126,157 +126,6 @@ class _NodeTimes:
         return out
 
 
-class _TileUnions:
-    """Unions of edge buffers over a quadtree of square tiles, computed once per run.
-
-    Every edge belongs to the tile holding the middle of its end points, at every level
-    of the quadtree. Inside an isochrone most tiles are reached whole; the union of their
-    edge buffers is the same for every source that reaches them, so it is computed once
-    (from the four child tiles) and each source unions a few large tiles plus the edges
-    and pieces along its fringe instead of every edge buffer. This keeps the union work
-    per source near the size of the polygon's outline, and the buffers of the edges
-    shared by many sources are made once. GEOS has no shared-subexpression union, hence
-    this own code.
-    """
-
-    #: Side of the finest tile, in multiples of the walk-in buffer.
-    BASE_TILE_BUFFERS = 2.5
-    MAX_LEVELS = 12
-
-    def __init__(self, eg: _EdgeGeometry, walk_in_m: float, quad_segs: int) -> None:
-        self.eg = eg
-        self.walk_in_m = float(walk_in_m)
-        self.quad_segs = int(quad_segs)
-        n_edges = len(eg.u)
-        has = eg.vcount > 0
-        first = np.zeros((n_edges, 2))
-        last = np.zeros((n_edges, 2))
-        first[has] = eg.coords[eg.vstart[has]]
-        last[has] = eg.coords[eg.vstart[has] + eg.vcount[has] - 1]
-        mid = (first + last) / 2.0
-        size = self.BASE_TILE_BUFFERS * self.walk_in_m
-        cell = np.zeros((n_edges, 2), dtype=np.int64)
-        if n_edges:
-            cell = np.floor((mid - mid.min(axis=0)) / size).astype(np.int64)
-        # Tile ids: level by level, each level's tiles numbered in (x, y) order.
-        ids = []
-        offset = 0
-        level_of = []
-        for level in range(self.MAX_LEVELS):
-            c = cell >> level
-            code = c[:, 0] * (int(c[:, 1].max(initial=0)) + 1) + c[:, 1]
-            uniq, inv = np.unique(code, return_inverse=True)
-            ids.append(inv.astype(np.int64) + offset)
-            level_of.append(np.full(len(uniq), level, dtype=np.int64))
-            offset += len(uniq)
-            if len(uniq) <= 1:
-                break
-        self.tile_of = np.stack(ids) if ids else np.zeros((0, n_edges), dtype=np.int64)
-        self.level = np.concatenate(level_of) if level_of else np.zeros(0, dtype=np.int64)
-        self.n_tiles = offset
-        self.n_in = np.bincount(self.tile_of[0], minlength=offset) if n_edges else \
-            np.zeros(offset, dtype=np.int64)
-        for lv in range(1, len(self.tile_of)):
-            self.n_in += np.bincount(self.tile_of[lv], minlength=offset)
-        self._edge_buf = np.full(n_edges, None, dtype=object)
-        self._tile_poly = np.full(offset, None, dtype=object)
-
-    def edge_buffers(self, edge: np.ndarray) -> np.ndarray:
-        """Buffer polygons of whole edges (cached)."""
-        edge = np.asarray(edge, dtype=np.int64)
-        todo = np.unique(edge[pd.isna(self._edge_buf[edge])])
-        if len(todo):
-            self._edge_buf[todo] = shapely.buffer(self.eg.geoms[todo], self.walk_in_m,
-                                                  quad_segs=self.quad_segs)
-        return self._edge_buf[edge]
-
-    def cover(self, src: np.ndarray, edge: np.ndarray,
-              in_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Largest tiles whose every edge is fully reached, per source.
-
-        Parameters
-        ----------
-        src, edge : ndarray of int64
-            The fully reached (source, edge) pairs, each pair once.
-        in_prev : ndarray of bool
-            Whether the pair was fully reached at the previous threshold.
-
-        Returns
-        -------
-        t_src, t_id : ndarray of int64
-            The chosen (source, tile) pairs, sorted.
-        covered : ndarray of bool
-            Per input pair, whether a chosen tile holds its edge.
-        t_old : ndarray of bool
-            Per chosen pair, whether all of the tile was reached at the previous threshold
-            already (then it is inside the previous polygon).
-        """
-        covered = np.zeros(len(src), dtype=bool)
-        t_src_parts, t_id_parts, t_old_parts = [], [], []
-        for lv in range(len(self.tile_of) - 1, -1, -1):
-            t = self.tile_of[lv][edge]
-            pair = src * self.n_tiles + t
-            uniq, inv, cnt = np.unique(pair, return_inverse=True, return_counts=True)
-            whole = cnt == self.n_in[uniq % self.n_tiles]
-            # A pair under an already chosen larger tile is covered as a whole.
-            first_cov = np.zeros(len(uniq), dtype=bool)
-            first_cov[inv] = covered
-            pick = whole & ~first_cov & (cnt > 1)
-            if lv == 0:
-                pick &= cnt > 1  # a one-edge tile is just the edge's buffer
-            n_prev = np.bincount(inv, weights=in_prev, minlength=len(uniq))
-            t_src_parts.append(uniq[pick] // self.n_tiles)
-            t_id_parts.append(uniq[pick] % self.n_tiles)
-            t_old_parts.append(n_prev[pick] == cnt[pick])
-            covered |= pick[inv]
-        if not t_src_parts:
-            z = np.zeros(0, dtype=np.int64)
-            return z, z, covered, np.zeros(0, dtype=bool)
-        t_src = np.concatenate(t_src_parts)
-        t_id = np.concatenate(t_id_parts)
-        t_old = np.concatenate(t_old_parts)
-        order = np.lexsort((t_id, t_src))
-        return t_src[order], t_id[order], covered, t_old[order]
-
-    def polygons(self, tile: np.ndarray) -> np.ndarray:
-        """Union of the edge buffers of each tile (cached; built from the child tiles)."""
-        tile = np.asarray(tile, dtype=np.int64)
-        need = np.unique(tile[pd.isna(self._tile_poly[tile])])
-        if len(need) == 0:
-            return self._tile_poly[tile]
-        # Every tile below a needed one is needed too; build them from the finest level up.
-        lv_max = int(self.level[need].max())
-        needed = np.zeros(self.n_tiles, dtype=bool)
-        needed[need] = True
-        edges = np.arange(self.tile_of.shape[1])
-        for lv in range(lv_max, 0, -1):
-            e_sel = edges[needed[self.tile_of[lv]]]
-            needed[self.tile_of[lv - 1][e_sel]] = True
-        needed &= pd.isna(self._tile_poly)
-        for lv in range(lv_max + 1):
-            at = needed[self.tile_of[lv]]
-            if not at.any():
-                continue
-            if lv == 0:
-                e_sel = edges[at]
-                parent, members = self.tile_of[0][e_sel], self.edge_buffers(e_sel)
-            else:
-                # The distinct (tile, child) pairs of this level.
-                pc = np.unique(self.tile_of[lv][at] * self.n_tiles + self.tile_of[lv - 1][at])
-                parent, child = pc // self.n_tiles, pc % self.n_tiles
-                members = self._tile_poly[child]
-            order = np.argsort(parent, kind="stable")
-            parent, members = parent[order], members[order]
-            starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]])
-            width = int(np.diff(np.r_[starts, len(parent)]).max())
-            grid = np.full((len(starts), width), None, dtype=object)
-            rank = np.arange(len(parent)) - np.repeat(starts, np.diff(np.r_[starts, len(parent)]))
-            grid[np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(parent)])),
-                 rank] = members
-            self._tile_poly[parent[starts]] = shapely.union_all(grid, axis=1)
-        return self._tile_poly[tile]
-
-
 def _incidence(eg: _EdgeGeometry, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Node -> incident edges as CSR arrays ``(ptr, edges)``."""
     n_edges = len(eg.u)
@@ -489,7 +338,6 @@ def isochrones(network: WalkNetwork, sources: SnappedPoints, node_times: csr_mat
     inc = _incidence(eg, network.n_nodes)
 
     n_edges = network.n_edges
-    tiles = _TileUnions(eg, walk_in_m, quad_segs)
     polys = np.empty((n_src, len(thr)), dtype=object)
     prev = np.full(n_src, shapely.Polygon(), dtype=object)
     prev_full = np.zeros(0, dtype=np.int64)  # keys of edges fully reached at the last T
@@ -499,31 +347,15 @@ def isochrones(network: WalkNetwork, sources: SnappedPoints, node_times: csr_mat
         full = (lo <= 0.0) & (hi >= 1.0)
         # Edges fully reached at the previous threshold are already in its polygon.
         # Growing each polygon from the previous one keeps the polygons exactly nested
-        # (and the work incremental).
-        in_prev = full & np.isin(key, prev_full)
-        f_pos = np.flatnonzero(full)
-        t_src, t_id, covered, t_old = tiles.cover(src[f_pos], edge[f_pos], in_prev[f_pos])
-        # Whole tiles stand for their fully reached edges; the rest is buffered per piece
-        # (a fully reached edge from the per-edge cache, a cut piece here).
-        rest = np.ones(len(src), dtype=bool)
-        rest[f_pos[covered]] = False
-        rest &= ~in_prev
-        is_full = full[rest]
-        r_edge = edge[rest]
-        pieces = np.empty(int(rest.sum()), dtype=object)
-        pieces[is_full] = tiles.edge_buffers(r_edge[is_full])
-        cut = ~is_full
-        pieces[cut] = shapely.buffer(_cut_lines(eg, r_edge[cut], lo[rest][cut], hi[rest][cut]),
-                                     walk_in_m, quad_segs=quad_segs)
-        t_new = ~t_old
-        p_src = np.concatenate([t_src[t_new], src[rest]])
-        p_geom = np.concatenate([tiles.polygons(t_id[t_new]), pieces])
-        order = np.argsort(p_src, kind="stable")
-        p_src, p_geom = p_src[order], p_geom[order]
+        # (and the buffer work incremental).
+        new = ~(full & np.isin(key, prev_full))
+        src_new = src[new]
+        buffers = shapely.buffer(_cut_lines(eg, edge[new], lo[new], hi[new]), walk_in_m,
+                                 quad_segs=quad_segs)
         cur = prev.copy()
-        bounds = np.searchsorted(p_src, np.arange(n_src + 1))
+        bounds = np.searchsorted(src_new, np.arange(n_src + 1))
         for s in np.flatnonzero(np.diff(bounds)):
-            parts = p_geom[bounds[s]:bounds[s + 1]]
+            parts = buffers[bounds[s]:bounds[s + 1]]
             if not prev[s].is_empty:
                 parts = np.concatenate([parts, [prev[s]]])
             cur[s] = shapely.union_all(parts)
