@@ -369,6 +369,8 @@ def test_incremental_isochrones_equal_reference() -> None:
     # Nested: each larger threshold's polygon covers the smaller one.
     for k in range(len(thresholds) - 1):
         assert shapely.area(shapely.difference(got[:, k], got[:, k + 1])).max() < 1e-6
-    # Deterministic: the same bytes on a second run.
-    again = isochrones(net, pts, nt, thresholds[::-1], walk_in_m=40.0)
-    assert (shapely.to_wkb(again.geometry.values) == shapely.to_wkb(iso.geometry.values)).all()
+    # Deterministic: the same bytes on a second run, on one thread or several.
+    for threads in (1, 3):
+        again = isochrones(net, pts, nt, thresholds[::-1], walk_in_m=40.0, threads=threads)
+        assert (shapely.to_wkb(again.geometry.values)
+                == shapely.to_wkb(iso.geometry.values)).all()
