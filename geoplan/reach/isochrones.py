@@ -23,7 +23,9 @@ thresholds and groups.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -287,7 +289,8 @@ def reached_edge_segments(network: WalkNetwork, sources: SnappedPoints,
 def isochrones(network: WalkNetwork, sources: SnappedPoints, node_times: csr_matrix,
                thresholds_s: Sequence[float], walk_in_m: float = 40.0,
                source_ids: Sequence | None = None, *,
-               quad_segs: int = DEFAULT_QUAD_SEGS) -> gpd.GeoDataFrame:
+               quad_segs: int = DEFAULT_QUAD_SEGS,
+               threads: int | None = None) -> gpd.GeoDataFrame:
     """Street-space isochrone polygons per source and threshold.
 
     Parameters
@@ -307,6 +310,9 @@ def isochrones(network: WalkNetwork, sources: SnappedPoints, node_times: csr_mat
         Identifier per source for the ``source`` column; default the source position.
     quad_segs : int, default 4
         Segments per quarter circle of the buffer.
+    threads : int, optional
+        Threads for the per-source buffers and unions; default the number of CPUs, at
+        most 8. The polygons are the same for any number of threads.
 
     Returns
     -------
@@ -338,6 +344,31 @@ def isochrones(network: WalkNetwork, sources: SnappedPoints, node_times: csr_mat
     inc = _incidence(eg, network.n_nodes)
 
     n_edges = network.n_edges
+    threads = threads or min(os.cpu_count() or 1, 8)
+    # Shapely releases the GIL inside GEOS, and the union per source (most of the time
+    # here) is independent of every other source: threads run them in parallel.
+    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 and n_src > 1 else None
+    try:
+        polys = _grow_all(eg, inc, nt, sources, thr, n_edges, walk_in_m, quad_segs, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return gpd.GeoDataFrame(
+        {
+            "source": np.repeat(ids, len(thr)),
+            "threshold_s": np.tile(thr, n_src),
+            "threshold_min": np.tile(thr / 60.0, n_src),
+        },
+        geometry=gpd.GeoSeries(polys.ravel(), crs=network.crs),
+        crs=network.crs,
+    )
+
+
+def _grow_all(eg: _EdgeGeometry, inc: tuple[np.ndarray, np.ndarray], nt: _NodeTimes,
+              sources: SnappedPoints, thr: np.ndarray, n_edges: int, walk_in_m: float,
+              quad_segs: int, pool: ThreadPoolExecutor | None) -> np.ndarray:
+    """Polygons ``(n_sources, n_thresholds)``, each grown from the previous threshold's."""
+    n_src = len(sources)
     polys = np.empty((n_src, len(thr)), dtype=object)
     prev = np.full(n_src, shapely.Polygon(), dtype=object)
     prev_full = np.zeros(0, dtype=np.int64)  # keys of edges fully reached at the last T
@@ -349,28 +380,28 @@ def isochrones(network: WalkNetwork, sources: SnappedPoints, node_times: csr_mat
         # Growing each polygon from the previous one keeps the polygons exactly nested
         # (and the buffer work incremental).
         new = ~(full & np.isin(key, prev_full))
-        src_new = src[new]
-        buffers = shapely.buffer(_cut_lines(eg, edge[new], lo[new], hi[new]), walk_in_m,
-                                 quad_segs=quad_segs)
-        cur = prev.copy()
-        bounds = np.searchsorted(src_new, np.arange(n_src + 1))
-        for s in np.flatnonzero(np.diff(bounds)):
-            parts = buffers[bounds[s]:bounds[s + 1]]
+        lines = _cut_lines(eg, edge[new], lo[new], hi[new])
+        bounds = np.searchsorted(src[new], np.arange(n_src + 1))
+        active = np.flatnonzero(np.diff(bounds))
+
+        def grow(s: int, lines: np.ndarray = lines, bounds: np.ndarray = bounds,
+                 prev: np.ndarray = prev) -> shapely.Geometry:
+            parts = shapely.buffer(lines[bounds[s]:bounds[s + 1]], walk_in_m,
+                                   quad_segs=quad_segs)
             if not prev[s].is_empty:
                 parts = np.concatenate([parts, [prev[s]]])
-            cur[s] = shapely.union_all(parts)
+            return shapely.union_all(parts)
+
+        cur = prev.copy()
+        # Each source's buffers and union are its own (the same parts in the same order
+        # on any number of threads), so the polygons do not depend on ``threads``.
+        grown = pool.map(grow, active) if pool else map(grow, active)
+        for s, poly in zip(active, grown, strict=True):
+            cur[s] = poly
         polys[:, k] = cur
         prev = cur
         prev_full = key[full]
-    return gpd.GeoDataFrame(
-        {
-            "source": np.repeat(ids, len(thr)),
-            "threshold_s": np.tile(thr, n_src),
-            "threshold_min": np.tile(thr / 60.0, n_src),
-        },
-        geometry=gpd.GeoSeries(polys.ravel(), crs=network.crs),
-        crs=network.crs,
-    )
+    return polys
 
 
 def merge_isochrones(iso: gpd.GeoDataFrame,
