@@ -285,8 +285,10 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     # endpoints: osmnx's rules on a bidirectional graph, plus a change of walking-time
     # factor (steps meet other ways): simplification never merges across it
     mult = np.bincount(la, minlength=nu) + np.bincount(lb, minlength=nu)
-    pairs = np.unique(np.stack([np.minimum(la, lb), np.maximum(la, lb)], axis=1), axis=0)
-    n_nb = np.bincount(pairs[:, 0], minlength=nu) + np.bincount(pairs[:, 1], minlength=nu)
+    # distinct neighbour pairs as one int64 key each: a 1-D unique, far cheaper than
+    # np.unique(axis=0) on rows (which sorts a void view)
+    pairs = np.unique(np.minimum(la, lb).astype(np.int64) * nu + np.maximum(la, lb))
+    n_nb = np.bincount(pairs // nu, minlength=nu) + np.bincount(pairs % nu, minlength=nu)
     f_lo = np.full(nu, np.inf)
     f_hi = np.full(nu, -np.inf)
     for ends in (la, lb):
@@ -319,14 +321,19 @@ def build_walk_network_arrays(tables: OsmTables, speed_mps: float, steps_factor:
     chain_way = seg_way[first_seg]
     # two copies of one segment between endpoints from the same way are one edge
     single = seg_count == 1
-    key = np.stack([np.minimum(chain_u, chain_v), np.maximum(chain_u, chain_v),
-                    tables.way_id[chain_way]], axis=1)
     dup = np.zeros(n_chain, dtype=bool)
     if single.any():
         idx = np.flatnonzero(single)
-        _, first = np.unique(key[idx], axis=0, return_index=True)
+        # first of each (end pair, way id): a stable lexsort on an int64 pair key and the
+        # way id (np.unique(axis=0) on stacked rows sorts a void view, several times slower)
+        pair = (np.minimum(chain_u, chain_v)[idx].astype(np.int64) * nu
+                + np.maximum(chain_u, chain_v)[idx])
+        wid = tables.way_id[chain_way[idx]]
+        o = np.lexsort((wid, pair))
+        new_key = np.ones(len(o), dtype=bool)
+        new_key[1:] = (pair[o][1:] != pair[o][:-1]) | (wid[o][1:] != wid[o][:-1])
         dup[idx] = True
-        dup[idx[first]] = False
+        dup[idx[o[new_key]]] = False
     chain_of_seg = np.repeat(np.arange(n_chain), seg_count)
     name_tags = (tables.way_tags["name"] if "name" in tables.way_tags
                  else pd.Series("", index=tables.way_tags.index))
