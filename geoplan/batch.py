@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -568,8 +569,27 @@ def run_batch(tasks: Sequence[AreaTask], out: Path, *, polygons: gpd.GeoDataFram
     -------
     BatchResult
     """
-    say = progress or log.info
     out = Path(out)
+    # folders this batch creates are removed again when it fails before writing anything
+    # in them (an unreachable scheduler, an interrupt before the first area)
+    top = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
+    try:
+        return _run_batch(tasks, out, polygons=polygons, workers=workers,
+                          scheduler=scheduler, client=client, retries=retries, force=force,
+                          lang=lang, title=title, say=progress or log.info)
+    except BaseException:
+        if top is not None and top.is_dir() and not any(
+                p.is_file() or p.is_symlink() for p in top.rglob("*")):
+            shutil.rmtree(top, ignore_errors=True)
+        raise
+
+
+def _run_batch(tasks: Sequence[AreaTask], out: Path, *, polygons: gpd.GeoDataFrame | None,
+               workers: int, scheduler: str | None, client: Any, retries: int, force: bool,
+               lang: str, title: str, say: Callable[[str], None]) -> BatchResult:
+    """:func:`run_batch` once its output folder is settled."""
+    from geoplan import interrupts
+
     with BatchLock(out):
         state_path = out / STATE_NAME
         state = {} if force else _read_state(state_path)
@@ -595,6 +615,8 @@ def run_batch(tasks: Sequence[AreaTask], out: Path, *, polygons: gpd.GeoDataFram
             if t.id in rows:
                 done += 1
                 say(f"[{done}/{n}] {t.id} {t.name}: unchanged since the last batch, skipped")
+        published = done
+        interrupts.note_batch(published, n)
         if todo:
             ctx = _given(client) if client is not None else dask_client(workers, scheduler)
             with ctx as cl:
@@ -619,6 +641,8 @@ def run_batch(tasks: Sequence[AreaTask], out: Path, *, polygons: gpd.GeoDataFram
                     row["warnings"] = len(warned)
                     if row["status"] == "done":
                         state[t.id] = {"key": keys[t.id], "row": row}
+                        published += 1
+                        interrupts.note_batch(published, n)
                         note = (f"; {len(warned)} warnings (see its tables' issues and ledger, "
                                 "or -v)" if warned else "")
                         say(f"[{done}/{n}] {t.id} {t.name}: done in {row['seconds']:.1f} s, "

@@ -709,6 +709,12 @@ def _interrupted(signum: int) -> int:
     name = signal.Signals(signum).name
     done = ("outputs published before it are complete" if interrupts.published()
             else "nothing was published")
+    batch = interrupts.batch_progress()
+    if batch is not None:
+        n, total = batch
+        done = (f"{n} of {total} areas were published (their outputs are complete); the "
+                f"other {total - n} and the batch summary were not: run the batch again to "
+                "finish them" if n else "no area and no batch summary was published")
     print(f"geoplan: interrupted ({name}); {done}", file=sys.stderr)
     return interrupts.exit_code(signum)
 

@@ -29,8 +29,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Terminated", "check", "deferred", "exit_code", "handle_signals", "mark_published",
-           "pending", "published", "reset"]
+__all__ = ["Terminated", "batch_progress", "check", "deferred", "exit_code", "handle_signals",
+           "mark_published", "note_batch", "pending", "published", "reset"]
 
 
 class Terminated(BaseException):
@@ -50,7 +50,7 @@ class Terminated(BaseException):
 _SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
                  if s is not None)
 
-_state: dict[str, Any] = {"signum": None, "defer": 0, "published": 0}
+_state: dict[str, Any] = {"signum": None, "defer": 0, "published": 0, "batch": None}
 _lock = threading.Lock()
 
 
@@ -61,7 +61,7 @@ def pending() -> int | None:
 
 def reset() -> None:
     """Forget a recorded signal (at the start of a CLI command)."""
-    _state.update(signum=None, defer=0, published=0)
+    _state.update(signum=None, defer=0, published=0, batch=None)
 
 
 def mark_published() -> None:
@@ -72,6 +72,17 @@ def mark_published() -> None:
 def published() -> int:
     """How many sets of outputs were published since :func:`reset`."""
     return int(_state["published"])
+
+
+def note_batch(published: int, total: int) -> None:
+    """Note that a batch has published ``published`` of its ``total`` areas so far (each
+    area's outputs are published on their own; the CLI's closing message counts them)."""
+    _state["batch"] = (int(published), int(total))
+
+
+def batch_progress() -> tuple[int, int] | None:
+    """``(published, total)`` areas of the batch running since :func:`reset`, or None."""
+    return _state["batch"]
 
 
 def exit_code(signum: int) -> int:

@@ -6,7 +6,8 @@ Prints the file size in MB, the seconds until the page's load event and until th
 layers (and tiles, if any: with no network they fail at once) are drawn, then any
 JavaScript errors. The clock starts at navigation (the browser's start-up is excluded).
 Last line: ``map_mb=<float> open_s=<float>``. Exit 1 when the page raised JavaScript
-errors, 2 when chromium or the file is missing. Issue 15 asks for a whole-city map under
+errors, 2 when chromium or the file is missing or the page is not a geoplan/Leaflet map
+(one line, within seconds). Issue 15 asks for a whole-city map under
 25 MB that opens within 5 s; ``scripts/bench_city.py`` calls :func:`check_map` on its
 largest map.
 """
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.browser import CHROMIUM_NAMES, MapTiming, measure_map  # noqa: E402
+from tests.browser import CHROMIUM_NAMES, MapTiming, NotAMapError, measure_map  # noqa: E402
 
 
 def chromium_binary() -> str | None:
@@ -41,6 +42,8 @@ def check_map(path: str | Path, timeout: float = 120) -> MapTiming:
     ------
     FileNotFoundError
         If the file or chromium is missing.
+    NotAMapError
+        If the page is not a geoplan/Leaflet map.
     """
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such map file")
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         t = check_map(args.path, args.timeout)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, NotAMapError) as exc:
         print(f"check_map: error: {exc}", file=sys.stderr)
         return 2
     print(f"file      {args.path}")

@@ -212,6 +212,15 @@ _RENDERED = """new Promise(resolve => {
 })"""
 
 
+#: "ok" when the loaded page holds a folium map element and Leaflet, else what is missing.
+_IS_MAP = ("!document.querySelector('.folium-map') ? 'no-map' : "
+           "!(window.L && window.L.Map) ? 'no-leaflet' : 'ok'")
+
+
+class NotAMapError(ValueError):
+    """The page opened is not a geoplan (folium/Leaflet) map."""
+
+
 @dataclass(frozen=True)
 class MapTiming:
     """Size and opening time of an HTML map (see :func:`measure_map`).
@@ -262,6 +271,16 @@ def measure_map(path: str | Path, binary: str, timeout: float = 120) -> MapTimin
         b.send("Page.navigate", url=page.as_uri())
         b.wait_for("Page.loadEventFired", timeout=timeout)
         load_s = time.monotonic() - t0
+        # folium writes its map <div> and loads Leaflet before the load event; without
+        # them the page would never "render" and the wait below would run to the timeout
+        probe = b.send("Runtime.evaluate", expression=_IS_MAP, returnByValue=True)
+        kind = probe.get("result", {}).get("value")
+        if kind == "no-map":
+            raise NotAMapError(f"{path}: not a geoplan/Leaflet map (the page has no folium "
+                               "map element)")
+        if kind == "no-leaflet":
+            raise NotAMapError(f"{path}: Leaflet did not load in the page (no network here: "
+                               "write the map with output.offline = true)")
         res = b.send("Runtime.evaluate", expression=_RENDERED, awaitPromise=True,
                      returnByValue=True, timeout=int(timeout * 1000))
         open_s = time.monotonic() - t0

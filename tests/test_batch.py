@@ -261,6 +261,56 @@ def test_scheduler_that_does_not_answer(tmp_path, capsys):
     assert code == 2 and f"127.0.0.1:{port}" in err and "did not answer" in err
     assert time.monotonic() - t0 < 30
     assert not (tmp_path / "o" / ".geoplan-batch.lock").exists()
+    # the folders the failed batch created are gone; a folder that was there stays
+    assert not (tmp_path / "o").exists()
+    deep = tmp_path / "new" / "deeper" / "o"
+    code, err = _error_line(capsys, ["batch", str(cfg), "--out", str(deep),
+                                     "--scheduler", f"tcp://127.0.0.1:{port}"])
+    assert code == 2 and not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "mine.txt").write_text("x", encoding="utf-8")
+    code, err = _error_line(capsys, ["batch", str(cfg), "--out", str(tmp_path / "kept"),
+                                     "--scheduler", f"tcp://127.0.0.1:{port}"])
+    assert code == 2 and sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["mine.txt"]
+
+
+def test_interrupted_batch_counts_the_published_areas(tmp_path, capsys, monkeypatch):
+    """Interrupted while summarising: the areas that finished are published (and kept for
+    the rerun), so the message counts them instead of saying nothing was published."""
+    import geoplan.batch
+
+    cfg = write_city(tmp_path)
+    out = tmp_path / "batch"
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(geoplan.batch, "write_summary", interrupt)
+    code = cli.main(["batch", str(cfg), "--out", str(out), "--workers", "2", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code == 130 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "nothing was published" not in err
+    assert (f"interrupted (SIGINT); {len(CODES)} of {len(CODES)} areas were published (their "
+            "outputs are complete); the other 0 and the batch summary were not") in err
+    for c in CODES:
+        assert (out / "areas" / c / "data" / f"city-{c}-coverage.gpkg").is_file()
+    assert not (out / "city-summary.csv").exists()
+
+
+def test_interrupt_message_before_any_area(capsys):
+    from geoplan import interrupts
+
+    interrupts.reset()
+    interrupts.note_batch(0, 4)
+    assert cli._interrupted(signal.SIGINT) == 130
+    assert capsys.readouterr().err.strip() == (
+        "geoplan: interrupted (SIGINT); no area and no batch summary was published")
+    interrupts.note_batch(1, 4)
+    cli._interrupted(signal.SIGTERM)
+    assert "1 of 4 areas were published" in capsys.readouterr().err
+    interrupts.reset()
+    cli._interrupted(signal.SIGINT)
+    assert "nothing was published" in capsys.readouterr().err
 
 
 def test_output_folder_shared_by_two_batches(tmp_path, capsys):

@@ -16,6 +16,7 @@ from geoplan.config import load_config
 from geoplan.errors import ConfigError, InputDataError
 from geoplan.workflows.init import (
     InitRequest,
+    first_sentence,
     inspect_facilities,
     parse_facility_arg,
     write_init,
@@ -225,22 +226,138 @@ def test_init_writes_a_commented_config_that_loads_and_runs(tmp_path: Path, monk
 
 
 def test_relation_and_osm_name_variants(tmp_path: Path) -> None:
+    from tests.test_osm_name import _extract
+
     folder = _district(tmp_path)
-    req = InitRequest(out=tmp_path / "rel.toml", name="Test District", osm=[folder / "net.osm"],
-                      facilities=[(folder / "fac.csv", "canteen")], osm_relation=398350)
+    pbf = _extract(tmp_path)  # relations 77 (测试街道, level 8) and 80 (杨浦区, level 6)
+    req = InitRequest(out=tmp_path / "rel.toml", name="Test District", osm=[pbf],
+                      facilities=[(folder / "fac.csv", "canteen")], osm_relation=77)
     write_init(req)
     text = req.out.read_text(encoding="utf-8")
     _keys_have_comments(text)
     cfg = load_config(req.out)
-    assert cfg.study_area.osm_relation == 398350 and cfg.study_area.name == "Test-District"
+    assert cfg.study_area.osm_relation == 77 and cfg.study_area.name == "Test-District"
     assert cfg.study_area.title_en == "Test District: 15-minute elder-care circle"
     assert cfg.population.share_60 == pytest.approx(0.187)
-    # by name: the keys are written (the loader's support for them is tested with it)
-    req = InitRequest(out=tmp_path / "name.toml", name="杨浦区", osm=[folder / "net.osm"],
+    # by name: looked up in the extract, the keys are written
+    req = InitRequest(out=tmp_path / "name.toml", name="杨浦区", osm=[pbf],
                       facilities=[(folder / "fac.csv", "canteen")], osm_name="杨浦区")
     write_init(req)
     sa = tomllib.loads(req.out.read_text(encoding="utf-8"))["study_area"]
     assert (sa["osm_name"], sa["osm_admin_level"], sa["name"]) == ("杨浦区", 6, "name")
+
+
+@pytest.mark.parametrize(("case", "want"), [
+    ("absent_name", 'study_area.osm_name = "不存在街道" (osm_admin_level = 8): no boundary of '
+                    "that name at that level"),
+    ("wrong_level", "hold no boundary=administrative relation at admin_level 4"),
+    ("cut_off", "relation 77 (测试街道) is cut off by the extract's edge (1 of 2 member ways"),
+    ("absent_relation", "relation 999 is not in the OSM extract"),
+    ("cut_off_relation", "relation 77 (测试街道) is cut off by the extract's edge"),
+])
+def test_init_looks_the_osm_boundary_up_in_the_extract(tmp_path: Path, capsys, case: str,
+                                                       want: str) -> None:
+    """--osm-name / --osm-relation are checked as `geoplan run` checks them: a name or
+    relation that is not in the extract, or is cut off by its edge, is one line, rc 2,
+    and no config is written."""
+    from tests.test_osm_name import _extract
+    from tests.test_osm_pbf import _with_relation
+
+    folder = _district(tmp_path)
+    out = tmp_path / "x.toml"
+    cut = "cut" in case
+    pbf = _with_relation(tmp_path, drop_way=True) if cut else _extract(tmp_path)
+    where = {"absent_name": ["--osm-name", "不存在街道", "--osm-admin-level", "8"],
+             "wrong_level": ["--osm-name", "测试街道", "--osm-admin-level", "4"],
+             "cut_off": ["--osm-name", "测试街道", "--osm-admin-level", "8"],
+             "absent_relation": ["--osm-relation", "999"],
+             "cut_off_relation": ["--osm-relation", "77"]}[case]
+    args = ["init", str(out), "--name", "测试区", "--osm", str(pbf), "--facilities",
+            str(folder / "fac.csv") + ":canteen", *where]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert want in err, err
+    assert not out.exists() and not list(tmp_path.glob(".x.toml*"))
+
+
+def _all_comments(text: str) -> list[str]:
+    return [ln.partition("#")[2].strip() for ln in text.splitlines() if "#" in ln]
+
+
+def test_every_comment_init_writes_is_whole(tmp_path: Path) -> None:
+    """No comment stops inside a parenthesis or after "e.g"/"i.e" (the description's first
+    sentence is cut at a real sentence end), over every key init can write."""
+    from tests.test_osm_name import _extract
+
+    folder = _district(tmp_path)
+    census = _csv(folder / "census.csv", ("adcode", "pop_total", "pop_60plus", "pop_80plus"),
+                  [("310110", 1000, 300, 40)])
+    texts = [write_init(InitRequest(
+        out=tmp_path / "a.toml", name="测试区", osm=[folder / "net.osm"],
+        facilities=[(folder / "fac.csv", "canteen"), (folder / "日间照料中心.csv", None)],
+        boundary=folder / "districts_wgs84.geojson", boundary_code="310110",
+        areas=folder / "areas.geojson", census=census)).text]
+    texts.append(write_init(InitRequest(
+        out=tmp_path / "b.toml", name="Test", osm=[_extract(tmp_path)],
+        facilities=[(folder / "fac.csv", "canteen")], osm_name="测试街道",
+        osm_admin_level=8)).text)
+    comments = [c for t in texts for c in _all_comments(t)]
+    assert len(comments) > 30
+    for c in comments:
+        for a, b in ("()", "[]", "（）"):
+            assert c.count(a) == c.count(b), c
+        assert not re.search(r"\b(e\.g|i\.e)(?!\.)", c), c
+        assert not re.search(r"\b(e\.g|i\.e)\.\s*(·|$)", c), c
+
+
+@pytest.mark.parametrize(("text", "first"), [
+    ("Name of the layer in reports and joins (default: the file name). More.",
+     "Name of the layer in reports and joins (default: the file name)"),
+    ("Facility type of every row (e.g. canteen, care_home). Or a column.",
+     "Facility type of every row (e.g. canteen, care_home)"),
+    ('Base map of the web maps ("none": no tiles. "osm": OpenStreetMap). Tiles.',
+     'Base map of the web maps ("none": no tiles. "osm": OpenStreetMap)'),
+    ("Walking speed, e.g. 3.6 km/h, i.e. slow. Planning value.",
+     "Walking speed, e.g. 3.6 km/h, i.e. slow"),
+    ("Shops, clinics, etc. are counted; rest ignored.", "Shops, clinics, etc. are counted"),
+    ("One sentence only.", "One sentence only"),
+    ("Unclosed (bracket. never ends", "Unclosed (bracket. never ends"),
+])
+def test_first_sentence_skips_abbreviations_and_brackets(text: str, first: str) -> None:
+    assert first_sentence(text) == first
+
+
+def test_data_root_is_the_common_folder_unless_that_is_root_or_home(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    from geoplan.workflows.init import _data_root
+
+    folder = _district(tmp_path)
+    # together: one relative data_root, relative paths
+    req = InitRequest(out=tmp_path / "cfg" / "t.toml", name="x", osm=[folder / "net.osm"],
+                      facilities=[(folder / "fac.csv", "canteen")])
+    raw = tomllib.loads(write_init(req).text)
+    assert raw["paths"]["data_root"] == "../data" and raw["network"]["osm_files"] == ["net.osm"]
+    assert load_config(req.out).network.osm_files[0] == (folder / "net.osm").resolve()
+    # scattered under the home folder: absolute paths, no data_root, the file still loads
+    other = tmp_path / "elsewhere" / "deep"
+    other.mkdir(parents=True)
+    fac = other / "fac.csv"
+    fac.write_bytes((folder / "fac.csv").read_bytes())
+    monkeypatch.setenv("HOME", str(tmp_path))
+    req = InitRequest(out=tmp_path / "cfg" / "s.toml", name="x", osm=[folder / "net.osm"],
+                      facilities=[(fac, "canteen")])
+    text = write_init(req).text
+    raw = tomllib.loads(text)
+    assert "data_root" not in raw.get("paths", {}) and "../" not in text
+    assert raw["network"]["osm_files"] == [(folder / "net.osm").resolve().as_posix()]
+    assert raw["facilities"][0]["path"] == fac.resolve().as_posix()
+    cfg = load_config(req.out)
+    assert cfg.facilities[0].path == fac.resolve()
+    # the filesystem root is never a data_root
+    assert _data_root([folder / "net.osm", Path(sys.executable)]) is None
+    assert _data_root([folder / "net.osm", fac]) is None  # home
+    assert _data_root([folder / "net.osm", folder / "fac.csv"]) == folder.resolve()
 
 
 @pytest.mark.parametrize("case", ["columns", "missing", "boundary", "table_boundary",

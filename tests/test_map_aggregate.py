@@ -268,6 +268,35 @@ def test_check_map_script(chromium: str, small_city: City, tmp_path: Path) -> No
         f"check_map: error: {tmp_path / 'none.html'}: no such map file"]
 
 
+
+@pytest.mark.parametrize("html", [
+    "<!doctype html><html><head><title>x</title></head><body><p>not a map</p></body></html>",
+    "<html><body><div class='folium-map' id='m'></div></body></html>",  # no Leaflet
+])
+def test_check_map_on_a_page_that_is_not_a_map(chromium: str, tmp_path: Path,
+                                                html: str) -> None:
+    """Any HTML page that is not a geoplan map: one line within seconds, exit 2, no
+    traceback (it used to wait for the timeout and end in a websocket traceback)."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    page = tmp_path / "notmap.html"
+    page.write_text(html, encoding="utf-8")
+    t0 = time.monotonic()
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "check_map.py"), str(page)],
+                         capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - t0
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert lines[0].startswith(f"check_map: error: {page}: ")
+    assert "not a geoplan/Leaflet map" in lines[0] or "Leaflet did not load" in lines[0]
+    assert took < 20  # chromium start-up on a loaded machine; the old wait was 31 s+
+
+
 def test_aggregated_area_colours_match_the_detailed_map() -> None:
     from geoplan.outputs.webmap import (
         NO_DATA_COLOUR,

@@ -95,14 +95,17 @@ def _raw(tmp_path: Path, **study: Any) -> dict[str, Any]:
             "facilities": [{"type": "canteen", "path": "f.csv"}]}
 
 
-def test_study_area_from_osm_name(tmp_path: Path) -> None:
+def test_study_area_from_osm_name(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     pbf = _extract(tmp_path)
     cfg = config_from_dict(_raw(tmp_path, osm_name="测试街道", osm_admin_level=8),
                            base_dir=tmp_path)
     cut = osm.StudyCut.of(cfg)
     assert cut.is_set and cut.osm_name == "测试街道" and cut.osm_admin_level == 8
     assert cut.setting == 'study_area.osm_name = "测试街道"'
-    assert osm.configured_boundary(cfg.network, cut).equals(relation_polygon((pbf,), 77))
+    with caplog.at_level("INFO", logger="geoplan"):
+        assert osm.configured_boundary(cfg.network, cut).equals(relation_polygon((pbf,), 77))
+    # the log says which relation the name picked
+    assert "study area: relation 77 测试街道 (admin_level 8)" in caplog.text
     by_id = config_from_dict(_raw(tmp_path, osm_relation=77), base_dir=tmp_path)
     a = osm.read_tables(cfg.network, cut)
     b = osm.read_tables(by_id.network, osm.StudyCut.of(by_id))

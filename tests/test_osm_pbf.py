@@ -654,8 +654,16 @@ def test_areas_from_osm_admin_boundaries(tmp_path: Path,
         osm.admin_areas(NetworkSource(osm_files=(pbf,)),
                         Areas(source="osm_admin", admin_level=10), study, crs)
     far = gpd_box(_box_m(5000, -100, 6000, 100), crs)
-    with pytest.raises(InputDataError, match="admin_level=8 lies in the study area"):
+    with pytest.raises(InputDataError, match="admin_level=8 lies in the study area") as ei:
         osm.admin_areas(NetworkSource(osm_files=(pbf,)), Areas(source="osm_admin"), far, crs)
+    # the advice never suggests the level already given; only level 8 is in the file
+    msg = str(ei.value)
+    assert "try admin_level 8" not in msg and "try another admin_level" in msg
+    assert "(usual: 9 (committees), 10 (committees))" in msg
+    with pytest.raises(InputDataError) as ei:
+        osm.admin_areas(NetworkSource(osm_files=(pbf,)),
+                        Areas(source="osm_admin", admin_level=10), study, crs)
+    assert "(present in the files: 8 (streets))" in str(ei.value)
 
 
 def gpd_box(poly: shapely.Polygon, crs: str) -> shapely.Geometry:

@@ -128,6 +128,34 @@ def test_bad_files(tmp_path):
         read_table(broken)
 
 
+@pytest.mark.parametrize("cut", [1, 2])
+def test_utf8_cut_mid_character_is_called_cut_short(tmp_path, cut):
+    """A UTF-8 file whose last character is incomplete (copy cut short) is not reported as
+    "neither UTF-8 nor GBK": it names the file and says to copy it again."""
+    whole = "名称,lon,lat\n长者食堂,121.5,31.3\n杨浦区养老院".encode()
+    path = tmp_path / "cut.csv"
+    path.write_bytes(whole[:-cut])  # 院 is 3 bytes: 1 or 2 of them dropped
+    with pytest.raises(InputDataError) as ei:
+        read_table(path)
+    msg = str(ei.value)
+    assert msg.startswith(f"{path}: ends in the middle of a character")
+    assert "cut short; copy it again" in msg and "neither" not in msg and "\n" not in msg
+    with pytest.raises(InputDataError, match="cut short"):
+        read_table(path, encoding="utf-8")
+    # ASCII text cut after a lead byte is cut short too; real GBK and bad bytes inside are not
+    ascii_cut = tmp_path / "a.csv"
+    ascii_cut.write_bytes(b"name,lon,lat\nA,121.5,31.3\xe9")
+    with pytest.raises(InputDataError, match="cut short"):
+        read_table(ascii_cut)
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("名称,lon,lat\n长者食堂,121.5,31.3\n".encode("gbk"))
+    assert read_table(gbk)["名称"].tolist() == ["长者食堂"]
+    inside = tmp_path / "inside.csv"
+    inside.write_bytes(whole[:-3] + b"\xff\xfe\x80\n" + whole)
+    with pytest.raises(InputDataError, match="neither UTF-8 nor GBK"):
+        read_table(inside)
+
+
 def test_require_columns(tmp_path):
     df = pd.DataFrame({"name": ["a"], "Lon": ["1"], "lat": ["2"]})
     require_columns(df, {"facilities[0].x": "Lon", "facilities[0].capacity_column": None},

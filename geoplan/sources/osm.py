@@ -194,6 +194,8 @@ def configured_boundary(source: NetworkSource, cut: StudyCut) -> shapely.Geometr
         if key not in _RELATION_MEMO:
             rid = relation_by_name(source.osm_files, cut.osm_name, cut.osm_admin_level)
             _RELATION_MEMO[key] = relation_polygon(source.osm_files, rid)
+            log.info("study area: relation %d %s (admin_level %d)", rid, cut.osm_name,
+                     cut.osm_admin_level)
         return _RELATION_MEMO[key]
     return None
 
@@ -209,6 +211,32 @@ def clip_area(source: NetworkSource, cut: StudyCut) -> shapely.Geometry | None:
     gs = gpd.GeoSeries([poly], crs=4326)
     utm = gs.estimate_utm_crs()
     return gs.to_crs(utm).buffer(cut.buffer_m).to_crs(4326).iloc[0]
+
+
+def _admin_level_advice(source: NetworkSource, level: int) -> str:
+    """What to try when no relation of ``level`` lies in the study area: the other
+    admin_levels of boundary relations present in the files, else the usual street and
+    committee levels other than ``level``."""
+    import osmium
+
+    from geoplan.sources.osm_read import detect_format
+
+    present: set[int] = set()
+    try:
+        for p in source.osm_files:
+            fp = osmium.FileProcessor(osmium.io.File(str(p), detect_format(Path(p))),
+                                      osmium.osm.RELATION)
+            for r in fp.with_filter(osmium.filter.TagFilter(("boundary", "administrative"))):
+                lv = (r.tags.get("admin_level") or "").strip()
+                if lv.isdigit():
+                    present.add(int(lv))
+    except RuntimeError:  # the files were read before; advice is best effort
+        present = set()
+    names = {6: "districts", 8: "streets", 9: "committees", 10: "committees"}
+    others = sorted(present - {level}) or [lv for lv in (8, 9, 10) if lv != level]
+    listed = ", ".join(f"{lv} ({names[lv]})" if lv in names else str(lv) for lv in others)
+    where = "present in the files" if present - {level} else "usual"
+    return (f"try another admin_level ({where}: {listed}) or another areas.source")
 
 
 _TABLES_MEMO: dict[tuple[Any, ...], OsmTables] = {}
@@ -562,8 +590,7 @@ def admin_areas(source: NetworkSource, spec: Any, boundary: shapely.Geometry,
         raise InputDataError(f"areas.source = 'osm_admin': no boundary relation with "
                              f"admin_level={level} lies in the study area in {names} "
                              f"({len(ok)} whole and {len(cut)} cut-off relations at that level "
-                             "in the files); try admin_level 8 (streets) or 9-10 (committees), "
-                             "or another areas.source")
+                             f"in the files); {_admin_level_advice(source, level)}")
     rows = []
     for r, g in zip([r for r, k in zip(ok, keep, strict=True) if k], clipped[keep],
                     strict=True):

@@ -156,6 +156,31 @@ def row_word(table: pd.DataFrame) -> str:
     return "feature" if isinstance(table, gpd.GeoDataFrame) else "row"
 
 
+def _utf8_cut_short(raw: bytes, exc: UnicodeDecodeError) -> bool:
+    """Whether ``raw`` is UTF-8 whose only fault is an incomplete character at the very end
+    (a copy or download cut short), rather than text in another encoding.
+
+    The decoder's only error is "unexpected end of data" in the last three bytes, and the
+    text before it holds multi-byte UTF-8 characters or does not read as GB18030 either;
+    a GBK file almost never decodes as UTF-8 up to its last bytes.
+    """
+    if exc.reason != "unexpected end of data" or exc.end != len(raw) or exc.start < len(raw) - 3:
+        return False
+    head = raw[:exc.start]
+    if any(b >= 0x80 for b in head):
+        return True  # valid multi-byte UTF-8 up to the cut
+    try:
+        raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _cut_short(path: Path, raw: bytes, exc: UnicodeDecodeError) -> str:
+    return (f"{path}: ends in the middle of a character (UTF-8 text up to byte {exc.start} "
+            f"of {len(raw)}): the file looks cut short; copy it again")
+
+
 def _decode(path: Path, raw: bytes, encoding: str | None) -> str:
     if encoding is not None:
         try:
@@ -166,6 +191,8 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> str:
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError as exc:
+            if codecs.lookup(encoding).name.startswith("utf-8") and _utf8_cut_short(raw, exc):
+                raise InputDataError(_cut_short(path, raw, exc)) from None
             raise InputDataError(f"{path}: cannot be read as {encoding} (byte {exc.start}); "
                                  "remove the encoding setting to detect it, or save the "
                                  "file as UTF-8") from None
@@ -174,7 +201,9 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> str:
             continue
         try:
             return raw.decode(enc)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if enc.startswith("utf-8") and _utf8_cut_short(raw, exc):
+                raise InputDataError(_cut_short(path, raw, exc)) from None
             continue
     raise InputDataError(f"{path}: text is neither UTF-8 nor GBK/GB18030; save it as UTF-8 "
                          "(in Excel: 'CSV UTF-8') or set the encoding")

@@ -621,8 +621,48 @@ def _described(section: str, key: str) -> str | None:
     cls = getattr(config, _SECTION_CLASSES.get(section, ""), None)
     info = (getattr(cls, "model_fields", None) or {}).get(key)
     text = " ".join(str(getattr(info, "description", "") or "").split())
-    first = re.split(r"(?<=[.;:])\s", text, maxsplit=1)[0].rstrip(".;:")
+    first = first_sentence(text)
     return first if first and len(first) <= 90 else None
+
+
+#: Abbreviations whose period does not end a sentence.
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "cf.", "vs.", "approx.", "incl.")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence (or clause ending in ``;``/``:``) of ``text``.
+
+    A break is a ``.``, ``;`` or ``:`` followed by a space that is outside parentheses,
+    brackets and quotes and does not end an abbreviation such as "e.g." or "etc.", so a
+    comment never stops at "(default" or "(e.g". Text whose brackets never close is
+    returned whole (cut nowhere rather than mid-way).
+
+    Parameters
+    ----------
+    text : str
+        One paragraph (whitespace already collapsed).
+
+    Returns
+    -------
+    str
+        The first sentence without its closing punctuation.
+    """
+    depth, quoted = 0, False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif (ch in ".;:" and not depth and not quoted and i + 1 < len(text)
+              and text[i + 1].isspace()):
+            head = text[:i + 1]
+            word = head.rsplit(" ", 1)[-1].lower()
+            if ch == "." and word.endswith(_ABBREVIATIONS):
+                continue
+            return head.rstrip(".;:")
+    return text.rstrip(".;:")
 
 
 def _help(section: str, key: str) -> str:
@@ -752,8 +792,40 @@ def _layer_types(g: FacilityGuess) -> list[str]:
     return [t for t in dict.fromkeys(t for _, t in g.categories) if t]
 
 
-def _rel(path: Path, root: Path) -> str:
+def _rel(path: Path, root: Path | None) -> str:
+    """``path`` relative to ``root``; absolute when there is no sensible common root."""
+    if root is None:
+        return path.resolve().as_posix()
     return Path(os.path.relpath(path.resolve(), root)).as_posix()
+
+
+def _data_root(inputs: Sequence[Path]) -> Path | None:
+    """The folder the input paths are written relative to: their common parent, unless
+    that is the filesystem root or the home folder (inputs in unrelated places), or they
+    are on different drives; then ``None`` and each path is written absolute, so the
+    config does not say "data under /" and survives being moved."""
+    parents = [str(p.resolve().parent) for p in inputs]
+    try:
+        root = Path(os.path.commonpath(parents))
+    except ValueError:  # different drives (Windows)
+        return None
+    if root == Path(root.anchor) or root == Path.home().resolve():
+        return None
+    return root
+
+
+def _check_osm_boundary(req: InitRequest) -> None:
+    """Look ``--osm-name``/``--osm-relation`` up in the ``--osm`` files as ``geoplan run``
+    does (same lookup, same one-line messages): absent, ambiguous or cut off by the
+    extract's edge is refused before anything is written."""
+    from geoplan.sources.osm_read import relation_by_name, relation_polygon
+
+    files = tuple(req.osm)
+    if req.osm_relation is not None:
+        relation_polygon(files, int(req.osm_relation))
+    elif req.osm_name is not None:
+        rid = relation_by_name(files, req.osm_name, int(req.osm_admin_level))
+        relation_polygon(files, rid)
 
 
 def init_text(req: InitRequest) -> InitResult:
@@ -795,6 +867,7 @@ def init_text(req: InitRequest) -> InitResult:
 
     boundary = (inspect_boundary(req.boundary, code=req.boundary_code, name=req.boundary_name)
                 if req.boundary is not None else None)
+    _check_osm_boundary(req)
     guesses = []
     for path, t in req.facilities:
         guesses.append(inspect_facilities(path, type_=t, lon_column=req.lon_column,
@@ -811,9 +884,9 @@ def init_text(req: InitRequest) -> InitResult:
                           "310110)")
     inputs = [*req.osm, *(p for p, _ in req.facilities)]
     inputs += [p for p in (req.boundary, req.areas, req.census) if p is not None]
-    root = Path(os.path.commonpath([str(p.resolve().parent) for p in inputs]))
+    root = _data_root(inputs)
     out_dir = req.out.resolve().parent
-    root_text = Path(os.path.relpath(root, out_dir)).as_posix() if (
+    root_text = None if root is None else Path(os.path.relpath(root, out_dir)).as_posix() if (
         os.path.splitdrive(str(root))[0] == os.path.splitdrive(str(out_dir))[0]) else str(root)
 
     w = _Writer()
@@ -854,7 +927,11 @@ def init_text(req: InitRequest) -> InitResult:
                   "= \"file.geojson\" or osm_relation = <id>.")
     w.blank()
     w.raw("[paths]")
-    w.key("paths", "data_root", root_text)
+    if root_text is None:
+        w.comment("The inputs are in unrelated folders: their paths below are absolute "
+                  "(set data_root and shorten them if you move the data together).")
+    else:
+        w.key("paths", "data_root", root_text)
     w.blank()
     w.raw("[network]")
     w.key("network", "osm_files", [_rel(p, root) for p in req.osm])
