@@ -20,6 +20,7 @@ import shapely
 from geoplan.analysis.ledger import Ledger
 from geoplan.config import Population
 from geoplan.errors import InputDataError
+from geoplan.notes import Note
 from geoplan.sources.areas import assign_points
 
 log = logging.getLogger(__name__)
@@ -277,15 +278,20 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
         ledger.enter("demand", "census_spreading", float(res.sum() * shares.share_60),
                      float(res.sum() * shares.share_80),
                      areas["area_id"].to_numpy()[np.unique(area_pos[spread & ~outside])],
-                     f"floor area / {pop.m2_per_resident:g} m² per resident x census shares "
-                     f"({shares.source})")
+                     Note(f"floor area / {pop.m2_per_resident:g} m² per resident x census "
+                          f"shares ({shares.source})",
+                          f"建筑面积 ÷ 人均{pop.m2_per_resident:g}平方米 × 普查年龄比例"
+                          f"（{shares.source}）"))
         if outside.any():
             res = floor_area[outside] / pop.m2_per_resident
             ledger.exclude("demand", "outside_every_area", float(res.sum() * shares.share_60),
                            float(res.sum() * shares.share_80), None,
-                           f"{int(outside.sum())} homes in the study area lie in no analysis "
-                           "area (e.g. outside every mapped compound); use areas.source = "
-                           "\"compounds+grid\" to count them")
+                           Note(f"{int(outside.sum())} homes in the study area lie in no "
+                                "analysis area (e.g. outside every mapped compound); use "
+                                "areas.source = \"compounds+grid\" to count them",
+                                f"研究范围内有{int(outside.sum())}处住宅不在任何分析区域内"
+                                "（如在所有已绘制小区之外）；设置 areas.source = "
+                                "\"compounds+grid\" 可将其计入"))
     if outside.any():
         log.info("%d demand points lie outside every analysis area and are left out",
                  int(outside.sum()))
