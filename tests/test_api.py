@@ -192,9 +192,9 @@ def test_run_and_report_check_the_output_folders_before_work(tmp_path: Path) -> 
     cfg.write_text(text.replace(f'dir = "{out}"', f'dir = "{afile.as_posix()}"'),
                    encoding="utf-8")
     study = Study.from_toml(cfg)
-    with pytest.raises(GeoplanError, match="output.dir = .*is a file, not a folder"):
+    with pytest.raises(GeoplanError, match=r"output\.dir = .*is a file, not a folder"):
         study.run(write=True)
-    with pytest.raises(GeoplanError, match="output.dir = .*is a file, not a folder"):
+    with pytest.raises(GeoplanError, match=r"output\.dir = .*is a file, not a folder"):
         study.report()
     assert study._results is None
 
