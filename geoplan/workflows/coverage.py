@@ -49,6 +49,7 @@ from geoplan.sources.population import (
     grid_for_uncovered,
     residential_buildings,
 )
+from geoplan.workflows.mapscore import _some_names, check_map_score
 
 if TYPE_CHECKING:
     import folium  # the maps import it when they are made
@@ -600,6 +601,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         if p is not None:
             manifest.add_input(p, role)
     total = 6 + sum(x is not None for x in (cfg.accessibility, cfg.standards, cfg.gap_index))
+    check_map_score(cfg)  # a typo is found now, not after the whole analysis
     ledger = Ledger()
     boundary_wgs = _study_boundary(cfg)
     with _step(manifest, 1, total, "walking network"):
@@ -897,7 +899,7 @@ def map_score(areas: pd.DataFrame, cfg: Config) -> str:
                    areas[c]) and c not in ("n_demand_points",)]
     if score not in numeric:
         raise GeoplanError(f"output.map_score = '{score}' is not a numeric column of the "
-                           f"areas table; use one of: {', '.join(numeric)}")
+                           f"areas table; use one of: {_some_names(numeric)}")
     return score
 
 
