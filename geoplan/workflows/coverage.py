@@ -38,6 +38,7 @@ from geoplan.reach.isochrones import isochrones, merge_isochrones
 from geoplan.sources import osm
 from geoplan.sources.areas import (
     areas_from_file,
+    check_area_columns,
     compound_areas,
     grid_cells,
 )
@@ -184,11 +185,10 @@ def _check_areas_datum(cfg: Config, areas: gpd.GeoDataFrame, net: WalkNetwork) -
     return []
 
 
-def _load_facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
-                     ) -> tuple[FacilityLoad, list[str]]:
-    """Read every facility layer, check its datum (warnings returned) and move the rows
+def _load_facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry,
+                     load: FacilityLoad) -> tuple[FacilityLoad, list[str]]:
+    """Check the datum of every facility layer read (warnings returned) and move the rows
     outside the study area to the issues."""
-    load = load_facilities(cfg.facilities, cfg.joins)
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
                              "see the reported rows and fix the coordinates")
@@ -602,6 +602,12 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
             manifest.add_input(p, role)
     total = 6 + sum(x is not None for x in (cfg.accessibility, cfg.standards, cfg.gap_index))
     check_map_score(cfg)  # a typo is found now, not after the whole analysis
+    # The input tables before the network (minutes on a city): a wrong column name or a bad
+    # row is reported at once. Facility tables are small and read whole (once); of the
+    # areas file only the header is read here.
+    read = load_facilities(cfg.facilities, cfg.joins)
+    if cfg.areas.source == "file" and cfg.areas.path is not None:
+        check_area_columns(cfg.areas)
     ledger = Ledger()
     boundary_wgs = _study_boundary(cfg)
     with _step(manifest, 1, total, "walking network"):
@@ -624,7 +630,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
     with _step(manifest, 2, total, "facilities"):
-        load, notes = _load_facilities(cfg, net, boundary_wgs)
+        load, notes = _load_facilities(cfg, net, boundary_wgs, read)
     with _step(manifest, 3, total, "areas and demand"):
         areas, demand, shares_source, (outside, o60, o80) = _areas_and_demand(
             cfg, net, boundary, ledger)
