@@ -131,3 +131,18 @@ def test_note_keeps_english_for_logs_and_pickles() -> None:
     assert note_text("plain", "zh") == "plain"
     back = pickle.loads(pickle.dumps([n]))[0]
     assert isinstance(back, Note) and back.zh == "3行未纳入"
+
+
+@pytest.mark.parametrize("missing,values", [("median", [5.0, None, 7.0]),
+                                            ("count", [5.0, None, 7.0]),
+                                            ("count", [None, None, None])])
+def test_supply_notes_have_both_languages(missing: str, values: list) -> None:
+    import pandas as pd
+
+    from geoplan.analysis.accessibility import supply_vector
+
+    fac = pd.DataFrame({"name": ["a", "b", "c"], "capacity": values})
+    _, note, _ = supply_vector(fac, "capacity", missing, "canteen")
+    assert isinstance(note, Note)
+    assert "canteen" in note and "长者食堂" in note.text("zh")
+    assert english_runs(note.text("zh")) == [] and english_runs(note.text("en")) != []
