@@ -300,7 +300,7 @@ class Study:
         """Write the HTML and Word report, workbook and GeoPackage (as ``geoplan report``)."""
         from geoplan.workflows.report import report
 
-        _check_outputs(self.config, cache=use_cache)
+        _check_outputs(self.config, maps=False, cache=use_cache)  # as geoplan report
         return report(self.config, use_cache=use_cache)
 
     def __repr__(self) -> str:
