@@ -146,3 +146,22 @@ def test_supply_notes_have_both_languages(missing: str, values: list) -> None:
     assert isinstance(note, Note)
     assert "canteen" in note and "长者食堂" in note.text("zh")
     assert english_runs(note.text("zh")) == [] and english_runs(note.text("en")) != []
+
+
+def test_issue_details_are_shown_in_the_table_language() -> None:
+    import geopandas as gpd
+    import shapely
+
+    from geoplan.outputs.labels import label_frame
+    from geoplan.sources.facilities import FacilityLoad, move_to_issues
+
+    pts = gpd.GeoDataFrame({"source_row": [2, 3], "name": ["a", "b"], "layer": ["L", "L"],
+                            "fid": ["f1", "f2"]},
+                           geometry=[shapely.Point(121.5, 31.3)] * 2, crs=4326)
+    load = FacilityLoad(pts, gpd.pd.DataFrame(), {"L": "x.csv"}, gpd.pd.DataFrame())
+    far = Note("900 m from the nearest walkable way (limit 250 m); check the location",
+               "距最近的可步行道路900米（上限250米）；请核对位置")
+    out = move_to_issues(load, [True, False], "far_from_network", [far], action="kept")
+    zh = label_frame(out.issues, "zh")
+    en = label_frame(out.issues, "en")
+    assert zh["详情"].tolist() == [far.zh] and en["Detail"].tolist() == [str(far)]

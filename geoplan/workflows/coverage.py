@@ -213,17 +213,21 @@ def _place_facilities(cfg: Config, load: FacilityLoad, net: WalkNetwork,
     outside = ~shapely.covers(boundary_wgs, load.points.geometry.to_numpy())
     beyond = outside & (snapped.off_m > cfg.walking.snap_max_m)
     if beyond.any():
-        detail = [f"outside the study boundary and {d:.0f} m from the nearest walkable way: "
-                  "the OSM source does not reach it; extend osm_files to include it"
+        detail = [Note(f"outside the study boundary and {d:.0f} m from the nearest walkable "
+                       "way: the OSM source does not reach it; extend osm_files to include it",
+                       f"位于研究范围外，距最近的可步行道路{d:.0f}米：OSM数据未覆盖该处；"
+                       "请扩大 osm_files 的范围")
                   for d in snapped.off_m[beyond]]
         load = move_to_issues(load, beyond, "beyond_network", detail)
         snapped = snapped.subset(np.flatnonzero(~beyond))
         pts = load.points.to_crs(net.crs)
     far = snapped.off_m > cfg.walking.snap_max_m
     if far.any():
-        detail = [f"{d:.0f} m from the nearest walkable way (limit "
-                  f"{cfg.walking.snap_max_m:.0f} m); check the location" for d in
-                  snapped.off_m[far]]
+        limit = cfg.walking.snap_max_m
+        detail = [Note(f"{d:.0f} m from the nearest walkable way (limit {limit:.0f} m); check "
+                       "the location",
+                       f"距最近的可步行道路{d:.0f}米（上限{limit:.0f}米）；请核对位置")
+                  for d in snapped.off_m[far]]
         # Kept in the analysis (the off-network walk is counted) but reported.
         load = move_to_issues(load, far, "far_from_network", detail, action="kept")
         pts = load.points.to_crs(net.crs)
