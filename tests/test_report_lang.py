@@ -165,3 +165,14 @@ def test_issue_details_are_shown_in_the_table_language() -> None:
     zh = label_frame(out.issues, "zh")
     en = label_frame(out.issues, "en")
     assert zh["详情"].tolist() == [far.zh] and en["Detail"].tolist() == [str(far)]
+
+
+@pytest.mark.parametrize("kwargs,en", [({"share_60": 0.2}, "60+: config share; 80+: 16 % of 60+"),
+                                       ({"share_60": 0.2, "share_80": 0.05}, "config")])
+def test_estimate_source_has_both_languages(kwargs: dict, en: str) -> None:
+    from geoplan.config import Population
+    from geoplan.sources.population import elderly_shares
+
+    src = elderly_shares(Population(**kwargs)).source
+    assert src == en and note_text(src, "en") == en
+    assert "配置文件" in note_text(src, "zh") and english_runs(note_text(src, "zh")) == []
