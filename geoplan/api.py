@@ -24,6 +24,49 @@ from typing import TYPE_CHECKING, Any
 from geoplan.config import Config, config_from_dict, load_config, replace
 from geoplan.errors import ConfigError
 
+
+def _check_outputs(cfg: Config, *, data: bool = True, maps: bool = True,
+                   cache: bool = True) -> None:
+    """The command line's output-folder checks, before any work (one-line errors)."""
+    from geoplan.outputs.atomic import check_output_folder
+
+    out = cfg.output
+    for setting, folder, used in (("output.dir", out.dir, data),
+                                  ("output.maps_dir", out.maps_dir, maps),
+                                  ("output.cache_dir", out.cache_dir, cache)):
+        if used and folder is not None:
+            check_output_folder(folder, setting)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and paths as text, recursively.
+
+    Notebook users pass ``numpy.int64`` (from a DataFrame) and ``pathlib.Path``; the config
+    validation is strict about types (a string for a number stays an error), so only these
+    lossless conversions are made here.
+    """
+    import numbers
+    import os
+
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, bool | str | int | float) or value is None:
+        return value
+    kind = type(value).__module__.split(".")[0]
+    if kind == "numpy":
+        if type(value).__name__ == "bool_" or type(value).__name__ == "bool":
+            return bool(value)
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real):
+            return float(value)
+    return value
+
+
 if TYPE_CHECKING:  # heavy modules are imported when a method needs them
     import folium
     import geopandas as gpd
@@ -126,6 +169,7 @@ class Results:
         """
         from geoplan.workflows.coverage import write_outputs
 
+        _check_outputs(self.run.config, cache=False)
         return write_outputs(self.run)
 
     def _repr_html_(self) -> str:
@@ -175,7 +219,8 @@ class Study:
         Parameters
         ----------
         raw : dict
-            Sections and keys as in the TOML file.
+            Sections and keys as in the TOML file. numpy numbers are taken as Python
+            numbers, and ``pathlib.Path`` values as text.
         base_dir : str or Path
             Folder that relative ``paths.data_root`` is resolved against.
 
@@ -186,7 +231,7 @@ class Study:
         """
         if not isinstance(raw, dict):
             raise ConfigError(f"a config mapping is needed, got {type(raw).__name__}")
-        return cls(config_from_dict(raw, base_dir=Path(base_dir).resolve()))
+        return cls(config_from_dict(_plain(raw), base_dir=Path(base_dir).resolve()))
 
     def run(self, *, use_cache: bool = True, write: bool = False) -> Results:
         """Coverage, gaps, accessibility, standards and the ledger (as ``geoplan run``).
@@ -200,6 +245,7 @@ class Study:
         """
         from geoplan.workflows.coverage import analyse, write_outputs
 
+        _check_outputs(self.config, data=write, maps=write, cache=use_cache)
         run = analyse(self.config, use_cache=use_cache)
         if write:
             write_outputs(run)
@@ -225,11 +271,21 @@ class Study:
             Each with ``summary`` (status, objective, bound, gap, equity figures), ``areas``,
             ``streets`` and the proposed sites per type (``outcomes[i].sites``).
         """
-        from geoplan.workflows.siting import site, write_siting_outputs
+        from geoplan.workflows.siting import (
+            OVERRIDES_API,
+            apply_overrides,
+            site,
+            write_siting_outputs,
+        )
 
-        results = self._results or self.run()
         names = [scenarios] if isinstance(scenarios, str) else list(scenarios or [])
-        out = site(self.config, results.run, names, overrides or None)
+        known = {s.name: s for s in self.config.scenarios}
+        for sc in [known[n] for n in names if n in known] if names else known.values():
+            apply_overrides(sc, source=OVERRIDES_API, **overrides)  # before any work
+        if write:
+            _check_outputs(self.config, cache=False)
+        results = self._results or self.run()
+        out = site(self.config, results.run, names, overrides or None, source=OVERRIDES_API)
         if write:
             write_siting_outputs(results.run, out)
         return out
@@ -244,6 +300,7 @@ class Study:
         """Write the HTML and Word report, workbook and GeoPackage (as ``geoplan report``)."""
         from geoplan.workflows.report import report
 
+        _check_outputs(self.config, maps=False, cache=use_cache)  # as geoplan report
         return report(self.config, use_cache=use_cache)
 
     def __repr__(self) -> str:

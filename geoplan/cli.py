@@ -442,6 +442,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
     from geoplan.config import load_config
 
     cfg = load_config(args.config)
+    from geoplan.workflows.mapscore import check_map_score
+
+    check_map_score(cfg)
     print(f"{args.config}: valid; study area {cfg.study_area.name}, "
           f"{len(cfg.facilities)} facility layers ({', '.join(cfg.facility_types)}), "
           f"{len(cfg.scenarios)} siting scenarios, standards "

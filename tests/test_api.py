@@ -96,3 +96,138 @@ def test_inline_map_needs_no_cdn(small) -> None:
     cdn = dataclasses.replace(res.run, config=replace(
         cfg, output=replace(cfg.output, "output", offline=False)))
     assert external_references(shown_page(Results(cdn))) != []
+
+
+SCENARIO = """
+[[scenarios]]
+name = "c2"
+model = "mclp"
+type = "canteen"
+new = 2
+cutoff_min = 15
+[scenarios.candidates]
+clusters = 5
+grid_m = 300
+"""
+
+
+def _study_with_scenario(folder: Path) -> Study:
+    cfg = write_case(folder)
+    cfg.write_text(cfg.read_text(encoding="utf-8") + SCENARIO, encoding="utf-8")
+    return Study.from_toml(cfg)
+
+
+@pytest.mark.parametrize("bad", [{"bogus": 1}, {"nwe": 5}, {"new": 3, "cutof_min": 10}])
+def test_site_unknown_keyword_is_one_line_before_any_work(tmp_path: Path, bad: dict) -> None:
+    study = _study_with_scenario(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        study.site("c2", **bad)
+    msg = str(info.value)
+    wrong = next(k for k in bad if k not in ("new",))
+    assert "\n" not in msg and f"'{wrong}'" in msg
+    assert "allowed:" in msg and "new" in msg and "cutoff_min" in msg
+    assert "keyword arguments of site()" in msg and "command-line" not in msg
+    assert study._results is None  # nothing was run
+    with pytest.raises(ConfigError) as info:  # all scenarios when none is named
+        study.site(**bad)
+    assert f"'{wrong}'" in str(info.value)
+
+
+def test_site_bad_keyword_value_names_the_keywords_not_the_command_line(
+        tmp_path: Path) -> None:
+    study = _study_with_scenario(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        study.site("c2", new=-1)
+    msg = str(info.value)
+    assert "\n" not in msg and "keyword arguments of site()" in msg
+    assert "command-line" not in msg
+    assert study._results is None
+
+
+def test_cli_site_overrides_still_say_command_line() -> None:
+    from geoplan.config import Candidates, Scenario
+    from geoplan.workflows.siting import apply_overrides
+
+    sc = Scenario(name="s", model="mclp", type="canteen", new=2,
+                  candidates=Candidates(clusters=5))
+    with pytest.raises(ConfigError, match="with command-line overrides"):
+        apply_overrides(sc, new=-1)
+    with pytest.raises(ConfigError, match="unknown setting 'bogus'"):
+        apply_overrides(sc, bogus=1)
+    assert apply_overrides(sc, new=None, model=None) is sc
+    assert apply_overrides(sc, new=4).new == 4
+
+
+@pytest.mark.parametrize("setting", ["dir", "maps_dir"])
+def test_write_into_a_file_is_the_cli_one_line_error(small, tmp_path: Path,
+                                                    setting: str) -> None:
+    import dataclasses
+
+    from geoplan.errors import GeoplanError
+
+    _, res, _ = small
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    for target in (afile, afile / "sub"):  # the folder, or a parent of it, is a file
+        cfg = res.run.config
+        bad = Results(dataclasses.replace(res.run, config=replace(
+            cfg, output=replace(cfg.output, "output", **{setting: target}))))
+        with pytest.raises(GeoplanError) as info:
+            bad.write()
+        msg = str(info.value)
+        assert "\n" not in msg and f"output.{setting}" in msg and "not a folder" in msg
+        assert not isinstance(info.value, OSError)
+    assert afile.read_text(encoding="utf-8") == "x"
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]  # nothing left behind
+
+
+def test_run_and_report_check_the_output_folders_before_work(tmp_path: Path) -> None:
+    from geoplan.errors import GeoplanError
+
+    cfg = write_case(tmp_path / "case")
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    text = cfg.read_text(encoding="utf-8")
+    out = (tmp_path / "case" / "out" / "data").as_posix()
+    cfg.write_text(text.replace(f'dir = "{out}"', f'dir = "{afile.as_posix()}"'),
+                   encoding="utf-8")
+    study = Study.from_toml(cfg)
+    with pytest.raises(GeoplanError, match=r"output\.dir = .*is a file, not a folder"):
+        study.run(write=True)
+    with pytest.raises(GeoplanError, match=r"output\.dir = .*is a file, not a folder"):
+        study.report()
+    assert study._results is None
+
+
+def test_from_dict_takes_numpy_numbers_and_paths(tmp_path: Path) -> None:
+    import numpy as np
+    import tomllib
+
+    cfg_path = write_case(tmp_path)
+    raw = tomllib.loads(cfg_path.read_text(encoding="utf-8") + SCENARIO)
+    raw["paths"] = {"data_root": tmp_path}  # pathlib.Path
+    raw["network"]["osm_files"] = [tmp_path / "net.osm"]
+    raw["areas"]["path"] = Path("areas.geojson")
+    raw["output"]["dir"] = tmp_path / "o"
+    raw["walking"] = {"speed_kmh": np.float64(4.0), "snap_max_m": np.int64(250)}
+    raw["analysis"] = {"circle_minutes": np.int32(12)}
+    raw["scenarios"][0]["new"] = np.int64(3)
+    raw["output"]["static_map"] = np.bool_(False)
+    study = Study.from_dict(raw, base_dir=tmp_path)
+    c = study.config
+    assert c.walking.speed_kmh == 4.0 and type(c.walking.speed_kmh) is float
+    assert c.walking.snap_max_m == 250 and c.analysis.circle_minutes == 12
+    assert c.scenarios[0].new == 3 and type(c.scenarios[0].new) is int
+    assert c.network.osm_files[0] == tmp_path / "net.osm"
+    assert c.areas.path == tmp_path / "areas.geojson" and c.output.dir == tmp_path / "o"
+    assert c.output.static_map is False
+    # still strict: text for a number, a fractional numpy number for a whole number
+    for section, key, value in (("walking", "speed_kmh", np.str_("4.0")),
+                                ("walking", "speed_kmh", "4.0"),
+                                ("scenarios", "new", np.float64(2.5)),
+                                ("walking", "speed_kmh", np.float64("nan"))):
+        bad = {**raw, section: ([{**raw["scenarios"][0], key: value}] if section == "scenarios"
+                                else {**raw[section], key: value})}
+        with pytest.raises(ConfigError) as info:
+            Study.from_dict(bad, base_dir=tmp_path)
+        assert key in str(info.value) and "\n" not in str(info.value)

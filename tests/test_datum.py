@@ -58,6 +58,11 @@ def test_gcj02_declared_wgs84_is_found_on_a_dense_network(dense: WalkNetwork) ->
     assert fit.better == "gcj02"
     msg = fit.message("facility layer 'x' (x.csv)")
     assert msg is not None and 'set crs = "gcj02"' in msg and "x.csv" in msg
+    zh = fit.message_zh("设施图层“x”（x.csv）")  # the same warning in the zh report
+    assert zh is not None and 'crs = "gcj02"' in zh and "x.csv" in zh and "高德" in zh
+    from tests.langcheck import english_runs
+
+    assert english_runs(zh) == [] and english_runs(msg) != []
 
 
 def test_bd09_declared_wgs84_is_found(dense: WalkNetwork) -> None:

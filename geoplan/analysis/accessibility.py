@@ -12,6 +12,9 @@ import pandas as pd
 from geoplan.analysis.fca import Decay
 from geoplan.config import Accessibility
 from geoplan.errors import InputDataError
+from geoplan.notes import Note
+from geoplan.outputs.labels import column_label
+from geoplan.sources.facility_types import FACILITY_TYPES
 
 __all__ = ["decays", "supply_vector"]
 
@@ -53,16 +56,23 @@ def supply_vector(facilities: pd.DataFrame, attribute: str, missing: str,
         raise InputDataError(f"accessibility: {int(unknown.sum())} {type_key} facilities have "
                              f"no {attribute} (first: {name}); fill the column, or set "
                              "accessibility.missing_supply = 'median' or 'count'")
+    tzh = FACILITY_TYPES[type_key].name_zh if type_key in FACILITY_TYPES else type_key
+    azh = column_label(attribute, "zh")
+    k = int(unknown.sum())
     if missing == "median" and (~unknown).any():
         fill = float(np.median(vals[~unknown]))
-        note = (f"{type_key}: {int(unknown.sum())} of {n} facilities have no {attribute}; "
-                f"the median of the others ({fill:g}) is used for them")
+        note = Note(f"{type_key}: {k} of {n} facilities have no {attribute}; "
+                    f"the median of the others ({fill:g}) is used for them",
+                    f"{tzh}：{n}处设施中有{k}处缺少{azh}，按其余设施的中位数（{fill:g}）计")
     else:
         fill = 1.0
-        note = (f"{type_key}: no facility has {attribute}; each counts as 1, so the scores "
-                "are facilities per 1,000 elderly" if unknown.all() else
-                f"{type_key}: {int(unknown.sum())} of {n} facilities have no {attribute}; "
-                "each of them counts as 1")
+        note = (Note(f"{type_key}: no facility has {attribute}; each counts as 1, so the scores "
+                     "are facilities per 1,000 elderly",
+                     f"{tzh}：所有设施均缺少{azh}，每处按1计，得分即每千名老人的设施数")
+                if unknown.all() else
+                Note(f"{type_key}: {k} of {n} facilities have no {attribute}; "
+                     "each of them counts as 1",
+                     f"{tzh}：{n}处设施中有{k}处缺少{azh}，每处按1计"))
     out = np.where(unknown, fill, vals)
     return out, note, "count" if unknown.all() else attribute
 

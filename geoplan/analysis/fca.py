@@ -95,6 +95,16 @@ class Decay:
                                                                  strict=True))
         return f"step ({zones})"
 
+    def describe_zh(self) -> str:
+        """:meth:`describe` in Chinese (reports in ``lang = "zh"``)."""
+        if self.kind == "none":
+            return "无（2SFCA）"
+        if self.kind == "gaussian":
+            return f"高斯函数，σ = {self.sigma:g}分钟"
+        zones = "，".join(f"≤{b:g}分钟：{w:g}" for b, w in zip(self.breaks, self.weights,
+                                                             strict=True))
+        return f"分段（{zones}）"
+
 
 @dataclass
 class FCAResult:

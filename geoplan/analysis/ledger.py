@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geoplan.notes import Note
+
 __all__ = ["LEDGER_COLUMNS", "FacilityLedger", "Ledger", "LedgerEntry", "LedgerError"]
 
 #: Columns of :meth:`Ledger.to_frame` (and of the ``ledger`` table of the outputs).
@@ -194,7 +196,8 @@ class Ledger:
             add("entered", e)
         add("scored", LedgerEntry("coverage", "scored", self.scored60 or 0.0,
                                   self.scored80 or 0.0, (),
-                                  f"scored in {self.scored_areas} areas"))
+                                  Note(f"scored in {self.scored_areas} areas",
+                                       f"在{self.scored_areas}个区域中计算")))
         for e in self.excluded:
             add("excluded", e)
         for e in self.notes:
@@ -324,12 +327,13 @@ class FacilityLedger:
                          "detail": detail})
 
         for layer, n in self.read.items():
-            add("entered", "rows_read", n, f"layer '{layer}'")
+            add("entered", "rows_read", n, Note(f"layer '{layer}'", f"图层“{layer}”"))
         add("scored", "placed", self.placed)
         for reason, n in self.not_placed.items():
             add("excluded", reason, n)
         for reason, n in self.kept_flagged.items():
-            add("of_which", reason, n, "placed and kept, see the issues table")
+            add("of_which", reason, n, Note("placed and kept, see the issues table",
+                                            "已定位并保留，见问题记录表"))
         return pd.DataFrame(rows, columns=list(LEDGER_COLUMNS))
 
     def to_dict(self) -> dict[str, Any]:

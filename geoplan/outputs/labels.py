@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from geoplan.notes import Note
 from geoplan.sources.facility_types import FACILITY_TYPES
 
 LANGS = ("zh", "en")
@@ -415,6 +416,14 @@ LEDGER_ENTRIES: dict[str, tuple[str, str]] = {
     "excluded": ("未纳入", "Excluded"),
     "of_which": ("其中", "Of which"),
 }
+#: Pipeline steps that recorded a ledger entry (column ``stage``).
+LEDGER_STAGES: dict[str, tuple[str, str]] = {
+    "areas": ("分析区域", "Areas"),
+    "demand": ("需求点", "Demand points"),
+    "network": ("步行路网", "Walking network"),
+    "coverage": ("覆盖计算", "Coverage"),
+    "facilities": ("设施", "Facilities"),
+}
 LEDGER_REASONS: dict[str, tuple[str, str]] = {
     "areas_file": ("区域文件中的老年人口", "Counts in the areas file"),
     "census_spreading": ("按建筑面积和普查比例估算", "Census shares spread over floor area"),
@@ -435,6 +444,7 @@ LEDGER_REASONS: dict[str, tuple[str, str]] = {
 
 _VALUE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "entry": LEDGER_ENTRIES,
+    "stage": LEDGER_STAGES,
     "reason": LEDGER_REASONS,
     "excluded_reason": LEDGER_REASONS,
     "ledger": {"people": ("老年人口", "Older residents"),
@@ -455,6 +465,9 @@ _VALUE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "match": {"exact": ("完全一致", "Exact"), "normalised": ("规范化后一致", "Normalised"),
               "fuzzy": ("模糊匹配", "Fuzzy"), "unmatched": ("未匹配", "Unmatched")},
 }
+
+#: Text columns that may hold :class:`~geoplan.notes.Note` values (shown in ``lang``).
+_NOTE_COLUMNS = frozenset({"detail"})
 
 #: Sheet / layer display names: key -> (zh, en).
 SHEET_NAMES: dict[str, tuple[str, str]] = {
@@ -589,6 +602,8 @@ def value_label(col: str, value: Any, lang: str = "zh") -> Any:
     Unknown columns and codes, and missing values, are returned unchanged.
     """
     i = _check_lang(lang)
+    if isinstance(value, Note):  # a text with its translation (ledger details, notes)
+        return value.text(lang)
     if col == "pop_estimated":
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return value
@@ -644,7 +659,7 @@ def label_frame(df: pd.DataFrame, lang: str = "zh", circle_minutes: float = 15,
     out = df.copy()
     if values:
         for col in out.columns:
-            if col in _VALUE_COLUMNS or col == "pop_estimated":
+            if col in _VALUE_COLUMNS or col in _NOTE_COLUMNS or col == "pop_estimated":
                 if isinstance(out[col], pd.DataFrame):  # duplicated column names
                     continue
                 out[col] = out[col].map(lambda v, c=col: value_label(c, v, lang)).astype(object)

@@ -22,6 +22,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from geoplan.notes import Note, note_text
 from geoplan.outputs.labels import (
     column_label,
     is_share_column,
@@ -447,7 +448,7 @@ def render_report(title: str, *, lang: str, circle_minutes: float, summary: pd.D
         parts.append(f"<h2>{t['map']}</h2><iframe title='map' srcdoc=\""
                      f"{html.escape(map_html, quote=True)}\"></iframe>")
     parts.append(f"<h2>{t['method']}</h2><ul>" + "".join(
-        f"<li>{html.escape(str(n))}</li>" for n in [*notes, t["estimate"], t["osm"]])
+        f"<li>{html.escape(note_text(n, lang))}</li>" for n in [*notes, t["estimate"], t["osm"]])
         + "</ul>")
     if inputs:
         parts.append(f"<h3>{t['inputs']}</h3><ul class='note'>" + "".join(
@@ -519,8 +520,10 @@ def read_siting(folder: Path, area: str,
                 warnings.simplefilter("ignore", RuntimeWarning)
                 layers = {n for n, _ in pyogrio.list_layers(gpkg)} if gpkg.is_file() else set()
                 if not {"scenario", "proposed_sites"} <= layers:
-                    reason = ("not a siting result of geoplan site (no scenario and "
-                              "proposed_sites layers)")
+                    reason = Note("not a siting result of geoplan site (no scenario and "
+                                  "proposed_sites layers)",
+                                  "不是 geoplan site 的选址结果（没有 scenario 和 proposed_sites "
+                                  "图层）")
                 else:
                     table = read("scenario")
                     # the scenario's own name ("1+N"); the file stem is its safe form ("1_N")
@@ -533,15 +536,18 @@ def read_siting(folder: Path, area: str,
                         curve=read("coverage_curve") if "coverage_curve" in layers
                         else pd.DataFrame())
                     if len(summary.scenario) == 0:
-                        reason = "its scenario layer is empty"
+                        reason = Note("its scenario layer is empty", "其方案图层为空")
         except errors as exc:
             log.debug("reading %s failed: %s", gpkg, exc)
             if isinstance(exc, OSError):
-                reason = f"it cannot be read ({(exc.strerror or str(exc)).lower()})"
+                why = (exc.strerror or str(exc)).lower()
+                reason = Note(f"it cannot be read ({why})", f"无法读取（{why}）")
             elif gpkg.is_file() and gpkg.stat().st_size == 0:
-                reason = "it is empty (0 bytes; a run was probably cut short)"
+                reason = Note("it is empty (0 bytes; a run was probably cut short)",
+                              "文件为空（0字节，可能是运行被中断）")
             else:
-                reason = "it is not a readable GeoPackage (damaged or another format)"
+                reason = Note("it is not a readable GeoPackage (damaged or another format)",
+                              "不是可读取的 GeoPackage 文件（已损坏或为其他格式）")
         if reason is not None:
             log.warning("siting result %s skipped: %s; run geoplan site again or remove "
                         "the file", gpkg, reason)

@@ -32,6 +32,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from geoplan.notes import note_text
 from geoplan.outputs.atomic import StagedOutputs, atomic_write
 from geoplan.outputs.labels import (
     KIND_COUNT,
@@ -268,7 +269,7 @@ def _write_notes(wb: Workbook, title: str, notes: Sequence[str], lang: str,
               "osm": OSM_ATTRIBUTION}
     lines = [*notes, *(s.format(**fields) for s in _STANDARD_NOTES[lang])]
     for line in lines:
-        ws.append([str(line)])
+        ws.append([note_text(line, lang)])
         ws.cell(row=ws.max_row, column=1).alignment = Alignment(wrap_text=True, vertical="top")
     ws.column_dimensions["A"].width = 110
     ws.freeze_panes = "A2"

@@ -26,6 +26,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
+from geoplan.notes import note_text
 from geoplan.outputs.atomic import atomic_write
 from geoplan.outputs.labels import column_label
 from geoplan.outputs.report import (
@@ -299,7 +300,7 @@ def write_word_report(path: str | os.PathLike[str], title: str, *, lang: str,
         back.top_margin, back.bottom_margin = Cm(2.5), Cm(2.2)
     section("method")
     for note in [*notes, t["estimate"], t["osm"]]:
-        doc.add_paragraph(str(note), style="List Bullet")
+        doc.add_paragraph(note_text(note, lang), style="List Bullet")
     if inputs:
         doc.add_heading(t["inputs"], level=2)
         for k, v in inputs.items():

@@ -61,6 +61,46 @@ def street_names(path: Path | None) -> dict[str, str]:
     return dict(zip(_text(df["code"]), _text(df["name"]), strict=True))
 
 
+def _wanted_columns(spec: Areas) -> dict[str, str | None]:
+    return {"areas.code_column": spec.code_column, "areas.name_column": spec.name_column,
+            "areas.street_code_column": spec.street_code_column,
+            "areas.street_name_column": spec.street_name_column,
+            "areas.elderly60_column": spec.elderly60_column,
+            "areas.elderly80_column": spec.elderly80_column}
+
+
+def _missing_column(spec: Areas, columns: list[str]) -> None:
+    for setting, col in _wanted_columns(spec).items():
+        if col and col not in columns:
+            have = ", ".join(str(c) for c in columns if c != "geometry")
+            raise InputDataError(f"{spec.path}: column '{col}' not found (set {setting}; "
+                                 f"columns are: {have})")
+
+
+def check_area_columns(spec: Areas) -> None:
+    """Check the configured columns of the areas file from its header only (no features
+    read), so that a wrong name is reported before any work.
+
+    Files the header cannot be read from pass here; :func:`areas_from_file` reads them
+    and reports what is wrong.
+
+    Raises
+    ------
+    InputDataError
+        A configured column the file does not have, naming file, setting and columns.
+    """
+    import pyogrio
+
+    if spec.path is None or spec.path.suffix.lower() not in (".gpkg", ".geojson", ".json",
+                                                               ".shp", ".fgb"):
+        return  # tables and missing files: the full read says what is wrong
+    try:
+        fields = [str(f) for f in pyogrio.read_info(spec.path)["fields"]]
+    except Exception:
+        return
+    _missing_column(spec, fields)
+
+
 def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
     """Read committee (or other) polygons with code, name, street and elderly counts.
 
@@ -79,16 +119,7 @@ def areas_from_file(spec: Areas, crs: object) -> gpd.GeoDataFrame:
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputDataError(f"{spec.path}: areas.path must be a polygon file (GeoPackage, "
                              "GeoJSON or Shapefile), not a table")
-    wanted = {"areas.code_column": spec.code_column, "areas.name_column": spec.name_column,
-              "areas.street_code_column": spec.street_code_column,
-              "areas.street_name_column": spec.street_name_column,
-              "areas.elderly60_column": spec.elderly60_column,
-              "areas.elderly80_column": spec.elderly80_column}
-    for setting, col in wanted.items():
-        if col and col not in gdf.columns:
-            have = ", ".join(str(c) for c in gdf.columns if c != "geometry")
-            raise InputDataError(f"{spec.path}: column '{col}' not found (set {setting}; "
-                                 f"columns are: {have})")
+    _missing_column(spec, [str(c) for c in gdf.columns])
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         raise InputDataError(f"{spec.path}: areas must be polygons "

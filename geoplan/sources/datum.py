@@ -45,6 +45,7 @@ MIN_POINTS = 4
 #: At most this many polygon vertices are used (evenly subsampled).
 MAX_VERTICES = 5000
 _NAMES = {"wgs84": "WGS84", "gcj02": "GCJ-02 (Amap/Tencent)", "bd09": "BD-09 (Baidu)"}
+_NAMES_ZH = {"wgs84": "WGS84", "gcj02": "GCJ-02（高德/腾讯）", "bd09": "BD-09（百度）"}
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,18 @@ class DatumFit:
                 f"(capped at {CAP_M:.0f} m; {self.far_share[d]:.0%} vs "
                 f"{self.far_share[alt]:.0%} of {self.n} points farther than 50 m). The "
                 f"coordinates are probably {_NAMES[alt]}: set crs = \"{alt}\"")
+
+    def message_zh(self, what: str) -> str | None:
+        """:meth:`message` in Chinese (reports in ``lang = "zh"``); ``what`` in Chinese."""
+        alt = self.better
+        if alt is None:
+            return None
+        d = self.declared
+        return (f"{what}声明为{_NAMES_ZH[d]}，但按{_NAMES_ZH[alt]}读取与步行道路明显更吻合："
+                f"到最近道路的平均距离按声明为{self.scores[d]:.0f}米，按{alt}为"
+                f"{self.scores[alt]:.0f}米（上限{CAP_M:.0f}米；{self.n}个点中距离超过50米的"
+                f"分别占{self.far_share[d]:.0%}和{self.far_share[alt]:.0%}）。坐标很可能是"
+                f"{_NAMES_ZH[alt]}：请设置 crs = \"{alt}\"")
 
 
 def declared_datum(crs: str) -> str | None:

@@ -20,6 +20,7 @@ import shapely
 from geoplan.analysis.ledger import Ledger
 from geoplan.config import Population
 from geoplan.errors import InputDataError
+from geoplan.notes import Note, note_text
 from geoplan.sources.areas import assign_points
 
 log = logging.getLogger(__name__)
@@ -78,14 +79,16 @@ def elderly_shares(pop: Population) -> ElderlyShares:
               if pop.census_file is not None and pop.district_code else None)
     residents = pop.residents if pop.residents is not None else (
         census.residents if census else None)
-    where = f"2020 census, {census.name} ({census.code})" if census else ""
+    where = (Note(f"2020 census, {census.name} ({census.code})",
+                  f"2020年人口普查，{census.name}（{census.code}）") if census else "")
 
     def pick(age: int) -> tuple[float | None, float | None, str]:
         share, count = getattr(pop, f"share_{age}"), getattr(pop, f"elderly_{age}")
         if share is not None:
-            return share, (share * residents if residents else None), "config share"
+            return share, (share * residents if residents else None), Note(
+                "config share", "配置文件中的比例")
         if count is not None and residents:
-            return count / residents, count, "config count"
+            return count / residents, count, Note("config count", "配置文件中的人数")
         if census is not None:
             return (getattr(census, f"share_{age}"), getattr(census, f"elderly_{age}"),
                     where)
@@ -98,10 +101,13 @@ def elderly_shares(pop: Population) -> ElderlyShares:
                              "elderly without committee counts")
     s80, c80, src80 = pick(80)
     if s80 is None:
-        s80, c80, src80 = s60 * 0.16, (c60 * 0.16 if c60 else None), "16 % of 60+"
-    source = src60 if src60 == src80 else f"60+: {src60}; 80+: {src80}"
+        s80, c80, src80 = s60 * 0.16, (c60 * 0.16 if c60 else None), Note(
+            "16 % of 60+", "60岁以上老人的16%")
+    source = src60 if src60 == src80 else Note(
+        f"60+: {src60}; 80+: {src80}",
+        f"60岁以上：{note_text(src60)}；80岁以上：{note_text(src80)}")
     if source in ("config share", "config count"):
-        source = "config"
+        source = Note("config", "配置文件")
     return ElderlyShares(s60, s80, source, residents, c60, c80)
 
 
@@ -277,15 +283,20 @@ def build_demand(features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
         ledger.enter("demand", "census_spreading", float(res.sum() * shares.share_60),
                      float(res.sum() * shares.share_80),
                      areas["area_id"].to_numpy()[np.unique(area_pos[spread & ~outside])],
-                     f"floor area / {pop.m2_per_resident:g} m² per resident x census shares "
-                     f"({shares.source})")
+                     Note(f"floor area / {pop.m2_per_resident:g} m² per resident x census "
+                          f"shares ({shares.source})",
+                          f"建筑面积 ÷ 人均{pop.m2_per_resident:g}平方米 × 普查年龄比例"
+                          f"（{shares.source}）"))
         if outside.any():
             res = floor_area[outside] / pop.m2_per_resident
             ledger.exclude("demand", "outside_every_area", float(res.sum() * shares.share_60),
                            float(res.sum() * shares.share_80), None,
-                           f"{int(outside.sum())} homes in the study area lie in no analysis "
-                           "area (e.g. outside every mapped compound); use areas.source = "
-                           "\"compounds+grid\" to count them")
+                           Note(f"{int(outside.sum())} homes in the study area lie in no "
+                                "analysis area (e.g. outside every mapped compound); use "
+                                "areas.source = \"compounds+grid\" to count them",
+                                f"研究范围内有{int(outside.sum())}处住宅不在任何分析区域内"
+                                "（如在所有已绘制小区之外）；设置 areas.source = "
+                                "\"compounds+grid\" 可将其计入"))
     if outside.any():
         log.info("%d demand points lie outside every analysis area and are left out",
                  int(outside.sum()))

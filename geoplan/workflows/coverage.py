@@ -29,6 +29,8 @@ from geoplan.network.parts import select_parts
 from geoplan.network.prepare import prepare_network
 from geoplan.network.snapping import SnappedPoints, snap_points
 from geoplan.network.walkgraph import WalkNetwork
+from geoplan.notes import Note, note_text
+from geoplan.outputs.labels import column_label
 from geoplan.outputs.manifest import RunManifest
 from geoplan.reach.csr import ReachGraph
 from geoplan.reach.engine import nearest_time, node_reach, point_reach
@@ -36,6 +38,7 @@ from geoplan.reach.isochrones import isochrones, merge_isochrones
 from geoplan.sources import osm
 from geoplan.sources.areas import (
     areas_from_file,
+    check_area_columns,
     compound_areas,
     grid_cells,
 )
@@ -47,6 +50,7 @@ from geoplan.sources.population import (
     grid_for_uncovered,
     residential_buildings,
 )
+from geoplan.workflows.mapscore import _some_names, check_map_score
 
 if TYPE_CHECKING:
     import folium  # the maps import it when they are made
@@ -121,7 +125,8 @@ def _check_datum(load: FacilityLoad, net: WalkNetwork, cfg: Config) -> list[str]
         msg = fit.message(f"facility layer '{label}' ({layer.path.name})")
         if msg:
             log.warning(msg)
-            warnings.append(msg)
+            warnings.append(Note(msg, fit.message_zh(f"设施图层“{label}”（{layer.path.name}）")
+                                 or msg))
     return warnings
 
 
@@ -176,15 +181,14 @@ def _check_areas_datum(cfg: Config, areas: gpd.GeoDataFrame, net: WalkNetwork) -
     msg = fit.message(f"the areas file {cfg.areas.path} (polygon vertices)")
     if msg:
         log.warning(msg)
-        return [msg]
+        return [Note(msg, fit.message_zh(f"区域文件{cfg.areas.path}（多边形顶点）") or msg)]
     return []
 
 
-def _load_facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry
-                     ) -> tuple[FacilityLoad, list[str]]:
-    """Read every facility layer, check its datum (warnings returned) and move the rows
+def _load_facilities(cfg: Config, net: WalkNetwork, boundary_wgs: shapely.Geometry,
+                     load: FacilityLoad) -> tuple[FacilityLoad, list[str]]:
+    """Check the datum of every facility layer read (warnings returned) and move the rows
     outside the study area to the issues."""
-    load = load_facilities(cfg.facilities, cfg.joins)
     if len(load.points) == 0:
         raise InputDataError("no facility has usable coordinates in any [[facilities]] layer; "
                              "see the reported rows and fix the coordinates")
@@ -209,17 +213,21 @@ def _place_facilities(cfg: Config, load: FacilityLoad, net: WalkNetwork,
     outside = ~shapely.covers(boundary_wgs, load.points.geometry.to_numpy())
     beyond = outside & (snapped.off_m > cfg.walking.snap_max_m)
     if beyond.any():
-        detail = [f"outside the study boundary and {d:.0f} m from the nearest walkable way: "
-                  "the OSM source does not reach it; extend osm_files to include it"
+        detail = [Note(f"outside the study boundary and {d:.0f} m from the nearest walkable "
+                       "way: the OSM source does not reach it; extend osm_files to include it",
+                       f"位于研究范围外，距最近的可步行道路{d:.0f}米：OSM数据未覆盖该处；"
+                       "请扩大 osm_files 的范围")
                   for d in snapped.off_m[beyond]]
         load = move_to_issues(load, beyond, "beyond_network", detail)
         snapped = snapped.subset(np.flatnonzero(~beyond))
         pts = load.points.to_crs(net.crs)
     far = snapped.off_m > cfg.walking.snap_max_m
     if far.any():
-        detail = [f"{d:.0f} m from the nearest walkable way (limit "
-                  f"{cfg.walking.snap_max_m:.0f} m); check the location" for d in
-                  snapped.off_m[far]]
+        limit = cfg.walking.snap_max_m
+        detail = [Note(f"{d:.0f} m from the nearest walkable way (limit {limit:.0f} m); check "
+                       "the location",
+                       f"距最近的可步行道路{d:.0f}米（上限{limit:.0f}米）；请核对位置")
+                  for d in snapped.off_m[far]]
         # Kept in the analysis (the off-network walk is counted) but reported.
         load = move_to_issues(load, far, "far_from_network", detail, action="kept")
         pts = load.points.to_crs(net.crs)
@@ -254,9 +262,13 @@ def _served_from_outside(cfg: Config, fac: gpd.GeoDataFrame, demand: gpd.GeoData
     names = ", ".join(f"{n or f} ({v:,.0f})" for n, f, v in zip(
         used["name"].fillna("").astype(str), used["fid"].astype(str),
         used["serves_inside_60"], strict=True))
-    return [f"{len(used)} facilities outside the study boundary are the nearest within "
-            f"{cfg.analysis.circle_minutes:g} min for {used['serves_inside_60'].sum():,.0f} "
-            f"older residents inside it (60+ served): {names}"]
+    total = used["serves_inside_60"].sum()
+    circle = cfg.analysis.circle_minutes
+    return [Note(f"{len(used)} facilities outside the study boundary are the nearest within "
+                 f"{circle:g} min for {total:,.0f} older residents inside it (60+ served): "
+                 f"{names}",
+                 f"研究范围外有{len(used)}处设施是范围内{total:,.0f}名60岁以上老人"
+                 f"{circle:g}分钟内最近的设施（括号内为服务人数）：{names}")]
 
 
 #: Walking speeds of the sensitivity band, relative to the configured 60+ speed.
@@ -280,11 +292,16 @@ def _sensitivity(cfg: Config, summary: pd.DataFrame, times_min: dict[str, np.nda
     lo, hi = figs["circle_share_slow20"], figs["circle_share_fast20"]
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return []
-    return [f"Walking-speed sensitivity: {100 * lo:.1f} %–{100 * hi:.1f} % of older residents "
-            f"reach every required service within {cfg.analysis.circle_minutes:g} min at "
-            f"{0.8 * wk.speed_kmh:.2f}–{1.2 * wk.speed_kmh:.2f} km/h (±20 % of "
-            f"{wk.speed_kmh:g} km/h); {100 * figs['circle_share_speed80']:.1f} % at the 80+ "
-            f"speed {wk.speed_80:.2f} km/h"]
+    circle = cfg.analysis.circle_minutes
+    s80 = 100 * figs["circle_share_speed80"]
+    return [Note(f"Walking-speed sensitivity: {100 * lo:.1f} %–{100 * hi:.1f} % of older "
+                 f"residents reach every required service within {circle:g} min at "
+                 f"{0.8 * wk.speed_kmh:.2f}–{1.2 * wk.speed_kmh:.2f} km/h (±20 % of "
+                 f"{wk.speed_kmh:g} km/h); {s80:.1f} % at the 80+ speed {wk.speed_80:.2f} km/h",
+                 f"步行速度敏感性：步速为{0.8 * wk.speed_kmh:.2f}–{1.2 * wk.speed_kmh:.2f}"
+                 f"公里/小时（{wk.speed_kmh:g}公里/小时的±20%）时，{100 * lo:.1f}%–"
+                 f"{100 * hi:.1f}%的老年人在{circle:g}分钟内可达全部必需服务；按80岁以上老人"
+                 f"步速{wk.speed_80:.2f}公里/小时计为{s80:.1f}%")]
 
 
 def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
@@ -309,9 +326,14 @@ def _accessibility(cfg: Config, graph: ReachGraph, fac: gpd.GeoDataFrame,
     weights = demand[acc.weight].to_numpy(np.float64)
     cols: dict[str, np.ndarray] = {}
     keys: dict[str, tuple[str, str]] = {}
-    notes = [f"Accessibility: two-step floating catchment within {catch:g} min walking, "
-             f"supply = {acc.supply}, demand = {acc.weight}, per {acc.per:g} elderly; "
-             + "; ".join(f"{m}: decay {d.describe()}" for m, d in methods.items())]
+    notes: list[str] = [Note(
+        f"Accessibility: two-step floating catchment within {catch:g} min walking, "
+        f"supply = {acc.supply}, demand = {acc.weight}, per {acc.per:g} elderly; "
+        + "; ".join(f"{m}: decay {d.describe()}" for m, d in methods.items()),
+        f"可达性：两步移动搜索法（2SFCA），服务范围为步行{catch:g}分钟；供给："
+        f"{column_label(acc.supply, 'zh')}，需求：{column_label(acc.weight, 'zh')}，"
+        f"按每{acc.per:g}名老人计；"
+        + "；".join(f"{m}：距离衰减 {d.describe_zh()}" for m, d in methods.items()))]
     types_ = acc.types or cfg.facility_types
     ftype = fac["type"].to_numpy()
     for m in methods:
@@ -456,13 +478,17 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
     if given.any():
         ledger.enter("areas", "areas_file", float(a60.sum()), float(a80.sum()),
                      areas["area_id"].to_numpy()[given],
-                     f"committee counts in {cfg.areas.path.name}")
+                     Note(f"committee counts in {cfg.areas.path.name}",
+                          f"{cfg.areas.path.name}中的居委会统计数"))
     if outside.any():
         ids = areas["area_id"].to_numpy()[outside]
         n60, n80 = float(a60[outside].sum()), float(a80[outside].sum())
         ledger.exclude("areas", "outside_study_area", n60, n80, ids,
-                       "areas that do not reach the study area (the extent of the OSM "
-                       "network); they stay in the area table with their counts as excluded")
+                       Note("areas that do not reach the study area (the extent of the OSM "
+                            "network); they stay in the area table with their counts as "
+                            "excluded",
+                            "与研究范围（OSM路网范围）不相交的区域；它们仍列在区域表中，"
+                            "其人数记为未纳入"))
         log.warning("%d areas of %s lie outside the study area (%s%s): their %.0f residents "
                     "aged 60+ are not scored (see the ledger)", len(ids), cfg.areas.path,
                     ", ".join(map(str, ids[:5])), " …" if len(ids) > 5 else "", n60)
@@ -472,7 +498,8 @@ def _areas_and_demand(cfg: Config, net: WalkNetwork, boundary: shapely.Geometry,
         raise InputDataError("no residential building or compound found in the study area to "
                              "carry the elderly population; check the OSM source")
     o60, o80 = np.where(outside, a60, 0.0), np.where(outside, a80, 0.0)
-    return (areas, demand, shares.source if shares else "committee counts",
+    return (areas, demand, shares.source if shares else Note("committee counts",
+                                                             "居委会统计的老年人数"),
             (outside, o60, o80))
 
 
@@ -493,10 +520,12 @@ def _note_parts(cfg: Config, net: WalkNetwork, demand: gpd.GeoDataFrame,
     ids = areas["area_id"].to_numpy()[np.unique(demand["area_pos"].to_numpy()[sep])]
     no_fac = [p for p in np.unique(dpart[sep]) if not (fpart == p).any()]
     n_nofac = float(w60[np.isin(dpart, no_fac)].sum())
-    text = (f"{len(kept) - 1} network part(s) not connected to the main one are analysed on "
-            "their own: walking times never cross between parts"
-            + (f"; {n_nofac:.0f} of these residents aged 60+ live on a part without any "
-               "facility" if no_fac else ""))
+    text = Note(f"{len(kept) - 1} network part(s) not connected to the main one are analysed "
+                "on their own: walking times never cross between parts"
+                + (f"; {n_nofac:.0f} of these residents aged 60+ live on a part without any "
+                   "facility" if no_fac else ""),
+                f"{len(kept) - 1}个与主路网不相连的路网片区单独计算：步行时间不跨片区"
+                + (f"；其中{n_nofac:.0f}名60岁以上老人所在片区没有任何设施" if no_fac else ""))
     ledger.note("network", "separate_network_part", float(w60[sep].sum()),
                 float(w80[sep].sum()), ids, text)
     log.warning("%.0f residents aged 60+ (%.0f aged 80+) in %d areas live on %d walking-network "
@@ -531,10 +560,13 @@ def _exclude_far_homes(cfg: Config, demand: gpd.GeoDataFrame, dem_snap: SnappedP
     limit = cfg.walking.snap_max_m
     for mask, reason, text in (
             (no_way, "no_walkable_way_in_area",
-             f"areas none of whose homes lie within {limit:g} m of a walkable way "
-             "(beyond the network's extent, or the network misses their streets)"),
+             Note(f"areas none of whose homes lie within {limit:g} m of a walkable way "
+                  "(beyond the network's extent, or the network misses their streets)",
+                  f"区域内没有住宅距可步行道路{limit:g}米以内（超出路网范围，或路网缺少"
+                  "其街道）")),
             (~no_way & (far_pts > 0), "home_far_from_network",
-             f"homes farther than walking.snap_max_m = {limit:g} m from any walkable way")):
+             Note(f"homes farther than walking.snap_max_m = {limit:g} m from any walkable "
+                  "way", f"住宅距任何可步行道路超过 walking.snap_max_m = {limit:g}米"))):
         if mask.any():
             ledger.exclude("network", reason, float(x60[mask].sum()), float(x80[mask].sum()),
                            ids[mask], text)
@@ -573,6 +605,13 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         if p is not None:
             manifest.add_input(p, role)
     total = 6 + sum(x is not None for x in (cfg.accessibility, cfg.standards, cfg.gap_index))
+    check_map_score(cfg)  # a typo is found now, not after the whole analysis
+    # The input tables before the network (minutes on a city): a wrong column name or a bad
+    # row is reported at once. Facility tables are small and read whole (once); of the
+    # areas file only the header is read here.
+    read = load_facilities(cfg.facilities, cfg.joins)
+    if cfg.areas.source == "file" and cfg.areas.path is not None:
+        check_area_columns(cfg.areas)
     ledger = Ledger()
     boundary_wgs = _study_boundary(cfg)
     with _step(manifest, 1, total, "walking network"):
@@ -595,7 +634,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     boundary = gpd.GeoSeries([boundary_wgs], crs=4326).to_crs(net.crs).iloc[0]
 
     with _step(manifest, 2, total, "facilities"):
-        load, notes = _load_facilities(cfg, net, boundary_wgs)
+        load, notes = _load_facilities(cfg, net, boundary_wgs, read)
     with _step(manifest, 3, total, "areas and demand"):
         areas, demand, shares_source, (outside, o60, o80) = _areas_and_demand(
             cfg, net, boundary, ledger)
@@ -743,7 +782,8 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
         network_report=net.report,
     )
     manifest.set_ledger({"people": ledger.to_dict(), "facilities": fac_ledger.to_dict()})
-    notes = [*notes, f"Elderly estimate source: {shares_source}"]
+    notes = [*notes, Note(f"Elderly estimate source: {shares_source}",
+                          f"老年人口估算来源：{note_text(shares_source, 'zh')}")]
     return RunResult(config=cfg, network=net, boundary=boundary, facilities=fac, issues=issues,
                      demand=demand, areas=areas_out, streets=streets, summary=summary,
                      isochrones=iso, isochrones_by_type=iso_type, shares_source=shares_source,
@@ -869,7 +909,7 @@ def map_score(areas: pd.DataFrame, cfg: Config) -> str:
                    areas[c]) and c not in ("n_demand_points",)]
     if score not in numeric:
         raise GeoplanError(f"output.map_score = '{score}' is not a numeric column of the "
-                           f"areas table; use one of: {', '.join(numeric)}")
+                           f"areas table; use one of: {_some_names(numeric)}")
     return score
 
 

@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geoplan.config import Config
+from geoplan.notes import Note, note_text
 from geoplan.outputs.report import (
     SitingSummary,
     read_siting,
@@ -106,7 +107,8 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     for sc in sorted(siting_dir.glob(f"{cfg.study_area.name}-site-*.gpkg")):
         if sc.name in read:
             manifest.add_input(sc, "siting result")
-    notes = list(result.notes) + [f"Siting result {p.name} skipped: {why}."
+    notes = list(result.notes) + [Note(f"Siting result {p.name} skipped: {why}.",
+                                       f"选址结果{p.name}未纳入：{note_text(why, 'zh')}。")
                                   for p, why in skipped]
     standards = result.standards.table if result.standards is not None else None
     paths = report_paths(cfg)

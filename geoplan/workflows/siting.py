@@ -77,13 +77,42 @@ class ScenarioOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def apply_overrides(sc: Scenario, **overrides: Any) -> Scenario:
-    """Return ``sc`` with command-line overrides (``None`` values ignored), validated."""
+#: Where scenario overrides come from, as named in error messages.
+OVERRIDES_CLI = "with command-line overrides"
+OVERRIDES_API = "with the keyword arguments of site()"
+
+
+def apply_overrides(sc: Scenario, *, source: str = OVERRIDES_CLI, **overrides: Any) -> Scenario:
+    """Return ``sc`` with overrides (``None`` values ignored), validated.
+
+    Parameters
+    ----------
+    sc : Scenario
+        The configured scenario.
+    source : str
+        Where the overrides come from, for messages (:data:`OVERRIDES_CLI`,
+        :data:`OVERRIDES_API`).
+    **overrides
+        Scenario settings by name.
+
+    Raises
+    ------
+    ConfigError
+        An unknown setting name (``model_copy`` would keep it silently), or a value the
+        scenario rejects.
+    """
+    from geoplan.errors import ConfigError
+
+    allowed = [k for k in type(sc).model_fields if k != "name"]
+    unknown = sorted(set(overrides) - set(allowed))
+    if unknown:
+        raise ConfigError(f"scenario '{sc.name}': unknown setting '{unknown[0]}' ({source}); "
+                          f"allowed: {', '.join(allowed)}")
     changes = {k: v for k, v in overrides.items() if v is not None}
     if not changes:
         return sc
     out = sc.model_copy(update=changes)
-    validate_scenario(out, f"scenario '{sc.name}' (with command-line overrides)")
+    validate_scenario(out, f"scenario '{sc.name}' ({source})")
     return out
 
 
@@ -577,8 +606,12 @@ def _assignment_table(run: RunResult, cands: CandidateSet, existing: gpd.GeoData
 
 
 def site(cfg: Config, run: RunResult, names: list[str] | None = None,
-         overrides: dict[str, Any] | None = None) -> list[ScenarioOutcome]:
-    """Solve the named scenarios (all when ``names`` is empty) on a finished run."""
+         overrides: dict[str, Any] | None = None, *,
+         source: str = OVERRIDES_CLI) -> list[ScenarioOutcome]:
+    """Solve the named scenarios (all when ``names`` is empty) on a finished run.
+
+    ``source`` names where ``overrides`` come from in error messages.
+    """
     scenarios = list(cfg.scenarios)
     if names:
         known = {s.name: s for s in scenarios}
@@ -588,7 +621,7 @@ def site(cfg: Config, run: RunResult, names: list[str] | None = None,
                                  f"scenarios: {', '.join(known) or '(none)'}")
         scenarios = [known[n] for n in names]
     if overrides:
-        scenarios = [apply_overrides(s, **overrides) for s in scenarios]
+        scenarios = [apply_overrides(s, source=source, **overrides) for s in scenarios]
     if not scenarios:
         raise InputDataError("the config has no [[scenarios]]; add one (see "
                              "examples/yangpu-wujiaochang.toml) or pass --model/--type/--new "

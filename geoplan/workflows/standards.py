@@ -31,6 +31,7 @@ from geoplan.analysis.standards import (
 )
 from geoplan.config import Config, FacilityLayer, Standards
 from geoplan.errors import InputDataError
+from geoplan.notes import Note, note_text
 from geoplan.outputs.labels import column_label, value_label
 from geoplan.outputs.manifest import RunManifest
 from geoplan.outputs.tables import display_width
@@ -84,8 +85,10 @@ def build_units(cfg: Config, st: Standards) -> tuple[Units, list[str]]:
 
             shares = elderly_shares(cfg.population)
             elderly["elderly"] = elderly["elderly"] * shares.share_60
-            estimate_note = (f"street elderly estimated: {st.residents_column} × the 60+ "
-                             f"share {100 * shares.share_60:.2f} % ({shares.source})")
+            estimate_note = Note(f"street elderly estimated: {st.residents_column} × the 60+ "
+                                 f"share {100 * shares.share_60:.2f} % ({shares.source})",
+                                 f"街道老年人口为估算值：{st.residents_column} × 60岁以上人口"
+                                 f"比例{100 * shares.share_60:.2f}%（{shares.source}）")
             log.info("standards: %s: %s", st.elderly_file, estimate_note)
         if streets.empty:
             streets = elderly[["street_code", "street_name"]].copy()
@@ -96,14 +99,19 @@ def build_units(cfg: Config, st: Standards) -> tuple[Units, list[str]]:
             elderly.set_index("street_code")["elderly"]).astype(float)
         zero = streets[streets["elderly"] == 0]
         for name in zero["street_name"]:
-            warnings.append(f"{st.elderly_file}: street {name} has 0 elderly; its "
-                            "per-elderly standards are not checked (check the population "
-                            "table)")
+            warnings.append(Note(f"{st.elderly_file}: street {name} has 0 elderly; its "
+                                 "per-elderly standards are not checked (check the population "
+                                 "table)",
+                                 f"{st.elderly_file}：{name}的老年人口为0，未检查其按老年人口"
+                                 "计算的标准（请检查人口表）"))
         missing = streets[streets["elderly"].isna()]
         if len(missing):
-            warnings.append(f"{st.elderly_file}: no elderly count for {len(missing)} of "
-                            f"{len(streets)} streets ({', '.join(missing['street_name'][:5])}"
-                            f"{' …' if len(missing) > 5 else ''})")
+            listed = (f"{', '.join(missing['street_name'][:5])}"
+                      f"{' …' if len(missing) > 5 else ''}")
+            warnings.append(Note(f"{st.elderly_file}: no elderly count for {len(missing)} of "
+                                 f"{len(streets)} streets ({listed})",
+                                 f"{st.elderly_file}：{len(streets)}个街道中有{len(missing)}个"
+                                 f"没有老年人口数（{listed}）"))
     committees = math.nan
     streets["committees"] = np.nan
     if st.committees_file is not None:
@@ -115,14 +123,17 @@ def build_units(cfg: Config, st: Standards) -> tuple[Units, list[str]]:
     if st.elderly_total is not None:
         district = float(st.elderly_total)
         if np.isfinite(street_total) and abs(street_total - district) > 0.005 * district:
-            warnings.append(f"standards.elderly_total = {district:,.0f} but the streets sum to "
-                            f"{street_total:,.0f}; the district row uses elderly_total")
+            warnings.append(Note(f"standards.elderly_total = {district:,.0f} but the streets "
+                                 f"sum to {street_total:,.0f}; the district row uses "
+                                 "elderly_total",
+                                 f"standards.elderly_total 为{district:,.0f}，但各街道合计为"
+                                 f"{street_total:,.0f}；全区一行采用 elderly_total"))
     else:
         district = street_total
     source = st.elderly_basis or ("standards.elderly_total" if st.elderly_total else
                                   str(st.elderly_file or ""))
     if estimate_note:
-        source = f"{source}; {estimate_note}"
+        source = Note(f"{source}; {estimate_note}", f"{source}；{note_text(estimate_note)}")
     units = Units(district_code=code, district_name=st.district_name or code,
                   district_elderly=district, district_committees=committees,
                   streets=streets[["street_code", "street_name", "elderly", "committees"]],
@@ -182,15 +193,20 @@ def district_stock(inventory: pd.DataFrame, st: Standards,
     if other.any():
         counts = text[other].value_counts()
         listed = ", ".join(f"{k} {n}" for k, n in counts.head(4).items())
-        notes.append(f"{int(other.sum())} facilities of other districts in city-wide lists "
-                     f"({', '.join(sorted(city_wide))}) are walking supply only, not "
-                     f"{which}'s stock in the standards ({listed}"
-                     f"{' …' if len(counts) > 4 else ''})")
+        more = " …" if len(counts) > 4 else ""
+        lists = ", ".join(sorted(city_wide))
+        notes.append(Note(f"{int(other.sum())} facilities of other districts in city-wide "
+                          f"lists ({lists}) are walking supply only, not {which}'s stock in "
+                          f"the standards ({listed}{more})",
+                          f"全市名录（{lists}）中其他区的{int(other.sum())}处设施只作为步行可达"
+                          f"的供给，不计入{which}的配建标准存量（{listed}{more}）"))
     if unknown.any():
         names = inventory.loc[unknown, "name"].astype(str)
-        notes.append(f"{int(unknown.sum())} facilities of city-wide lists have no district; "
-                     f"not counted in {which}'s standards (e.g. "
-                     + ", ".join(names.head(3)) + (" …" if len(names) > 3 else "") + ")")
+        eg = ", ".join(names.head(3)) + (" …" if len(names) > 3 else "")
+        notes.append(Note(f"{int(unknown.sum())} facilities of city-wide lists have no "
+                          f"district; not counted in {which}'s standards (e.g. {eg})",
+                          f"全市名录中有{int(unknown.sum())}处设施没有所属区，不计入{which}"
+                          f"的配建标准（如{eg}）"))
     return inventory[~other & ~unknown].reset_index(drop=True), notes
 
 
@@ -231,30 +247,41 @@ def check_config(cfg: Config, *, lang: str | None = None,
                           if len(units.streets) else "")
     unmatched = inv[(inv["street_code"] == "")]
     if len(units.streets) and len(unmatched):
-        warnings.append(f"{len(unmatched)} facilities match no street of the district "
-                        "(counted for the district only): "
-                        + ", ".join(unmatched["name"].astype(str).head(3))
-                        + (" …" if len(unmatched) > 3 else ""))
+        eg = (", ".join(unmatched["name"].astype(str).head(3))
+              + (" …" if len(unmatched) > 3 else ""))
+        warnings.append(Note(f"{len(unmatched)} facilities match no street of the district "
+                             f"(counted for the district only): {eg}",
+                             f"{len(unmatched)}处设施未匹配到本区街道（只计入全区）：{eg}"))
     table = check_standards(profile, units, inv, configured_types=cfg.facility_types,
                             reported=st.reported.as_dict(), reported_source=st.reported.source,
                             lang=lang)
     missing = missing_attributes(profile, inv, cfg.facility_types)
     for s in profile.standards:
         if table.loc[table["standard_id"] == s.id, "check_status"].eq("no_data").all():
-            warnings.append(f"standard '{s.id}' needs facilities of type "
-                            f"{' or '.join(s.types)}; no [[facilities]] layer has that type, "
-                            "so it is reported as 'no data'")
+            warnings.append(Note(f"standard '{s.id}' needs facilities of type "
+                                 f"{' or '.join(s.types)}; no [[facilities]] layer has that "
+                                 "type, so it is reported as 'no data'",
+                                 f"标准“{s.name('zh')}”需要"
+                                 f"{'或'.join(value_label('type', t, 'zh') for t in s.types)}"
+                                 "类设施；没有该类型的 [[facilities]] 图层，结果记为“无数据”"))
     for w in warnings:
         log.warning("standards: %s", w)
-    notes = [f"Standards profile: {profile.id} — {profile.name(lang)}",
-             f"Elderly basis: {st.elderly_basis or (profile.elderly_basis_zh if lang == 'zh' else profile.elderly_basis_en)}",  # noqa: E501
-             *([f"Street elderly (estimate): {units.elderly_source}"] if st.residents_column
-               else []),
-             "A facility lacking the attribute a standard needs (beds, floor area, public) "
-             "counts as unknown, not zero: such a unit passes only if the known supply "
-             "already meets the requirement, else its result is 'unknown'.",
-             "Requirements in whole units (beds) are rounded up: 431,700 × 2.5 % = 10,792.5 "
-             "→ 10,793.",
+    basis_en = st.elderly_basis or profile.elderly_basis_en
+    basis_zh = st.elderly_basis or profile.elderly_basis_zh
+    notes = [Note(f"Standards profile: {profile.id} — {profile.name('en')}",
+                  f"配建标准：{profile.id} — {profile.name('zh')}"),
+             Note(f"Elderly basis: {basis_en}", f"老年人口基数：{basis_zh}"),
+             *([Note(f"Street elderly (estimate): {units.elderly_source}",
+                     f"街道老年人口（估算）：{note_text(units.elderly_source)}")]
+               if st.residents_column else []),
+             Note("A facility lacking the attribute a standard needs (beds, floor area, "
+                  "public) counts as unknown, not zero: such a unit passes only if the known "
+                  "supply already meets the requirement, else its result is 'unknown'.",
+                  "缺少标准所需属性（床位数、建筑面积、是否公办）的设施按“未知”而非0计："
+                  "只有已知供给已满足要求的单元才判为达标，否则结果为“未知”。"),
+             Note("Requirements in whole units (beds) are rounded up: 431,700 × 2.5 % = "
+                  "10,792.5 → 10,793.",
+                  "以整数计的要求（床位）向上取整：431,700 × 2.5% = 10,792.5 → 10,793。"),
              *left_out,
              *warnings]
     return StandardsResult(profile=profile, table=table, summary=standards_summary(table),
