@@ -65,6 +65,7 @@ _ESTIMATED_COLUMNS = ("elderly_60", "elderly_80", "uncovered_60", "uncovered_80"
 _HEADER_FILL = PatternFill("solid", start_color="FFDDE6F0", end_color="FFDDE6F0")
 _HEADER_FONT = Font(bold=True)
 _ESTIMATE_FONT = Font(italic=True, color="FF7F7F7F")
+_HEADER_ALIGNMENT = _WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 _MIN_WIDTH, _MAX_WIDTH, _MAX_HEADER_WIDTH = 6, 60, 28
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
@@ -212,23 +213,30 @@ def _safe_sheet_title(title: str, used: set[str]) -> str:
 
 def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, lang: str,
                  circle_minutes: float) -> None:
+    """One table as a sheet of a write-only workbook (header styled, numbers formatted).
+
+    Write-only mode streams each row to the file instead of keeping a cell object per
+    value (about twice as fast for the tens of thousands of cells of a district): column
+    widths, the header height and the frozen pane are set before the first row; a styled
+    cell is a :class:`~openpyxl.cell.WriteOnlyCell`.
+    """
+    from openpyxl.cell import WriteOnlyCell
+
     ws = wb.create_sheet(title)
     keys = [str(c) for c in df.columns]
     labelled = label_frame(df, lang, circle_minutes)
     headers = [str(c) for c in labelled.columns]
-    ws.append(headers)
     estimated = (df["pop_estimated"].fillna(False).astype(bool).to_numpy()
                  if "pop_estimated" in df.columns else np.zeros(len(df), dtype=bool))
-    for row in labelled.itertuples(index=False, name=None):
-        ws.append([_cell_value(v) for v in row])
 
     header_height = 1
+    formats: list[str | None] = []
     for j, key in enumerate(keys, start=1):
-        letter = get_column_letter(j)
         kind = column_kind(key)
         fmt = _NUMBER_FORMATS.get(kind or "")
         if key == "gap_rank" or key == "row":
             fmt = "0"
+        formats.append(fmt)
         sample = labelled.iloc[:500, j - 1]
         if fmt == "0.0%":
             data_w = 7
@@ -240,39 +248,55 @@ def _write_sheet(wb: Workbook, title: str, df: pd.DataFrame, lang: str,
             data_w = max((display_width(v) for v in sample if v is not None), default=0)
         head_w = display_width(headers[j - 1])
         width = max(_MIN_WIDTH, min(_MAX_WIDTH, max(data_w, min(head_w, _MAX_HEADER_WIDTH)) + 2))
-        ws.column_dimensions[letter].width = width
+        ws.column_dimensions[get_column_letter(j)].width = width
         header_height = max(header_height, math.ceil(head_w / max(width - 1, 1)))
-        head = ws.cell(row=1, column=j)
-        head.font = _HEADER_FONT
-        head.fill = _HEADER_FILL
-        head.alignment = Alignment(wrap_text=True, vertical="top")
-        if fmt is None and key not in _ESTIMATED_COLUMNS:
-            continue
-        for i in range(len(df)):
-            cell = ws.cell(row=i + 2, column=j)
-            if fmt is not None:
-                cell.number_format = fmt
-            if key in _ESTIMATED_COLUMNS and estimated[i]:
-                cell.font = _ESTIMATE_FONT
     ws.row_dimensions[1].height = 15 * min(header_height, 5)
     ws.freeze_panes = "A2"
     if len(keys):
         ws.auto_filter.ref = f"A1:{get_column_letter(len(keys))}{max(len(df) + 1, 1)}"
 
+    head = []
+    for text in headers:
+        cell = WriteOnlyCell(ws, value=text)
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        cell.alignment = _HEADER_ALIGNMENT
+        head.append(cell)
+    ws.append(head)
+    # Columns with a number format or the estimate marker get styled cells; the others
+    # are written as plain values.
+    styled = [j for j, key in enumerate(keys) if formats[j] is not None
+              or key in _ESTIMATED_COLUMNS]
+    marked = {j for j in styled if keys[j] in _ESTIMATED_COLUMNS}
+    for i, row in enumerate(labelled.itertuples(index=False, name=None)):
+        values: list[Any] = [_cell_value(v) for v in row]
+        for j in styled:
+            cell = WriteOnlyCell(ws, value=values[j])
+            if formats[j] is not None:
+                cell.number_format = formats[j]
+            if j in marked and estimated[i]:
+                cell.font = _ESTIMATE_FONT
+            values[j] = cell
+        ws.append(values)
+
 
 def _write_notes(wb: Workbook, title: str, notes: Sequence[str], lang: str,
                  circle_minutes: float) -> None:
+    from openpyxl.cell import WriteOnlyCell
+
     ws = wb.create_sheet(title)
-    ws.append([_NOTES_TITLE[lang]])
-    ws["A1"].font = Font(bold=True, size=12)
+    ws.column_dimensions["A"].width = 110
+    ws.freeze_panes = "A2"
+    head = WriteOnlyCell(ws, value=_NOTES_TITLE[lang])
+    head.font = Font(bold=True, size=12)
+    ws.append([head])
     fields = {"c": format_minutes(circle_minutes), "est": estimate_note(lang),
               "osm": OSM_ATTRIBUTION}
     lines = [*notes, *(s.format(**fields) for s in _STANDARD_NOTES[lang])]
     for line in lines:
-        ws.append([note_text(line, lang)])
-        ws.cell(row=ws.max_row, column=1).alignment = Alignment(wrap_text=True, vertical="top")
-    ws.column_dimensions["A"].width = 110
-    ws.freeze_panes = "A2"
+        cell = WriteOnlyCell(ws, value=note_text(line, lang))
+        cell.alignment = _WRAP_TOP
+        ws.append([cell])
 
 
 def write_area_tables(staged: StagedOutputs | str | os.PathLike[str],
@@ -320,8 +344,7 @@ def write_area_tables(staged: StagedOutputs | str | os.PathLike[str],
     with atomic_write(csv_path, "w", encoding="utf-8-sig", newline="") as fh:
         label_frame(tables[main_key], lang, circle_minutes).to_csv(fh, index=False)
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     used: set[str] = set()
     for key, df in tables.items():
         _write_sheet(wb, _safe_sheet_title(sheet_name(key, lang), used), df, lang,
