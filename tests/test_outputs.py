@@ -395,6 +395,18 @@ def test_build_map_is_deterministic(tmp_path: Path) -> None:
     assert a.read_bytes() == b.read_bytes()
 
 
+def test_last_rendering_in_place_gives_the_same_page(tmp_path: Path) -> None:
+    from geoplan.outputs.webmap import map_fragment, map_html
+
+    m = build_map(_areas(), _facilities(), _iso_by_type(), isochrones=_iso_per_facility())
+    page = map_html(m)
+    assert map_html(m) == page  # a copy is rendered: the map is unchanged and reusable
+    frag = map_fragment(m)
+    saved = save_map(m, tmp_path / "m.html", last_use=False).read_text(encoding="utf-8")
+    assert saved == page
+    assert map_fragment(m, last_use=True) == frag  # rendered in place, last use
+
+
 def test_build_map_unknown_score() -> None:
     with pytest.raises(GeoplanError, match="circle_share") as err:
         build_map(_areas(), _facilities(), _iso_by_type(), score="beds_per_100")

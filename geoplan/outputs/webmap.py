@@ -1313,7 +1313,7 @@ def build_map(areas: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
     return m
 
 
-def map_html(m: folium.Map, offline: bool = True) -> str:
+def map_html(m: folium.Map, offline: bool = True, *, last_use: bool = False) -> str:
     """The map as a complete HTML page.
 
     Parameters
@@ -1324,6 +1324,9 @@ def map_html(m: folium.Map, offline: bool = True) -> str:
         Inline Leaflet and every other script and stylesheet from the vendored files,
         so the page needs no network (tiles excepted: use ``basemap="none"`` for fully
         offline use); ``False`` links them from public CDNs (smaller file).
+    last_use : bool, default False
+        The map is not rendered or shown again: render it in place rather than a deep
+        copy of it (the copy takes as long as the rendering of a district's map).
 
     Raises
     ------
@@ -1336,11 +1339,12 @@ def map_html(m: folium.Map, offline: bool = True) -> str:
     # folium's render is not idempotent (a second render repeats the ``addTo`` calls):
     # render a copy so the map can be saved, embedded and shown in Jupyter alike.
     with plain_element_text():
-        text = copy.deepcopy(m).get_root().render()
+        text = (m if last_use else copy.deepcopy(m)).get_root().render()
     return inline_assets(text) if offline else text
 
 
-def map_fragment(m: folium.Map, offline: bool = True, height: str = "600px") -> str:
+def map_fragment(m: folium.Map, offline: bool = True, height: str = "600px", *,
+                 last_use: bool = False) -> str:
     """An ``<iframe srcdoc=…>`` holding the whole map, to paste into a report page.
 
     Parameters
@@ -1351,6 +1355,8 @@ def map_fragment(m: folium.Map, offline: bool = True, height: str = "600px") -> 
         Inline every script and stylesheet (see :func:`map_html`).
     height : str, default "600px"
         CSS height of the frame (its width is 100 % of the container).
+    last_use : bool, default False
+        ``m`` is not used again (see :func:`map_html`).
 
     Returns
     -------
@@ -1358,13 +1364,14 @@ def map_fragment(m: folium.Map, offline: bool = True, height: str = "600px") -> 
         One ``<iframe>`` element; the page is HTML-escaped into ``srcdoc``, so the
         fragment does not interfere with the host page's scripts or styles.
     """
-    page = map_html(m, offline=offline)
+    page = map_html(m, offline=offline, last_use=last_use)
     return (f'<iframe srcdoc="{html.escape(page, quote=True)}" '
             f'style="width:100%;height:{html.escape(height)};border:0" loading="lazy" '
             'allowfullscreen></iframe>\n')
 
 
-def save_map(m: folium.Map, path: str | os.PathLike[str], offline: bool = True) -> Path:
+def save_map(m: folium.Map, path: str | os.PathLike[str], offline: bool = True, *,
+             last_use: bool = False) -> Path:
     """Write the map as one HTML file, atomically.
 
     Parameters
@@ -1375,6 +1382,8 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], offline: bool = True) 
         Target ``.html`` file.
     offline : bool, default True
         Write a self-contained page (see :func:`map_html`); ``False`` links CDNs.
+    last_use : bool, default False
+        ``m`` is not used again (see :func:`map_html`).
 
     Returns
     -------
@@ -1382,7 +1391,7 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], offline: bool = True) 
         The written file.
     """
     final = Path(path)
-    text = map_html(m, offline=offline)
+    text = map_html(m, offline=offline, last_use=last_use)
     with atomic_write(final, "w", encoding="utf-8") as fh:
         fh.write(text)
     return final

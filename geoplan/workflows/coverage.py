@@ -866,10 +866,12 @@ def write_outputs(result: RunResult) -> dict[str, Any]:
             out = cfg.output
             m = coverage_map(result, areas_wgs=areas_wgs, fac_wgs=fac_wgs,
                              iso_wgs=iso_wgs, iso_type_wgs=iso_type_wgs)
-            save_map(m, staged.path("maps", rel["map"]), offline=out.offline)
+            # The map is built for these files only: its last rendering needs no copy.
+            save_map(m, staged.path("maps", rel["map"]), offline=out.offline,
+                     last_use=not out.embed)
             if out.embed:
                 with atomic_write(staged.path("maps", rel["embed"])) as fh:
-                    fh.write(map_fragment(m, offline=out.offline))
+                    fh.write(map_fragment(m, offline=out.offline, last_use=True))
         if out.static_map:
             with manifest.step("write static map"):
                 from geoplan.outputs.staticmap import write_static_map
