@@ -5,6 +5,7 @@ ways with one node (osmnx then failed with EmptyPartError)."""
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,8 @@ def _ring_ways(rng: np.random.Generator, x0: float, y0: float, x1: float, y1: fl
     cuts = sorted(rng.choice(np.arange(1, len(ids)), size=int(rng.integers(1, 4)),
                              replace=False).tolist())
     bounds = [0, *cuts, len(ids)]
-    ways = [ids[a:b + 1] if b < len(ids) else ids[a:] + [ids[0]]
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    ways = [ids[a:b + 1] if b < len(ids) else [*ids[a:], ids[0]]
+            for a, b in pairwise(bounds)]
     return nodes, ways
 
 

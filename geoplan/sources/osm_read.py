@@ -134,7 +134,8 @@ class OsmTables:
         One row per way, one column per kept tag (missing tags are NaN).
     features : tuple
         Building/landuse ways and relation members ``(ids, lengths, refs, xs, ys, tags)``
-        (complete ways, fixed-point coordinates) and the relations; :meth:`feature_elements` turns them into osmnx's element form.
+        (complete ways, fixed-point coordinates) and the relations;
+        :meth:`feature_elements` turns them into osmnx's element form.
     bounds : list of shapely.Polygon
         Header bounds of each file that declares them (WGS84).
     tag_node_id : ndarray of int64
