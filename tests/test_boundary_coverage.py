@@ -92,12 +92,16 @@ def _pbf_without_header(tmp_path: Path, e0: float) -> Path:
 
 
 @pytest.mark.parametrize("order", [0, 1])
-def test_study_extent_is_union_of_every_file(tmp_path: Path, order: int) -> None:
+def test_study_extent_is_union_of_every_file(tmp_path: Path, order: int,
+                                             caplog: pytest.LogCaptureFixture) -> None:
     """One XML with <bounds> and one PBF without a header box: both extents count."""
     a = _xml_with_bounds(tmp_path / "a.osm", 0.0)
     b = _pbf_without_header(tmp_path, 3000.0)
     files = (a, b) if order == 0 else (b, a)
-    ext = osm.study_boundary(NetworkSource(osm_files=files))
+    with caplog.at_level(logging.WARNING):
+        ext = osm.study_boundary(NetworkSource(osm_files=files))
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "b.osm.pbf: no bounds in its header" in said[0]
     # the header box of a, and the nodes of b (3000-3300 m east, 0-400 m north)
     assert ext.covers(header_bounds(a))
     far = shapely.box(LON0 + 3000 * DLON, LAT0, LON0 + 3300 * DLON, LAT0 + 400 * DLAT)

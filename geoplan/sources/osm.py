@@ -375,10 +375,12 @@ def _file_boundary(path: Path) -> shapely.Geometry | None:
     return box
 
 
-def study_boundary(source: NetworkSource) -> shapely.Geometry:
+def study_boundary(source: NetworkSource, *, warn_headerless: bool = True
+                   ) -> shapely.Geometry:
     """The study area (WGS84): union of the OSM files' extents or the download area.
 
-    A file's extent is its header bounds, or the box of its nodes when it has no header.
+    A file's extent is its header bounds, or the box of its nodes when it has no header
+    (a warning then says so, unless ``warn_headerless`` is False: a study boundary is set).
 
     A file whose nodes mostly lie outside its own ``<bounds>`` header contributes the
     extent of its nodes instead (otherwise its homes would silently fall outside).
@@ -391,7 +393,14 @@ def study_boundary(source: NetworkSource) -> shapely.Geometry:
             box = _file_boundary(p)
             if box is None:
                 box = _data_extent((p,), [detect_format(p)])
-                log.info("%s: no bounds in its header; its extent is that of its nodes", p)
+                if box is not None and warn_headerless:
+                    b = box.bounds
+                    # ways cut at an export's edge reach beyond it: the box of the nodes
+                    # can be larger than the area exported
+                    log.warning("%s: no bounds in its header; its part of the study area is "
+                                "the box of its nodes (%.4f–%.4f E, %.4f–%.4f N), possibly "
+                                "larger than the area exported; set study_area.boundary to "
+                                "fix the study area", p, b[0], b[2], b[1], b[3])
             if box is not None:
                 boxes.append(box)
         if boxes:

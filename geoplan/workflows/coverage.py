@@ -144,7 +144,7 @@ def _study_boundary(cfg: Config, manifest: RunManifest | None = None) -> shapely
     poly = osm.configured_boundary(cfg.network, cut)
     if poly is None:
         return shapely.Polygon()
-    extent = osm.study_boundary(cfg.network)
+    extent = osm.study_boundary(cfg.network, warn_headerless=False)
     if not extent.is_empty:
         _require_overlap(poly, extent, sa.boundary or cut.setting, "the OSM files")
         if cfg.network.osm_files:
