@@ -363,6 +363,11 @@ class NetworkSource(_Section):
                           _each(float, _DEGREES), _each(float, _DEGREES)],
                     BeforeValidator(_listed(4))] | None = _num(
         None, _DEGREES, "Box to download: [west, south, east, north].", "degrees", each=True)
+    min_boundary_coverage: float = _num(
+        0.95, Range(0, 1, advice="a share, e.g. 0.95 for 95 %"),
+        "Least share of the study boundary's area that the osm_files' extent must cover; "
+        "below it the run stops (a figure for the whole boundary would be computed on part "
+        "of it), between it and 1 a warning is logged.", "share")
 
     @property
     def is_download(self) -> bool:

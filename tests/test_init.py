@@ -433,6 +433,14 @@ def test_init_on_the_demo_files_matches_the_example_and_runs(demo_dir: Path, tmp
             if f.path.name in {p.path.name for p in cfg.facilities}}
     assert {f.path.name: (f.x, f.y, f.crs, f.category_map) for f in cfg.facilities} == want
     assert cfg.study_area.boundary_crs == "gcj02" and cfg.population.district_code == "310110"
+    # the demo extracts cover ~12 % of the district: the run stops with one line ...
+    assert main(["run", str(out), "--no-static-map", "-q"]) == 2
+    assert "min_boundary_coverage" in capsys.readouterr().err
+    # ... and runs when the user accepts the partial coverage
+    text = out.read_text(encoding="utf-8")
+    assert "[network]\n" in text
+    out.write_text(text.replace("[network]\n", "[network]\nmin_boundary_coverage = 0.1\n", 1),
+                   encoding="utf-8")
     assert main(["run", str(out), "--no-static-map", "-q"]) == 0
     said = capsys.readouterr().out
     assert "study area yangpu" in said and "aged 60+" in said

@@ -34,6 +34,7 @@ from geoplan.hashing import file_digest
 from geoplan.sources.osm_read import (
     NETWORK_WAY_TAGS,
     OsmTables,
+    _data_extent,
     detect_format,
     header_bounds,
     read_osm,
@@ -67,7 +68,7 @@ _FEATURE_TAGS: dict[str, bool | str | list[str]] = {"building": True,
                                                     "landuse": ["residential"]}
 
 #: Bump when the cached features' format or preparation changes.
-FEATURES_CACHE_FORMAT = 1
+FEATURES_CACHE_FORMAT = 2  # 2: complete ways and relations (not cut)
 
 
 def _configure_osmnx(cache_dir: Path | None = None) -> ModuleType:
@@ -402,17 +403,37 @@ def _file_boundary(path: Path) -> shapely.Geometry | None:
     return box
 
 
-def study_boundary(source: NetworkSource) -> shapely.Geometry:
-    """The study area (WGS84): union of the OSM files' header bounds or the download area.
+def study_boundary(source: NetworkSource, *, warn_headerless: bool = True
+                   ) -> shapely.Geometry:
+    """The study area (WGS84): union of the OSM files' extents or the download area.
+
+    A file's extent is its header bounds, or the box of its nodes when it has no header
+    (a warning then says so, unless ``warn_headerless`` is False: a study boundary is set).
 
     A file whose nodes mostly lie outside its own ``<bounds>`` header contributes the
     extent of its nodes instead (otherwise its homes would silently fall outside).
     """
     if source.osm_files:
-        boxes = [b for b in (_file_boundary(p) for p in source.osm_files) if b is not None]
+        # each file's own extent: its header, else the box of its nodes (a file without a
+        # header must not drop out when another file has one)
+        boxes = []
+        for p in source.osm_files:
+            box = _file_boundary(p)
+            if box is None:
+                box = _data_extent((p,), [detect_format(p)])
+                if box is not None and warn_headerless:
+                    b = box.bounds
+                    # ways cut at an export's edge reach beyond it: the box of the nodes
+                    # can be larger than the area exported
+                    log.warning("%s: no bounds in its header; its part of the study area is "
+                                "the box of its nodes (%.4f–%.4f E, %.4f–%.4f N), possibly "
+                                "larger than the area exported; set study_area.boundary to "
+                                "fix the study area", p, b[0], b[2], b[1], b[3])
+            if box is not None:
+                boxes.append(box)
         if boxes:
             return shapely.union_all(boxes)
-        return shapely.Polygon()  # no header: the caller falls back to the network extent
+        return shapely.Polygon()  # no node at all: the caller falls back to the network
     return _download_polygon(source)
 
 

@@ -14,7 +14,9 @@ for province or country extracts):
 3. ways: ``highway`` ways (tag columns used by the walkability policy) and building/landuse
    ways and relation members, with their node coordinates filled in from that index,
    filtered in chunks (one vectorised point-in-polygon test) to those touching the clip
-   area; the kept nodes are those of the kept ways inside it.
+   area; the kept nodes are those of the kept ways inside it. Buildings and landuse are
+   kept complete (osmium extract's ``complete_ways``): a way with one node inside, a
+   relation with one member touching the area, with all their nodes and member ways.
 
 The result, :class:`OsmTables`, holds plain numpy arrays for the street network and
 Overpass-like elements for buildings and residential landuse (few, and their polygons are
@@ -131,8 +133,9 @@ class OsmTables:
     way_tags : DataFrame
         One row per way, one column per kept tag (missing tags are NaN).
     features : tuple
-        Building/landuse ways and relation members ``(ids, lengths, refs, tags)`` and the
-        relations; :meth:`feature_elements` turns them into osmnx's element form.
+        Building/landuse ways and relation members ``(ids, lengths, refs, xs, ys, tags)``
+        (complete ways, fixed-point coordinates) and the relations;
+        :meth:`feature_elements` turns them into osmnx's element form.
     bounds : list of shapely.Polygon
         Header bounds of each file that declares them (WGS84).
     tag_node_id : ndarray of int64
@@ -210,8 +213,11 @@ class _Collector:
     """Accumulates streamed ways (node ids and fixed-point coordinates of each) and keeps
     those that touch the clip area, chunk by chunk, so memory follows what is kept."""
 
-    def __init__(self, inside: Any) -> None:
+    def __init__(self, inside: Any, always: set[int] | None = None) -> None:
         self.inside = inside
+        # ways kept whatever their nodes (multipolygon members: the relation is decided
+        # once all of its members are seen)
+        self.always = np.array(sorted(always or ()), dtype=np.int64)
         self.ids = array("q")
         self.lens = array("q")
         self.refs = array("q")
@@ -240,6 +246,8 @@ class _Collector:
         # nodes with negative ids have no location yet (see _negative_locations): a way
         # may touch the clip through them, decided once they are located
         keep = _touches(hit | ((refs < 0) & ~_valid(xs, ys)), lens)
+        if len(self.always):
+            keep |= np.isin(ids, self.always)
         ref_keep = np.repeat(keep, lens)
         self.out.append((ids[keep], lens[keep], refs[ref_keep], xs[ref_keep], ys[ref_keep],
                          hit[ref_keep]))
@@ -430,7 +438,7 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
         # 3. ways with their node coordinates: highway ways for the network,
         # building/landuse ways and relation members for the features
         net = _Collector(inside)
-        feat = _Collector(inside)
+        feat = _Collector(inside, member_ways)
         for p, fmt in zip(paths, fmts, strict=True):
             try:
                 # tagged ways through libosmium's key filter; relation members that lack
@@ -450,7 +458,8 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
                         refs, xs, ys = _way_nodes(wy)
                         if not refs:
                             continue
-                        if box and (max(xs) < box[0] or max(ys) < box[1] or min(xs) > box[2]
+                        if box and not (member_ways and wid in member_ways) and (
+                                max(xs) < box[0] or max(ys) < box[1] or min(xs) > box[2]
                                     or min(ys) > box[3]) and min(refs) >= 0:
                             # wholly outside the clip's box (nodes missing from the files
                             # are at +2**31: never west or south of it), as the chunk
@@ -482,6 +491,7 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     if negative:  # libosmium's index holds positive ids only: JOSM's new objects
         (net_cols, rows), (feat_cols, feat_rows) = _negative_locations(
             paths, fmts, inside, (net_cols, rows), (feat_cols, feat_rows))
+    feat_cols, feat_rows, relations = _complete_features(feat_cols, feat_rows, relations)
     ids, lon, lat = _kept_nodes(net_cols, feat_cols)
     if use_clip and len(ids) == 0:
         assert clip is not None
@@ -497,7 +507,7 @@ def read_osm(paths: tuple[Path, ...] | list[Path],
     offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
     tag_table = _object_table(rows, way_tags)
 
-    fw = (*feat_cols[:3], feat_rows)
+    fw = (*feat_cols[:5], feat_rows)
     tables = OsmTables(node_id=ids, lon=lon, lat=lat, way_id=way_id, way_offsets=offsets,
                        refs=refs, way_tags=tag_table, features=(*fw, relations),
                        bounds=[b for b in bounds if b is not None],
@@ -641,21 +651,73 @@ def _unique_ways(way_id: np.ndarray, lens: np.ndarray, refs: np.ndarray,
             [r for r, k in zip(rows, keep, strict=True) if k])
 
 
+def _complete_features(cols: tuple[np.ndarray, ...], rows: list[Any],
+                       relations: dict[int, dict[str, Any]]
+                       ) -> tuple[tuple[np.ndarray, ...], list[Any], dict[int, dict[str, Any]]]:
+    """Keep complete features that touch the clip area (osmium extract's
+    ``complete_ways`` strategy): building/landuse ways with one node inside, and relations
+    with one member way touching it together with all their member ways.
+
+    The collector kept every relation member way (``cols``: ``ids, lens, refs, xs, ys,
+    inside`` per way); cutting a relation's members at the clip's edge would leave ways
+    with one node, from which osmnx builds empty lines and fails.
+    """
+    ids, lens = cols[0], cols[1]
+    touch = _touches(cols[5], lens)
+    touching = set(ids[touch].tolist())
+    kept_rel = {rid: rel for rid, rel in relations.items()
+                if any(m["type"] == "way" and m["ref"] in touching for m in rel["members"])}
+    members = np.array(sorted({m["ref"] for rel in kept_rel.values() for m in rel["members"]
+                               if m["type"] == "way"}), dtype=np.int64)
+    keep = touch | np.isin(ids, members)
+    if keep.all():
+        return cols, rows, kept_rel
+    rk = np.repeat(keep, lens)
+    out = (ids[keep], lens[keep], *(c[rk] for c in cols[2:]))
+    return out, [r for r, k in zip(rows, keep, strict=True) if k], kept_rel
+
+
 def _feature_elements(tables: OsmTables, way_id: np.ndarray, lens: np.ndarray,
-                      refs: np.ndarray, tags: list[dict[str, str]],
+                      refs: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                      tags: list[dict[str, str]],
                       relations: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Overpass-like elements of the kept building/landuse ways, members and relations."""
-    way_id, lens, refs, tags = _unique_ways(way_id, lens, refs, tags)
-    pos = tables.node_index(refs)
-    used = np.unique(pos[pos >= 0])
+    """Overpass-like elements of the kept building/landuse ways, members and relations.
+
+    Ways are complete (all their nodes, also outside the clip area). A way that cannot
+    make a geometry (a node missing from the files, fewer than 2 nodes, a closed ring of
+    fewer than 4) is left out: osmnx then drops a relation that needs it (as a relation
+    with a member missing from the files) instead of building an empty part.
+    """
+    if len(way_id):
+        _, first = np.unique(way_id, return_index=True)
+        if len(first) < len(way_id):  # a way in two adjoining files: the first copy
+            keep = np.zeros(len(way_id), dtype=bool)
+            keep[first] = True
+            rk = np.repeat(keep, lens)
+            way_id, lens, refs, xs, ys = way_id[keep], lens[keep], refs[rk], xs[rk], ys[rk]
+            tags = [t for t, k in zip(tags, keep, strict=True) if k]
+    valid = _valid(xs, ys)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    nonempty = lens > 0
+    bad = np.ones(len(lens), dtype=bool)  # a node without location, or no node
+    closed = np.zeros(len(lens), dtype=bool)
+    if nonempty.any():
+        s0 = starts[nonempty]
+        bad[nonempty] = np.add.reduceat((~valid).astype(np.int64), s0) > 0
+        closed[nonempty] = refs[s0] == refs[s0 + lens[nonempty] - 1]
+    good = ~bad & (lens >= 2) & ~(closed & (lens < 4))
+    rk = np.repeat(good, lens)
+    nid, first = np.unique(refs[rk], return_index=True)
     elements: list[dict[str, Any]] = [
         {"type": "node", "id": int(i), "lon": float(x), "lat": float(y)}
-        for i, x, y in zip(tables.node_id[used].tolist(), tables.lon[used].tolist(),
-                           tables.lat[used].tolist(), strict=True)]
-    kept_ways = set(way_id.tolist())
+        for i, x, y in zip(nid.tolist(), (xs[rk][first] / 1e7).tolist(),
+                           (ys[rk][first] / 1e7).tolist(), strict=True)]
+    kept_ways = set()
     parts = np.split(refs, np.cumsum(lens)[:-1]) if len(way_id) else []
-    for wid, nodes, t in zip(way_id.tolist(), parts, tags, strict=True):
-        elements.append({"type": "way", "id": wid, "nodes": nodes.tolist(), "tags": t})
+    for wid, nodes, t, ok in zip(way_id.tolist(), parts, tags, good.tolist(), strict=True):
+        if ok:
+            kept_ways.add(wid)
+            elements.append({"type": "way", "id": wid, "nodes": nodes.tolist(), "tags": t})
     for rel in relations.values():
         if any(m["type"] == "way" and m["ref"] in kept_ways for m in rel["members"]):
             elements.append({**rel, "tags": dict(rel["tags"]),

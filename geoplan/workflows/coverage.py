@@ -139,7 +139,7 @@ def walking_buffer_m(cfg: Config) -> float:
     return cfg.analysis.max_minutes * 60.0 * cfg.walking.speed_mps + cfg.walking.snap_max_m
 
 
-def _study_boundary(cfg: Config) -> shapely.Geometry:
+def _study_boundary(cfg: Config, manifest: RunManifest | None = None) -> shapely.Geometry:
     """The configured boundary polygon (WGS84), checked against the OSM files' extent
     before any network is built; an empty geometry when none is configured."""
     sa = cfg.study_area
@@ -149,10 +149,40 @@ def _study_boundary(cfg: Config) -> shapely.Geometry:
     poly = osm.configured_boundary(cfg.network, cut)
     if poly is None:
         return shapely.Polygon()
-    extent = osm.study_boundary(cfg.network)
+    extent = osm.study_boundary(cfg.network, warn_headerless=False)
     if not extent.is_empty:
         _require_overlap(poly, extent, sa.boundary or cut.setting, "the OSM files")
+        if cfg.network.osm_files:
+            share = _boundary_coverage(poly, extent, sa.boundary or cut.setting,
+                                       cfg.network.min_boundary_coverage)
+            if manifest is not None:
+                manifest.set_counts(osm_boundary_coverage=round(share, 4))
     return poly
+
+
+def _boundary_coverage(poly: shapely.Geometry, extent: shapely.Geometry, path: object,
+                       threshold: float) -> float:
+    """Share of the study boundary's area inside the OSM files' extent.
+
+    Below ``threshold`` ([network] min_boundary_coverage) one line names both areas: the
+    figures of the whole boundary would silently be computed on a part of it. Between it
+    and 100 % a warning is logged.
+    """
+    both = gpd.GeoSeries([poly, shapely.intersection(poly, extent)], crs=4326)
+    both = both.to_crs(both.estimate_utm_crs())
+    total, inside = (float(a) / 1e6 for a in both.area)
+    share = inside / total if total > 0 else 1.0
+    msg = (f"the OSM files cover {inside:.2f} km² of the study boundary's {total:.2f} km² "
+           f"({100 * share:.1f} %)")
+    if share < threshold:
+        raise InputDataError(
+            f"{path}: {msg}, less than [network] min_boundary_coverage = {threshold:g}; use "
+            "an OSM extract that covers the boundary, a smaller boundary, or lower "
+            "min_boundary_coverage")
+    if share < 0.9995:
+        log.warning("%s: %s; the part outside has no walking network or buildings",
+                    path, msg)
+    return share
 
 
 def _require_overlap(poly: shapely.Geometry, extent: shapely.Geometry, path: object,
@@ -613,7 +643,7 @@ def analyse(cfg: Config, *, use_cache: bool = True) -> RunResult:
     if cfg.areas.source == "file" and cfg.areas.path is not None:
         check_area_columns(cfg.areas)
     ledger = Ledger()
-    boundary_wgs = _study_boundary(cfg)
+    boundary_wgs = _study_boundary(cfg, manifest)
     with _step(manifest, 1, total, "walking network"):
         net, cached = prepare_network(cfg, use_cache=use_cache)
         log.info("network: %d nodes, %d edges, %.1f km%s", net.n_nodes, net.n_edges,
