@@ -219,6 +219,13 @@ def test_report_skips_damaged_siting_geopackages(tmp_path: Path,
     siting.mkdir(parents=True)
     (siting / "small-site-empty.gpkg").write_bytes(b"")
     (siting / "small-site-junk.gpkg").write_bytes(b"SQLite format 3\x00" + b"\x07" * 500)
+    import geopandas as gpd  # a readable result whose scenario name is not its file stem
+
+    good = siting / "small-site-1_N.gpkg"
+    gpd.GeoDataFrame({"scenario": ["1+N"], "model": ["mclp"]}, geometry=[None],
+                     crs=4326).to_file(good, layer="scenario")
+    gpd.GeoDataFrame({"rank": [1]}, geometry=gpd.points_from_xy([121.5], [31.3]),
+                     crs=4326).to_file(good, layer="proposed_sites")
     assert main(["report", str(cfg)]) == 0
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -227,10 +234,11 @@ def test_report_skips_damaged_siting_geopackages(tmp_path: Path,
         warn = [ln for ln in err.splitlines() if name in ln]
         assert len(warn) == 1 and "skipped" in warn[0] and why in warn[0], err[-2000:]
     html = (tmp_path / "out" / "data" / "small-report.html").read_text(encoding="utf-8")
-    assert "small-site-empty.gpkg skipped" in html
+    assert "选址结果small-site-empty.gpkg未纳入" in html  # the report's language (zh)
     manifest = (tmp_path / "out" / "data" / "small-report-manifest.json").read_text(
         encoding="utf-8")
     assert "small-site-junk" not in manifest  # not recorded as an input
+    assert "small-site-1_N.gpkg" in manifest  # read, so recorded (named "1+N" inside)
 
 
 # -- the messages -----------------------------------------------------------------------

@@ -103,9 +103,10 @@ def report(cfg: Config, *, use_cache: bool = True) -> dict[str, Any]:
     siting_dir = cfg.output.dir / "siting"
     skipped: list[tuple[Path, str]] = []
     siting = read_siting(siting_dir, cfg.study_area.name, skipped)
-    read = {f"{cfg.study_area.name}-site-{s.name}.gpkg" for s in siting}
+    # every siting file read (scenario names may differ from the file-safe stems)
+    unread = {p.name for p, _ in skipped}
     for sc in sorted(siting_dir.glob(f"{cfg.study_area.name}-site-*.gpkg")):
-        if sc.name in read:
+        if sc.name not in unread:
             manifest.add_input(sc, "siting result")
     notes = list(result.notes) + [Note(f"Siting result {p.name} skipped: {why}.",
                                        f"选址结果{p.name}未纳入：{note_text(why, 'zh')}。")
