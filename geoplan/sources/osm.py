@@ -472,10 +472,91 @@ def features_from_tables(tables: OsmTables) -> gpd.GeoDataFrame:
     if not els:
         return _features_frame([])
     try:
-        f = ox.features._create_gdf([{"elements": els}], shapely.Polygon(), _FEATURE_TAGS)
+        f = _features_gdf(els)
     except ox._errors.InsufficientResponseError:
         return _features_frame([])
     return _features_frame([f])
+
+
+def _features_gdf(els: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    """osmnx's ``features._create_gdf`` of ``els`` (no polygon filter), with the plain
+    closed-way polygons built in one vectorised shapely call.
+
+    osmnx builds every way's geometry one shapely object at a time (over a minute for a
+    city's million buildings). The ways that are features, close, have at least 4 nodes,
+    are polygons by osmnx's own tag rules and belong to no relation are built here with
+    ``shapely.polygons(shapely.linearrings(...))`` from the same coordinates, so the same
+    polygons; the rest (relations, their member ways, anything else) goes through osmnx's
+    own ``_process_features``. Rows are then indexed, sorted and filtered by osmnx's code.
+    """
+    from osmnx import _errors
+    from osmnx import features as oxf
+
+    keys = set(_FEATURE_TAGS)
+    rules = oxf._POLYGON_FEATURES
+    members = {m["ref"] for e in els if e["type"] == "relation"
+               for m in e.get("members", ()) if m.get("type") == "way"}
+    nid: list[int] = []
+    lon: list[float] = []
+    lat: list[float] = []
+    fast: list[dict[str, Any]] = []
+    slow: list[dict[str, Any]] = []
+    for e in els:
+        t = e["type"]
+        if t == "node":
+            nid.append(e["id"])
+            lon.append(e["lon"])
+            lat.append(e["lat"])
+        elif t == "way" and e["id"] not in members:
+            tags = e.get("tags", {})
+            tags.pop("geometry", None)  # as osmnx: a geometry tag never overwrites it
+            nodes = e["nodes"]
+            # a tag named like an element field (id, element ...) is left to osmnx
+            if (keys & tags.keys() and len(nodes) >= 4 and nodes[0] == nodes[-1]
+                    and tags.get("area") != "no" and not _RESERVED & tags.keys()
+                    and _is_polygon(tags, rules)):
+                fast.append(e)
+                continue
+        slow.append(e)
+    frames = []
+    if len(slow) > len(nid) or not fast:
+        try:
+            frames.append(pd.DataFrame(oxf._process_features(slow, keys)))
+        except _errors.InsufficientResponseError:
+            if not fast:
+                raise
+    if fast:
+        ids = np.asarray(nid, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        lens = np.fromiter((len(e["nodes"]) for e in fast), dtype=np.int64, count=len(fast))
+        refs = np.fromiter((n for e in fast for n in e["nodes"]), dtype=np.int64,
+                           count=int(lens.sum()))
+        pos = order[np.searchsorted(ids, refs, sorter=order)]
+        xy = np.column_stack([np.asarray(lon)[pos], np.asarray(lat)[pos]])
+        rings = shapely.linearrings(xy, indices=np.repeat(np.arange(len(fast)), lens))
+        df = pd.DataFrame.from_records([e.get("tags", {}) for e in fast])
+        df.insert(0, "id", [e["id"] for e in fast])
+        df.insert(1, "element", "way")
+        df["geometry"] = shapely.polygons(rings)
+        frames.append(df)
+    data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    gdf = gpd.GeoDataFrame(data=data, geometry="geometry", crs=4326)
+    gdf = gdf.set_index(["element", "id"]).sort_index()
+    return oxf._filter_features(gdf, shapely.Polygon(), _FEATURE_TAGS)
+
+
+_RESERVED = frozenset({"id", "type", "element", "nodes", "members", "lon", "lat"})
+
+
+def _is_polygon(tags: dict[str, str], rules: dict[str, dict[str, Any]]) -> bool:
+    """osmnx's ``_build_way_geometry`` test: does a tag make the closed way a polygon?"""
+    for tag in tags.keys() & rules.keys():
+        rule = rules[tag]["polygon"]
+        values = rules[tag].get("values", set())
+        if (rule == "all" or (rule == "passlist" and tags[tag] in values)
+                or (rule == "blocklist" and tags[tag] not in values)):
+            return True
+    return False
 
 
 def _cached_file_features(source: NetworkSource, cut: StudyCut,
