@@ -67,6 +67,22 @@ def test_boundary_picked_by_code_or_name_and_converted(tmp_path: Path) -> None:
         study_boundary_from_file(f, "gcj02", code="310110", code_column="code")
 
 
+@pytest.mark.parametrize("codes", [(None, "B2"), (None, 310115), ("B1", None)])
+def test_blank_codes_or_names_in_the_boundary_file(tmp_path: Path, codes: tuple) -> None:
+    """A feature with no value in the code (or name) column is never picked and never
+    breaks the one-line message when nothing matches."""
+    a, b = shapely.box(121.49, 31.28, 121.50, 31.29), shapely.box(121.51, 31.28, 121.52, 31.29)
+    f = _geojson(tmp_path / "d.geojson", [a, b],
+                 [{"code": codes[0], "name": codes[1]}, {"code": codes[1], "name": codes[0]}])
+    with pytest.raises(InputDataError, match=r"no polygon with code = 'X9'.*\(blank\)"):
+        study_boundary_from_file(f, "wgs84", code="X9", code_column="code")
+    with pytest.raises(InputDataError, match=r"no polygon with name = 'X9'.*\(blank\)"):
+        study_boundary_from_file(f, "wgs84", name="X9")
+    given = codes[1] if codes[1] is not None else codes[0]  # the one code present
+    picked = study_boundary_from_file(f, "wgs84", code=str(given), code_column="code")
+    assert picked.equals(b if codes[1] is not None else a)
+
+
 def test_projected_file_declared_as_degrees_is_refused(tmp_path: Path) -> None:
     g = gpd.GeoDataFrame({"name": ["x"]}, geometry=[shapely.box(0, 0, 100, 100)],
                          crs="EPSG:32651")

@@ -140,12 +140,16 @@ def study_boundary_from_file(path: Path, crs: str | None, *, code: str | None = 
             have = ", ".join(map(str, gdf.columns.drop("geometry")))
             raise InputDataError(f"{path}: column '{col}' not found (set study_area.{setting}; "
                                  f"columns are: {have})")
-        keys = gdf[col].astype(str).str.strip()
+        raw = gdf[col]
+        # a blank cell is "" (not NaN: with pandas' string dtype NaN stays NaN under
+        # astype(str) and would break the comparison and the message)
+        keys = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
         keys = keys.where(~keys.str.fullmatch(r"\d+\.0"), keys.str[:-2])
-        sel = keys == str(value).strip()
+        sel = (keys == str(value).strip()).to_numpy(dtype=bool)
         if not sel.any():
-            sample = ", ".join(pd.unique(keys)[:8])
+            shown = [k if k else "(blank)" for k in pd.unique(keys)[:8]]
+            sample = ", ".join(shown)
             raise InputDataError(f"{path}: no polygon with {col} = '{value}' (the file holds "
                                  f"{len(gdf)}: {sample}{' …' if len(gdf) > 8 else ''})")
-        gdf = gdf[sel.to_numpy()]
+        gdf = gdf[sel]
     return shapely.union_all(gdf.geometry.to_numpy())
