@@ -285,7 +285,11 @@ def measure_map(path: str | Path, binary: str, timeout: float = 120) -> MapTimin
                      returnByValue=True, timeout=int(timeout * 1000))
         open_s = time.monotonic() - t0
         if "exceptionDetails" in res:
-            raise RuntimeError(f"map did not render: {res['exceptionDetails']}")
+            det = res["exceptionDetails"]
+            why = (det.get("exception", {}).get("description") or det.get("text") or "")
+            raise NotAMapError(f"{path}: the map did not render "
+                               f"({' '.join(str(why).split())[:160]}); the file may be cut "
+                               "short or damaged: write it again")
         b.drain(0.2)
         errors = b.js_errors()
     return MapTiming(page.stat().st_size / 1e6, load_s, open_s, errors)

@@ -266,6 +266,17 @@ def test_check_map_script(chromium: str, small_city: City, tmp_path: Path) -> No
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
         f"check_map: error: {tmp_path / 'none.html'}: no such map file"]
+    # a map cut short (a copy interrupted): one line, exit 2, no traceback
+    data = page.read_bytes()
+    for frac in (0.5, 0.8, 0.95):
+        cut = tmp_path / f"cut{frac}.html"
+        cut.write_bytes(data[: int(len(data) * frac)])
+        res = subprocess.run([sys.executable, str(REPO / "scripts" / "check_map.py"),
+                              str(cut)], capture_output=True, text=True, timeout=120)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode in (1, 2) and "Traceback" not in res.stderr, res.stderr
+        if res.returncode == 2:
+            assert len(lines) == 1 and lines[0].startswith(f"check_map: error: {cut}: ")
 
 
 
