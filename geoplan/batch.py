@@ -622,8 +622,9 @@ def _run_batch(tasks: Sequence[AreaTask], out: Path, *, polygons: gpd.GeoDataFra
             with ctx as cl:
                 from distributed import as_completed
 
-                say(f"{len(todo)} areas on {len(cl.scheduler_info().get('workers', {}))} "
-                    f"Dask workers ({cl.scheduler.address})")
+                nw = len(cl.scheduler_info().get("workers", {}))
+                say(f"{len(todo)} area{'s' if len(todo) != 1 else ''} on {nw} Dask "
+                    f"worker{'s' if nw != 1 else ''} ({cl.scheduler.address})")
                 futures = {cl.submit(run_area, t, key=f"geoplan-area-{t.id}-{keys[t.id][:12]}",
                                      retries=retries, pure=False): t for t in todo}
                 for fut in as_completed(futures, loop=cl.loop):
