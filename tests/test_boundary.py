@@ -81,6 +81,12 @@ def test_blank_codes_or_names_in_the_boundary_file(tmp_path: Path, codes: tuple)
     given = codes[1] if codes[1] is not None else codes[0]  # the one code present
     picked = study_boundary_from_file(f, "wgs84", code=str(given), code_column="code")
     assert picked.equals(b if codes[1] is not None else a)
+    # geoplan init finds the column by the same rule the run matches with
+    from geoplan.workflows.init import inspect_boundary
+
+    assert inspect_boundary(f, code=str(given)).code_column in ("code", "name")
+    with pytest.raises(InputDataError, match="no polygon has code 'X9'"):
+        inspect_boundary(f, code="X9")
 
 
 def test_projected_file_declared_as_degrees_is_refused(tmp_path: Path) -> None:

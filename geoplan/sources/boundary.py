@@ -102,6 +102,18 @@ def read_polygons_wgs84(path: Path, crs: str | None, setting: str) -> gpd.GeoDat
     return out.reset_index(drop=True)
 
 
+def polygon_keys(column: pd.Series) -> pd.Series:
+    """The text a boundary code or name is matched against, one per polygon.
+
+    Values are stripped; whole numbers read as floats lose their ``.0`` (310110.0 ->
+    "310110"); a blank cell is "" (not NaN: with pandas' string dtype NaN stays NaN under
+    ``astype(str)`` and would break comparisons and messages). Used by the run and by
+    ``geoplan init``, so init finds a column only where the run will match too.
+    """
+    keys = column.astype(object).where(column.notna(), "").astype(str).str.strip()
+    return keys.where(~keys.str.fullmatch(r"\d+\.0"), keys.str[:-2])
+
+
 def study_boundary_from_file(path: Path, crs: str | None, *, code: str | None = None,
                              name: str | None = None, code_column: str = "adcode",
                              name_column: str = "name") -> shapely.Geometry:
@@ -140,11 +152,7 @@ def study_boundary_from_file(path: Path, crs: str | None, *, code: str | None = 
             have = ", ".join(map(str, gdf.columns.drop("geometry")))
             raise InputDataError(f"{path}: column '{col}' not found (set study_area.{setting}; "
                                  f"columns are: {have})")
-        raw = gdf[col]
-        # a blank cell is "" (not NaN: with pandas' string dtype NaN stays NaN under
-        # astype(str) and would break the comparison and the message)
-        keys = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
-        keys = keys.where(~keys.str.fullmatch(r"\d+\.0"), keys.str[:-2])
+        keys = polygon_keys(gdf[col])
         sel = (keys == str(value).strip()).to_numpy(dtype=bool)
         if not sel.any():
             shown = [k if k else "(blank)" for k in pd.unique(keys)[:8]]

@@ -476,6 +476,8 @@ def inspect_boundary(path: Path, *, code: str | None = None,
     InputDataError
         Missing or unreadable file, not polygons, or no polygon with that code or name.
     """
+    from geoplan.sources.boundary import polygon_keys
+
     gdf, datum, why = _polygon_file(path, "--boundary")
     b = BoundaryGuess(path=path, polygons=len(gdf), crs=datum, crs_source=why)
     cols = [str(c) for c in gdf.columns if c != gdf.geometry.name]
@@ -485,8 +487,8 @@ def inspect_boundary(path: Path, *, code: str | None = None,
         order = sorted(cols, key=lambda c: (_norm(c) not in prefer, cols.index(c)))
         hit = None
         for c in order:
-            keys = gdf[c].astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
-            if (keys == str(value).strip()).any():
+            # matched as the run matches study_area.boundary_code / boundary_name
+            if (polygon_keys(gdf[c]) == str(value).strip()).any():
                 hit = c
                 break
         if hit is None:
